@@ -1,0 +1,229 @@
+// One call to a ready WebGPU device, in the browser (navigator.gpu) and in Node (Dawn via the
+// `webgpu` package). Every other module takes the `Gpu` this returns: the device plus what we
+// learned about the adapter and the counters the runtime keeps.
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for CPU implementations (SwiftShader, llvmpipe, WARP) or an adapter flagged as fallback. */
+  software: boolean;
+}
+
+export interface GpuFeatures {
+  shaderF16: boolean;
+  subgroups: boolean;
+  timestamps: boolean;
+}
+
+/** What the runtime did on this device, so tests can prove "plan once, run many". */
+export interface Counters {
+  submits: number;
+  buffersCreated: number;
+  bytesAllocated: number;
+  bytesLive: number;
+  peakBytesLive: number;
+  pipelinesCreated: number;
+  bindGroupsCreated: number;
+}
+
+export interface Gpu {
+  device: GPUDevice;
+  adapter: AdapterSummary;
+  features: GpuFeatures;
+  limits: GPUSupportedLimits;
+  counters: Counters;
+  /** Resolves when the device is lost (also after destroy()). */
+  lost: Promise<GPUDeviceLostInfo>;
+  /** Set once the device is lost; every runtime call checks it first. */
+  lostReason: string | null;
+  /** Keeps the Node GPU object alive: Dawn segfaults if it is collected while the device lives. */
+  keepAlive?: unknown;
+  /** Per-device caches owned by the runtime (pipelines by kernel + constants). */
+  cache: Map<string, unknown>;
+}
+
+export interface GetGpuOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Ask for shader-f16 when the adapter has it (default true). */
+  f16?: boolean;
+  /** Node only: force the software adapter even when hardware exists. */
+  forceSoftware?: boolean;
+}
+
+export class DeviceLostError extends Error {
+  constructor(reason: string) {
+    super(`WebGPU device lost: ${reason}`);
+    this.name = 'DeviceLostError';
+  }
+}
+
+export class NoAdapterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoAdapterError';
+  }
+}
+
+const SWIFTSHADER_ICDS = [
+  '/usr/lib/chromium/vk_swiftshader_icd.json',
+  '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+  '/usr/lib64/chromium-browser/vk_swiftshader_icd.json',
+];
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+/** Returns a ready device: hardware when there is one, else a software adapter, else a clear error. */
+export async function getGpu(options: GetGpuOptions = {}): Promise<Gpu> {
+  const found = isNode ? await nodeAdapter(options) : await browserAdapter(options);
+  return openDevice(found.adapter, options, found.keepAlive);
+}
+
+async function browserAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapter; keepAlive?: unknown }> {
+  const gpu = (globalThis as { navigator?: Navigator }).navigator?.gpu;
+  if (!gpu) {
+    throw new NoAdapterError(
+      'WebGPU is not available in this browser (navigator.gpu is missing). Use a WebGPU-capable browser ' +
+        '(Chrome/Edge 113+, Safari 26+, Firefox 141+) and serve the page from https or http://localhost.',
+    );
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new NoAdapterError('navigator.gpu.requestAdapter() returned no adapter: WebGPU is disabled or unsupported on this GPU.');
+  }
+  return { adapter };
+}
+
+interface DawnModule {
+  create(flags: string[]): GPU;
+  globals: Record<string, unknown>;
+}
+
+async function nodeAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapter; keepAlive?: unknown }> {
+  let dawn: DawnModule;
+  try {
+    dawn = (await import(/* @vite-ignore */ 'webgpu')) as unknown as DawnModule;
+  } catch (e) {
+    throw new NoAdapterError(`cannot load the 'webgpu' package (Dawn for Node): ${(e as Error).message}. Run npm install.`);
+  }
+  // GPUBufferUsage, GPUMapMode, ... are globals in browsers; Dawn hands them over as an object.
+  for (const [k, v] of Object.entries(dawn.globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  const fs = await import('node:fs');
+  const request = async (): Promise<{ adapter: GPUAdapter | null; keepAlive: GPU }> => {
+    const gpu = dawn.create([]);
+    const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+    return { adapter, keepAlive: gpu };
+  };
+
+  if (!options.forceSoftware) {
+    const hw = await request();
+    if (hw.adapter) return { adapter: hw.adapter, keepAlive: hw.keepAlive };
+  }
+  // No hardware adapter: point the Vulkan loader at a SwiftShader ICD if one is installed. The loader
+  // reads VK_ICD_FILENAMES on each instance, so setting it now and creating a new GPU object works.
+  // A VK_ICD_FILENAMES the user set is respected as it is.
+  const icd = process.env.VK_ICD_FILENAMES ? undefined : SWIFTSHADER_ICDS.find((p) => fs.existsSync(p));
+  if (icd) {
+    process.env.VK_ICD_FILENAMES = icd;
+    const sw = await request();
+    if (sw.adapter) return { adapter: sw.adapter, keepAlive: sw.keepAlive };
+    delete process.env.VK_ICD_FILENAMES;
+  }
+  const hasLoader = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1']
+    .some((p) => fs.existsSync(p));
+  const hints: string[] = [];
+  if (process.platform === 'linux') {
+    if (!hasLoader) hints.push('the Vulkan loader is missing (Debian/Ubuntu: apt-get install libvulkan1)');
+    if (!icd) hints.push('no usable Vulkan driver: install a GPU driver, or the SwiftShader software driver that ships with Debian\'s chromium package (apt-get install chromium)');
+  } else {
+    hints.push('install a GPU driver with Vulkan, Metal or D3D12 support');
+  }
+  throw new NoAdapterError(`no WebGPU adapter found (Dawn tried hardware${icd ? ' and SwiftShader' : ''}): ${hints.join('; ')}. See README "Requirements".`);
+}
+
+function summarize(info: GPUAdapterInfo, adapter: GPUAdapter): AdapterSummary {
+  const vendor = info.vendor || 'unknown-vendor';
+  const architecture = info.architecture || 'unknown-arch';
+  const text = `${vendor} ${architecture} ${info.device ?? ''} ${info.description ?? ''}`.toLowerCase();
+  const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  const software = fallback || /swiftshader|llvmpipe|lavapipe|softpipe|warp|microsoft basic render/.test(text);
+  return { vendor, architecture, device: info.device ?? '', description: info.description ?? '', software };
+}
+
+async function openDevice(adapter: GPUAdapter, options: GetGpuOptions, keepAlive?: unknown): Promise<Gpu> {
+  const wanted: GPUFeatureName[] = [];
+  const has = (f: string) => adapter.features.has(f);
+  if ((options.f16 ?? true) && has('shader-f16')) wanted.push('shader-f16');
+  if (has('subgroups')) wanted.push('subgroups' as GPUFeatureName);
+  if (has('timestamp-query')) wanted.push('timestamp-query');
+  // Ask for the adapter's largest buffers and workgroup storage: 6B weights need big bindings.
+  const l = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxBufferSize: l.maxBufferSize,
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+  };
+  const device = await adapter.requestDevice({ requiredFeatures: wanted, requiredLimits, label: 'internvit-webgpu' });
+  const gpu: Gpu = {
+    device,
+    adapter: summarize(adapter.info, adapter),
+    features: {
+      shaderF16: device.features.has('shader-f16'),
+      subgroups: device.features.has('subgroups'),
+      timestamps: device.features.has('timestamp-query'),
+    },
+    limits: device.limits,
+    counters: {
+      submits: 0, buffersCreated: 0, bytesAllocated: 0, bytesLive: 0, peakBytesLive: 0,
+      pipelinesCreated: 0, bindGroupsCreated: 0,
+    },
+    lost: device.lost,
+    lostReason: null,
+    keepAlive,
+    cache: new Map(),
+  };
+  device.lost.then((info) => {
+    gpu.lostReason = info.message ? `${info.reason ?? 'unknown'}: ${info.message}` : String(info.reason ?? 'unknown');
+  });
+  return gpu;
+}
+
+/** One line: which adapter, software or hardware, and which optional features are on. */
+export function describeGpu(gpu: Gpu): string {
+  const a = gpu.adapter;
+  const feats = [
+    gpu.features.shaderF16 && 'shader-f16',
+    gpu.features.subgroups && 'subgroups',
+    gpu.features.timestamps && 'timestamp-query',
+  ].filter(Boolean);
+  const name = [a.vendor, a.architecture, a.device || a.description].filter(Boolean).join(' ');
+  return `adapter: ${name} (${a.software ? 'software' : 'hardware'}); features: ${feats.length ? feats.join(', ') : 'none'}`;
+}
+
+/** Throws DeviceLostError when the device is gone; call before touching it. */
+export function assertAlive(gpu: Gpu): void {
+  if (gpu.lostReason !== null) throw new DeviceLostError(gpu.lostReason);
+}
+
+/** Races a GPU promise against device loss so nothing waits forever on a dead device. */
+export async function whileAlive<T>(gpu: Gpu, work: Promise<T>): Promise<T> {
+  assertAlive(gpu);
+  // A settled promise ignores later reject calls, so no unhandled rejection is left behind.
+  return new Promise<T>((resolve, reject) => {
+    gpu.lost.then(() => reject(new DeviceLostError(gpu.lostReason ?? 'unknown')));
+    work.then(resolve, reject);
+  });
+}
+
+/** Destroys the device (Dawn aborts at process exit if a device is left alive). */
+export function destroyGpu(gpu: Gpu): void {
+  gpu.device.destroy();
+}

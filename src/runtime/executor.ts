@@ -1,0 +1,115 @@
+// Running a compiled plan: upload inputs, encode every op into one command encoder, one submit,
+// then map only the outputs asked for. Nothing is created here; the counters prove it.
+import { assertAlive, whileAlive } from './device.js';
+import { hostView, shapeString, type Tensor } from './tensor.js';
+import type { CompiledPlan } from './plan.js';
+import type { OpTime } from './profiler.js';
+
+export type HostArray = Float32Array | Uint32Array | Int32Array | Uint16Array;
+export type RunInputs = Record<string, HostArray | Tensor>;
+export type RunOutputs = Record<string, HostArray>;
+
+export interface RunOptions {
+  /** Outputs to read back to the host (default: all). Others stay on the GPU (outputTensor). */
+  read?: string[];
+}
+
+function isTensor(x: HostArray | Tensor): x is Tensor {
+  return (x as Tensor).buffer !== undefined && (x as Tensor).shape !== undefined;
+}
+
+function checkInputs(compiled: CompiledPlan, inputs: RunInputs): void {
+  const { plan } = compiled;
+  for (const [name, ref] of plan.inputs) {
+    const v = inputs[name];
+    if (v === undefined) throw new Error(`${plan.label}: missing input '${name}' ${shapeString(ref.shape)} ${ref.dtype}`);
+    if (v.byteLength !== ref.byteLength) {
+      const got = isTensor(v) ? `${shapeString(v.shape)} ${v.dtype}` : `${v.constructor.name} of ${v.length} elements`;
+      throw new Error(`${plan.label}: input '${name}' expects ${shapeString(ref.shape)} ${ref.dtype} (${ref.byteLength} bytes), got ${got}`);
+    }
+    if (isTensor(v) && v.dtype !== ref.dtype) throw new Error(`${plan.label}: input '${name}' expects dtype ${ref.dtype}, got ${v.dtype}`);
+  }
+  for (const name of Object.keys(inputs)) {
+    if (!plan.inputs.has(name)) throw new Error(`${plan.label}: unknown input '${name}' (inputs: ${[...plan.inputs.keys()].join(', ')})`);
+  }
+}
+
+/** Encodes the whole plan into `encoder` (inputs must already be in place). */
+export function encodePlan(compiled: CompiledPlan, encoder: GPUCommandEncoder): void {
+  const { plan, steps, buffers, profiler } = compiled;
+  let pass: GPUComputePassEncoder | null = null;
+  const endPass = () => {
+    pass?.end();
+    pass = null;
+  };
+  plan.ops.forEach((op, i) => {
+    if (op.type === 'copy') {
+      endPass();
+      encoder.copyBufferToBuffer(buffers.get(op.src.id)!, op.srcOffset, buffers.get(op.dst.id)!, op.dstOffset, op.size);
+      return;
+    }
+    const step = steps[i]!;
+    // Without profiling, one pass holds every dispatch (WebGPU orders them); with it, one pass per op.
+    if (profiler) pass = encoder.beginComputePass({ label: op.label, timestampWrites: profiler.passWrites(i) });
+    else if (!pass) pass = encoder.beginComputePass({ label: plan.label });
+    pass.setPipeline(step.pipeline);
+    pass.setBindGroup(0, step.bindGroup);
+    pass.dispatchWorkgroups(...op.workgroups);
+    if (profiler) endPass();
+  });
+  endPass();
+}
+
+/**
+ * One forward of the plan: one command buffer, one submit. Returns host copies of the outputs
+ * named in `read` (all by default). Runs of the same plan are serialised.
+ */
+export function runPlan(compiled: CompiledPlan, inputs: RunInputs, options: RunOptions = {}): Promise<RunOutputs> {
+  const run = compiled.queue.then(() => runNow(compiled, inputs, options));
+  compiled.queue = run.catch(() => undefined);
+  return run;
+}
+
+async function runNow(compiled: CompiledPlan, inputs: RunInputs, options: RunOptions): Promise<RunOutputs> {
+  const { gpu, plan, buffers, staging } = compiled;
+  if (compiled.disposed) throw new Error(`${plan.label}: plan was disposed`);
+  assertAlive(gpu);
+  checkInputs(compiled, inputs);
+  const read = options.read ?? [...plan.outputs.keys()];
+  for (const name of read) if (!plan.outputs.has(name)) throw new Error(`${plan.label}: no output '${name}' to read`);
+
+  const queue = gpu.device.queue;
+  const encoder = gpu.device.createCommandEncoder({ label: plan.label });
+  for (const [name, ref] of plan.inputs) {
+    const v = inputs[name]!;
+    const dst = buffers.get(ref.id)!;
+    if (isTensor(v)) encoder.copyBufferToBuffer(v.buffer, 0, dst, 0, Math.ceil(ref.byteLength / 4) * 4);
+    else queue.writeBuffer(dst, 0, v.buffer, v.byteOffset, Math.ceil(v.byteLength / 4) * 4);
+  }
+  encodePlan(compiled, encoder);
+  for (const name of read) {
+    const ref = plan.outputs.get(name)!;
+    encoder.copyBufferToBuffer(buffers.get(ref.id)!, 0, staging.get(name)!, 0, Math.ceil(ref.byteLength / 4) * 4);
+  }
+  compiled.profiler?.resolve(encoder);
+  queue.submit([encoder.finish()]);
+  gpu.counters.submits++;
+
+  const out: RunOutputs = {};
+  await Promise.all(read.map(async (name) => {
+    const buf = staging.get(name)!;
+    await whileAlive(gpu, buf.mapAsync(GPUMapMode.READ));
+    const ref = plan.outputs.get(name)!;
+    out[name] = hostView(buf.getMappedRange(0, Math.ceil(ref.byteLength / 4) * 4).slice(0, ref.byteLength), ref.dtype);
+    buf.unmap();
+  }));
+  if (read.length === 0) await whileAlive(gpu, queue.onSubmittedWorkDone());
+  if (compiled.profiler) compiled.lastProfile = await readProfile(compiled);
+  return out;
+}
+
+async function readProfile(compiled: CompiledPlan): Promise<OpTime[]> {
+  const ms = await compiled.profiler!.read();
+  return compiled.plan.ops.flatMap((op, i) =>
+    op.type === 'dispatch' ? [{ label: op.label, kernel: op.kernel.name, ms: ms[i]!, flops: op.flops }] : []);
+}

@@ -1,0 +1,113 @@
+// GPU tensors: a storage buffer plus shape and dtype. Every buffer the runtime makes goes through
+// createBuffer here, so the device's counters see every allocation.
+import { assertAlive, whileAlive, type Gpu } from './device.js';
+
+export type DType = 'f32' | 'f16' | 'u32' | 'i32';
+
+export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, u32: 4, i32: 4 };
+
+export interface Tensor {
+  buffer: GPUBuffer;
+  shape: readonly number[];
+  dtype: DType;
+  /** Bytes the tensor's elements occupy (the buffer may be larger when it is reused). */
+  byteLength: number;
+  label: string;
+}
+
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function shapeString(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function tensorBytes(shape: readonly number[], dtype: DType): number {
+  return numel(shape) * DTYPE_BYTES[dtype];
+}
+
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Creates a buffer and counts it. Sizes round up to 16 bytes so vec4 views never overrun. */
+export function createBuffer(gpu: Gpu, size: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
+  assertAlive(gpu);
+  const bytes = Math.max(16, Math.ceil(size / 16) * 16);
+  if (bytes > gpu.limits.maxBufferSize) {
+    throw new Error(`buffer '${label}' needs ${bytes} bytes, more than this adapter's maxBufferSize ${gpu.limits.maxBufferSize}`);
+  }
+  const buffer = gpu.device.createBuffer({ size: bytes, usage, label });
+  const c = gpu.counters;
+  c.buffersCreated++;
+  c.bytesAllocated += bytes;
+  c.bytesLive += bytes;
+  c.peakBytesLive = Math.max(c.peakBytesLive, c.bytesLive);
+  return buffer;
+}
+
+/** Destroys a buffer made by createBuffer and updates the live-bytes counter. */
+export function destroyBuffer(gpu: Gpu, buffer: GPUBuffer): void {
+  gpu.counters.bytesLive -= buffer.size;
+  buffer.destroy();
+}
+
+/** Allocates an uninitialised (zeroed, per WebGPU) storage tensor. */
+export function createTensor(gpu: Gpu, shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
+  const byteLength = tensorBytes(shape, dtype);
+  return { buffer: createBuffer(gpu, byteLength, STORAGE(), label), shape: [...shape], dtype, byteLength, label };
+}
+
+type HostArray = Float32Array | Uint32Array | Int32Array | Uint16Array;
+
+/** Creates a tensor and uploads `data` into it (weights: once, at load time). */
+export function uploadTensor(gpu: Gpu, data: HostArray, shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
+  const t = createTensor(gpu, shape, dtype, label);
+  if (data.byteLength !== t.byteLength) {
+    throw new Error(`tensor '${label}': data has ${data.byteLength} bytes but shape ${shapeString(shape)} ${dtype} needs ${t.byteLength}`);
+  }
+  writeTensor(gpu, t, data);
+  return t;
+}
+
+export function writeTensor(gpu: Gpu, t: Tensor, data: HostArray, byteOffset = 0): void {
+  assertAlive(gpu);
+  // writeBuffer wants a multiple of 4 bytes; f16 tensors with odd counts get padded.
+  if (data.byteLength % 4 === 0) {
+    gpu.device.queue.writeBuffer(t.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  } else {
+    const padded = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+    padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    gpu.device.queue.writeBuffer(t.buffer, byteOffset, padded);
+  }
+}
+
+/**
+ * Reads a tensor back (test and debugging helper; plans read outputs through their own staging
+ * buffers so a run allocates nothing). Creates and destroys a staging buffer and submits once.
+ */
+export async function readTensor(gpu: Gpu, t: Tensor): Promise<Float32Array | Uint32Array | Int32Array | Uint16Array> {
+  const bytes = Math.ceil(t.byteLength / 4) * 4;
+  const staging = createBuffer(gpu, bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${t.label}:readback`);
+  const enc = gpu.device.createCommandEncoder();
+  enc.copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+  gpu.device.queue.submit([enc.finish()]);
+  gpu.counters.submits++;
+  await whileAlive(gpu, staging.mapAsync(GPUMapMode.READ));
+  const copy = staging.getMappedRange().slice(0, t.byteLength);
+  staging.unmap();
+  destroyBuffer(gpu, staging);
+  return hostView(copy, t.dtype);
+}
+
+export function hostView(bytes: ArrayBuffer, dtype: DType): Float32Array | Uint32Array | Int32Array | Uint16Array {
+  switch (dtype) {
+    case 'f32': return new Float32Array(bytes);
+    case 'u32': return new Uint32Array(bytes);
+    case 'i32': return new Int32Array(bytes);
+    case 'f16': return new Uint16Array(bytes);
+  }
+}
+
+export function disposeTensor(gpu: Gpu, t: Tensor): void {
+  destroyBuffer(gpu, t.buffer);
+}

@@ -1,0 +1,75 @@
+// Kernel checks shared by the Node suite (vitest) and the browser page (Puppeteer): each check
+// builds random inputs, runs the kernel on the GPU, and compares with the float64 CPU reference.
+import type { Gpu } from '../../src/runtime/device.js';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  n: number;
+  maxAbs: number;
+  /** Worst |got − want| / (atol + rtol·|want|): ≤ 1 passes. */
+  worstRatio: number;
+  worst: { index: number; got: number; want: number };
+  atol: number;
+  rtol: number;
+  skipped?: string;
+}
+
+export interface KernelCheck {
+  name: string;
+  run(gpu: Gpu): Promise<CheckResult>;
+}
+
+/** The float32 tolerance every kernel is held to unless a check documents a looser one. */
+export const ATOL = 5e-4;
+export const RTOL = 5e-4;
+
+export function compare(name: string, got: ArrayLike<number>, want: ArrayLike<number>, atol = ATOL, rtol = RTOL): CheckResult {
+  if (got.length !== want.length) throw new Error(`${name}: got ${got.length} values, want ${want.length}`);
+  let maxAbs = 0;
+  let worstRatio = 0;
+  let worst = { index: -1, got: NaN, want: NaN };
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!;
+    const w = want[i]!;
+    const d = Math.abs(g - w);
+    const ratio = Number.isFinite(g) ? d / (atol + rtol * Math.abs(w)) : Infinity;
+    if (d > maxAbs || !Number.isFinite(g)) maxAbs = Number.isFinite(g) ? d : Infinity;
+    if (ratio > worstRatio || worst.index < 0) {
+      worstRatio = ratio;
+      worst = { index: i, got: g, want: w };
+    }
+  }
+  return { name, ok: worstRatio <= 1 && want.length > 0, n: want.length, maxAbs, worstRatio, worst, atol, rtol };
+}
+
+/** A check that could not run on this adapter; reported as skipped with the reason, never as passed. */
+export function skipped(name: string, reason: string): CheckResult {
+  return { name, ok: true, n: 0, maxAbs: 0, worstRatio: 0, worst: { index: -1, got: NaN, want: NaN }, atol: ATOL, rtol: RTOL, skipped: reason };
+}
+
+export function formatResult(r: CheckResult): string {
+  if (r.skipped) return `SKIP ${r.name}: ${r.skipped}`;
+  return `${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: max |err| ${r.maxAbs.toExponential(2)} over ${r.n} values ` +
+    `(worst at ${r.worst.index}: got ${r.worst.got}, want ${r.worst.want}; ${(100 * r.worstRatio).toFixed(1)}% of tolerance)`;
+}
+
+/** Deterministic uniform random numbers (mulberry32), so failures reproduce. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform values in [lo, hi). */
+export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const r = rng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
+  return a;
+}

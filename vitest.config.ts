@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Kernels run on a software adapter on CPU-only machines: few workers, generous timeouts.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
