@@ -1,0 +1,70 @@
+import { matmul, matmulReference, type MatmulEpilogue, type MatmulVersion } from '../../src/kernels/matmul.js';
+import type { HostTensor } from '../../src/runtime/run-once.js';
+import { runOnce } from '../../src/runtime/run-once.js';
+import { compare, randomArray, type KernelCheck } from './harness.js';
+
+interface Case {
+  /** x's shape [..., K]; leading dims flatten into M. */
+  xShape: number[];
+  N: number;
+  bias: boolean;
+  epilogue: MatmulEpilogue;
+  residual: boolean;
+}
+
+// Ragged everywhere: no M, N or K is a multiple of the 64×128×16 tile except where a case says so.
+// K % 4 == 0 takes the vec4 path of the tiled kernel, other K the scalar path.
+const cases: Case[] = [
+  { xShape: [1, 97], N: 129, bias: true, epilogue: 'none', residual: false },       // M = 1, scalar K
+  { xShape: [67, 3], N: 129, bias: false, epilogue: 'none', residual: false },      // K = 3 < one vec4
+  { xShape: [67, 100], N: 129, bias: true, epilogue: 'gelu', residual: false },     // vec4, K % 16 = 4
+  { xShape: [67, 97], N: 65, bias: false, epilogue: 'gelu', residual: false },      // scalar, no bias
+  { xShape: [67, 64], N: 130, bias: false, epilogue: 'none', residual: true },      // layer-scale residual
+  { xShape: [1025, 16], N: 16, bias: true, epilogue: 'none', residual: true },      // 1025 tokens (448 px)
+  { xShape: [2, 33, 40], N: 72, bias: true, epilogue: 'gelu', residual: true },     // batched, both epilogues
+  { xShape: [129, 35], N: 257, bias: true, epilogue: 'gelu', residual: false },     // 3×3 tiles, scalar
+  { xShape: [130, 256], N: 256, bias: true, epilogue: 'none', residual: false },    // 16 K tiles, vec4
+];
+
+const versions: MatmulVersion[] = ['tiled', 'naive'];
+
+function caseName(c: Case, version: MatmulVersion): string {
+  const K = c.xShape[c.xShape.length - 1]!;
+  const parts = [`x [${c.xShape.join(', ')}]`, `N=${c.N}`, K % 4 === 0 ? 'vec4 K' : 'scalar K', c.bias ? 'bias' : 'no bias', c.epilogue];
+  if (c.residual) parts.push('residual');
+  return `matmul ${version}: ${parts.join(', ')}`;
+}
+
+export const checks: KernelCheck[] = cases.flatMap((c, i) => versions.map((version) => ({
+  name: caseName(c, version),
+  async run(gpu) {
+    const K = c.xShape[c.xShape.length - 1]!;
+    const M = c.xShape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const { N } = c;
+    const seed = 1000 * (i + 1);
+    const x = randomArray(M * K, seed, -1, 1);
+    const w = randomArray(N * K, seed + 1, -1, 1);
+    const bias = c.bias ? randomArray(N, seed + 2, -1, 1) : null;
+    const r = c.residual ? randomArray(M * N, seed + 3, -2, 2) : null;
+    // Layer-scale values are small in trained models (init 0.1, often ~1e-2); mix signs and sizes.
+    const scale = c.residual ? randomArray(N, seed + 4, -0.5, 0.5) : null;
+    const outShape = [...c.xShape.slice(0, -1), N];
+    const inputs: Record<string, HostTensor> = { x: { data: x, shape: c.xShape }, w: { data: w, shape: [N, K] } };
+    if (bias) inputs.bias = { data: bias, shape: [N] };
+    if (r && scale) {
+      inputs.r = { data: r, shape: outShape };
+      inputs.scale = { data: scale, shape: [N] };
+    }
+    const out = await runOnce(gpu, inputs, (plan, t) => ({
+      y: matmul(plan, t.x!, t.w!, t.bias ?? null, {
+        epilogue: c.epilogue, version,
+        residual: t.r && t.scale ? { r: t.r, scale: t.scale } : undefined,
+      }),
+    }));
+    const want = matmulReference(x, w, bias, M, N, K, {
+      epilogue: c.epilogue,
+      residual: r && scale ? { r, scale } : undefined,
+    });
+    return compare(this.name, out.y as Float32Array, want);
+  },
+})));
