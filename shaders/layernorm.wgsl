@@ -1,0 +1,71 @@
+// LayerNorm over the last dim: y = (x − mean) / sqrt(var + EPS) · weight + bias, biased variance.
+// Layout: x, y row-major [ROWS, C] f32; weight, bias [C] f32 (bias is bound but unread when HAS_BIAS = 0).
+// Workgroups: one per row (2-D grid: row = wg.y · nwg.x + wg.x, tail skipped), WG threads (power of
+// two ≤ 256). Thread t holds elements t, t + WG, … (VPT ≤ MAXV of them) in registers, so the row is
+// read from memory once, reads are coalesced, and the statistics are exact two-pass in f32:
+// mean first, then Σ(x − mean)², never E[x²] − E[x]² (which cancels under massive activations).
+
+override C: u32;
+override WG: u32 = 256;
+override VPT: u32;          // ceil(C / WG) ≤ MAXV
+override EPS: f32;
+override HAS_BIAS: bool = true;
+override ROWS: u32;
+
+const MAXV = 64u;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> weight: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> red: array<f32, 256>;
+
+// Sum of `v` over the workgroup; every thread gets the result. Barriers stay in uniform control flow.
+fn workgroup_sum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();  // red is reused by the next reduction
+  return total;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wg.y * nwg.x + wg.x;
+  // Uniform per workgroup, so the early return keeps the barriers uniform.
+  if (row >= ROWS) { return; }
+  let base = row * C;
+  var v: array<f32, MAXV>;
+  var s = 0.0;
+  for (var i = 0u; i < VPT; i++) {
+    let c = lid + i * WG;
+    var a = 0.0;
+    if (c < C) { a = x[base + c]; }
+    v[i] = a;
+    s += a;
+  }
+  let mean = workgroup_sum(s, lid) / f32(C);
+  var q = 0.0;
+  for (var i = 0u; i < VPT; i++) {
+    let c = lid + i * WG;
+    if (c < C) {
+      let d = v[i] - mean;
+      q += d * d;
+    }
+  }
+  let rstd = inverseSqrt(workgroup_sum(q, lid) / f32(C) + EPS);
+  for (var i = 0u; i < VPT; i++) {
+    let c = lid + i * WG;
+    if (c < C) {
+      var o = (v[i] - mean) * rstd * weight[c];
+      if (HAS_BIAS) { o += bias[c]; }
+      y[base + c] = o;
+    }
+  }
+}

@@ -1,0 +1,47 @@
+// RMSNorm over the last dim: y = x · rsqrt(mean(x²) + EPS) · weight, all in f32 (InternRMSNorm).
+// Layout: x, y row-major [ROWS, C] f32; weight [C] f32.
+// Workgroups: one per row (2-D grid: row = wg.y · nwg.x + wg.x, tail skipped), WG threads (power of
+// two ≤ 256). Thread t holds elements t, t + WG, … (VPT ≤ MAXV) in registers: one coalesced read of the
+// row, a workgroup tree reduction of Σx², one write.
+
+override C: u32;
+override WG: u32 = 256;
+override VPT: u32;          // ceil(C / WG) ≤ MAXV
+override EPS: f32;
+override ROWS: u32;
+
+const MAXV = 64u;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> weight: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+var<workgroup> red: array<f32, 256>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wg.y * nwg.x + wg.x;
+  if (row >= ROWS) { return; }  // uniform per workgroup
+  let base = row * C;
+  var v: array<f32, MAXV>;
+  var q = 0.0;
+  for (var i = 0u; i < VPT; i++) {
+    let c = lid + i * WG;
+    var a = 0.0;
+    if (c < C) { a = x[base + c]; }
+    v[i] = a;
+    q += a * a;
+  }
+  red[lid] = q;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = inverseSqrt(red[0] / f32(C) + EPS);
+  for (var i = 0u; i < VPT; i++) {
+    let c = lid + i * WG;
+    if (c < C) { y[base + c] = v[i] * r * weight[c]; }
+  }
+}

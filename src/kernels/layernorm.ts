@@ -1,0 +1,70 @@
+// LayerNorm over the last dim (one workgroup per row, row held in registers, exact two-pass stats).
+import source from '../../shaders/layernorm.wgsl?raw';
+import { defineKernel } from '../runtime/kernel.js';
+import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
+import { numel, shapeString } from '../runtime/tensor.js';
+import { grid1D } from './dispatch.js';
+
+export const layernormKernel = defineKernel({ name: 'layernorm', source });
+
+/** Registers per thread the row-norm shaders declare (shaders/{layernorm,rmsnorm,qk_rmsnorm}.wgsl MAXV). */
+export const ROW_NORM_MAX_PER_THREAD = 64;
+const MAX_WG = 256;
+
+/**
+ * Workgroup size and values per thread for a row of C values held in registers: a power of two
+ * 32..256 threads with ≥ 4 values each where C allows, so small rows do not idle 256 threads.
+ */
+export function rowNormLayout(C: number, what: string): { WG: number; VPT: number } {
+  if (!Number.isInteger(C) || C < 1) throw new Error(`${what}: row length must be a positive integer, got ${C}`);
+  const max = MAX_WG * ROW_NORM_MAX_PER_THREAD;
+  if (C > max) throw new Error(`${what}: row length ${C} exceeds ${max} (rows are held in registers: ${MAX_WG} threads × ${ROW_NORM_MAX_PER_THREAD})`);
+  let WG = 32;
+  while (WG < MAX_WG && WG * 4 < C) WG *= 2;
+  return { WG, VPT: Math.ceil(C / WG) };
+}
+
+export function checkVector(op: string, name: string, t: TensorRef, n: number): void {
+  if (t.dtype !== 'f32' || numel(t.shape) !== n) {
+    throw new Error(`${op}: ${name} '${t.label}' must be f32 with ${n} elements, got ${shapeString(t.shape)} ${t.dtype}`);
+  }
+}
+
+/** Records y = LayerNorm(x) over the last dim of x [..., C]; bias null means weight only. Returns y. */
+export function layernorm(plan: Plan, x: TensorRef, weight: TensorRef, bias: TensorRef | null, eps: number, label = 'layernorm'): TensorRef {
+  if (x.dtype !== 'f32' || x.shape.length < 1) throw new Error(`${label}: x '${x.label}' must be f32 [..., C], got ${shapeString(x.shape)} ${x.dtype}`);
+  const C = x.shape[x.shape.length - 1]!;
+  const rows = numel(x.shape) / C;
+  checkVector(label, 'weight', weight, C);
+  if (bias) checkVector(label, 'bias', bias, C);
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`${label}: eps must be a finite number ≥ 0, got ${eps}`);
+  const { WG, VPT } = rowNormLayout(C, label);
+  const y = intermediate(plan, x.shape, 'f32', label);
+  dispatch(plan, {
+    kernel: layernormKernel, label,
+    // Without a bias the weight fills the binding (read-only aliasing is allowed) and HAS_BIAS = 0.
+    bindings: { x, weight, bias: bias ?? weight, y },
+    elements: { x: rows * C, weight: C, bias: C, y: rows * C },
+    constants: { C, WG, VPT, EPS: eps, HAS_BIAS: bias ? 1 : 0, ROWS: rows },
+    workgroups: grid1D(rows, plan.gpu.limits.maxComputeWorkgroupsPerDimension),
+    flops: 8 * rows * C,
+  });
+  return y;
+}
+
+/** Float64 LayerNorm over rows of length C (two-pass statistics). */
+export function layernormReference(x: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number> | null, C: number, eps: number): Float64Array {
+  const rows = x.length / C;
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < rows; r++) {
+    const o = r * C;
+    let s = 0;
+    for (let c = 0; c < C; c++) s += x[o + c]!;
+    const mean = s / C;
+    let q = 0;
+    for (let c = 0; c < C; c++) q += (x[o + c]! - mean) ** 2;
+    const rstd = 1 / Math.sqrt(q / C + eps);
+    for (let c = 0; c < C; c++) y[o + c] = (x[o + c]! - mean) * rstd * weight[c]! + (bias ? bias[c]! : 0);
+  }
+  return y;
+}
