@@ -1,0 +1,13 @@
+// Run by scripts/setup.mjs in a child process (via tsx): asks src/runtime/device.ts for a device,
+// exactly as the library and the tests do, and prints one JSON line. Exit 0 = an adapter works.
+import { describeGpu, destroyGpu, getGpu } from '../src/runtime/device.js';
+
+try {
+  const gpu = await getGpu();
+  const line = { ok: true, adapter: describeGpu(gpu), software: gpu.adapter.software, icd: process.env.VK_ICD_FILENAMES ?? null };
+  destroyGpu(gpu);
+  console.log(JSON.stringify(line));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }));
+  process.exitCode = 1;
+}
