@@ -1,0 +1,304 @@
+// InternViT's tensors: the names and shapes a config implies, a check of a checkpoint against them
+// before anything runs, and a streaming upload (byte range → float32 → GPU, a bounded chunk at a time,
+// so host memory stays far below the checkpoint's size).
+import type { Gpu } from '../runtime/device.js';
+import { whileAlive } from '../runtime/device.js';
+import { isFloatDType, toFloat32 } from '../runtime/dtype.js';
+import type { Checkpoint, WeightsProgress } from '../runtime/loader.js';
+import type { ByteSource, TensorInfo } from '../runtime/safetensors.js';
+import { createTensor, disposeTensor, shapeString, writeTensor, type Tensor } from '../runtime/tensor.js';
+import { numPositions, PROJECTOR_KEYS, type InternVitConfig, type InternVlChatConfig, type ModelConfig } from './config.js';
+
+export interface ExpectedTensor {
+  name: string;
+  shape: number[];
+}
+
+export interface ExpectedOptions {
+  /** Prepended to every vision tensor name ('vision_model.' in chat checkpoints). */
+  prefix?: string;
+  /** Also list the mlp1 projector (never prefixed). */
+  projector?: InternVlChatConfig | null;
+}
+
+/** Every tensor the encoder needs, in a fixed order (embeddings, then layer by layer). */
+export function expectedTensors(c: InternVitConfig, opts: ExpectedOptions = {}): ExpectedTensor[] {
+  const pre = opts.prefix ?? '';
+  const D = c.hiddenSize;
+  const I = c.intermediateSize;
+  const out: ExpectedTensor[] = [];
+  const add = (name: string, shape: number[]) => out.push({ name: pre + name, shape });
+  add('embeddings.class_embedding', [1, 1, D]);
+  add('embeddings.patch_embedding.weight', [D, c.numChannels, c.patchSize, c.patchSize]);
+  add('embeddings.patch_embedding.bias', [D]);
+  add('embeddings.position_embedding', [1, numPositions(c), D]);
+  const norm = (name: string) => {
+    add(`${name}.weight`, [D]);
+    if (c.normType === 'layer_norm') add(`${name}.bias`, [D]);
+  };
+  for (let i = 0; i < c.numLayers; i++) {
+    const l = `encoder.layers.${i}.`;
+    norm(`${l}norm1`);
+    add(`${l}attn.qkv.weight`, [3 * D, D]);
+    if (c.qkvBias) add(`${l}attn.qkv.bias`, [3 * D]);
+    if (c.qkNormalization) {
+      add(`${l}attn.q_norm.weight`, [D]);
+      add(`${l}attn.k_norm.weight`, [D]);
+    }
+    add(`${l}attn.proj.weight`, [D, D]);
+    add(`${l}attn.proj.bias`, [D]);
+    add(`${l}ls1`, [D]);
+    norm(`${l}norm2`);
+    add(`${l}mlp.fc1.weight`, [I, D]);
+    add(`${l}mlp.fc1.bias`, [I]);
+    add(`${l}mlp.fc2.weight`, [D, I]);
+    add(`${l}mlp.fc2.bias`, [D]);
+    add(`${l}ls2`, [D]);
+  }
+  if (opts.projector) out.push(...projectorTensors(opts.projector));
+  return out;
+}
+
+/** mlp1: LayerNorm(4D) → Linear(4D→Dl) → GELU → Linear(Dl→Dl); weights (out, in). */
+export function projectorTensors(chat: InternVlChatConfig): ExpectedTensor[] {
+  const X = chat.projectorInputSize;
+  const L = chat.llmHiddenSize;
+  const shapes = [[X], [X], [L, X], [L], [L, L], [L]];
+  return PROJECTOR_KEYS.map((name, i) => ({ name, shape: shapes[i]! }));
+}
+
+export type WeightProblem =
+  | { kind: 'missing'; name: string; expected: number[] }
+  | { kind: 'misshapen'; name: string; file: string; expected: number[]; got: number[] }
+  | { kind: 'dtype'; name: string; file: string; dtype: string }
+  | { kind: 'unexpected'; name: string; file: string; shape: number[] };
+
+export class WeightsError extends Error {
+  constructor(message: string, readonly problems: WeightProblem[]) {
+    super(message);
+    this.name = 'WeightsError';
+  }
+}
+
+export interface ValidateOptions {
+  /** Check and load the mlp1 projector too (chat checkpoints). Default false. */
+  projector?: boolean;
+  /** Tolerate extra vision tensors. Default false: they usually mean a config that does not fit. */
+  allowUnexpected?: boolean;
+  /** Problems named in the error message (all are on WeightsError.problems). Default 8. */
+  maxListed?: number;
+}
+
+export interface ValidatedWeights {
+  /** Checkpoint names to load, in expectedTensors() order. */
+  names: string[];
+  /** The vision prefix of this checkpoint; uploadWeights strips it from the returned names. */
+  prefix: string;
+  tensors: (ExpectedTensor & { info: TensorInfo })[];
+  /** Bytes the upload will read. */
+  bytesTotal: number;
+}
+
+/** Vision tensors live under the prefix; a standalone checkpoint's every tensor is a vision tensor. */
+function isVisionName(name: string, prefix: string): boolean {
+  return prefix === '' ? !name.startsWith('mlp1.') && !name.startsWith('language_model.') : name.startsWith(prefix);
+}
+
+/**
+ * Checks every expected tensor's presence, shape and dtype (F32/F16/BF16) before anything is read or
+ * run, and that no extra vision tensors exist. language_model.* is ignored; mlp1.* is checked only
+ * with `projector`. One WeightsError lists the first problems by name and file.
+ */
+export function validateCheckpoint(
+  ckpt: Pick<Checkpoint, 'tensors' | 'location'>, config: ModelConfig, opts: ValidateOptions = {},
+): ValidatedWeights {
+  if (opts.projector && !config.chat) {
+    throw new Error(`${ckpt.location}: the mlp1 projector was requested but the config is not an InternVL chat config`);
+  }
+  const expected = expectedTensors(config.vision, { prefix: config.prefix, projector: opts.projector ? config.chat : null });
+  const problems: WeightProblem[] = [];
+  const tensors: ValidatedWeights['tensors'] = [];
+  let bytesTotal = 0;
+  for (const e of expected) {
+    const info = ckpt.tensors.get(e.name);
+    if (!info) {
+      problems.push({ kind: 'missing', name: e.name, expected: e.shape });
+      continue;
+    }
+    if (!sameShape(info.shape, e.shape)) {
+      problems.push({ kind: 'misshapen', name: e.name, file: info.file, expected: e.shape, got: info.shape });
+    } else if (!isFloatDType(info.dtype)) {
+      problems.push({ kind: 'dtype', name: e.name, file: info.file, dtype: info.dtype });
+    } else {
+      tensors.push({ ...e, info });
+      bytesTotal += info.byteLength;
+    }
+  }
+  if (!opts.allowUnexpected) {
+    const wanted = new Set(expected.map((e) => e.name));
+    for (const [name, info] of ckpt.tensors) {
+      if (wanted.has(name)) continue;
+      const extra = isVisionName(name, config.prefix) || (opts.projector === true && name.startsWith('mlp1.'));
+      if (extra) problems.push({ kind: 'unexpected', name, file: info.file, shape: info.shape });
+    }
+  }
+  if (problems.length > 0) throw new WeightsError(describeProblems(ckpt, config, expected, problems, opts.maxListed ?? 8), problems);
+  return { names: tensors.map((t) => t.name), prefix: config.prefix, tensors, bytesTotal };
+}
+
+function describeProblems(
+  ckpt: Pick<Checkpoint, 'tensors' | 'location'>, config: ModelConfig, expected: ExpectedTensor[],
+  problems: WeightProblem[], maxListed: number,
+): string {
+  const count = (k: WeightProblem['kind']) => problems.filter((p) => p.kind === k).length;
+  const summary = (['missing', 'misshapen', 'dtype', 'unexpected'] as const)
+    .map((k) => [k, count(k)] as const).filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k === 'dtype' ? 'with an unsupported dtype' : k}`).join(', ');
+  const lines = problems.slice(0, maxListed).map((p) => {
+    switch (p.kind) {
+      case 'missing': return `missing '${p.name}' (expected ${shapeString(p.expected)})`;
+      case 'misshapen': return `'${p.name}' in ${p.file} has shape ${shapeString(p.got)}, expected ${shapeString(p.expected)}`;
+      case 'dtype': return `'${p.name}' in ${p.file} is ${p.dtype}; only F32, F16 and BF16 are supported`;
+      case 'unexpected': return `unexpected '${p.name}' ${shapeString(p.shape)} in ${p.file}`;
+    }
+  });
+  if (problems.length > maxListed) lines.push(`… and ${problems.length - maxListed} more`);
+  let hint = '';
+  if (count('missing') === expected.length) {
+    const bare = expected[0]!.name.slice(config.prefix.length);
+    if (config.prefix === '' && ckpt.tensors.has(`vision_model.${bare}`)) {
+      hint = "\nThe tensors are prefixed 'vision_model.': this is an InternVL chat checkpoint; use its own config.json.";
+    } else if (config.prefix !== '' && ckpt.tensors.has(bare)) {
+      hint = "\nThe tensors have no 'vision_model.' prefix: this is a standalone InternViT checkpoint; use its own config.json.";
+    }
+  }
+  return `${ckpt.location}: the weights do not match the config: ${summary}\n  ${lines.join('\n  ')}${hint}`;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export interface UploadOptions {
+  /** Progress in checkpoint bytes read: starts at 0, never decreases, ends at bytesTotal. */
+  onProgress?: (p: WeightsProgress) => void;
+  /** Removed from the start of each name in the returned map ('vision_model.'). */
+  stripPrefix?: string;
+  /** Most bytes read from the checkpoint at once (default 16 MiB); big tensors are uploaded in pieces. */
+  chunkBytes?: number;
+  /** Wait for the GPU queue after this many bytes written (default 256 MiB), bounding upload staging. */
+  drainBytes?: number;
+}
+
+/** A piece of one tensor inside a read. */
+interface Piece { name: string; info: TensorInfo; at: number; byteLength: number; firstElement: number }
+interface Segment { source: ByteSource; offset: number; length: number; pieces: Piece[] }
+
+
+/**
+ * Streams tensors to the GPU as float32: each byte range is read, converted and written with
+ * queue.writeBuffer, then dropped. Adjacent small tensors share one read (fewer HTTP requests); big
+ * ones are split. Host memory: about three chunks. On any error the tensors made so far are destroyed.
+ */
+export async function uploadWeights(
+  gpu: Gpu, ckpt: Checkpoint, names: readonly string[], opts: UploadOptions = {},
+): Promise<Map<string, Tensor>> {
+  const chunkBytes = Math.max(16, opts.chunkBytes ?? 16 * 1024 * 1024);
+  const onProgress = opts.onProgress ?? (ckpt.onProgress as ((p: WeightsProgress) => void) | undefined);
+  const drainBytes = opts.drainBytes ?? 256 * 1024 * 1024;
+  const infos = [...new Set(names)].map((name) => {
+    const info = ckpt.info(name);
+    if (!isFloatDType(info.dtype)) throw new Error(`${info.file}: tensor '${name}': dtype ${info.dtype} is not supported (F32, F16 or BF16)`);
+    return info;
+  });
+  const segments = planReads(ckpt, infos, chunkBytes);
+  const bytesTotal = infos.reduce((a, t) => a + t.byteLength, 0);
+  const strip = opts.stripPrefix ?? '';
+  const key = (name: string) => (strip && name.startsWith(strip) ? name.slice(strip.length) : name);
+
+  const made = new Map<string, Tensor>();
+  let bytesDone = 0;
+  let sinceDrain = 0;
+  onProgress?.({ stage: 'weights', bytesDone, bytesTotal });
+  try {
+    const read = (s: Segment) => s.source.read(s.offset, s.length);
+    let next: Promise<Uint8Array> | null = segments.length > 0 ? read(segments[0]!) : null;
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i]!;
+      const bytes = await next!;
+      if (bytes.byteLength !== seg.length) {
+        throw new Error(`${seg.source.name}: read ${bytes.byteLength} of ${seg.length} bytes at ${seg.offset} (file truncated?)`);
+      }
+      // Read ahead one segment while this one converts and uploads.
+      next = i + 1 < segments.length ? read(segments[i + 1]!) : null;
+      next?.catch(() => {});
+      for (const p of seg.pieces) {
+        let t = made.get(p.name);
+        if (!t) made.set(p.name, (t = createTensor(gpu, p.info.shape, 'f32', key(p.name))));
+        if (p.byteLength === 0) continue;
+        const values = toFloat32(bytes.subarray(p.at, p.at + p.byteLength), p.info.dtype, `${p.info.file}: tensor '${p.name}'`);
+        writeTensor(gpu, t, values, p.firstElement * 4);
+        sinceDrain += values.byteLength;
+      }
+      if (sinceDrain >= drainBytes) {
+        sinceDrain = 0;
+        gpu.device.queue.submit([]);
+        gpu.counters.submits++;
+        await whileAlive(gpu, gpu.device.queue.onSubmittedWorkDone());
+      }
+      bytesDone += seg.length;
+      onProgress?.({ stage: 'weights', bytesDone, bytesTotal, tensor: seg.pieces[seg.pieces.length - 1]!.name });
+    }
+    // Zero-element tensors have no bytes, so no segment: make them here.
+    for (const info of infos) if (!made.has(info.name)) made.set(info.name, createTensor(gpu, info.shape, 'f32', key(info.name)));
+  } catch (e) {
+    for (const t of made.values()) disposeTensor(gpu, t);
+    throw e;
+  }
+  const out = new Map<string, Tensor>();
+  for (const name of names) out.set(key(name), made.get(name)!);
+  return out;
+}
+
+/** Orders reads by file and offset; merges contiguous small tensors, splits big ones on element bounds. */
+function planReads(ckpt: Checkpoint, infos: TensorInfo[], chunkBytes: number): Segment[] {
+  const items = infos
+    .filter((t) => t.byteLength > 0)
+    .map((t) => ({ info: t, source: ckpt.sourceOf(t.name) }))
+    .sort((a, b) => (a.source.name < b.source.name ? -1 : a.source.name > b.source.name ? 1 : a.info.offset - b.info.offset));
+  const segments: Segment[] = [];
+  let cur: Segment | null = null;
+  for (const { info, source } of items) {
+    const size = info.dtype === 'F32' ? 4 : 2;
+    if (info.byteLength > chunkBytes) {
+      const step = Math.floor(chunkBytes / size) * size;
+      for (let at = 0; at < info.byteLength; at += step) {
+        const len = Math.min(step, info.byteLength - at);
+        segments.push({ source, offset: info.offset + at, length: len, pieces: [{ name: info.name, info, at: 0, byteLength: len, firstElement: at / size }] });
+      }
+      cur = null;
+      continue;
+    }
+    if (cur && cur.source.name === source.name && cur.offset + cur.length === info.offset && cur.length + info.byteLength <= chunkBytes) {
+      cur.pieces.push({ name: info.name, info, at: cur.length, byteLength: info.byteLength, firstElement: 0 });
+      cur.length += info.byteLength;
+    } else {
+      cur = { source, offset: info.offset, length: info.byteLength, pieces: [{ name: info.name, info, at: 0, byteLength: info.byteLength, firstElement: 0 }] };
+      segments.push(cur);
+    }
+  }
+  return segments;
+}
+
+/** validateCheckpoint + uploadWeights: the encoder's (and optionally the projector's) weights on the GPU, by unprefixed name. */
+export async function loadWeights(
+  gpu: Gpu, ckpt: Checkpoint, config: ModelConfig, opts: ValidateOptions & UploadOptions = {},
+): Promise<Map<string, Tensor>> {
+  const v = validateCheckpoint(ckpt, config, opts);
+  return uploadWeights(gpu, ckpt, v.names, { ...opts, stripPrefix: opts.stripPrefix ?? v.prefix });
+}
+
+export function disposeWeights(gpu: Gpu, weights: Map<string, Tensor>): void {
+  for (const t of weights.values()) disposeTensor(gpu, t);
+  weights.clear();
+}

@@ -1,0 +1,538 @@
+// Where checkpoints come from: a local folder (Node), a URL prefix (fetch + Range requests, browser
+// and Node), a Hugging Face model id, or files already in memory / Blobs (browser file pickers).
+// openCheckpoint() reads config.json and only the safetensors headers (single file or an index +
+// shards); tensor bytes are read later, one range at a time, by whoever needs them (weights.ts).
+//
+// How a string is resolved (resolveStore):
+//   'http://…', 'https://…'       URL prefix (the folder that holds config.json)
+//   'hf://org/name'               Hugging Face model id, always
+//   Node: an existing local path  local folder: an existing folder wins over a hub id of the same spelling
+//   'org/name'                    Hugging Face model id ({hubUrl}/{id}/resolve/{revision}/{file})
+//   Node: anything else           error (no such folder)
+//   browser: anything else        URL relative to the page ('./models/x' forces this for 'org/name' shapes)
+// node:fs is imported dynamically, in the Node branch only, so the module bundles for the browser.
+import type { FileHandle } from 'node:fs/promises';
+import {
+  readSafetensorsHeader, SafetensorsError, type ByteSource, type SafetensorsHeader, type TensorInfo,
+} from './safetensors.js';
+import { toFloat32 } from './dtype.js';
+
+export class FileNotFoundError extends Error {
+  constructor(readonly file: string, detail = 'no such file') {
+    super(`${file}: ${detail}`);
+    this.name = 'FileNotFoundError';
+  }
+}
+
+/** A folder of checkpoint files, wherever it lives. */
+export interface CheckpointStore {
+  /** The folder path or URL prefix, for messages. */
+  readonly location: string;
+  /** A source for one file (relative name); size()/read() reject with FileNotFoundError if it is missing. */
+  open(file: string): ByteSource;
+  /** A small file as text (config.json, the shard index), or null when it does not exist. */
+  readText(file: string): Promise<string | null>;
+  close?(): Promise<void>;
+}
+
+export interface SourceOptions {
+  /** fetch to use for URLs and hub ids (default: globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Hub base URL (default https://huggingface.co); tests point it at a local server. */
+  hubUrl?: string;
+  /** Hub branch, tag or commit (default 'main'). */
+  revision?: string;
+  /** Hugging Face access token for gated or private repositories. */
+  token?: string;
+}
+
+export interface OpenProgress { stage: 'open'; filesDone: number; filesTotal: number; file: string }
+export interface WeightsProgress { stage: 'weights'; bytesDone: number; bytesTotal: number; tensor?: string }
+export type LoadProgress = OpenProgress | WeightsProgress;
+
+export interface OpenCheckpointOptions extends SourceOptions {
+  /** Called after each safetensors header is read; kept on the checkpoint as uploadWeights' default. */
+  onProgress?: (p: LoadProgress) => void;
+  /**
+   * Tensors under these prefixes are left out of `tensors` and never read; shards holding only such
+   * tensors are not even opened. Default ['language_model.']: InternVL chat checkpoints carry the LLM.
+   */
+  skipPrefixes?: string[];
+}
+
+export interface Checkpoint {
+  store: CheckpointStore;
+  location: string;
+  /** config.json parsed as JSON (not yet validated: see model/config.ts), or null when absent. */
+  config: unknown;
+  /** Path or URL of config.json, for messages. */
+  configFile: string;
+  /** Weight files opened (relative names). */
+  files: string[];
+  /** Every tensor that can be read, by name (skipped prefixes excluded). */
+  tensors: Map<string, TensorInfo>;
+  /** Names left out by skipPrefixes. */
+  skipped: string[];
+  onProgress?: (p: LoadProgress) => void;
+  /** The file a tensor lives in (ranges of it are read by weights.ts). */
+  sourceOf(name: string): ByteSource;
+  info(name: string): TensorInfo;
+  /** The tensor's raw bytes. */
+  read(name: string): Promise<Uint8Array>;
+  readFloat32(name: string): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export const CONFIG_FILE = 'config.json';
+export const SINGLE_FILE = 'model.safetensors';
+export const INDEX_FILE = 'model.safetensors.index.json';
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+// ---------------------------------------------------------------- local files (Node)
+
+type NodeFs = typeof import('node:fs/promises');
+let fsModule: Promise<NodeFs> | null = null;
+function nodeFs(): Promise<NodeFs> {
+  if (!isNode) return Promise.reject(new Error('local files can only be read in Node; in the browser use a URL, a hub id or memoryStore'));
+  const name = 'node:fs/promises';
+  return (fsModule ??= import(/* @vite-ignore */ name) as Promise<NodeFs>);
+}
+
+/** One local file, read with positioned reads (the file is never read whole). */
+export function fileSource(path: string): ByteSource {
+  let handle: Promise<FileHandle> | null = null;
+  let size: number | undefined;
+  const open = () => (handle ??= nodeFs().then((fs) => fs.open(path, 'r')).catch((e: NodeJS.ErrnoException) => {
+    handle = null;
+    throw e.code === 'ENOENT' ? new FileNotFoundError(path) : new Error(`${path}: ${e.message}`);
+  }));
+  return {
+    name: path,
+    async size() {
+      if (size === undefined) size = (await (await open()).stat()).size;
+      return size;
+    },
+    async read(offset, length) {
+      const fh = await open();
+      const out = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(out, done, length - done, offset + done);
+        if (bytesRead === 0) throw new Error(`${path}: read of ${length} bytes at ${offset} ends after ${done} bytes (file truncated?)`);
+        done += bytesRead;
+      }
+      return out;
+    },
+    async close() {
+      const h = handle;
+      handle = null;
+      if (h) await (await h.catch(() => null))?.close();
+    },
+  };
+}
+
+/** A local folder (Node). */
+export function folderStore(dir: string): CheckpointStore {
+  const base = dir.replace(/[\\/]+$/, '');
+  const sources = new Map<string, ByteSource>();
+  return {
+    location: base,
+    open(file) {
+      let s = sources.get(file);
+      if (!s) sources.set(file, (s = fileSource(`${base}/${file}`)));
+      return s;
+    },
+    async readText(file) {
+      const fs = await nodeFs();
+      try {
+        return await fs.readFile(`${base}/${file}`, 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw new Error(`${base}/${file}: ${(e as Error).message}`);
+      }
+    },
+    async close() {
+      await Promise.all([...sources.values()].map((s) => s.close?.()));
+      sources.clear();
+    },
+  };
+}
+
+// ---------------------------------------------------------------- URLs (fetch + Range)
+
+interface UrlOptions { fetch?: typeof fetch; headers?: Record<string, string> }
+
+const RETRIES = 2;
+
+async function fetchWithRetry(f: typeof fetch, url: string, init: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await f(url, init);
+      if (res.status >= 500 && attempt < RETRIES) {
+        await res.body?.cancel();
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+        continue;
+      }
+      return res;
+    } catch (e) {
+      if (attempt >= RETRIES) throw new Error(`${url}: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+    }
+  }
+}
+
+function httpError(url: string, res: Response): Error {
+  if (res.status === 404 || res.status === 410) return new FileNotFoundError(url, `HTTP ${res.status} (no such file)`);
+  if (res.status === 401 || res.status === 403) {
+    return new Error(`${url}: HTTP ${res.status}: the repository does not exist, is private, or is gated (pass a token)`);
+  }
+  return new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
+}
+
+/** A file behind a URL: size from HEAD (or a 1-byte range), each read one Range request. */
+export function urlSource(url: string, opts: UrlOptions = {}): ByteSource {
+  const f = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const headers = opts.headers ?? {};
+  let size: Promise<number> | null = null;
+
+  async function probeSize(): Promise<number> {
+    const head = await fetchWithRetry(f, url, { method: 'HEAD', headers });
+    if (head.status === 404 || head.status === 410 || head.status === 401 || head.status === 403) throw httpError(url, head);
+    const len = head.headers.get('content-length');
+    if (head.ok && len !== null && !head.headers.get('content-encoding')) return Number(len);
+    // HEAD refused or without a length: ask for one byte and read the total from Content-Range.
+    const res = await fetchWithRetry(f, url, { headers: { ...headers, Range: 'bytes=0-0' } });
+    if (!res.ok) throw httpError(url, res);
+    const total = res.headers.get('content-range')?.match(/\/(\d+)\s*$/)?.[1];
+    const whole = res.headers.get('content-length');
+    await res.body?.cancel();
+    if (res.status === 206 && total) return Number(total);
+    if (res.status === 200 && whole !== null) return Number(whole);
+    throw new Error(`${url}: the server reports no file size (no Content-Length or Content-Range)`);
+  }
+
+  return {
+    name: url,
+    size: () => (size ??= probeSize().catch((e) => { size = null; throw e; })),
+    async read(offset, length) {
+      if (length === 0) return new Uint8Array(0);
+      const res = await fetchWithRetry(f, url, { headers: { ...headers, Range: `bytes=${offset}-${offset + length - 1}` } });
+      if (res.status === 416) {
+        await res.body?.cancel();
+        throw new Error(`${url}: bytes ${offset}..${offset + length} are beyond the end of the file (HTTP 416; truncated?)`);
+      }
+      if (!res.ok) throw httpError(url, res);
+      if (res.status === 206) {
+        const start = res.headers.get('content-range')?.match(/bytes\s+(\d+)-/)?.[1];
+        if (start !== undefined && Number(start) !== offset) {
+          throw new Error(`${url}: asked for bytes from ${offset}, the server sent them from ${start}`);
+        }
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        if (bytes.byteLength !== length) {
+          throw new Error(`${url}: got ${bytes.byteLength} of ${length} bytes at ${offset} (file truncated?)`);
+        }
+        return bytes;
+      }
+      // The server ignored Range (e.g. python -m http.server): stream up to the range and stop there.
+      return sliceOfStream(url, res, offset, length);
+    },
+  };
+}
+
+async function sliceOfStream(url: string, res: Response, offset: number, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  if (!res.body) throw new Error(`${url}: response has no body`);
+  const reader = res.body.getReader();
+  let pos = 0; // file position of the next chunk
+  let filled = 0;
+  try {
+    while (filled < length) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const end = pos + value.byteLength;
+      if (end > offset) {
+        const from = Math.max(0, offset - pos);
+        const take = Math.min(value.byteLength - from, length - filled);
+        out.set(value.subarray(from, from + take), filled);
+        filled += take;
+      }
+      pos = end;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  if (filled !== length) throw new Error(`${url}: got ${filled} of ${length} bytes at ${offset} (file truncated?)`);
+  return out;
+}
+
+/** A folder behind a URL prefix ('https://host/models/internvit/'). */
+export function urlStore(prefix: string, opts: UrlOptions = {}, location?: string): CheckpointStore {
+  const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const f = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const sources = new Map<string, ByteSource>();
+  const urlOf = (file: string) => new URL(file, base).href;
+  return {
+    location: location ?? base,
+    open(file) {
+      let s = sources.get(file);
+      if (!s) sources.set(file, (s = urlSource(urlOf(file), opts)));
+      return s;
+    },
+    async readText(file) {
+      const url = urlOf(file);
+      const res = await fetchWithRetry(f, url, { headers: opts.headers ?? {} });
+      if (res.status === 404 || res.status === 410) {
+        await res.body?.cancel();
+        return null;
+      }
+      if (!res.ok) throw httpError(url, res);
+      return res.text();
+    },
+  };
+}
+
+export const DEFAULT_HUB_URL = 'https://huggingface.co';
+
+/** A Hugging Face model repository: files at {hubUrl}/{id}/resolve/{revision}/{file}. */
+export function hubStore(id: string, opts: SourceOptions = {}): CheckpointStore {
+  if (!isHubId(id)) throw new Error(`'${id}' is not a Hugging Face model id (expected "org/name")`);
+  const hub = (opts.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, '');
+  const prefix = `${hub}/${id}/resolve/${encodeURIComponent(opts.revision ?? 'main')}/`;
+  const headers: Record<string, string> = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
+  return urlStore(prefix, { fetch: opts.fetch, headers }, `${id} (${prefix})`);
+}
+
+const HUB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+export function isHubId(s: string): boolean {
+  return HUB_ID.test(s) && !s.includes('..');
+}
+
+// ---------------------------------------------------------------- memory and Blobs
+
+/** A Blob or File (browser file pickers, drag and drop): reads are Blob slices. */
+export function blobSource(blob: Blob, name: string): ByteSource {
+  return {
+    name,
+    size: async () => blob.size,
+    async read(offset, length) {
+      if (offset + length > blob.size) throw new Error(`${name}: read of ${length} bytes at ${offset} is beyond the ${blob.size}-byte file (truncated?)`);
+      return new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
+    },
+  };
+}
+
+/** Files already in memory or picked by the user, by relative name. */
+export function memoryStore(files: Record<string, Uint8Array | Blob>, location = 'memory'): CheckpointStore {
+  const named = (file: string) => `${location}/${file}`;
+  return {
+    location,
+    open(file) {
+      const data = files[file];
+      const name = named(file);
+      if (data === undefined) {
+        const missing = () => Promise.reject(new FileNotFoundError(name));
+        return { name, size: missing, read: missing };
+      }
+      if (data instanceof Uint8Array) {
+        return {
+          name,
+          size: async () => data.byteLength,
+          async read(offset, length) {
+            if (offset + length > data.byteLength) throw new Error(`${name}: read of ${length} bytes at ${offset} is beyond the ${data.byteLength}-byte file (truncated?)`);
+            return data.slice(offset, offset + length);
+          },
+        };
+      }
+      return blobSource(data, name);
+    },
+    async readText(file) {
+      const data = files[file];
+      if (data === undefined) return null;
+      return data instanceof Uint8Array ? new TextDecoder().decode(data) : data.text();
+    },
+  };
+}
+
+// ---------------------------------------------------------------- resolving and opening
+
+/** Turns a folder path, URL, hub id or store into a store (rules at the top of this file). */
+export async function resolveStore(spec: string | CheckpointStore, opts: SourceOptions = {}): Promise<CheckpointStore> {
+  if (typeof spec !== 'string') return spec;
+  if (/^https?:\/\//i.test(spec)) return urlStore(spec, { fetch: opts.fetch });
+  if (spec.startsWith('hf://')) return hubStore(spec.slice('hf://'.length).replace(/\/+$/, ''), opts);
+  if (isNode) {
+    const fs = await nodeFs();
+    const st = await fs.stat(spec).catch(() => null);
+    if (st?.isDirectory()) return folderStore(spec);
+    if (st) throw new Error(`${spec} is a file: give the folder that holds config.json and the .safetensors weights`);
+    if (isHubId(spec)) return hubStore(spec, opts);
+    throw new Error(`${spec}: no such folder, and not a URL or a Hugging Face model id ("org/name")`);
+  }
+  if (isHubId(spec)) return hubStore(spec, opts);
+  const page = (globalThis as { location?: { href: string } }).location?.href;
+  return urlStore(new URL(spec, page).href, { fetch: opts.fetch });
+}
+
+/**
+ * Opens a checkpoint: config.json (optional) and the safetensors headers of model.safetensors, or of
+ * the shards listed by model.safetensors.index.json. No tensor data is read.
+ */
+export async function openCheckpoint(spec: string | CheckpointStore, opts: OpenCheckpointOptions = {}): Promise<Checkpoint> {
+  const store = await resolveStore(spec, opts);
+  const skipPrefixes = opts.skipPrefixes ?? ['language_model.'];
+  const skip = (name: string) => skipPrefixes.some((p) => name.startsWith(p));
+  const at = (file: string) => store.open(file).name;
+  try {
+    const configText = await store.readText(CONFIG_FILE);
+    let config: unknown = null;
+    if (configText !== null) {
+      try {
+        config = JSON.parse(configText);
+      } catch (e) {
+        throw new Error(`${at(CONFIG_FILE)}: not valid JSON (${(e as Error).message})`);
+      }
+    }
+
+    // Which files, and which tensor each holds according to the index (null: a single file).
+    let files: string[];
+    let weightMap: Map<string, string> | null = null;
+    const skipped: string[] = [];
+    if (await exists(store.open(SINGLE_FILE))) {
+      files = [SINGLE_FILE];
+    } else {
+      const indexText = await store.readText(INDEX_FILE);
+      if (indexText === null) throw await noWeightsError(store);
+      weightMap = parseIndex(indexText, at(INDEX_FILE));
+      const needed = new Set<string>();
+      for (const [name, file] of weightMap) {
+        if (skip(name)) skipped.push(name);
+        else needed.add(file);
+      }
+      files = [...needed];
+    }
+
+    let filesDone = 0;
+    // allSettled: no header read may still be running when a failure closes the store.
+    const settled = await Promise.allSettled(files.map(async (file) => {
+      const h = await readSafetensorsHeader(store.open(file)).catch((e) => {
+        if (e instanceof FileNotFoundError && weightMap) {
+          throw new FileNotFoundError(e.file, `no such file (listed in ${INDEX_FILE})`);
+        }
+        throw e;
+      });
+      opts.onProgress?.({ stage: 'open', filesDone: ++filesDone, filesTotal: files.length, file });
+      return [file, h] as const;
+    }));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const headers = settled.map((r) => (r as PromiseFulfilledResult<readonly [string, SafetensorsHeader]>).value);
+
+    const tensors = new Map<string, TensorInfo>();
+    const fileOf = new Map<string, string>();
+    for (const [file, h] of headers) addTensors(h, file, weightMap, skip, skipped, tensors, fileOf);
+    if (weightMap) {
+      for (const [name, file] of weightMap) {
+        if (!skip(name) && !tensors.has(name)) {
+          throw new SafetensorsError(at(file), name, `listed in ${INDEX_FILE} but not in this shard's header`);
+        }
+      }
+    }
+
+    const info = (name: string): TensorInfo => {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`${store.location}: no tensor '${name}' in the checkpoint`);
+      return t;
+    };
+    const sourceOf = (name: string) => store.open(fileOf.get(info(name).name)!);
+    const read = async (name: string) => {
+      const t = info(name);
+      const bytes = await sourceOf(name).read(t.offset, t.byteLength);
+      if (bytes.byteLength !== t.byteLength) throw new SafetensorsError(t.file, name, `read ${bytes.byteLength} of ${t.byteLength} bytes`);
+      return bytes;
+    };
+    return {
+      store,
+      location: store.location,
+      config,
+      configFile: at(CONFIG_FILE),
+      files,
+      tensors,
+      skipped,
+      onProgress: opts.onProgress,
+      sourceOf,
+      info,
+      read,
+      readFloat32: async (name) => {
+        const t = info(name);
+        return toFloat32(await read(name), t.dtype, `${t.file}: tensor '${name}'`);
+      },
+      close: async () => { await store.close?.(); },
+    };
+  } catch (e) {
+    await store.close?.();
+    throw e;
+  }
+}
+
+function addTensors(
+  h: SafetensorsHeader, file: string, weightMap: Map<string, string> | null, skip: (n: string) => boolean,
+  skipped: string[], tensors: Map<string, TensorInfo>, fileOf: Map<string, string>,
+): void {
+  for (const [name, t] of h.tensors) {
+    if (skip(name)) {
+      if (!weightMap) skipped.push(name);
+      continue;
+    }
+    // A tensor the index places elsewhere is a stale copy; the index decides.
+    if (weightMap && weightMap.get(name) !== file) {
+      if (!weightMap.has(name)) throw new SafetensorsError(h.file, name, `not listed in ${INDEX_FILE}`);
+      continue;
+    }
+    if (tensors.has(name)) throw new SafetensorsError(h.file, name, `also in ${tensors.get(name)!.file}`);
+    tensors.set(name, t);
+    fileOf.set(name, file);
+  }
+}
+
+async function exists(source: ByteSource): Promise<boolean> {
+  try {
+    await source.size();
+    return true;
+  } catch (e) {
+    if (e instanceof FileNotFoundError) return false;
+    throw e;
+  }
+}
+
+async function noWeightsError(store: CheckpointStore): Promise<Error> {
+  const hasBin = await exists(store.open('pytorch_model.bin')).catch(() => false)
+    || (await store.readText('pytorch_model.bin.index.json').catch(() => null)) !== null;
+  return new Error(`${store.location}: no ${SINGLE_FILE} or ${INDEX_FILE}` +
+    (hasBin ? ' (only PyTorch .bin weights: convert them to safetensors)' : ''));
+}
+
+/** Shard file names come from an untrusted file: plain relative names only, no '..', no URLs. */
+const SAFE_FILE = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+
+function parseIndex(text: string, file: string): Map<string, string> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const map = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new Error(`${file}: no "weight_map" object`);
+  const out = new Map<string, string>();
+  for (const [name, shard] of Object.entries(map)) {
+    if (typeof shard !== 'string') throw new Error(`${file}: tensor '${name}': shard ${JSON.stringify(shard)} is not a file name`);
+    if (!SAFE_FILE.test(shard) || shard.split('/').some((p) => p === '..' || p === '.')) {
+      throw new Error(`${file}: tensor '${name}': shard name '${shard}' is not a plain relative file name`);
+    }
+    out.set(name, shard);
+  }
+  if (out.size === 0) throw new Error(`${file}: "weight_map" is empty`);
+  return out;
+}
