@@ -1,0 +1,82 @@
+import { attention, attentionReference, type AttentionVersion } from '../../src/kernels/attention.js';
+import { runOnce } from '../../src/runtime/run-once.js';
+import { compare, randomArray, rng, type KernelCheck } from './harness.js';
+
+interface Case {
+  batch: number;
+  n: number;
+  heads: number;
+  headDim: number;
+  /** InternViT-style massive activations: scores in the hundreds. */
+  massive?: boolean;
+  /** Default: both. */
+  versions?: AttentionVersion[];
+}
+
+/**
+ * qkv [B, N, 3D] uniform in [-2, 2) (spread enough that softmax is far from uniform). With `massive`,
+ * two channels of every head's q and k carry ±(25..40), as in pretrained ViTs: scores reach the
+ * hundreds, where exp() without the max subtracted overflows f32 (exp(89) > 3.4e38). The check
+ * asserts from the inputs that some |score| exceeds 100. (v stays O(1): with a v channel of ±100 the
+ * output is a cancellation whose f32 error, ~1e-5·|v|, says nothing about the kernel.)
+ */
+function makeQkv(c: Case, seed: number): Float32Array {
+  const d = c.heads * c.headDim;
+  const x = randomArray(c.batch * c.n * 3 * d, seed, -2, 2);
+  if (!c.massive) return x;
+  const r = rng(seed + 1);
+  const sign = () => (r() < 0.5 ? -1 : 1);
+  for (let t = 0; t < c.batch * c.n; t++) {
+    for (let h = 0; h < c.heads; h++) {
+      for (const ch of [1, c.headDim - 3]) {
+        x[t * 3 * d + h * c.headDim + ch] = sign() * (25 + 15 * r());
+        x[t * 3 * d + d + h * c.headDim + ch] = sign() * (25 + 15 * r());
+      }
+    }
+  }
+  return x;
+}
+
+function maxAbsScore(qkv: Float32Array, c: Case): number {
+  const d = c.heads * c.headDim;
+  let max = 0;
+  for (let b = 0; b < c.batch; b++) for (let h = 0; h < c.heads; h++) for (let i = 0; i < c.n; i++) for (let j = 0; j < c.n; j++) {
+    let s = 0;
+    for (let e = 0; e < c.headDim; e++) s += qkv[(b * c.n + i) * 3 * d + h * c.headDim + e]! * qkv[(b * c.n + j) * 3 * d + d + h * c.headDim + e]!;
+    max = Math.max(max, Math.abs(s / Math.sqrt(c.headDim)));
+  }
+  return max;
+}
+
+// The model's head sizes (64, 128) with few heads and small N; hd 16/32; N = 1, 2 (tiny), 17, 65, 130
+// (ragged against every query and key block) and 1025 (a 448 px sequence) with a narrow head. Shapes
+// repeat where they can: each distinct (N, heads, hd) is a pipeline to compile, the slow part on
+// software adapters.
+const cases: Case[] = [
+  { batch: 2, n: 130, heads: 2, headDim: 64 },
+  { batch: 2, n: 130, heads: 2, headDim: 64, massive: true },
+  { batch: 2, n: 65, heads: 2, headDim: 128 },
+  { batch: 2, n: 65, heads: 2, headDim: 128, massive: true },
+  { batch: 2, n: 17, heads: 3, headDim: 32 },
+  { batch: 2, n: 1, heads: 2, headDim: 16 },
+  { batch: 2, n: 2, heads: 1, headDim: 64 },
+  { batch: 2, n: 1025, heads: 1, headDim: 16 },
+  { batch: 2, n: 17, heads: 2, headDim: 6, versions: ['unfused'] }, // the unfused kernels take any hd
+];
+
+const versions: AttentionVersion[] = ['fused', 'unfused'];
+
+export const checks: KernelCheck[] = cases.flatMap((c, i) => (c.versions ?? versions).map((version): KernelCheck => ({
+  name: `attention ${version} B=${c.batch} N=${c.n} heads=${c.heads} hd=${c.headDim}${c.massive ? ' massive activations' : ''}`,
+  async run(gpu) {
+    const d = c.heads * c.headDim;
+    const qkv = makeQkv(c, 500 + i);
+    if (c.massive) {
+      const s = maxAbsScore(qkv, c);
+      if (s < 100) throw new Error(`${this.name}: test inputs reach |score| ${s.toFixed(1)} only, not the hundreds`);
+    }
+    const out = await runOnce(gpu, { qkv: { data: qkv, shape: [c.batch, c.n, 3 * d] } },
+      (plan, { qkv }) => ({ out: attention(plan, qkv!, { heads: c.heads, headDim: c.headDim, version }) }));
+    return compare(this.name, out.out as Float32Array, attentionReference(qkv, c.batch, c.n, c.heads, c.headDim));
+  },
+})));
