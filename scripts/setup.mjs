@@ -155,7 +155,10 @@ function main() {
   }
   if (!probe.ok) {
     probe = probeAdapter();
-    if (!probe.ok) throw new SetupError(`still no WebGPU adapter after installing ${needs.join(' ')}: ${probe.error}`);
+    if (!probe.ok) {
+      const icd = env.VK_ICD_FILENAMES ? ` (VK_ICD_FILENAMES=${env.VK_ICD_FILENAMES} is set: Dawn uses only that driver)` : '';
+      throw new SetupError(`still no WebGPU adapter after installing ${needs.join(' ')}${icd}: ${probe.error}`);
+    }
     log(probe.adapter);
   }
 }

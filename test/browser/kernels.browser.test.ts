@@ -10,6 +10,7 @@
 //   INTERNVIT_BROWSER_TIMEOUT_S   how long the page may take for all checks (default 1200)
 //   INTERNVIT_CHECK_FILTER=TEXT   run only checks whose name or file contains TEXT
 import { existsSync } from 'node:fs';
+import { createServer as createTcpServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { createServer, type ViteDevServer } from 'vite';
@@ -48,6 +49,51 @@ async function expectHardwareGpu(): Promise<boolean> {
   }
 }
 
+/** A port the OS reports free now (Vite treats port 0 as "use 5173"). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createTcpServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (address && typeof address !== 'string' ? resolve(address.port) : reject(new Error('no TCP port'))));
+    });
+  });
+}
+
+/** Starts the page's dev server on a free port; retries if another process takes the port first. */
+async function startServer(): Promise<ViteDevServer> {
+  for (let attempt = 1; ; attempt++) {
+    const server = await createServer({
+      configFile: false,
+      root: pageRoot,
+      logLevel: 'warn',
+      cacheDir: `${repoRoot}/node_modules/.vite-browser-test`,
+      // No watcher and no HMR: the page is served once, read once.
+      server: { host: '127.0.0.1', port: await freePort(), strictPort: true, hmr: false, watch: null, fs: { allow: [repoRoot] } },
+      // Scan the page's imports up front, so Vite does not discover a dependency mid-run and reload the page.
+      optimizeDeps: { entries: ['index.html'] },
+    });
+    try {
+      return await server.listen();
+    } catch (e) {
+      await server.close();
+      if (attempt >= 5 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE' && !/already in use/.test(String(e))) throw e;
+    }
+  }
+}
+
+/** The items of `a` left after removing one occurrence per item of `b`. */
+function multisetMinus(a: string[], b: string[]): string[] {
+  const left = new Map<string, number>();
+  for (const x of b) left.set(x, (left.get(x) ?? 0) + 1);
+  return a.filter((x) => {
+    const n = left.get(x) ?? 0;
+    if (n > 0) left.set(x, n - 1);
+    return n === 0;
+  });
+}
+
 describe('kernel checks in headless Chromium (WebGPU)', () => {
   let server: ViteDevServer | undefined;
   let browser: Browser | undefined;
@@ -62,17 +108,7 @@ describe('kernel checks in headless Chromium (WebGPU)', () => {
     const hardware = await expectHardwareGpu();
     const extra = (process.env.INTERNVIT_BROWSER_FLAGS ?? '').split(/\s+/).filter(Boolean);
     flags = [...BASE_FLAGS, ...(hardware ? HARDWARE_FLAGS : SWIFTSHADER_FLAGS), ...extra];
-    server = await createServer({
-      configFile: false,
-      root: pageRoot,
-      logLevel: 'warn',
-      cacheDir: `${repoRoot}/node_modules/.vite-browser-test`,
-      // Port 0: the OS picks a free one. No watcher and no HMR: the page is served once, read once.
-      server: { host: '127.0.0.1', port: 0, strictPort: true, hmr: false, watch: null, fs: { allow: [repoRoot] } },
-      // Scan the page's imports up front, so Vite does not discover a dependency mid-run and reload the page.
-      optimizeDeps: { entries: ['index.html'] },
-    });
-    await server.listen();
+    server = await startServer();
     const address = server.httpServer?.address();
     if (!address || typeof address === 'string') throw new Error('Vite dev server has no TCP address');
     url = `http://127.0.0.1:${address.port}/${filter ? `?filter=${encodeURIComponent(filter)}` : ''}`;
@@ -119,12 +155,18 @@ describe('kernel checks in headless Chromium (WebGPU)', () => {
 
     console.log(lines.join('\n'));
     console.log(`${report.adapter ?? 'no adapter'}\n${summarize(report.results).line} in ${((Date.now() - t0) / 1000).toFixed(1)} s (browser)`);
-    expect(report.error, `the page could not run the checks: ${report.error}`).toBeUndefined();
-    expect(broken.map((m) => m.error), 'check modules that do not load in Node').toEqual([]);
-    // Same checks on both sides: a check missing in the browser (or extra) fails here by name.
+    // Every problem in one list, so one run shows all of them.
+    const problems: string[] = [];
+    if (report.error) problems.push(`the page could not run the checks: ${report.error}`);
+    for (const m of broken) problems.push(`in Node: ${m.error}`);
+    // Same checks on both sides: a check missing in the browser (or extra there) fails here by name.
     const ran = report.results.map((r) => r.name);
-    expect([...ran].sort(), 'checks run in the browser vs checks exported by test/checks/*.ts').toEqual([...expected].sort());
-    const failed = report.results.filter((r) => !r.ok).map((r) => formatOutcome(r, width));
-    expect(failed, 'failed checks').toEqual([]);
+    if (!report.error) {
+      for (const name of multisetMinus(expected, ran)) problems.push(`exported by test/checks but not run in the browser: ${name}`);
+      for (const name of multisetMinus(ran, expected)) problems.push(`run in the browser but not exported in Node: ${name}`);
+    }
+    for (const r of report.results) if (!r.ok) problems.push(formatOutcome(r, width));
+    expect(problems, `${problems.length} problems`).toEqual([]);
+    expect(ran.length).toBe(expected.length);
   }, (timeoutS + 120) * 1000);
 });
