@@ -1,6 +1,6 @@
 // Public API of internvit-webgpu.
 
-// Runtime: device, tensors, kernels, plans, execution, profiling.
+// Runtime: device, tensors, kernels, plans, execution, profiling, checkpoints.
 export * from './runtime/device.js';
 export * from './runtime/tensor.js';
 export * from './runtime/kernel.js';
@@ -8,7 +8,26 @@ export * from './runtime/plan.js';
 export * from './runtime/executor.js';
 export * from './runtime/profiler.js';
 export * from './runtime/run-once.js';
+export * from './runtime/dtype.js';
+export * from './runtime/safetensors.js';
+export * from './runtime/loader.js';
 
 // Kernels: one recording function + CPU reference per module.
 export * from './kernels/dispatch.js';
 export * from './kernels/gelu.js';
+export * from './kernels/matmul.js';
+export * from './kernels/layernorm.js';
+export * from './kernels/rmsnorm.js';
+export * from './kernels/softmax.js';
+export * from './kernels/attention.js';
+export * from './kernels/patch-embed.js';
+export * from './kernels/pos-embed.js';
+export * from './kernels/pixel-shuffle.js';
+
+// Model: configs, presets, weights, the encoder graph, InternVL glue.
+export * from './model/config.js';
+export * from './model/presets.js';
+export * from './model/weights.js';
+export * from './model/graph.js';
+export * from './model/internvit.js';
+export * from './model/internvl-graph.js';

@@ -1,0 +1,82 @@
+// The InternViT encoder as a plan: embeddings, then L pre-norm layers with layer scale. Only kernel
+// recording functions are called here; dispatch math lives in src/kernels/.
+import { attention } from '../kernels/attention.js';
+import { layernorm } from '../kernels/layernorm.js';
+import { matmul } from '../kernels/matmul.js';
+import { patchEmbed } from '../kernels/patch-embed.js';
+import { qkRmsNorm, rmsnorm } from '../kernels/rmsnorm.js';
+import { copy, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
+import type { InternVitConfig } from './config.js';
+
+/** Looks up a weight (already in the plan as a constant) by its state-dict name without prefix. */
+export type WeightRefs = (name: string) => TensorRef;
+
+export interface EncoderOutputs {
+  lastHiddenState: TensorRef;
+  poolerOutput: TensorRef;
+  /** hidden_states[i]: i = 0 the embeddings, i = l the output of layer l (only the requested ones). */
+  hiddenStates: Map<number, TensorRef>;
+}
+
+export function tokenGrid(config: InternVitConfig, height: number, width: number): { hp: number; wp: number; tokens: number } {
+  const p = config.patchSize;
+  const hp = Math.floor(height / p);
+  const wp = Math.floor(width / p);
+  if (hp < 1 || wp < 1) throw new Error(`input ${height}×${width} is smaller than one ${p}×${p} patch`);
+  return { hp, wp, tokens: hp * wp + 1 };
+}
+
+function norm(plan: Plan, config: InternVitConfig, x: TensorRef, w: WeightRefs, prefix: string): TensorRef {
+  return config.normType === 'layer_norm'
+    ? layernorm(plan, x, w(`${prefix}.weight`), w(`${prefix}.bias`), config.layerNormEps)
+    : rmsnorm(plan, x, w(`${prefix}.weight`), config.layerNormEps);
+}
+
+/** One encoder layer: x + ls1 ⊙ Attn(norm1(x)), then + ls2 ⊙ MLP(norm2(x)). */
+function encoderLayer(plan: Plan, config: InternVitConfig, x: TensorRef, w: WeightRefs, i: number): TensorRef {
+  const p = `encoder.layers.${i}`;
+  const h = norm(plan, config, x, w, `${p}.norm1`);
+  let qkv = matmul(plan, h, w(`${p}.attn.qkv.weight`), config.qkvBias ? w(`${p}.attn.qkv.bias`) : null);
+  if (config.qkNormalization) {
+    qkv = qkRmsNorm(plan, qkv, w(`${p}.attn.q_norm.weight`), w(`${p}.attn.k_norm.weight`), config.layerNormEps);
+  }
+  const a = attention(plan, qkv, { heads: config.numHeads, headDim: config.headDim });
+  const x1 = matmul(plan, a, w(`${p}.attn.proj.weight`), w(`${p}.attn.proj.bias`), { residual: { r: x, scale: w(`${p}.ls1`) } });
+  const h2 = norm(plan, config, x1, w, `${p}.norm2`);
+  const f = matmul(plan, h2, w(`${p}.mlp.fc1.weight`), w(`${p}.mlp.fc1.bias`), { epilogue: 'gelu' });
+  return matmul(plan, f, w(`${p}.mlp.fc2.weight`), w(`${p}.mlp.fc2.bias`), { residual: { r: x1, scale: w(`${p}.ls2`) } });
+}
+
+/**
+ * Records the encoder for pixel_values (B, 3, H, W). `keepHidden` lists the hidden_states indices
+ * (0..L) the caller wants; those tensors are returned so the caller can mark them as outputs.
+ */
+export function recordEncoder(
+  plan: Plan, config: InternVitConfig, pixels: TensorRef, w: WeightRefs, keepHidden: ReadonlySet<number> = new Set(),
+  layers = config.numLayers,
+): EncoderOutputs {
+  const [batch, channels, height, width] = pixels.shape as [number, number, number, number];
+  if (pixels.shape.length !== 4 || channels !== 3) {
+    throw new Error(`pixel_values must be (B, 3, H, W), got [${pixels.shape.join(', ')}]`);
+  }
+  const { tokens } = tokenGrid(config, height, width);
+  const hiddenStates = new Map<number, TensorRef>();
+  let x = patchEmbed(plan, pixels, {
+    patchWeight: w('embeddings.patch_embedding.weight'),
+    patchBias: w('embeddings.patch_embedding.bias'),
+    classEmbedding: w('embeddings.class_embedding'),
+    positionEmbedding: w('embeddings.position_embedding'),
+  }, { patchSize: config.patchSize, imageSize: config.imageSize, hidden: config.hiddenSize });
+  if (keepHidden.has(0)) hiddenStates.set(0, x);
+  for (let i = 0; i < layers; i++) {
+    x = encoderLayer(plan, config, x, w, i);
+    if (keepHidden.has(i + 1)) hiddenStates.set(i + 1, x);
+  }
+  // pooler_output: the raw CLS row of each image.
+  const d = config.hiddenSize;
+  const pooler = intermediate(plan, [batch, d], 'f32', 'pooler_output');
+  for (let b = 0; b < batch; b++) {
+    copy(plan, x, pooler, { srcOffset: b * tokens * d * 4, dstOffset: b * d * 4, size: d * 4, label: `pooler[${b}]` });
+  }
+  return { lastHiddenState: x, poolerOutput: pooler, hiddenStates };
+}

@@ -1,0 +1,190 @@
+// An InternViT encoder on the GPU: weights uploaded once, one compiled plan per input shape (and set
+// of requested hidden states), reused for every forward.
+import type { Gpu } from '../runtime/device.js';
+import { runPlan, type HostArray } from '../runtime/executor.js';
+import {
+  compilePlan, constant, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan, type TensorRef,
+} from '../runtime/plan.js';
+import { disposeTensor, uploadTensor, type Tensor } from '../runtime/tensor.js';
+import type { OpTime } from '../runtime/profiler.js';
+import { openCheckpoint, type OpenCheckpointOptions } from '../runtime/loader.js';
+import { parseConfig, type InternVitConfig, type ModelConfig } from './config.js';
+import { recordEncoder, tokenGrid } from './graph.js';
+import { expectedTensors, loadWeights } from './weights.js';
+
+export interface InternVitEncoder {
+  gpu: Gpu;
+  config: InternVitConfig;
+  /** Weights by state-dict name without prefix, f32 on the GPU. */
+  weights: Map<string, Tensor>;
+  plans: Map<string, CompiledPlan>;
+  disposed: boolean;
+}
+
+export interface ForwardOptions {
+  /** true: all L+1 hidden states; a list: those indices (0 = embeddings, l = after layer l). */
+  hiddenStates?: boolean | readonly number[];
+  /** Leave outputs on the GPU (the result holds tensors valid until the next forward of this shape). */
+  keepOnGpu?: boolean;
+  /** Time every op with timestamp queries (compiles a separate profiled plan). */
+  profile?: boolean;
+}
+
+export interface HostOutput {
+  data: Float32Array;
+  shape: number[];
+}
+
+export interface ForwardResult {
+  lastHiddenState: HostOutput;
+  poolerOutput: HostOutput;
+  hiddenStates?: HostOutput[];
+  /** With keepOnGpu: the GPU tensors, valid until the next forward with the same shape. */
+  gpu?: { lastHiddenState: Tensor; poolerOutput: Tensor; hiddenStates?: Tensor[] };
+  profile?: OpTime[];
+}
+
+/** Wraps weights already on the GPU; checks every expected tensor is there with the right shape. */
+export function encoderFromWeights(gpu: Gpu, config: InternVitConfig, weights: Map<string, Tensor>): InternVitEncoder {
+  const problems: string[] = [];
+  for (const { name, shape } of expectedTensors(config)) {
+    const t = weights.get(name);
+    if (!t) problems.push(`missing ${name}`);
+    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      problems.push(`${name}: expected [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
+    } else if (t.dtype !== 'f32') problems.push(`${name}: expected f32 on the GPU, got ${t.dtype}`);
+  }
+  if (problems.length) throw new Error(`InternViT weights do not match the config: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (+${problems.length - 8} more)` : ''}`);
+  return { gpu, config, weights, plans: new Map(), disposed: false };
+}
+
+export interface LoadEncoderOptions extends OpenCheckpointOptions {
+  /** Also load InternVL's mlp1 projector (chat checkpoints). */
+  projector?: boolean;
+}
+
+/**
+ * Opens a checkpoint (folder, URL prefix or hub id), validates every tensor against config.json,
+ * streams the weights to the GPU as f32. Returns the encoder and the parsed config (with the chat
+ * part for InternVL checkpoints); projector weights, when asked for, are in the same map.
+ */
+export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckpoint>[0], opts: LoadEncoderOptions = {}): Promise<{ encoder: InternVitEncoder; config: ModelConfig }> {
+  const ckpt = await openCheckpoint(source, opts);
+  try {
+    if (ckpt.config === null) throw new Error(`${ckpt.location}: no config.json`);
+    const config = parseConfig(ckpt.config, ckpt.configFile);
+    const weights = await loadWeights(gpu, ckpt, config, { projector: opts.projector });
+    const vision = new Map([...weights].filter(([k]) => !k.startsWith('mlp1.')));
+    const encoder = encoderFromWeights(gpu, config.vision, vision);
+    for (const [k, t] of weights) if (k.startsWith('mlp1.')) encoder.weights.set(k, t);
+    return { encoder, config };
+  } finally {
+    await ckpt.close();
+  }
+}
+
+/** Deterministic pseudo-random weights with realistic scales (benchmarks; no download). */
+export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1): InternVitEncoder {
+  const weights = new Map<string, Tensor>();
+  let state = seed >>> 0 || 1;
+  const next = () => {
+    // xorshift32: fast enough for billions of values, and deterministic.
+    state ^= state << 13; state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5; state >>>= 0;
+    return state / 4294967296 - 0.5;
+  };
+  for (const { name, shape } of expectedTensors(config)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    const leaf = name.split('.').pop()!;
+    const isNorm = /norm/.test(name) && leaf === 'weight';
+    const [base, spread] = isNorm ? [1, 0.2] : /ls[12]$/.test(name) ? [0.5, 0.4] : leaf === 'bias' ? [0, 0.04] : [0, 0.04];
+    for (let i = 0; i < n; i++) data[i] = base + spread * next();
+    weights.set(name, uploadTensor(gpu, data, shape, 'f32', name));
+  }
+  return { gpu, config, weights, plans: new Map(), disposed: false };
+}
+
+function hiddenIndices(config: InternVitConfig, opt: ForwardOptions['hiddenStates']): number[] {
+  if (!opt) return [];
+  if (opt === true) return Array.from({ length: config.numLayers + 1 }, (_, i) => i);
+  for (const i of opt) {
+    if (!Number.isInteger(i) || i < 0 || i > config.numLayers) {
+      throw new Error(`hidden_states index ${i} is outside 0..${config.numLayers}`);
+    }
+  }
+  return [...new Set(opt)].sort((a, b) => a - b);
+}
+
+/** The compiled forward for one input shape; compiled on first use, then reused. */
+export async function forwardPlan(model: InternVitEncoder, shape: readonly number[], options: ForwardOptions = {}): Promise<CompiledPlan> {
+  if (model.disposed) throw new Error('InternViT encoder was disposed');
+  const [batch, channels, height, width] = shape as [number, number, number, number];
+  if (shape.length !== 4 || channels !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new Error(`pixel_values must have shape (B, 3, H, W); got [${shape.join(', ')}]`);
+  }
+  tokenGrid(model.config, height, width);
+  const hidden = hiddenIndices(model.config, options.hiddenStates);
+  const key = `${batch}x${height}x${width}|h${hidden.join(',')}|${options.profile ? 'p' : ''}`;
+  let compiled = model.plans.get(key);
+  if (compiled) return compiled;
+  const plan = createPlan(model.gpu, `internvit ${batch}×3×${height}×${width}`);
+  const pixels = input(plan, 'pixel_values', [batch, 3, height, width]);
+  const refs = new Map<string, TensorRef>();
+  const w = (name: string): TensorRef => {
+    let ref = refs.get(name);
+    if (!ref) {
+      const t = model.weights.get(name);
+      if (!t) throw new Error(`weight '${name}' is not loaded`);
+      ref = constant(plan, t);
+      refs.set(name, ref);
+    }
+    return ref;
+  };
+  const out = recordEncoder(plan, model.config, pixels, w, new Set(hidden));
+  output(plan, 'last_hidden_state', out.lastHiddenState);
+  output(plan, 'pooler_output', out.poolerOutput);
+  for (const i of hidden) output(plan, `hidden_states.${i}`, out.hiddenStates.get(i)!);
+  compiled = await compilePlan(plan, { profile: options.profile });
+  model.plans.set(key, compiled);
+  return compiled;
+}
+
+/** One forward pass: one command buffer, one submit. */
+export async function encode(
+  model: InternVitEncoder, pixels: HostArray | Tensor, shape: readonly number[], options: ForwardOptions = {},
+): Promise<ForwardResult> {
+  const compiled = await forwardPlan(model, shape, options);
+  const names = [...compiled.plan.outputs.keys()];
+  const outs = await runPlan(compiled, { pixel_values: pixels }, { read: options.keepOnGpu ? [] : names });
+  const host = (name: string): HostOutput => ({
+    data: (outs[name] as Float32Array | undefined) ?? new Float32Array(0),
+    shape: [...compiled.plan.outputs.get(name)!.shape],
+  });
+  const hiddenNames = names.filter((n) => n.startsWith('hidden_states.'));
+  const result: ForwardResult = {
+    lastHiddenState: host('last_hidden_state'),
+    poolerOutput: host('pooler_output'),
+    hiddenStates: hiddenNames.length ? hiddenNames.map(host) : undefined,
+    profile: compiled.lastProfile,
+  };
+  if (options.keepOnGpu) {
+    result.gpu = {
+      lastHiddenState: outputTensor(compiled, 'last_hidden_state'),
+      poolerOutput: outputTensor(compiled, 'pooler_output'),
+      hiddenStates: hiddenNames.length ? hiddenNames.map((n) => outputTensor(compiled, n)) : undefined,
+    };
+  }
+  return result;
+}
+
+/** Frees every plan and every weight buffer. */
+export function disposeEncoder(model: InternVitEncoder): void {
+  if (model.disposed) return;
+  model.disposed = true;
+  for (const p of model.plans.values()) disposePlan(p);
+  model.plans.clear();
+  for (const t of model.weights.values()) disposeTensor(model.gpu, t);
+  model.weights.clear();
+}
