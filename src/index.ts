@@ -31,3 +31,10 @@ export * from './model/weights.js';
 export * from './model/graph.js';
 export * from './model/internvit.js';
 export * from './model/internvl-graph.js';
+
+// Image preprocessing: decoding, Pillow-exact bicubic resize, InternVL tiling, normalization.
+export * from './kernels/resize.js';
+export * from './kernels/normalize.js';
+export * from './model/image.js';
+export * from './model/tiling.js';
+export * from './model/preprocess.js';

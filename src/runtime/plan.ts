@@ -51,10 +51,15 @@ export interface Plan {
   outputs: Map<string, TensorRef>;
   /** GPU tensors behind constant refs (weights): bound as they are, never pooled. */
   constants: Map<number, Tensor>;
+  /** Host data behind constant refs made by hostConstant: uploaded by compilePlan, owned by the plan. */
+  hostData: Map<number, HostData>;
 }
 
+/** Host arrays a plan can upload as a constant (small tables computed at record time). */
+export type HostData = Float32Array | Uint32Array | Int32Array;
+
 export function createPlan(gpu: Gpu, label = 'plan'): Plan {
-  return { gpu, label, tensors: [], ops: [], inputs: new Map(), outputs: new Map(), constants: new Map() };
+  return { gpu, label, tensors: [], ops: [], inputs: new Map(), outputs: new Map(), constants: new Map(), hostData: new Map() };
 }
 
 function addRef(plan: Plan, shape: readonly number[], dtype: DType, label: string, kind: TensorKind): TensorRef {
@@ -81,6 +86,19 @@ export function input(plan: Plan, name: string, shape: readonly number[], dtype:
 export function constant(plan: Plan, tensor: Tensor): TensorRef {
   const ref = addRef(plan, tensor.shape, tensor.dtype, tensor.label, 'constant');
   plan.constants.set(ref.id, tensor);
+  return ref;
+}
+
+/**
+ * A read-only tensor whose data is known at record time (e.g. resampling tables). Nothing is
+ * allocated now: compilePlan uploads it into a buffer the plan owns and disposePlan frees.
+ */
+export function hostConstant(plan: Plan, label: string, data: HostData, shape: readonly number[], dtype: DType): TensorRef {
+  const ref = addRef(plan, shape, dtype, label, 'constant');
+  if (data.byteLength !== ref.byteLength) {
+    throw new Error(`${plan.label}: constant '${label}' has ${data.byteLength} bytes of data, shape ${shapeString(shape)} ${dtype} needs ${ref.byteLength}`);
+  }
+  plan.hostData.set(ref.id, data);
   return ref;
 }
 
@@ -242,7 +260,13 @@ export async function compilePlan(plan: Plan, options: CompileOptions = {}): Pro
   });
   let naiveBytes = 0;
   for (const ref of plan.tensors) {
-    if (ref.kind === 'constant') buffers.set(ref.id, plan.constants.get(ref.id)!.buffer);
+    const host = plan.hostData.get(ref.id);
+    if (host) {
+      const b = createBuffer(gpu, ref.byteLength, STORAGE, `${plan.label}:${ref.label}`);
+      gpu.device.queue.writeBuffer(b, 0, host.buffer, host.byteOffset, host.byteLength);
+      owned.push(b);
+      buffers.set(ref.id, b);
+    } else if (ref.kind === 'constant') buffers.set(ref.id, plan.constants.get(ref.id)!.buffer);
     else if (slotOf.has(ref.id)) {
       buffers.set(ref.id, slots[slotOf.get(ref.id)!]!);
       naiveBytes += ref.byteLength;

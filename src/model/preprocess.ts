@@ -1,0 +1,287 @@
+// Image → pixel_values (T, 3, S, S) on the GPU. The decoded RGBA bytes are uploaded once; every
+// resize, crop, tile cut and normalization then runs in WGSL, one plan per (image size, options),
+// compiled once and cached.
+//
+// Modes (all resizes are Pillow's bicubic, byte for byte):
+//   'internvl' (default) InternVL's dynamic_preprocess: grid from src/model/tiling.ts, resize to
+//              (S·cols, S·rows), cut cols·rows tiles row-major, then (if more than one tile and
+//              thumbnail is on) the whole image squashed to S×S as the last tile.
+//   'clip'     CLIPImageProcessor (Transformers): shortest side to S, the long side to
+//              int(S·long/short), center crop S×S at ((w−S)//2, (h−S)//2). Only the cropped pixels
+//              are computed: each output pixel of a resize depends on its own table row only.
+//   'none'     one squash resize to S×S (InternVL's build_transform without tiling).
+// Normalization reproduces each reference's float32 steps bit for bit through a 3×256 table
+// (src/kernels/normalize.ts): torchvision ToTensor + Normalize for 'internvl' and 'none',
+// Transformers' rescale (float64 ·1/255) + normalize for 'clip'.
+import { IMAGENET_MEAN, IMAGENET_STD, normalizeTable, normalizeTiles, type Rescale } from '../kernels/normalize.js';
+import { resizeBicubicReference, resizeBicubicView, wholeImage, type ResizeWindow } from '../kernels/resize.js';
+import type { Gpu } from '../runtime/device.js';
+import { runPlan } from '../runtime/executor.js';
+import { compilePlan, createPlan, disposePlan, input, intermediate, output, outputTensor, type CompiledPlan, type Plan, type TensorRef } from '../runtime/plan.js';
+import { createTensor, type Tensor } from '../runtime/tensor.js';
+import { decodeImage, type DecodedImage, type ImageInput } from './image.js';
+import { checkTileRange, chooseGrid, type Grid } from './tiling.js';
+
+export type PreprocessMode = 'internvl' | 'clip' | 'none';
+
+export interface PreprocessOptions {
+  mode?: PreprocessMode;
+  /** Tile size S (default 448, the InternViT input). */
+  size?: number;
+  /** 'internvl' only: tile count range (default 1..12) and the thumbnail tile (default on). */
+  minTiles?: number;
+  maxTiles?: number;
+  thumbnail?: boolean;
+  /** Per-channel normalization (default ImageNet: InternViT's preprocessor_config). */
+  mean?: readonly number[];
+  std?: readonly number[];
+}
+
+/** One resize of the source and the tiles cut from it. */
+export interface LayoutStep {
+  /** Full output size of the resize (Pillow's `size`). */
+  resizeTo: [number, number];
+  /** The part of that output that is computed (a center crop in 'clip', else all of it). */
+  window: ResizeWindow;
+  /** Tiles firstTile .. firstTile + count − 1, row-major over `cols` columns of the window. */
+  firstTile: number;
+  count: number;
+  cols: number;
+}
+
+/** Everything about an image's preprocessing that depends only on its size and the options. */
+export interface PreprocessLayout {
+  mode: PreprocessMode;
+  size: number;
+  width: number;
+  height: number;
+  grid: Grid;
+  tiles: number;
+  steps: LayoutStep[];
+  mean: readonly number[];
+  std: readonly number[];
+  /** How v becomes [0, 1]: 'multiply' for 'clip' (Transformers), 'divide' otherwise (torchvision). */
+  rescale: Rescale;
+}
+
+const MODES: readonly PreprocessMode[] = ['internvl', 'clip', 'none'];
+
+export function resolveOptions(opts: PreprocessOptions = {}): Required<PreprocessOptions> {
+  const o = {
+    mode: opts.mode ?? 'internvl', size: opts.size ?? 448, minTiles: opts.minTiles ?? 1, maxTiles: opts.maxTiles ?? 12,
+    thumbnail: opts.thumbnail ?? true, mean: opts.mean ?? IMAGENET_MEAN, std: opts.std ?? IMAGENET_STD,
+  };
+  if (!MODES.includes(o.mode)) throw new Error(`preprocess: unknown mode '${o.mode}' (modes: ${MODES.join(', ')})`);
+  if (!Number.isInteger(o.size) || o.size < 1 || o.size > 8192) throw new Error(`preprocess: size must be an integer in 1..8192 (got ${o.size})`);
+  if (o.mode === 'internvl') checkTileRange(o.minTiles, o.maxTiles);
+  normalizeTable(o.mean, o.std); // validates mean and std
+  return o;
+}
+
+/** CLIPImageProcessor's resize target (get_resize_output_image_size, shortest_edge = S) and center crop. */
+export function clipGeometry(width: number, height: number, size: number): { resizeTo: [number, number]; crop: [number, number] } {
+  const [short, long] = width <= height ? [width, height] : [height, width];
+  const newLong = Math.trunc((size * long) / short); // Python: int(size * long / short)
+  const [w, h] = width <= height ? [size, newLong] : [newLong, size];
+  return { resizeTo: [w, h], crop: [Math.floor((w - size) / 2), Math.floor((h - size) / 2)] };
+}
+
+/** The whole image → pixel_values plan, as numbers (no GPU): grid, tile count, resizes, crops. */
+export function preprocessLayout(width: number, height: number, options: PreprocessOptions = {}): PreprocessLayout {
+  const o = resolveOptions(options);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new Error(`preprocess: image is empty or has an invalid size (${width}×${height})`);
+  }
+  const S = o.size;
+  const full = (w: number, h: number): ResizeWindow => ({ x0: 0, y0: 0, width: w, height: h });
+  const base = { mode: o.mode, size: S, width, height, mean: o.mean, std: o.std, rescale: (o.mode === 'clip' ? 'multiply' : 'divide') as Rescale };
+  if (o.mode === 'clip') {
+    const { resizeTo, crop } = clipGeometry(width, height, S);
+    const window = { x0: crop[0], y0: crop[1], width: S, height: S };
+    return { ...base, grid: { cols: 1, rows: 1 }, tiles: 1, steps: [{ resizeTo, window, firstTile: 0, count: 1, cols: 1 }] };
+  }
+  if (o.mode === 'none') {
+    return { ...base, grid: { cols: 1, rows: 1 }, tiles: 1, steps: [{ resizeTo: [S, S], window: full(S, S), firstTile: 0, count: 1, cols: 1 }] };
+  }
+  const grid = chooseGrid(width, height, S, o.minTiles, o.maxTiles);
+  const blocks = grid.cols * grid.rows;
+  const steps: LayoutStep[] = [{ resizeTo: [S * grid.cols, S * grid.rows], window: full(S * grid.cols, S * grid.rows), firstTile: 0, count: blocks, cols: grid.cols }];
+  if (o.thumbnail && blocks !== 1) steps.push({ resizeTo: [S, S], window: full(S, S), firstTile: blocks, count: 1, cols: 1 });
+  return { ...base, grid, tiles: steps.reduce((a, s) => a + s.count, 0), steps };
+}
+
+/**
+ * Records the preprocessing of `image` (a [H, W] u32 tensor of packed RGBA8 pixels, H×W as in the
+ * layout) into a new (T, 3, S, S) f32 tensor, which it returns.
+ */
+export function recordPreprocess(plan: Plan, image: TensorRef, layout: PreprocessLayout, label = 'preprocess'): TensorRef {
+  const src = wholeImage(image);
+  if (src.width !== layout.width || src.height !== layout.height) {
+    throw new Error(`${label}: image tensor is ${src.width}×${src.height}, the layout was made for ${layout.width}×${layout.height}`);
+  }
+  const S = layout.size;
+  const pixelValues = intermediate(plan, [layout.tiles, 3, S, S], 'f32', 'pixel_values');
+  layout.steps.forEach((step, i) => {
+    const name = `${label}.${i === 0 ? 'resize' : 'thumbnail'}`;
+    const view = resizeBicubicView(plan, src, step.resizeTo[0], step.resizeTo[1], step.window, name);
+    normalizeTiles(plan, view, pixelValues, {
+      tile: step.firstTile, count: step.count, cols: step.cols, mean: layout.mean, std: layout.std, rescale: layout.rescale, label: `${name}.normalize`,
+    });
+  });
+  return pixelValues;
+}
+
+/** A compiled preprocessing plan for one image size and one set of options. */
+export interface PreprocessPlan {
+  layout: PreprocessLayout;
+  compiled: CompiledPlan;
+  /** Serialises preprocess() calls on this plan (run + optional copy out). */
+  lock: Promise<unknown>;
+}
+
+function checkFits(gpu: Gpu, layout: PreprocessLayout): void {
+  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  const need: [string, number][] = [[`the ${layout.width}×${layout.height} image`, layout.width * layout.height * 4]];
+  for (const s of layout.steps) need.push([`the ${s.resizeTo[0]}×${s.resizeTo[1]} resize`, s.window.width * s.window.height * 4]);
+  need.push([`pixel_values (${layout.tiles} tiles)`, layout.tiles * 3 * layout.size * layout.size * 4]);
+  for (const [what, bytes] of need) {
+    if (bytes > limit) throw new Error(`preprocess: ${what} needs ${bytes} bytes, more than this device's storage binding limit ${limit}; downscale the image first`);
+  }
+}
+
+export async function compilePreprocess(gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}): Promise<PreprocessPlan> {
+  const layout = preprocessLayout(width, height, options);
+  checkFits(gpu, layout);
+  const plan = createPlan(gpu, `preprocess ${width}×${height} ${layout.mode} S=${layout.size}`);
+  const image = input(plan, 'image', [height, width], 'u32');
+  output(plan, 'pixel_values', recordPreprocess(plan, image, layout));
+  return { layout, compiled: await compilePlan(plan), lock: Promise.resolve() };
+}
+
+// Per-device cache of compiled plans, least recently used first; evicted plans are disposed once
+// their last run has finished.
+const CACHE_KEY = 'preprocess:plans';
+const CACHE_SIZE = 8;
+
+function planCache(gpu: Gpu): Map<string, Promise<PreprocessPlan>> {
+  let cache = gpu.cache.get(CACHE_KEY) as Map<string, Promise<PreprocessPlan>> | undefined;
+  if (!cache) {
+    cache = new Map();
+    gpu.cache.set(CACHE_KEY, cache);
+  }
+  return cache;
+}
+
+function releasePlan(p: Promise<PreprocessPlan>): void {
+  p.then((plan) => plan.lock.then(() => plan.compiled.queue).then(() => disposePlan(plan.compiled)), () => undefined);
+}
+
+/** The cached compiled plan for this image size and options (compiled on first use). */
+export function getPreprocessPlan(gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}): Promise<PreprocessPlan> {
+  const o = resolveOptions(options);
+  const key = JSON.stringify([width, height, o.mode, o.size, o.mode === 'internvl' ? [o.minTiles, o.maxTiles, o.thumbnail] : 0, o.mean, o.std]);
+  const cache = planCache(gpu);
+  let hit = cache.get(key);
+  if (hit) {
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
+  hit = compilePreprocess(gpu, width, height, o);
+  hit.catch(() => cache.delete(key));
+  cache.set(key, hit);
+  while (cache.size > CACHE_SIZE) {
+    const [oldest, p] = cache.entries().next().value as [string, Promise<PreprocessPlan>];
+    cache.delete(oldest);
+    releasePlan(p);
+  }
+  return hit;
+}
+
+/** Disposes every cached preprocessing plan of this device. */
+export function clearPreprocessCache(gpu: Gpu): void {
+  const cache = planCache(gpu);
+  for (const p of cache.values()) releasePlan(p);
+  cache.clear();
+}
+
+export interface PreprocessResult<P = Float32Array> {
+  /** (T, 3, S, S) float32, on the host (default) or as a GPU tensor the caller owns. */
+  pixelValues: P;
+  shape: [number, number, number, number];
+  grid: Grid;
+  tiles: number;
+  layout: PreprocessLayout;
+}
+
+/** The decoded pixels as u32 words (one RGBA8 pixel each), without a copy when aligned. */
+export function packedPixels(image: DecodedImage): Uint32Array {
+  const { data, width, height } = image;
+  if (data.length !== width * height * 4) throw new Error(`image '${image.name}': ${data.length} bytes is not ${width}×${height} RGBA`);
+  if (data.byteOffset % 4 === 0) return new Uint32Array(data.buffer, data.byteOffset, width * height);
+  return new Uint32Array(data.slice().buffer);
+}
+
+function isDecoded(x: unknown): x is DecodedImage {
+  const d = x as DecodedImage;
+  return typeof d === 'object' && d !== null && d.data instanceof Uint8Array && typeof d.name === 'string' &&
+    Number.isInteger(d.width) && Number.isInteger(d.height) && d.data.length === d.width * d.height * 4;
+}
+
+/**
+ * Decodes (if needed) and preprocesses one image on the GPU. Plans are cached per (size, options).
+ * With `{ output: 'gpu' }` pixelValues is a new GPU tensor that the caller disposes.
+ */
+export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options?: PreprocessOptions & { output?: 'host' }): Promise<PreprocessResult<Float32Array>>;
+export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions & { output: 'gpu' }): Promise<PreprocessResult<Tensor>>;
+export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions & { output?: 'host' | 'gpu' } = {}): Promise<PreprocessResult<Float32Array | Tensor>> {
+  const decoded = isDecoded(image) ? image : await decodeImage(image);
+  const cached = await getPreprocessPlan(gpu, decoded.width, decoded.height, options);
+  const { layout, compiled } = cached;
+  const pixels = packedPixels(decoded);
+  const S = layout.size;
+  const shape: [number, number, number, number] = [layout.tiles, 3, S, S];
+  const meta = { shape, grid: { ...layout.grid }, tiles: layout.tiles, layout };
+  // Calls on one cached plan are serialised, so a later run cannot overwrite the output before the copy.
+  const run = cached.lock.then(async () => {
+    if (options.output !== 'gpu') return (await runPlan(compiled, { image: pixels })).pixel_values as Float32Array;
+    await runPlan(compiled, { image: pixels }, { read: [] });
+    const tensor = createTensor(gpu, shape, 'f32', 'pixel_values');
+    const enc = gpu.device.createCommandEncoder({ label: 'pixel_values copy' });
+    enc.copyBufferToBuffer(outputTensor(compiled, 'pixel_values').buffer, 0, tensor.buffer, 0, tensor.byteLength);
+    gpu.device.queue.submit([enc.finish()]);
+    gpu.counters.submits++;
+    return tensor;
+  });
+  cached.lock = run.catch(() => undefined);
+  return { pixelValues: await run, ...meta };
+}
+
+/**
+ * CPU reference of the whole pipeline: Pillow-exact integer resizes, then float64 (v/255 − mean)/std.
+ * Also returns the uint8 tiles (T, S, S, 4 RGBA) to compare resizes byte for byte.
+ */
+export function preprocessReference(image: DecodedImage, options: PreprocessOptions = {}): { pixelValues: Float64Array; tileBytes: Uint8Array; layout: PreprocessLayout } {
+  const layout = preprocessLayout(image.width, image.height, options);
+  const S = layout.size;
+  const pixelValues = new Float64Array(layout.tiles * 3 * S * S);
+  const tileBytes = new Uint8Array(layout.tiles * S * S * 4);
+  for (const step of layout.steps) {
+    const [w, h] = step.resizeTo;
+    const resized = resizeBicubicReference(image.data, image.width, image.height, w, h);
+    for (let k = 0; k < step.count; k++) {
+      const t = step.firstTile + k;
+      for (let y = 0; y < S; y++) {
+        const sy = step.window.y0 + Math.floor(k / step.cols) * S + y;
+        for (let x = 0; x < S; x++) {
+          const sx = step.window.x0 + (k % step.cols) * S + x;
+          for (let c = 0; c < 4; c++) tileBytes[((t * S + y) * S + x) * 4 + c] = resized[(sy * w + sx) * 4 + c]!;
+          for (let c = 0; c < 3; c++) {
+            pixelValues[((t * 3 + c) * S + y) * S + x] = (resized[(sy * w + sx) * 4 + c]! / 255 - layout.mean[c]!) / layout.std[c]!;
+          }
+        }
+      }
+    }
+  }
+  return { pixelValues, tileBytes, layout };
+}
