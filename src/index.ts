@@ -38,3 +38,4 @@ export * from './kernels/normalize.js';
 export * from './model/image.js';
 export * from './model/tiling.js';
 export * from './model/preprocess.js';
+export * from './model/internvl.js';
