@@ -300,6 +300,9 @@ def tiling_sweep():
 
 def main():
     os.makedirs(ROOT, exist_ok=True)
+    for f in os.listdir(ROOT):  # outputs of cases that no longer exist
+        if f.endswith('.tiles.png') or f.endswith('.f32'):
+            os.remove(os.path.join(ROOT, f))
     save_sources()
     cases = []
     S = 28
