@@ -39,3 +39,4 @@ export * from './model/image.js';
 export * from './model/tiling.js';
 export * from './model/preprocess.js';
 export * from './model/internvl.js';
+export * from './api.js';

@@ -59,8 +59,8 @@ export function encoderFromWeights(gpu: Gpu, config: InternVitConfig, weights: M
 }
 
 export interface LoadEncoderOptions extends OpenCheckpointOptions {
-  /** Also load InternVL's mlp1 projector (chat checkpoints). */
-  projector?: boolean;
+  /** Also load InternVL's mlp1 projector: true (chat checkpoints only), or 'auto' (when the config has one). */
+  projector?: boolean | 'auto';
 }
 
 /**
@@ -73,7 +73,8 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
   try {
     if (ckpt.config === null) throw new Error(`${ckpt.location}: no config.json`);
     const config = parseConfig(ckpt.config, ckpt.configFile);
-    const weights = await loadWeights(gpu, ckpt, config, { projector: opts.projector });
+    const projector = opts.projector === 'auto' ? config.chat !== null : !!opts.projector;
+    const weights = await loadWeights(gpu, ckpt, config, { projector });
     const vision = new Map([...weights].filter(([k]) => !k.startsWith('mlp1.')));
     const encoder = encoderFromWeights(gpu, config.vision, vision);
     for (const [k, t] of weights) if (k.startsWith('mlp1.')) encoder.weights.set(k, t);

@@ -1,0 +1,141 @@
+// The one-call API: load once, then embed images (or pixel tensors) and, for InternVL chat
+// checkpoints, produce the image tokens a language model consumes.
+//
+//   const model = await InternViT.load('OpenGVLab/InternViT-300M-448px-V2_5');
+//   const { lastHiddenState, poolerOutput } = await model.embed(imageElement);
+//   model.dispose();
+import { describeGpu, destroyGpu, getGpu, type Gpu } from './runtime/device.js';
+import type { HostArray } from './runtime/executor.js';
+import type { CheckpointStore, LoadProgress } from './runtime/loader.js';
+import { disposeTensor, type Tensor } from './runtime/tensor.js';
+import type { ModelConfig } from './model/config.js';
+import type { DecodedImage, ImageInput } from './model/image.js';
+import { disposeEncoder, encode, loadEncoder, type ForwardResult, type HostOutput, type InternVitEncoder } from './model/internvit.js';
+import { imageTokens, type InternVlVision } from './model/internvl.js';
+import { disposePlan } from './runtime/plan.js';
+import { preprocess, type PreprocessMode, type PreprocessOptions } from './model/preprocess.js';
+import type { Grid } from './model/tiling.js';
+import { paramCount } from './model/presets.js';
+
+export interface LoadOptions {
+  /** A device to use; by default one is acquired (and destroyed by dispose()). */
+  gpu?: Gpu;
+  onProgress?: (p: LoadProgress) => void;
+  /** Hugging Face base URL for hub ids (default https://huggingface.co), revision, token, custom fetch. */
+  hubUrl?: string;
+  revision?: string;
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+export interface ImageOptions extends Omit<PreprocessOptions, 'mode'> {
+  /** 'internvl' (dynamic tiles + thumbnail, default), 'clip' (short side + center crop) or 'none' (squash). */
+  preprocess?: PreprocessMode;
+}
+
+export interface EmbedOptions extends ImageOptions {
+  hiddenStates?: boolean | readonly number[];
+  /** Leave outputs on the GPU: tensors owned by the model, valid until the next call with the same tile count. */
+  keepOnGpu?: boolean;
+}
+
+export interface TileInfo {
+  /** Tiles fed to the encoder (grid tiles, plus the thumbnail when there is one). */
+  count: number;
+  grid: Grid;
+}
+
+export type EmbedResult = ForwardResult & { tiles: TileInfo };
+
+export interface ImageTokensResult extends HostOutput {
+  tiles: TileInfo;
+  gpu?: Tensor;
+}
+
+export class InternViT {
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: ModelConfig,
+    private readonly encoder: InternVitEncoder,
+    private readonly internvl: InternVlVision | null,
+    private readonly ownsGpu: boolean,
+  ) {}
+
+  /** Loads a checkpoint: a local folder (Node), a URL prefix, or a Hugging Face model id. */
+  static async load(source: string | CheckpointStore, options: LoadOptions = {}): Promise<InternViT> {
+    const gpu = options.gpu ?? (await getGpu());
+    try {
+      const { encoder, config } = await loadEncoder(gpu, source, { ...options, projector: 'auto' });
+      const internvl = config.chat ? { encoder, chat: config.chat, plans: new Map() } : null;
+      return new InternViT(gpu, config, encoder, internvl, !options.gpu);
+    } catch (e) {
+      if (!options.gpu) destroyGpu(gpu);
+      throw e;
+    }
+  }
+
+  /** Adapter, model shape and size in a few lines. */
+  describe(): string {
+    const v = this.config.vision;
+    const lines = [
+      describeGpu(this.gpu),
+      `InternViT: ${v.numLayers} layers, hidden ${v.hiddenSize}, ${v.numHeads} heads, MLP ${v.intermediateSize}, ` +
+        `${v.normType}${v.qkNormalization ? ' + QK norm' : ''}, image ${v.imageSize}/${v.patchSize}, ${(paramCount(v) / 1e6).toFixed(1)} M params`,
+    ];
+    if (this.config.chat) {
+      const c = this.config.chat;
+      lines.push(`InternVL projector: pixel shuffle ${c.psVersion} → ${c.numImageTokens} tokens/tile → LLM hidden ${c.llmHiddenSize}, select_layer ${c.selectLayer}`);
+    }
+    return lines.join('\n');
+  }
+
+  private async pixels(image: ImageInput | DecodedImage, opts: ImageOptions): Promise<{ pixels: Tensor; shape: number[]; tiles: TileInfo }> {
+    const size = opts.size ?? this.config.chat?.imageSize ?? this.config.vision.imageSize;
+    const { preprocess: mode, ...rest } = opts;
+    const r = await preprocess(this.gpu, image, { ...rest, mode: mode ?? 'internvl', size, output: 'gpu' });
+    return { pixels: r.pixelValues, shape: [...r.shape], tiles: { count: r.shape[0]!, grid: r.grid } };
+  }
+
+  /** Image → preprocessing on the GPU → encoder outputs for every tile. */
+  async embed(image: ImageInput | DecodedImage, opts: EmbedOptions = {}): Promise<EmbedResult> {
+    const { pixels, shape, tiles } = await this.pixels(image, opts);
+    try {
+      return { ...(await encode(this.encoder, pixels, shape, opts)), tiles };
+    } finally {
+      disposeTensor(this.gpu, pixels);
+    }
+  }
+
+  /** pixel_values (B, 3, H, W) already prepared (host array or GPU tensor) → encoder outputs. */
+  embedPixels(pixels: HostArray | Tensor, shape: readonly number[], opts: Omit<EmbedOptions, keyof ImageOptions> = {}): Promise<ForwardResult> {
+    return encode(this.encoder, pixels, shape, opts);
+  }
+
+  /** InternVL chat checkpoints: image → (tiles, tokens per tile, LLM hidden) image tokens. */
+  async imageTokens(image: ImageInput | DecodedImage, opts: ImageOptions & { keepOnGpu?: boolean } = {}): Promise<ImageTokensResult> {
+    const internvl = this.requireChat();
+    const { pixels, shape, tiles } = await this.pixels(image, opts);
+    try {
+      return { ...(await imageTokens(internvl, pixels, shape, opts)), tiles };
+    } finally {
+      disposeTensor(this.gpu, pixels);
+    }
+  }
+
+  /** InternVL chat checkpoints: pixel_values (T, 3, S, S) → image tokens. */
+  imageTokensFromPixels(pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean } = {}): Promise<HostOutput & { gpu?: Tensor }> {
+    return imageTokens(this.requireChat(), pixels, shape, opts);
+  }
+
+  private requireChat(): InternVlVision {
+    if (!this.internvl) throw new Error('imageTokens needs an InternVL chat checkpoint (config.json with vision_config and llm_config); this one is a standalone InternViT');
+    return this.internvl;
+  }
+
+  /** Frees every GPU buffer (weights, plans) and the device if load() acquired it. */
+  dispose(): void {
+    if (this.internvl) for (const p of this.internvl.plans.values()) disposePlan(p);
+    disposeEncoder(this.encoder);
+    if (this.ownsGpu) destroyGpu(this.gpu);
+  }
+}
