@@ -1,8 +1,9 @@
 // Library + CLI build (npm run build): src/index.ts → dist/index.js, bin/internvit.ts →
 // dist/internvit.js (with a shebang), shared code in dist/chunks/. Runtime dependencies and node:
 // builtins stay imports; WGSL `?raw` imports are inlined as strings. Types: tsconfig.lib.json.
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { join } from 'node:path';
 import { defineConfig } from 'vite';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
@@ -14,6 +15,12 @@ const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:
 export default defineConfig({
   // Nothing from public/ and no .env files: this build is a library.
   publicDir: false,
+  plugins: [{
+    name: 'cli-executable',
+    writeBundle(options) {
+      chmodSync(join(options.dir ?? 'dist', 'internvit.js'), 0o755);
+    },
+  }],
   build: {
     outDir: 'dist',
     emptyOutDir: true,
