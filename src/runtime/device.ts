@@ -124,8 +124,11 @@ async function nodeAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapte
   }
   // No hardware adapter: point the Vulkan loader at a SwiftShader ICD if one is installed. The loader
   // reads VK_ICD_FILENAMES on each instance, so setting it now and creating a new GPU object works.
-  // A VK_ICD_FILENAMES the user set is respected as it is.
-  const icd = process.env.VK_ICD_FILENAMES ? undefined : SWIFTSHADER_ICDS.find((p) => fs.existsSync(p));
+  // A VK_ICD_FILENAMES the user set is respected as it is. INTERNVIT_SWIFTSHADER_ICD names another
+  // SwiftShader ICD to fall back to, or 'none' for no fallback.
+  const custom = process.env.INTERNVIT_SWIFTSHADER_ICD;
+  const candidates = custom === 'none' ? [] : custom ? [custom] : SWIFTSHADER_ICDS;
+  const icd = process.env.VK_ICD_FILENAMES ? undefined : candidates.find((p) => fs.existsSync(p));
   if (icd) {
     process.env.VK_ICD_FILENAMES = icd;
     const sw = await request();
@@ -135,9 +138,11 @@ async function nodeAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapte
   const hasLoader = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1']
     .some((p) => fs.existsSync(p));
   const hints: string[] = [];
+  const userIcd = process.env.VK_ICD_FILENAMES;
+  if (userIcd) hints.push(`VK_ICD_FILENAMES is set to '${userIcd}' and the driver it names gave no adapter (unset it to let the runtime look for SwiftShader)`);
   if (process.platform === 'linux') {
     if (!hasLoader) hints.push('the Vulkan loader is missing (Debian/Ubuntu: apt-get install libvulkan1)');
-    if (!icd) hints.push('no usable Vulkan driver: install a GPU driver, or the SwiftShader software driver that ships with Debian\'s chromium package (apt-get install chromium)');
+    if (!icd && !userIcd) hints.push('no usable Vulkan driver: install a GPU driver, or the SwiftShader software driver that ships with Debian\'s chromium package (apt-get install chromium)');
   } else {
     hints.push('install a GPU driver with Vulkan, Metal or D3D12 support');
   }
