@@ -9,13 +9,11 @@
 //   INTERNVIT_CHROMIUM=/path      browser binary (default /usr/bin/chromium)
 //   INTERNVIT_BROWSER_TIMEOUT_S   how long the page may take for all checks (default 1200)
 //   INTERNVIT_CHECK_FILTER=TEXT   run only checks whose name or file contains TEXT
-import { existsSync } from 'node:fs';
-import { createServer as createTcpServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import puppeteer, { type Browser } from 'puppeteer-core';
-import { createServer, type ViteDevServer } from 'vite';
+import type { Browser } from 'puppeteer-core';
+import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyGpu, getGpu } from '../../src/runtime/device.js';
+import { browserFlags, chromium, launchChromium, requireChromium, serverUrl, startVite } from './launch.js';
 import type { BrowserReport } from './page/main.js';
 import {
   checkNames, fileCount, formatHeader, formatOutcome, loadCheckModules, nameWidth, parseOutcomes, summarize, type CheckOutcome,
@@ -23,64 +21,20 @@ import {
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const pageRoot = fileURLToPath(new URL('./page', import.meta.url));
-const chromium = process.env.INTERNVIT_CHROMIUM || '/usr/bin/chromium';
 const timeoutS = Number(process.env.INTERNVIT_BROWSER_TIMEOUT_S || 1200);
 const filter = process.env.INTERNVIT_CHECK_FILTER || undefined;
 
-// Flags from shared/webgpu-on-these-machines.md. The machine has no network: keep Chromium quiet.
-const BASE_FLAGS = [
-  '--no-sandbox', '--enable-unsafe-webgpu', '--disable-dev-shm-usage',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-];
-const SWIFTSHADER_FLAGS = ['--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--disable-vulkan-surface'];
-const HARDWARE_FLAGS = ['--enable-features=Vulkan', '--ignore-gpu-blocklist'];
-
-/** INTERNVIT_GPU decides; unset, a hardware adapter seen by Dawn in Node means "expect a GPU". */
-async function expectHardwareGpu(): Promise<boolean> {
-  const v = process.env.INTERNVIT_GPU;
-  if (v !== undefined && v !== '') return v !== '0' && v.toLowerCase() !== 'false';
-  try {
-    const gpu = await getGpu();
-    const hardware = !gpu.adapter.software;
-    destroyGpu(gpu);
-    return hardware;
-  } catch {
-    return false;
-  }
-}
-
-/** A port the OS reports free now (Vite treats port 0 as "use 5173"). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createTcpServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (address && typeof address !== 'string' ? resolve(address.port) : reject(new Error('no TCP port'))));
-    });
+/** Starts the page's dev server on a free port. */
+function startServer(): Promise<ViteDevServer> {
+  return startVite({
+    configFile: false,
+    root: pageRoot,
+    logLevel: 'warn',
+    cacheDir: `${repoRoot}/node_modules/.vite-browser-test`,
+    server: { fs: { allow: [repoRoot] } },
+    // Scan the page's imports up front, so Vite does not discover a dependency mid-run and reload the page.
+    optimizeDeps: { entries: ['index.html'] },
   });
-}
-
-/** Starts the page's dev server on a free port; retries if another process takes the port first. */
-async function startServer(): Promise<ViteDevServer> {
-  for (let attempt = 1; ; attempt++) {
-    const server = await createServer({
-      configFile: false,
-      root: pageRoot,
-      logLevel: 'warn',
-      cacheDir: `${repoRoot}/node_modules/.vite-browser-test`,
-      // No watcher and no HMR: the page is served once, read once.
-      server: { host: '127.0.0.1', port: await freePort(), strictPort: true, hmr: false, watch: null, fs: { allow: [repoRoot] } },
-      // Scan the page's imports up front, so Vite does not discover a dependency mid-run and reload the page.
-      optimizeDeps: { entries: ['index.html'] },
-    });
-    try {
-      return await server.listen();
-    } catch (e) {
-      await server.close();
-      if (attempt >= 5 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE' && !/already in use/.test(String(e))) throw e;
-    }
-  }
 }
 
 /** The items of `a` left after removing one occurrence per item of `b`. */
@@ -101,19 +55,11 @@ describe('kernel checks in headless Chromium (WebGPU)', () => {
   let flags: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(chromium)) {
-      throw new Error(`${chromium} not found: the browser tests need Chromium (apt-get install chromium, or run npm test, ` +
-        'which installs it; or set INTERNVIT_CHROMIUM to a Chromium/Chrome binary)');
-    }
-    const hardware = await expectHardwareGpu();
-    const extra = (process.env.INTERNVIT_BROWSER_FLAGS ?? '').split(/\s+/).filter(Boolean);
-    flags = [...BASE_FLAGS, ...(hardware ? HARDWARE_FLAGS : SWIFTSHADER_FLAGS), ...extra];
+    requireChromium();
+    flags = await browserFlags();
     server = await startServer();
-    const address = server.httpServer?.address();
-    if (!address || typeof address === 'string') throw new Error('Vite dev server has no TCP address');
-    url = `http://127.0.0.1:${address.port}/${filter ? `?filter=${encodeURIComponent(filter)}` : ''}`;
-    // A copy: Puppeteer merges --enable-features into its own defaults by editing the array it is given.
-    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: [...flags], protocolTimeout: (timeoutS + 60) * 1000 });
+    url = `${serverUrl(server)}/${filter ? `?filter=${encodeURIComponent(filter)}` : ''}`;
+    browser = await launchChromium(flags, (timeoutS + 60) * 1000);
   }, 120_000);
 
   afterAll(async () => {
