@@ -1,15 +1,17 @@
 // InternVL image tokens (encoder → pixel shuffle → mlp1) against float64 PyTorch, every fixture.
-import { readdirSync, readFileSync } from 'node:fs';
+// The comparison lives in parity-core.ts, shared with the browser run (test/browser/model-parity.browser.test.ts).
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { compare, formatResult } from '../checks/harness.js';
-import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
-import { disposeInternVlVision, imageTokens, loadInternVlVision, selectedLayer } from '../../src/model/internvl.js';
+import { formatResult } from '../checks/harness.js';
+import { loadInternVlVision, selectedLayer } from '../../src/model/internvl.js';
 import { disposeEncoder, loadEncoder } from '../../src/model/internvit.js';
+import { listFixtures } from './fixtures.js';
+import { checkFixture, FIXTURE_ROOTS } from './parity-core.js';
 
-const root = 'test/fixtures/internvl';
-const fixtures = readdirSync(root).sort();
+const root = FIXTURE_ROOTS.internvl;
+const fixtures = listFixtures('internvl');
 
 describe('InternVL image tokens vs PyTorch float64 (Node)', () => {
   const gpu = useGpu();
@@ -19,18 +21,12 @@ describe('InternVL image tokens vs PyTorch float64 (Node)', () => {
   for (const name of fixtures) {
     it(name, async () => {
       const dir = join(root, name);
-      const pixels = readSafetensorsFloat32(readFileSync(join(dir, 'pixels.safetensors'))).get('pixel_values')!;
-      const want = readSafetensorsFloat32(readFileSync(join(dir, 'expected.safetensors'))).get('image_tokens')!;
-      const { model, config } = await loadInternVlVision(gpu(), dir);
-      try {
-        const got = await imageTokens(model, pixels.data, pixels.shape);
-        expect(got.shape).toEqual(want.shape);
-        const r = compare(`${name} image_tokens (${config.chat!.psVersion}, select_layer ${config.chat!.selectLayer})`, got.data, want.data);
-        console.log(formatResult(r));
-        expect(r.ok, formatResult(r)).toBe(true);
-      } finally {
-        disposeInternVlVision(model);
-      }
+      const r = await checkFixture(gpu(), { kind: 'internvl', name, checkpoint: dir, read: (f) => readFile(join(dir, f)) });
+      for (const o of r.outputs) console.log(formatResult(o));
+      // image_tokens produced with the expected shape, and within tolerance.
+      expect(r.problems).toEqual([]);
+      expect(r.outputs.length).toBe(1);
+      expect(r.outputs[0]!.ok, formatResult(r.outputs[0]!)).toBe(true);
     });
   }
 

@@ -1,15 +1,15 @@
 // The whole encoder against float64 PyTorch outputs (reference/make_fixtures.py), every fixture,
-// every output: |got − want| ≤ 5e-4 + 5e-4·|want| elementwise.
-import { readdirSync, readFileSync } from 'node:fs';
+// every output: |got − want| ≤ 5e-4 + 5e-4·|want| elementwise. The comparison lives in parity-core.ts,
+// shared with the browser run (test/browser/model-parity.browser.test.ts).
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { compare, formatResult } from '../checks/harness.js';
-import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
-import { disposeEncoder, encode, loadEncoder } from '../../src/model/internvit.js';
+import { formatResult } from '../checks/harness.js';
+import { listFixtures } from './fixtures.js';
+import { checkFixture, FIXTURE_ROOTS, formatFixture } from './parity-core.js';
 
-const root = 'test/fixtures/model';
-const fixtures = readdirSync(root).filter((d) => readdirSync(join(root, d)).includes('expected.safetensors')).sort();
+const fixtures = listFixtures('model');
 
 describe('InternViT forward vs PyTorch float64 (Node)', () => {
   const gpu = useGpu();
@@ -18,31 +18,15 @@ describe('InternViT forward vs PyTorch float64 (Node)', () => {
 
   for (const name of fixtures) {
     it(name, async () => {
-      const dir = join(root, name);
-      const pixels = readSafetensorsFloat32(readFileSync(join(dir, 'pixels.safetensors')), 'pixels.safetensors').get('pixel_values')!;
-      const expected = readSafetensorsFloat32(readFileSync(join(dir, 'expected.safetensors')), 'expected.safetensors');
-      const { encoder } = await loadEncoder(gpu(), dir);
-      try {
-        const out = await encode(encoder, pixels.data, pixels.shape, { hiddenStates: true });
-        const got = new Map<string, { data: Float32Array; shape: number[] }>([
-          ['last_hidden_state', out.lastHiddenState],
-          ['pooler_output', out.poolerOutput],
-          ...out.hiddenStates!.map((h, i) => [`hidden_states.${i}`, h] as const),
-        ]);
-        let worst = 0;
-        for (const [key, want] of expected) {
-          const g = got.get(key);
-          expect(g, `output ${key}`).toBeDefined();
-          expect(g!.shape).toEqual(want.shape);
-          const r = compare(`${name} ${key}`, g!.data, want.data);
-          worst = Math.max(worst, r.worstRatio);
-          if (!r.ok || key === 'last_hidden_state') console.log(formatResult(r));
-          expect(r.ok, formatResult(r)).toBe(true);
-        }
-        console.log(`${name}: worst error ${(100 * worst).toFixed(2)}% of tolerance over ${expected.size} outputs`);
-      } finally {
-        disposeEncoder(encoder);
-      }
+      const dir = join(FIXTURE_ROOTS.model, name);
+      const r = await checkFixture(gpu(), { kind: 'model', name, checkpoint: dir, read: (f) => readFile(join(dir, f)) });
+      for (const o of r.outputs) if (!o.ok || o.name.endsWith(' last_hidden_state')) console.log(formatResult(o));
+      console.log(formatFixture(r));
+      // Every expected output (last_hidden_state, pooler_output, hidden_states.i) produced with its shape...
+      expect(r.problems).toEqual([]);
+      expect(r.outputs.length).toBeGreaterThanOrEqual(3);
+      // ...and within tolerance.
+      for (const o of r.outputs) expect(o.ok, formatResult(o)).toBe(true);
     });
   }
 });

@@ -1,0 +1,118 @@
+// Every model fixture (test/fixtures/model) and every InternVL fixture (test/fixtures/internvl) in
+// headless Chromium, held to the Node parity tests' comparison (test/model/parity-core.ts): the Vite dev
+// server serves the repository on 127.0.0.1, the page (test/browser/model-page) loads each checkpoint by
+// URL prefix and runs all fixtures on one device (compiled pipelines are shared), and reports here.
+// The fixture list comes from disk on this side, so the page needs no directory listing, and the
+// test fails if the page ran a different set.
+//
+// Environment (also those of ./launch.ts: INTERNVIT_GPU, INTERNVIT_BROWSER_FLAGS, INTERNVIT_CHROMIUM):
+//   INTERNVIT_BROWSER_TIMEOUT_S   how long the page may take for all fixtures (default 1200)
+//   INTERNVIT_FIXTURE_FILTER=TEXT run only fixtures whose id (e.g. "model/f16") contains TEXT
+import { fileURLToPath } from 'node:url';
+import type { Browser } from 'puppeteer-core';
+import type { ViteDevServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listFixtures } from '../model/fixtures.js';
+import { fixtureId, formatFixture, resultsFromJson, type FixtureResult } from '../model/parity-core.js';
+import { browserFlags, chromium, launchChromium, requireChromium, serverUrl, startVite } from './launch.js';
+import type { ParityReport } from './model-page/main.js';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const pagePath = 'test/browser/model-page/';
+const timeoutS = Number(process.env.INTERNVIT_BROWSER_TIMEOUT_S || 1200);
+const filter = process.env.INTERNVIT_FIXTURE_FILTER || undefined;
+
+/** The dev server, rooted at the repository so fixture folders are plain URLs. */
+function startServer(): Promise<ViteDevServer> {
+  return startVite({
+    configFile: false,
+    root: repoRoot,
+    // 'mpa': a missing file is a 404 (the loader probes model.safetensors), never an index.html fallback.
+    appType: 'mpa',
+    logLevel: 'warn',
+    cacheDir: `${repoRoot}/node_modules/.vite-browser-model`,
+    server: { fs: { allow: [repoRoot] } },
+    // Scan the page's imports up front, so Vite does not discover a dependency mid-run and reload the page.
+    optimizeDeps: { entries: [`${pagePath}index.html`] },
+  });
+}
+
+describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
+  const all = [
+    ...listFixtures('model').map((n) => fixtureId('model', n)),
+    ...listFixtures('internvl').map((n) => fixtureId('internvl', n)),
+  ];
+  const fixtures = all.filter((id) => !filter || id.includes(filter));
+  let server: ViteDevServer | undefined;
+  let browser: Browser | undefined;
+  let flags: string[] = [];
+
+  beforeAll(async () => {
+    requireChromium();
+    flags = await browserFlags();
+    server = await startServer();
+    browser = await launchChromium(flags, (timeoutS + 60) * 1000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('has model and InternVL fixtures on disk', () => {
+    expect(all.filter((id) => id.startsWith('model/')).length).toBeGreaterThanOrEqual(8);
+    expect(all.filter((id) => id.startsWith('internvl/')).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('runs every fixture in the browser, each within 5e-4 + 5e-4·|want|', async () => {
+    expect(fixtures.length, `no fixture id contains INTERNVIT_FIXTURE_FILTER=${filter}`).toBeGreaterThan(0);
+    const url = `${serverUrl(server!)}/${pagePath}?fixtures=${encodeURIComponent(fixtures.join(','))}`;
+    console.log(`chromium ${chromium} ${flags.join(' ')}\n${serverUrl(server!)}/${pagePath}: ${fixtures.length} fixtures` +
+      (filter ? ` (INTERNVIT_FIXTURE_FILTER=${filter}, of ${all.length})` : ''));
+
+    // Lines are collected and printed as one block (vitest prefixes every console.log with a header).
+    const lines: string[] = [];
+    const page = await browser!.newPage();
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' || msg.type() === 'warn') lines.push(`[page ${msg.type()}] ${msg.text()}`);
+    });
+    page.on('pageerror', (e) => lines.push(`[page exception] ${e instanceof Error ? e.message : String(e)}`));
+    page.on('requestfailed', (r) => {
+      // Chromium reports every HEAD (the loader's size probe) as ERR_ABORTED while fetch gets its 200.
+      if (r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED') return;
+      const range = r.headers().range ? ` (${r.headers().range})` : '';
+      lines.push(`[page request failed] ${r.method()} ${r.url()}${range}: ${r.failure()?.errorText}`);
+    });
+    await page.exposeFunction('__internvitOnFixture', (json: string) => {
+      lines.push(formatFixture(resultsFromJson<FixtureResult>(json)));
+    });
+
+    const t0 = Date.now();
+    await page.goto(url, { waitUntil: 'load' });
+    try {
+      await page.waitForFunction(() => window.__internvitParity?.done === true, { timeout: timeoutS * 1000, polling: 500 });
+    } catch (e) {
+      console.log(lines.join('\n'));
+      throw new Error(`the page did not finish the fixtures in ${timeoutS} s (INTERNVIT_BROWSER_TIMEOUT_S); ` +
+        `${lines.length} lines above were reported before that: ${(e as Error).message}`);
+    }
+    const report = resultsFromJson<ParityReport>(await page.evaluate(() => JSON.stringify(window.__internvitParity,
+      (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? `__num:${v}` : v))));
+    await page.close();
+
+    const failed = report.results.filter((r) => !r.ok).length;
+    console.log(`${lines.join('\n')}\n${report.adapter ?? 'no adapter'}\n` +
+      `${report.results.length - failed} passed, ${failed} failed in ${((Date.now() - t0) / 1000).toFixed(1)} s (browser)`);
+
+    // Every problem in one list, so one run shows all of them.
+    const problems: string[] = [];
+    if (report.error) problems.push(`the page could not run the fixtures: ${report.error}`);
+    const ran = report.results.map((r) => r.id);
+    for (const id of fixtures) if (!ran.includes(id)) problems.push(`on disk but not run in the browser: ${id}`);
+    for (const id of ran) if (!fixtures.includes(id)) problems.push(`run in the browser but not on disk: ${id}`);
+    if (new Set(ran).size !== ran.length) problems.push(`a fixture ran more than once: ${ran.join(', ')}`);
+    for (const r of report.results) if (!r.ok) problems.push(formatFixture(r));
+    expect(problems, `${problems.length} problems`).toEqual([]);
+    expect([...ran].sort()).toEqual([...fixtures].sort());
+  }, (timeoutS + 120) * 1000);
+});

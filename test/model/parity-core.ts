@@ -1,0 +1,169 @@
+// Parity of whole-model outputs against the float64 PyTorch fixtures (reference/make_fixtures.py),
+// shared by the Node tests (test/model/parity.test.ts, internvl.test.ts) and the browser page
+// (test/browser/model-page), so both hold every fixture to the same comparison.
+// Browser-safe: files come through `read`, the checkpoint as a folder path (Node) or URL prefix.
+import type { Gpu } from '../../src/runtime/device.js';
+import type { CheckpointStore } from '../../src/runtime/loader.js';
+import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
+import { disposeEncoder, encode, loadEncoder } from '../../src/model/internvit.js';
+import { disposeInternVlVision, imageTokens, loadInternVlVision } from '../../src/model/internvl.js';
+import { compare, type CheckResult } from '../checks/harness.js';
+
+export type FixtureKind = 'model' | 'internvl';
+
+/** Fixture folders, relative to the repository root. */
+export const FIXTURE_ROOTS: Record<FixtureKind, string> = {
+  model: 'test/fixtures/model',
+  internvl: 'test/fixtures/internvl',
+};
+
+export interface FixtureSource {
+  kind: FixtureKind;
+  name: string;
+  /** The fixture folder as a checkpoint: a local path (Node) or a URL prefix (browser). */
+  checkpoint: string | CheckpointStore;
+  /** Bytes of a file of the fixture folder (pixels.safetensors, expected.safetensors). */
+  read(file: string): Promise<Uint8Array>;
+}
+
+export interface FixtureResult {
+  kind: FixtureKind;
+  name: string;
+  /** "model/f16", "internvl/v2-bf16": unique across kinds. */
+  id: string;
+  ok: boolean;
+  /** One comparison per expected output that the model produced with the expected shape. */
+  outputs: CheckResult[];
+  /** Missing outputs, shape mismatches, or the error that stopped the fixture. */
+  problems: string[];
+  /** The output with the largest error relative to the tolerance (undefined if nothing was compared). */
+  worst?: CheckResult;
+  /** Largest |got − want| over all outputs (NaN if nothing was compared). */
+  maxAbs: number;
+  seconds: number;
+}
+
+export const fixtureId = (kind: FixtureKind, name: string) => `${kind}/${name}`;
+
+type Host = { data: Float32Array; shape: number[] };
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Compares every `expected` tensor that `keys` maps to a produced output. */
+function compareOutputs(id: string, got: Map<string, Host>, expected: Map<string, Host>, keys: string[]): { outputs: CheckResult[]; problems: string[] } {
+  const outputs: CheckResult[] = [];
+  const problems: string[] = [];
+  for (const key of keys) {
+    const want = expected.get(key);
+    const g = got.get(key);
+    if (!want) problems.push(`${id}: expected.safetensors has no '${key}'`);
+    else if (!g) problems.push(`${id}: the model produced no '${key}'`);
+    else if (!sameShape(g.shape, want.shape)) problems.push(`${id} ${key}: shape [${g.shape.join(', ')}], expected [${want.shape.join(', ')}]`);
+    else outputs.push(compare(`${id} ${key}`, g.data, want.data));
+  }
+  return { outputs, problems };
+}
+
+async function readTensors(src: FixtureSource, file: string): Promise<Map<string, Host>> {
+  return readSafetensorsFloat32(await src.read(file), `${fixtureId(src.kind, src.name)}/${file}`);
+}
+
+async function pixelsOf(src: FixtureSource): Promise<Host> {
+  const pixels = (await readTensors(src, 'pixels.safetensors')).get('pixel_values');
+  if (!pixels) throw new Error(`${fixtureId(src.kind, src.name)}/pixels.safetensors has no 'pixel_values'`);
+  return pixels;
+}
+
+/** InternViT: last_hidden_state, pooler_output and every hidden_states.i in expected.safetensors. */
+async function checkModel(gpu: Gpu, src: FixtureSource) {
+  const id = fixtureId(src.kind, src.name);
+  const pixels = await pixelsOf(src);
+  const expected = await readTensors(src, 'expected.safetensors');
+  const { encoder } = await loadEncoder(gpu, src.checkpoint);
+  try {
+    const out = await encode(encoder, pixels.data, pixels.shape, { hiddenStates: true });
+    const got = new Map<string, Host>([
+      ['last_hidden_state', out.lastHiddenState],
+      ['pooler_output', out.poolerOutput],
+      ...(out.hiddenStates ?? []).map((h, i) => [`hidden_states.${i}`, h] as const),
+    ]);
+    return compareOutputs(id, got, expected, [...expected.keys()]);
+  } finally {
+    disposeEncoder(encoder);
+  }
+}
+
+/** InternVL: image_tokens (encoder up to select_layer → pixel shuffle → mlp1). */
+async function checkInternVl(gpu: Gpu, src: FixtureSource) {
+  const id = fixtureId(src.kind, src.name);
+  const pixels = await pixelsOf(src);
+  const expected = await readTensors(src, 'expected.safetensors');
+  const { model, config } = await loadInternVlVision(gpu, src.checkpoint);
+  try {
+    const got = await imageTokens(model, pixels.data, pixels.shape);
+    const r = compareOutputs(id, new Map([['image_tokens', got]]), expected, ['image_tokens']);
+    // The comparison's name says which projector path it covers.
+    for (const o of r.outputs) o.name += ` (${config.chat!.psVersion}, select_layer ${config.chat!.selectLayer})`;
+    return r;
+  } finally {
+    disposeInternVlVision(model);
+  }
+}
+
+/** Runs one fixture and compares it; throws if it cannot run (see runFixture for a never-throwing one). */
+export async function checkFixture(gpu: Gpu, src: FixtureSource): Promise<FixtureResult> {
+  const t0 = performance.now();
+  const { outputs, problems } = src.kind === 'model' ? await checkModel(gpu, src) : await checkInternVl(gpu, src);
+  const worst = outputs.reduce<CheckResult | undefined>((w, o) => (!w || o.worstRatio > w.worstRatio ? o : w), undefined);
+  return {
+    kind: src.kind, name: src.name, id: fixtureId(src.kind, src.name),
+    ok: problems.length === 0 && outputs.length > 0 && outputs.every((o) => o.ok),
+    outputs, problems, worst, maxAbs: outputs.length ? Math.max(...outputs.map((o) => o.maxAbs)) : NaN,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** checkFixture, with an error turned into a failed result, so one broken fixture does not stop the rest. */
+export async function runFixture(gpu: Gpu, src: FixtureSource): Promise<FixtureResult> {
+  const t0 = performance.now();
+  try {
+    return await checkFixture(gpu, src);
+  } catch (e) {
+    const id = fixtureId(src.kind, src.name);
+    return {
+      kind: src.kind, name: src.name, id, ok: false, outputs: [], maxAbs: NaN,
+      problems: [`${id}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`],
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
+}
+
+/** One line per fixture: max |err| over all outputs, and the worst output as % of the tolerance. */
+export function formatFixture(r: FixtureResult): string {
+  const head = `${r.ok ? 'ok  ' : 'FAIL'} ${r.id.padEnd(34)}`;
+  const time = `${r.seconds.toFixed(1).padStart(5)} s`;
+  if (!r.worst) return `${head} ${time}  ${r.problems.join('; ') || 'nothing compared'}`;
+  const w = r.worst;
+  const where = w.ok ? '' : ` at ${w.worst.index}: got ${w.worst.got}, want ${w.worst.want}`;
+  return `${head} ${time}  max |err| ${r.maxAbs.toExponential(2)} over ${r.outputs.length} outputs; ` +
+    `worst ${(100 * w.worstRatio).toFixed(1)}% of tolerance in ${w.name.slice(r.id.length + 1)}${where}` +
+    (r.problems.length ? `; ${r.problems.join('; ')}` : '');
+}
+
+/** JSON that keeps NaN/±Infinity (plain JSON turns them into null): results cross from the page to Node. */
+export function resultsToJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? `__num:${v}` : v));
+}
+
+export function resultsFromJson<T>(json: string): T {
+  return JSON.parse(json, (_k, v) => (typeof v === 'string' && v.startsWith('__num:') ? Number(v.slice(6)) : v)) as T;
+}
+
+/** "model/f16" → { kind, name }; throws on anything else (names travel in a URL). */
+export function parseFixtureId(id: string): { kind: FixtureKind; name: string } {
+  const m = /^(model|internvl)\/([A-Za-z0-9_.-]+)$/.exec(id);
+  if (!m || m[2] === '.' || m[2] === '..') throw new Error(`'${id}' is not a fixture id (expected model/NAME or internvl/NAME)`);
+  return { kind: m[1] as FixtureKind, name: m[2]! };
+}
