@@ -1,38 +1,30 @@
-// The internvit command: a thin dispatcher. Each subcommand lives in its own module under bin/ and
-// parses its own flags. With no subcommand it runs the main job (for now: selfcheck).
-import { selfcheck, SELFCHECK_USAGE } from './selfcheck.js';
+// The internvit executable (built to dist/internvit.js): runs bin/main.ts on the process's argv and
+// streams. Each subcommand lives in its own module under bin/ and parses its own flags.
+import { destroyAllGpus, processIo } from './cli.js';
+import { main, reportError } from './main.js';
 
-type Command = (args: string[]) => Promise<number>;
+// Nothing should escape main(), but if something does: one line, devices destroyed (Dawn aborts
+// at exit while a device lives), non-zero exit.
+function fatal(e: unknown): void {
+  process.exitCode = reportError(e, processIo);
+  destroyAllGpus();
+  process.exit();
+}
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+// `internvit info | head -1`: a closed pipe ends the output, not the process.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') return fatal(e);
+  destroyAllGpus();
+  process.exit(process.exitCode ?? 0);
+});
 
-const commands: Record<string, { run: Command; usage: string }> = {
-  selfcheck: { run: selfcheck, usage: SELFCHECK_USAGE },
-};
-const DEFAULT_COMMAND = 'selfcheck';
-
-function usage(): string {
-  return [
-    'usage: internvit [command] [options]',
-    '',
-    'commands:',
-    ...Object.values(commands).map((c) => `  ${c.usage.split('\n').join('\n  ')}`),
-    '',
-    `With no command, runs "${DEFAULT_COMMAND}". "internvit <command> --help" describes a command.`,
-  ].join('\n');
+// Ctrl-C mid-run: release the device, then exit as interrupted processes do.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    destroyAllGpus();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
-  if (first === 'help' || first === '--help' || first === '-h') {
-    console.log(usage());
-    return 0;
-  }
-  if (first === undefined || first.startsWith('-')) return commands[DEFAULT_COMMAND]!.run(argv);
-  const command = commands[first];
-  if (!command) {
-    console.error(`internvit: unknown command "${first}"\n\n${usage()}`);
-    return 2;
-  }
-  return command.run(rest);
-}
-
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2), processIo);

@@ -37,6 +37,8 @@ export interface EmbedOptions extends ImageOptions {
   hiddenStates?: boolean | readonly number[];
   /** Leave outputs on the GPU: tensors owned by the model, valid until the next call with the same tile count. */
   keepOnGpu?: boolean;
+  /** Time every op with timestamp queries (a separate profiled plan; needs 'timestamp-query'): result.profile. */
+  profile?: boolean;
 }
 
 export interface TileInfo {

@@ -1,0 +1,160 @@
+// What every internvit subcommand shares: flag parsing (node:util parseArgs), user errors, stderr
+// logging, timers, the GPU's lifetime, and writing safetensors outputs.
+import { rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { destroyGpu, getGpu, writeSafetensors, type Gpu } from '../src/index.js';
+
+/** An error the user can fix (bad flag, missing file, wrong tensor): one line, no stack. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Wrong use of the command line itself (exit code 2). */
+export const usageError = (message: string): CliError => new CliError(message, 2);
+
+export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+export type FlagValues = Record<string, string | boolean | undefined>;
+
+/** Parses `args` strictly (unknown flags and stray arguments are errors); null when --help was asked for. */
+export function parseFlags(command: string, args: string[], options: FlagSpec): FlagValues | null {
+  let values: FlagValues;
+  try {
+    ({ values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const see = `see "internvit ${command} --help"`;
+    const unknown = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'([^']+)'/.exec(err.message)?.[1];
+    if (unknown) throw usageError(`${command}: unknown option ${unknown} (${see})`);
+    const stray = err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && /'([^']+)'/.exec(err.message)?.[1];
+    if (stray) throw usageError(`${command}: unexpected argument '${stray}' (${see})`);
+    throw usageError(`${command}: ${err.message} (${see})`);
+  }
+  return values.help ? null : values;
+}
+
+export function stringFlag(values: FlagValues, name: string): string | undefined {
+  const v = values[name];
+  if (typeof v !== 'string') return undefined;
+  if (v === '') throw usageError(`--${name} needs a value`);
+  return v;
+}
+
+export function requireFlag(command: string, values: FlagValues, name: string, what: string): string {
+  const v = stringFlag(values, name);
+  if (v === undefined) throw usageError(`${command}: --${name} ${what} is required (see "internvit ${command} --help")`);
+  return v;
+}
+
+export function intFlag(values: FlagValues, name: string, min = 1): number | undefined {
+  const v = stringFlag(values, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) {
+    throw usageError(`--${name} must be an integer ≥ ${min} (got '${v}')`);
+  }
+  return n;
+}
+
+/**
+ * Where a command writes, and the device it may borrow. Progress, timings and the adapter go to `err`
+ * (stderr); `out` (stdout) carries the reports of `info`, `run` and --help.
+ */
+export interface Io {
+  out(line?: string): void;
+  err(line?: string): void;
+  /** A device to use instead of acquiring (and destroying) one: a host program, or tests sharing pipelines. */
+  gpu?: Gpu;
+}
+
+export const processIo: Io = {
+  out: (line = '') => { process.stdout.write(`${line}\n`); },
+  err: (line = '') => { process.stderr.write(`${line}\n`); },
+};
+
+export function now(): number {
+  return performance.now();
+}
+
+export function formatMs(ms: number): string {
+  if (ms >= 1000) return `${(ms / 1000).toFixed(ms >= 10_000 ? 1 : 2)} s`;
+  return `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)} ms`;
+}
+
+/** GFLOP with sensible digits from tiny test models to the 6B. */
+export function formatGflop(g: number): string {
+  return g >= 100 ? g.toFixed(1) : g >= 1 ? g.toFixed(2) : String(Number(g.toPrecision(3)));
+}
+
+export function shapeText(shape: readonly number[]): string {
+  return `(${shape.join(', ')})`;
+}
+
+/** Error text on one line (multi-line library messages are joined). */
+export function oneLine(message: string): string {
+  return message.split('\n').map((s) => s.trim()).filter(Boolean).join('; ');
+}
+
+// GPUs this process holds: destroyed on every exit path (Dawn aborts at exit if a device is alive).
+const liveGpus = new Set<Gpu>();
+
+/** Runs `work` on io.gpu, or on a device acquired for it and destroyed after. */
+export async function withGpu<T>(io: Io, work: (gpu: Gpu) => Promise<T>): Promise<T> {
+  if (io.gpu) return work(io.gpu);
+  const gpu = await getGpu();
+  liveGpus.add(gpu);
+  try {
+    return await work(gpu);
+  } finally {
+    liveGpus.delete(gpu);
+    destroyGpu(gpu);
+  }
+}
+
+export function destroyAllGpus(): void {
+  for (const gpu of liveGpus) {
+    try {
+      destroyGpu(gpu);
+    } catch { /* already gone */ }
+  }
+  liveGpus.clear();
+}
+
+/** Fails early (before any GPU work) when the output cannot be written there. */
+export async function checkOutputPath(path: string): Promise<void> {
+  const dir = dirname(resolve(path));
+  const d = await stat(dir).catch(() => null);
+  if (!d) throw new CliError(`--output ${path}: folder ${dir} does not exist`);
+  if (!d.isDirectory()) throw new CliError(`--output ${path}: ${dir} is not a folder`);
+  const f = await stat(path).catch(() => null);
+  if (f?.isDirectory()) throw new CliError(`--output ${path} is a folder; give a file name such as ${path.replace(/\/+$/, '')}/out.safetensors`);
+}
+
+export interface F32Output {
+  shape: readonly number[];
+  data: Float32Array;
+}
+
+/** Writes F32 tensors (in the given order) as safetensors; a temporary file is renamed into place. */
+export async function writeOutput(path: string, tensors: Record<string, F32Output>, metadata: Record<string, string> = {}): Promise<void> {
+  const spec = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
+  const bytes = writeSafetensors(spec, metadata);
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw new CliError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+export function outputSummary(path: string, tensors: Record<string, F32Output>): string {
+  const names = Object.keys(tensors);
+  const shown = names.length > 4 ? [...names.slice(0, 3), `… ${names.length - 3} more`] : names;
+  const bytes = names.reduce((a, n) => a + tensors[n]!.data.byteLength, 0);
+  return `wrote ${path}: ${shown.map((n) => (n.startsWith('…') ? n : `${n} ${shapeText(tensors[n]!.shape)}`)).join(', ')} (F32, ${(bytes / 1e6).toFixed(2)} MB)`;
+}
