@@ -5,11 +5,26 @@ import { layernorm } from '../kernels/layernorm.js';
 import { matmul } from '../kernels/matmul.js';
 import { patchEmbed } from '../kernels/patch-embed.js';
 import { qkRmsNorm, rmsnorm } from '../kernels/rmsnorm.js';
-import { copy, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
+import { constant, copy, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
+import type { Tensor } from '../runtime/tensor.js';
 import type { InternVitConfig } from './config.js';
 
 /** Looks up a weight (already in the plan as a constant) by its state-dict name without prefix. */
 export type WeightRefs = (name: string) => TensorRef;
+
+/** Binds weights into a plan on first use, each once, so a plan holds only the weights it reads. */
+export function weightRefs(plan: Plan, weights: ReadonlyMap<string, Tensor>): WeightRefs {
+  const refs = new Map<string, TensorRef>();
+  return (name) => {
+    let ref = refs.get(name);
+    if (!ref) {
+      const t = weights.get(name);
+      if (!t) throw new Error(`weight '${name}' is not loaded`);
+      refs.set(name, (ref = constant(plan, t)));
+    }
+    return ref;
+  };
+}
 
 export interface EncoderOutputs {
   lastHiddenState: TensorRef;

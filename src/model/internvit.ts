@@ -3,13 +3,13 @@
 import type { Gpu } from '../runtime/device.js';
 import { runPlan, type HostArray } from '../runtime/executor.js';
 import {
-  compilePlan, constant, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan, type TensorRef,
+  compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan,
 } from '../runtime/plan.js';
 import { disposeTensor, uploadTensor, type Tensor } from '../runtime/tensor.js';
 import type { OpTime } from '../runtime/profiler.js';
 import { openCheckpoint, type OpenCheckpointOptions } from '../runtime/loader.js';
 import { parseConfig, type InternVitConfig, type ModelConfig } from './config.js';
-import { recordEncoder, tokenGrid } from './graph.js';
+import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
 import { expectedTensors, loadWeights } from './weights.js';
 
 export interface InternVitEncoder {
@@ -132,17 +132,7 @@ export async function forwardPlan(model: InternVitEncoder, shape: readonly numbe
   if (compiled) return compiled;
   const plan = createPlan(model.gpu, `internvit ${batch}×3×${height}×${width}`);
   const pixels = input(plan, 'pixel_values', [batch, 3, height, width]);
-  const refs = new Map<string, TensorRef>();
-  const w = (name: string): TensorRef => {
-    let ref = refs.get(name);
-    if (!ref) {
-      const t = model.weights.get(name);
-      if (!t) throw new Error(`weight '${name}' is not loaded`);
-      ref = constant(plan, t);
-      refs.set(name, ref);
-    }
-    return ref;
-  };
+  const w = weightRefs(plan, model.weights);
   const out = recordEncoder(plan, model.config, pixels, w, new Set(hidden));
   output(plan, 'last_hidden_state', out.lastHiddenState);
   output(plan, 'pooler_output', out.poolerOutput);

@@ -2,11 +2,11 @@
 // tile count. The encoder runs only the layers select_layer needs (−2 skips the last layer).
 import type { Gpu } from '../runtime/device.js';
 import { runPlan, type HostArray } from '../runtime/executor.js';
-import { compilePlan, constant, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan, type TensorRef } from '../runtime/plan.js';
+import { compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan } from '../runtime/plan.js';
 import type { OpenCheckpointOptions } from '../runtime/loader.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { InternVlChatConfig, ModelConfig } from './config.js';
-import { recordEncoder, tokenGrid } from './graph.js';
+import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
 import { disposeEncoder, loadEncoder, type HostOutput, type InternVitEncoder } from './internvit.js';
 import { recordProjector } from './internvl-graph.js';
 
@@ -46,16 +46,7 @@ async function tokensPlan(model: InternVlVision, shape: readonly number[]): Prom
   const { hp, wp } = tokenGrid(encoder.config, height, width);
   const plan = createPlan(encoder.gpu, `internvl tokens ${tiles}×3×${height}×${width}`);
   const pixels = input(plan, 'pixel_values', [tiles, 3, height, width]);
-  const refs = new Map<string, TensorRef>();
-  const w = (name: string): TensorRef => {
-    let ref = refs.get(name);
-    if (!ref) {
-      const t = encoder.weights.get(name);
-      if (!t) throw new Error(`weight '${name}' is not loaded`);
-      refs.set(name, (ref = constant(plan, t)));
-    }
-    return ref;
-  };
+  const w = weightRefs(plan, encoder.weights);
   const layers = selectedLayer(encoder.config.numLayers, chat.selectLayer);
   const enc = recordEncoder(plan, encoder.config, pixels, w, new Set(), layers);
   output(plan, 'image_tokens', recordProjector(plan, enc.lastHiddenState, w, { gridH: hp, gridW: wp, psVersion: chat.psVersion }));
