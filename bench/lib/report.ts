@@ -1,0 +1,165 @@
+// Markdown summary and SVG charts from benchmark records. Plain strings: the page shows the same
+// charts (innerHTML) that the runners write to bench/results/.
+import type { BenchRecord } from './types.js';
+
+const fmt = (v: number | null | undefined, digits = 2): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–'
+    : v >= 1000 ? v.toFixed(0) : v >= 100 ? v.toFixed(1) : v > 0 && v < 1 && digits < 3 ? v.toPrecision(2) : v.toFixed(digits);
+const mib = (b?: number) => (b === undefined ? '–' : (b / 2 ** 20).toFixed(1));
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const cellText = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+const PEERS = new Set(['onnxruntime-web', 'onnxruntime-node']);
+
+/** Model records grouped by (runner, name): ours, the ONNX Runtime peer and PyTorch where present. */
+export function modelRows(records: BenchRecord[]): { key: string; runner: string; name: string; ours?: BenchRecord; peer?: BenchRecord; torch?: BenchRecord }[] {
+  const rows = new Map<string, { key: string; runner: string; name: string; ours?: BenchRecord; peer?: BenchRecord; torch?: BenchRecord }>();
+  for (const r of records.filter((x) => x.suite === 'model')) {
+    const key = `${r.runner}|${r.name}|${r.dtype}`;
+    const row = rows.get(key) ?? { key, runner: r.runner, name: r.dtype === 'f32' ? r.name : `${r.name} ${r.dtype}` };
+    if (r.runtime === 'internvit-webgpu') row.ours = r;
+    else if (PEERS.has(r.runtime)) row.peer = r;
+    else row.torch = r;
+    rows.set(key, row);
+  }
+  return [...rows.values()];
+}
+
+function agreementText(r?: BenchRecord): string {
+  const a = r?.agreement?.find((x) => x.against.startsWith('internvit-webgpu'));
+  if (!a) return '–';
+  return `${a.ok ? 'yes' : '**NO**'} (${a.rel.toExponential(1)})`;
+}
+
+export function summaryMarkdown(records: BenchRecord[], header: string[] = []): string {
+  const lines: string[] = ['# internvit-webgpu benchmark results', '', ...header];
+  const adapters = [...new Set(records.map((r) => `${r.adapter} (${r.adapter_type}; ${r.runner})`))];
+  lines.push(`Adapters: ${adapters.join('; ') || 'none'}.`, '');
+  if (records.some((r) => r.adapter_type === 'software')) {
+    lines.push('> **Software adapter numbers** (SwiftShader, on the CPU): they check that the suite, our runtime and the',
+      '> peer run, and how we compare on the same adapter. They say nothing about speed on a GPU.', '');
+  }
+  const dates = records.map((r) => r.date).sort();
+  if (dates.length) lines.push(`Measured ${dates[0]!.slice(0, 16).replace('T', ' ')} – ${dates[dates.length - 1]!.slice(0, 16).replace('T', ' ')} UTC.`, '');
+
+  const mrows = modelRows(records);
+  if (mrows.length) {
+    lines.push('## Model: ours vs the ONNX Runtime WebGPU EP (same weights, same pixels, same adapter)', '',
+      'Wall clock per forward, pixels in and `last_hidden_state` out on the host. "peer ÷ ours" > 1: we are faster.', '',
+      '| runner | model | ours median / p90 ms | ours first run ms | peer | peer median / p90 ms | peer first run ms | peer ÷ ours | outputs agree (rel) | PyTorch CUDA ms | GFLOP/s (ours) | dispatches / submits | peak GPU MiB |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const row of mrows) {
+      const o = row.ours;
+      const p = row.peer;
+      const ratio = o?.median_ms && p?.median_ms ? (p.median_ms / o.median_ms).toFixed(2) : '–';
+      const oursTime = o ? (o.error ? `error (below)` : `${fmt(o.median_ms)} / ${fmt(o.p90_ms)}`) : '–';
+      const peerTime = p ? (p.error ? 'error (below)' : `${fmt(p.median_ms)} / ${fmt(p.p90_ms)}`) : '–';
+      lines.push(`| ${row.runner} | ${row.name} | ${oursTime} | ${fmt(o?.first_run_ms, 0)} | ${p?.runtime ?? '–'} | ${peerTime} | ${fmt(p?.first_run_ms, 0)} | ${ratio} | ${agreementText(p)} | ${row.torch ? fmt(row.torch.median_ms) : '–'} | ${fmt(o?.gflops, 1)} | ${o?.dispatches ?? '–'} / ${o?.submits ?? '–'} | ${mib(o?.peak_gpu_bytes)} |`);
+    }
+    lines.push('');
+    const refs = records.filter((r) => r.suite === 'model' && r.agreement?.some((a) => a.against.startsWith('reference')));
+    if (refs.length) {
+      lines.push('Against the reference outputs (float64 PyTorch for internvit-tiny, PyTorch CUDA f32 on the GPU run):', '');
+      for (const r of refs) {
+        for (const a of r.agreement!.filter((x) => x.against.startsWith('reference'))) {
+          lines.push(`- ${r.runner} ${r.runtime} ${r.name}: max|Δ| ${a.maxAbs.toExponential(2)}, relative ${a.rel.toExponential(2)} (${a.against.replace(/^reference /, '')})`);
+        }
+      }
+      lines.push('');
+    }
+    for (const r of records.filter((x) => x.suite === 'model' && x.profile?.length)) {
+      const total = r.gpu_ms ?? r.profile!.reduce((a, p) => a + p.ms, 0);
+      lines.push(`### Per-op GPU time: ${r.name} (${r.runner}, timestamp queries, one forward: ${fmt(total)} ms GPU vs ${fmt(r.median_ms)} ms wall)`, '',
+        '| kernel | calls | GPU ms | share | GFLOP/s |', '|---|---|---|---|---|');
+      for (const p of r.profile!.slice(0, 10)) {
+        lines.push(`| ${p.kernel} | ${p.calls} | ${fmt(p.ms, 3)} | ${((100 * p.ms) / (total || 1)).toFixed(1)}% | ${fmt(p.gflops, 1)} |`);
+      }
+      lines.push('');
+    }
+  }
+
+  const kernels = records.filter((r) => r.suite === 'kernel');
+  if (kernels.length) {
+    const peak = kernels.some((r) => r.peak_fraction);
+    lines.push('## Kernels (one dispatch at a time)', '',
+      `| runner | runtime | kernel | shape | median ms | p90 ms | GFLOP/s | GB/s |${peak ? ' % of f32 peak |' : ''} timing |`,
+      `|---|---|---|---|---|---|---|---|${peak ? '---|' : ''}---|`);
+    for (const r of kernels) {
+      const pk = peak ? ` ${r.peak_fraction ? `${(100 * r.peak_fraction).toFixed(0)}%` : '–'} |` : '';
+      lines.push(`| ${r.runner} | ${r.runtime} | ${r.name} | ${cellText(r.shape)} | ${r.error ? 'error (below)' : fmt(r.median_ms, 3)} | ${fmt(r.p90_ms, 3)} | ${fmt(r.gflops, 1)} | ${fmt(r.gbps, 1)} |${pk} ${r.timing} |`);
+    }
+    lines.push('');
+  }
+
+  const notes = records.filter((r) => r.error || (r.note && r.suite === 'model'));
+  if (notes.length) {
+    lines.push('## Errors and notes', '');
+    for (const r of notes) {
+      lines.push(`- ${r.error ? '**error** ' : ''}${r.runner} ${r.runtime} ${r.name}: ${cellText(r.error ?? r.note!)}`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+interface Bar { series: string; value: number | null }
+interface BarRow { label: string; bars: Bar[] }
+
+const COLORS: Record<string, string> = {
+  'internvit-webgpu': '#2f6fdf', 'onnxruntime-web': '#c2410c', 'onnxruntime-node': '#e07b28', 'pytorch-cuda': '#4a9a4a',
+};
+
+/** Horizontal grouped bars; values ≤ 0 or null are drawn as "n/a". */
+export function barChartSvg(title: string, unit: string, rows: BarRow[]): string {
+  const series = [...new Set(rows.flatMap((r) => r.bars.map((b) => b.series)))];
+  const labelW = 330;
+  const plotW = 420;
+  const barH = 14;
+  const groupH = series.length * barH + 10;
+  const top = 48;
+  const height = top + rows.length * groupH + 24;
+  const max = Math.max(1e-9, ...rows.flatMap((r) => r.bars.map((b) => b.value ?? 0)));
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + plotW + 110}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
+  ];
+  series.forEach((s, i) => {
+    const x = labelW + i * 150;
+    out.push(`<rect x="${x}" y="30" width="10" height="10" fill="${COLORS[s] ?? '#888'}"/><text x="${x + 14}" y="39">${esc(s)}</text>`);
+  });
+  rows.forEach((row, i) => {
+    const y0 = top + i * groupH;
+    out.push(`<text x="${labelW - 8}" y="${y0 + groupH / 2 + 2}" text-anchor="end">${esc(row.label)}</text>`);
+    series.forEach((s, j) => {
+      const b = row.bars.find((x) => x.series === s);
+      if (!b) return;
+      const y = y0 + j * barH;
+      if (b.value === null || !(b.value > 0)) {
+        out.push(`<text x="${labelW + 4}" y="${y + barH - 3}" fill="#999">n/a</text>`);
+        return;
+      }
+      const w = Math.max(1, (b.value / max) * plotW);
+      out.push(`<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLORS[s] ?? '#888'}"/>`,
+        `<text x="${labelW + w + 4}" y="${y + barH - 3}">${esc(fmt(b.value))} ${esc(unit)}</text>`);
+    });
+  });
+  out.push(`<line x1="${labelW}" y1="${top - 4}" x2="${labelW}" y2="${height - 20}" stroke="#444"/>`, '</svg>');
+  return out.join('\n');
+}
+
+export function modelChartSvg(records: BenchRecord[]): string {
+  const rows = modelRows(records).map((r) => ({
+    label: `${r.name} [${r.runner}]`,
+    bars: [r.ours, r.peer, r.torch].filter((x): x is BenchRecord => !!x).map((x) => ({ series: x.runtime, value: x.median_ms })),
+  }));
+  const sw = records.some((r) => r.suite === 'model' && r.adapter_type === 'software');
+  return barChartSvg(`Model forward, median ms (lower is better)${sw ? ' — SOFTWARE adapter' : ''}`, 'ms', rows);
+}
+
+export function kernelChartSvg(records: BenchRecord[]): string {
+  const ks = records.filter((r) => r.suite === 'kernel');
+  const rows = ks.map((r) => ({ label: `${r.name} [${r.runner}]`, bars: [{ series: r.runtime, value: r.gflops }] }));
+  const sw = ks.some((r) => r.adapter_type === 'software');
+  return barChartSvg(`Kernels, GFLOP/s (higher is better)${sw ? ' — SOFTWARE adapter' : ''}`, 'GFLOP/s', rows);
+}

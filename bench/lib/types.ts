@@ -1,0 +1,129 @@
+// What a benchmark run produces: one record per measurement, the same shape for every runner
+// (browser page, Node, the GPU script), so bench/results/latest.json can hold them side by side.
+
+export type Runtime = 'internvit-webgpu' | 'onnxruntime-web' | 'onnxruntime-node' | 'pytorch-cuda';
+export type Runner = 'browser' | 'node' | 'gpu-script';
+export type Mode = 'quick' | 'full';
+
+export interface OpProfileRow {
+  kernel: string;
+  calls: number;
+  ms: number;
+  gflops: number | null;
+}
+
+export interface Agreement {
+  /** What the output was compared with (the peer, or the float64 reference). */
+  against: string;
+  maxAbs: number;
+  /** max|Δ| / max|reference|. */
+  rel: number;
+  ok: boolean;
+}
+
+export interface BenchRecord {
+  suite: 'kernel' | 'model';
+  /** e.g. "matmul 300M fc1 B=1" or "internvit-tiny 224px B=1". */
+  name: string;
+  /** The measured shape in words, e.g. "M=1025 K=1024 N=4096" or "1×3×448×448". */
+  shape: string;
+  runtime: Runtime;
+  runner: Runner;
+  mode: Mode;
+  /** The adapter as the runtime saw it (vendor, architecture, device/description). */
+  adapter: string;
+  adapter_type: 'software' | 'hardware';
+  dtype: 'f32' | 'f16';
+  /** Steady state (kernels: GPU time per dispatch; model: wall clock per forward incl. readback). */
+  median_ms: number | null;
+  p90_ms: number | null;
+  /** Useful FLOP per second at the median (matmul FLOPs; 2 per multiply-add). */
+  gflops: number | null;
+  /** Effective bandwidth: unique bytes read + written per call / median time (kernels). */
+  gbps?: number | null;
+  /** How the time was taken. */
+  timing: string;
+  runs: number;
+  /** GFLOP/s as a fraction of the GPU's float32 peak (GPU script: --peak-tflops). */
+  peak_fraction?: number;
+  /** Model: the first forward, plan compile and pipelines included (peer: session creation included). */
+  first_run_ms?: number;
+  /** Model: sum of per-op GPU times of one profiled forward (timestamp queries). */
+  gpu_ms?: number;
+  profile?: OpProfileRow[];
+  dispatches?: number;
+  submits?: number;
+  /** Peak bytes of GPU buffers alive during the measurement (weights included). */
+  peak_gpu_bytes?: number;
+  weight_bytes?: number;
+  /** The peer's output vs ours (on the peer's record), ours vs the float64 reference (on ours). */
+  agreement?: Agreement[];
+  /** Set when the measurement could not be made: the reason, visibly (never silently dropped). */
+  error?: string;
+  note?: string;
+  date: string;
+}
+
+export interface BenchOptions {
+  mode: Mode;
+  /** Which suites: 'kernels', 'model'. */
+  suites: string[];
+  /** Steady-state repetitions of each model configuration (≥ 10). */
+  runs: number;
+  /** Repetitions of each kernel case. */
+  kernelRuns: number;
+  warmup: number;
+  /** Model filter: 'tiny', '300M', '6B' (full mode presets) or folder names. */
+  models: string[];
+  sizes: number[];
+  batches: number[];
+  /** Kernel filter: a substring of the kernel case names ('' = all). */
+  kernelFilter: string;
+  peer: boolean;
+}
+
+export const QUICK_DEFAULTS: Omit<BenchOptions, 'mode'> = {
+  suites: ['kernels', 'model'], runs: 10, kernelRuns: 5, warmup: 1, models: ['tiny'], sizes: [224], batches: [1],
+  kernelFilter: '', peer: true,
+};
+
+export const FULL_DEFAULTS: Omit<BenchOptions, 'mode'> = {
+  suites: ['kernels', 'model'], runs: 20, kernelRuns: 20, warmup: 3, models: ['300M', '6B'], sizes: [224, 448], batches: [1, 8],
+  kernelFilter: '', peer: true,
+};
+
+/** Options from key/value pairs (CLI flags or URL query), over the mode's defaults. */
+export function parseOptions(get: (key: string) => string | null | undefined, has: (key: string) => boolean): BenchOptions {
+  const mode: Mode = has('quick') && get('quick') !== '0' ? 'quick' : 'full';
+  const d = mode === 'quick' ? QUICK_DEFAULTS : FULL_DEFAULTS;
+  const list = (key: string, fallback: string[]) => {
+    const v = get(key);
+    return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : fallback;
+  };
+  const nums = (key: string, fallback: number[]) => list(key, fallback.map(String)).map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${key}: '${s}' is not a positive integer`);
+    return n;
+  });
+  const int = (key: string, fallback: number, min: number) => {
+    const v = get(key);
+    if (v === null || v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${key}: '${v}' is not an integer ≥ ${min}`);
+    return n;
+  };
+  const suites = list('suites', d.suites);
+  for (const s of suites) if (s !== 'kernels' && s !== 'model') throw new Error(`--suites: unknown suite '${s}' (kernels, model)`);
+  return {
+    mode,
+    suites,
+    runs: int('runs', d.runs, 1),
+    kernelRuns: int('kernel-runs', d.kernelRuns, 1),
+    warmup: int('warmup', d.warmup, 0),
+    models: list('models', d.models),
+    sizes: nums('sizes', d.sizes),
+    batches: nums('batches', d.batches),
+    kernelFilter: get('kernels') ?? d.kernelFilter,
+    peer: !(has('no-peer') && get('no-peer') !== '0'),
+  };
+}
