@@ -8,6 +8,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
-    reporters: ['default'],
+    // The JSON report lets .ci/run print one plain "N passed, N failed, N skipped" line at the end.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'node_modules/.cache/vitest-report.json' },
   },
 });
