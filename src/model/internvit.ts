@@ -11,6 +11,7 @@ import { openCheckpoint, type OpenCheckpointOptions } from '../runtime/loader.js
 import { parseConfig, type InternVitConfig, type ModelConfig } from './config.js';
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
 import { expectedTensors, loadWeights } from './weights.js';
+import { checkAgainstPreset } from './presets.js';
 
 export interface InternVitEncoder {
   gpu: Gpu;
@@ -73,6 +74,7 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
   try {
     if (ckpt.config === null) throw new Error(`${ckpt.location}: no config.json`);
     const config = parseConfig(ckpt.config, ckpt.configFile);
+    if (typeof source === 'string') checkAgainstPreset(source, config.vision, ckpt.configFile);
     const projector = opts.projector === 'auto' ? config.chat !== null : !!opts.projector;
     const weights = await loadWeights(gpu, ckpt, config, { projector });
     const vision = new Map([...weights].filter(([k]) => !k.startsWith('mlp1.')));

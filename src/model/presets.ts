@@ -65,3 +65,21 @@ export function gflopsPerImage(c: InternVitConfig, height = c.imageSize, width =
     2 * 2 * N * D * c.intermediateSize; // fc1, fc2
   return (patchEmbed + c.numLayers * layer) / 1e9;
 }
+
+const SHAPE_FIELDS = [
+  'hiddenSize', 'numHeads', 'intermediateSize', 'numLayers', 'imageSize', 'patchSize', 'normType',
+  'qkNormalization', 'qkvBias',
+] as const satisfies readonly (keyof InternVitConfig)[];
+
+/**
+ * When a checkpoint is loaded by the hub id (or a path ending in the name) of a published InternViT,
+ * its config.json must have that model's published shapes: a mismatch means a wrong or edited file.
+ */
+export function checkAgainstPreset(source: string, vision: InternVitConfig, file = 'config.json'): void {
+  const tail = source.replace(/\/+$/, '');
+  const key = PRESET_NAMES.find((n) => tail === PRESETS[n].hubId || tail.endsWith(`/${n}`) || tail === n);
+  if (!key) return;
+  const want = PRESETS[key].config;
+  const diffs = SHAPE_FIELDS.filter((f) => vision[f] !== want[f]).map((f) => `${f} ${String(vision[f])} (published: ${String(want[f])})`);
+  if (diffs.length) throw new Error(`${file}: ${source} does not have the published ${key} shapes: ${diffs.join(', ')}`);
+}
