@@ -5,15 +5,15 @@
 //   const { lastHiddenState, poolerOutput } = await model.embed(imageElement);
 //   model.dispose();
 import { describeGpu, destroyGpu, getGpu, type Gpu } from './runtime/device.js';
-import type { HostArray } from './runtime/executor.js';
+import type { HostArray, Stage } from './runtime/executor.js';
 import type { CheckpointStore, LoadProgress } from './runtime/loader.js';
-import { disposeTensor, type Tensor } from './runtime/tensor.js';
+import type { Tensor } from './runtime/tensor.js';
 import type { ModelConfig } from './model/config.js';
 import type { DecodedImage, ImageInput } from './model/image.js';
 import { disposeEncoder, encode, loadEncoder, type ForwardResult, type HostOutput, type InternVitEncoder } from './model/internvit.js';
 import { imageTokens, type InternVlVision } from './model/internvl.js';
 import { disposePlan } from './runtime/plan.js';
-import { preprocess, type PreprocessMode, type PreprocessOptions } from './model/preprocess.js';
+import { preprocessStage, withPreprocessLock, type PreprocessMode, type PreprocessOptions } from './model/preprocess.js';
 import type { Grid } from './model/tiling.js';
 import { paramCount } from './model/presets.js';
 
@@ -91,21 +91,18 @@ export class InternViT {
     return lines.join('\n');
   }
 
-  private async pixels(image: ImageInput | DecodedImage, opts: ImageOptions): Promise<{ pixels: Tensor; shape: number[]; tiles: TileInfo }> {
+  /** Preprocessing as a stage of the model's run: one command buffer per image, nothing allocated. */
+  private async preprocessed<T>(image: ImageInput | DecodedImage, opts: ImageOptions, run: (pixels: Tensor, shape: number[], before: Stage[]) => Promise<T>): Promise<T & { tiles: TileInfo }> {
     const size = opts.size ?? this.config.chat?.imageSize ?? this.config.vision.imageSize;
     const { preprocess: mode, ...rest } = opts;
-    const r = await preprocess(this.gpu, image, { ...rest, mode: mode ?? 'internvl', size, output: 'gpu' });
-    return { pixels: r.pixelValues, shape: [...r.shape], tiles: { count: r.shape[0]!, grid: r.grid } };
+    const p = await preprocessStage(this.gpu, image, { ...rest, mode: mode ?? 'internvl', size });
+    const out = await withPreprocessLock(p.cached, () => run(p.pixelValues, p.shape, [p.stage]));
+    return { ...out, tiles: { count: p.tiles, grid: p.grid } };
   }
 
-  /** Image → preprocessing on the GPU → encoder outputs for every tile. */
+  /** Image → preprocessing on the GPU → encoder outputs for every tile (one submit). */
   async embed(image: ImageInput | DecodedImage, opts: EmbedOptions = {}): Promise<EmbedResult> {
-    const { pixels, shape, tiles } = await this.pixels(image, opts);
-    try {
-      return { ...(await encode(this.encoder, pixels, shape, opts)), tiles };
-    } finally {
-      disposeTensor(this.gpu, pixels);
-    }
+    return this.preprocessed(image, opts, (pixels, shape, before) => encode(this.encoder, pixels, shape, { ...opts, before }));
   }
 
   /** pixel_values (B, 3, H, W) already prepared (host array or GPU tensor) → encoder outputs. */
@@ -113,15 +110,10 @@ export class InternViT {
     return encode(this.encoder, pixels, shape, opts);
   }
 
-  /** InternVL chat checkpoints: image → (tiles, tokens per tile, LLM hidden) image tokens. */
+  /** InternVL chat checkpoints: image → (tiles, tokens per tile, LLM hidden) image tokens (one submit). */
   async imageTokens(image: ImageInput | DecodedImage, opts: ImageOptions & { keepOnGpu?: boolean } = {}): Promise<ImageTokensResult> {
     const internvl = this.requireChat();
-    const { pixels, shape, tiles } = await this.pixels(image, opts);
-    try {
-      return { ...(await imageTokens(internvl, pixels, shape, opts)), tiles };
-    } finally {
-      disposeTensor(this.gpu, pixels);
-    }
+    return this.preprocessed(image, opts, (pixels, shape, before) => imageTokens(internvl, pixels, shape, { keepOnGpu: opts.keepOnGpu, before }));
   }
 
   /** InternVL chat checkpoints: pixel_values (T, 3, S, S) → image tokens. */

@@ -26,6 +26,15 @@ describe('InternViT one-call API (Node)', () => {
     const twoStep = await model.imageTokensFromPixels(px.pixelValues, px.shape);
     expect(Array.from(tokens.data)).toEqual(Array.from(twoStep.data));
 
+    // Preprocessing and the model share one command buffer: after the first image of a size, an image
+    // costs one submit and no new buffers or pipelines.
+    const before = { ...g.counters };
+    const again = await model.imageTokens(image, { maxTiles: 2 });
+    expect(g.counters.submits - before.submits).toBe(1);
+    expect(g.counters.buffersCreated).toBe(before.buffersCreated);
+    expect(g.counters.pipelinesCreated).toBe(before.pipelinesCreated);
+    expect(Array.from(again.data)).toEqual(Array.from(tokens.data));
+
     // The encoder alone, CLIP-style preprocessing: one 56×56 tile, 17 tokens of width 32.
     const emb = await model.embed(image, { preprocess: 'clip', keepOnGpu: true });
     expect(emb.tiles.count).toBe(1);

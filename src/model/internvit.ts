@@ -1,7 +1,7 @@
 // An InternViT encoder on the GPU: weights uploaded once, one compiled plan per input shape (and set
 // of requested hidden states), reused for every forward.
 import type { Gpu } from '../runtime/device.js';
-import { runPlan, type HostArray } from '../runtime/executor.js';
+import { runPlans, type HostArray, type Stage } from '../runtime/executor.js';
 import {
   compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan,
 } from '../runtime/plan.js';
@@ -29,6 +29,8 @@ export interface ForwardOptions {
   keepOnGpu?: boolean;
   /** Time every op with timestamp queries (compiles a separate profiled plan). */
   profile?: boolean;
+  /** Plans to run first in the same command buffer (e.g. preprocessStage producing `pixels`). */
+  before?: Stage[];
 }
 
 export interface HostOutput {
@@ -150,7 +152,8 @@ export async function encode(
 ): Promise<ForwardResult> {
   const compiled = await forwardPlan(model, shape, options);
   const names = [...compiled.plan.outputs.keys()];
-  const outs = await runPlan(compiled, { pixel_values: pixels }, { read: options.keepOnGpu ? [] : names });
+  const stages = [...(options.before ?? []), { compiled, inputs: { pixel_values: pixels }, read: options.keepOnGpu ? [] : names }];
+  const outs = (await runPlans(stages)).at(-1)!;
   const host = (name: string): HostOutput => ({
     data: (outs[name] as Float32Array | undefined) ?? new Float32Array(0),
     shape: [...compiled.plan.outputs.get(name)!.shape],

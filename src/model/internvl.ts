@@ -1,7 +1,7 @@
 // InternVL image tokens: encoder (up to the selected layer) → pixel shuffle → mlp1, as one plan per
 // tile count. The encoder runs only the layers select_layer needs (−2 skips the last layer).
 import type { Gpu } from '../runtime/device.js';
-import { runPlan, type HostArray } from '../runtime/executor.js';
+import { runPlans, type HostArray, type Stage } from '../runtime/executor.js';
 import { compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan } from '../runtime/plan.js';
 import type { OpenCheckpointOptions } from '../runtime/loader.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -56,9 +56,12 @@ async function tokensPlan(model: InternVlVision, shape: readonly number[]): Prom
 }
 
 /** pixel_values (T, 3, S, S) → image tokens (T, tokens per tile, LLM hidden), one submit. */
-export async function imageTokens(model: InternVlVision, pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean } = {}): Promise<HostOutput & { gpu?: Tensor }> {
+export async function imageTokens(
+  model: InternVlVision, pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean; before?: Stage[] } = {},
+): Promise<HostOutput & { gpu?: Tensor }> {
   const compiled = await tokensPlan(model, shape);
-  const out = await runPlan(compiled, { pixel_values: pixels }, { read: opts.keepOnGpu ? [] : ['image_tokens'] });
+  const stages = [...(opts.before ?? []), { compiled, inputs: { pixel_values: pixels }, read: opts.keepOnGpu ? [] : ['image_tokens'] }];
+  const out = (await runPlans(stages)).at(-1)!;
   const ref = compiled.plan.outputs.get('image_tokens')!;
   return {
     data: (out.image_tokens as Float32Array | undefined) ?? new Float32Array(0),

@@ -16,7 +16,7 @@
 import { IMAGENET_MEAN, IMAGENET_STD, normalizeTable, normalizeTiles, type Rescale } from '../kernels/normalize.js';
 import { resizeBicubicReference, resizeBicubicView, wholeImage, type ResizeWindow } from '../kernels/resize.js';
 import type { Gpu } from '../runtime/device.js';
-import { runPlan } from '../runtime/executor.js';
+import { runPlan, type Stage } from '../runtime/executor.js';
 import { compilePlan, createPlan, disposePlan, input, intermediate, output, outputTensor, type CompiledPlan, type Plan, type TensorRef } from '../runtime/plan.js';
 import { createTensor, type Tensor } from '../runtime/tensor.js';
 import { decodeImage, type DecodedImage, type ImageInput } from './image.js';
@@ -228,6 +228,30 @@ function isDecoded(x: unknown): x is DecodedImage {
     Number.isInteger(d.width) && Number.isInteger(d.height) && d.data.length === d.width * d.height * 4;
 }
 
+/** Runs `fn` with the cached plan to itself, so no other call overwrites its output meanwhile. */
+export function withPreprocessLock<T>(cached: PreprocessPlan, fn: () => Promise<T>): Promise<T> {
+  const run = cached.lock.then(fn);
+  cached.lock = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * The preprocessing of one image as a stage for runPlans(): a caller that feeds the encoder with it
+ * runs both in one command buffer, with no buffer made per image. Run it under withPreprocessLock.
+ */
+export async function preprocessStage(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions = {}): Promise<PreprocessResult<Tensor> & { cached: PreprocessPlan; stage: Stage }> {
+  const decoded = isDecoded(image) ? image : await decodeImage(image);
+  const cached = await getPreprocessPlan(gpu, decoded.width, decoded.height, options);
+  const { layout, compiled } = cached;
+  const S = layout.size;
+  return {
+    cached,
+    stage: { compiled, inputs: { image: packedPixels(decoded) }, read: [] },
+    pixelValues: outputTensor(compiled, 'pixel_values'),
+    shape: [layout.tiles, 3, S, S], grid: { ...layout.grid }, tiles: layout.tiles, layout,
+  };
+}
+
 /**
  * Decodes (if needed) and preprocesses one image on the GPU. Plans are cached per (size, options).
  * With `{ output: 'gpu' }` pixelValues is a new GPU tensor that the caller disposes.
@@ -235,26 +259,20 @@ function isDecoded(x: unknown): x is DecodedImage {
 export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options?: PreprocessOptions & { output?: 'host' }): Promise<PreprocessResult<Float32Array>>;
 export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions & { output: 'gpu' }): Promise<PreprocessResult<Tensor>>;
 export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions & { output?: 'host' | 'gpu' } = {}): Promise<PreprocessResult<Float32Array | Tensor>> {
-  const decoded = isDecoded(image) ? image : await decodeImage(image);
-  const cached = await getPreprocessPlan(gpu, decoded.width, decoded.height, options);
-  const { layout, compiled } = cached;
-  const pixels = packedPixels(decoded);
-  const S = layout.size;
-  const shape: [number, number, number, number] = [layout.tiles, 3, S, S];
-  const meta = { shape, grid: { ...layout.grid }, tiles: layout.tiles, layout };
-  // Calls on one cached plan are serialised, so a later run cannot overwrite the output before the copy.
-  const run = cached.lock.then(async () => {
-    if (options.output !== 'gpu') return (await runPlan(compiled, { image: pixels })).pixel_values as Float32Array;
-    await runPlan(compiled, { image: pixels }, { read: [] });
-    const tensor = createTensor(gpu, shape, 'f32', 'pixel_values');
+  const { cached, stage, pixelValues: planOutput, ...meta } = await preprocessStage(gpu, image, options);
+  const { compiled } = cached;
+  const pixelValues = await withPreprocessLock(cached, async () => {
+    if (options.output !== 'gpu') return (await runPlan(compiled, stage.inputs)).pixel_values as Float32Array;
+    await runPlan(compiled, stage.inputs, { read: [] });
+    // The caller owns the copy: the plan's output is overwritten by the next image of this size.
+    const tensor = createTensor(gpu, meta.shape, 'f32', 'pixel_values');
     const enc = gpu.device.createCommandEncoder({ label: 'pixel_values copy' });
-    enc.copyBufferToBuffer(outputTensor(compiled, 'pixel_values').buffer, 0, tensor.buffer, 0, tensor.byteLength);
+    enc.copyBufferToBuffer(planOutput.buffer, 0, tensor.buffer, 0, tensor.byteLength);
     gpu.device.queue.submit([enc.finish()]);
     gpu.counters.submits++;
     return tensor;
   });
-  cached.lock = run.catch(() => undefined);
-  return { pixelValues: await run, ...meta };
+  return { pixelValues, ...meta };
 }
 
 /**

@@ -64,48 +64,80 @@ export function encodePlan(compiled: CompiledPlan, encoder: GPUCommandEncoder): 
  * One forward of the plan: one command buffer, one submit. Returns host copies of the outputs
  * named in `read` (all by default). Runs of the same plan are serialised.
  */
-export function runPlan(compiled: CompiledPlan, inputs: RunInputs, options: RunOptions = {}): Promise<RunOutputs> {
-  const run = compiled.queue.then(() => runNow(compiled, inputs, options));
-  compiled.queue = run.catch(() => undefined);
+export async function runPlan(compiled: CompiledPlan, inputs: RunInputs, options: RunOptions = {}): Promise<RunOutputs> {
+  return (await runPlans([{ compiled, inputs, read: options.read }]))[0]!;
+}
+
+export interface Stage {
+  compiled: CompiledPlan;
+  /** Host data, or GPU tensors: e.g. an earlier stage's outputTensor(), copied in encoder order. */
+  inputs: RunInputs;
+  /** Outputs to read back (default: all). */
+  read?: string[];
+}
+
+/**
+ * Several plans in order in one command buffer and one submit (e.g. preprocessing feeding the
+ * encoder). Every plan involved is locked for the whole run, so no other run can overwrite an
+ * output a later stage still reads.
+ */
+export function runPlans(stages: Stage[]): Promise<RunOutputs[]> {
+  const plans = [...new Set(stages.map((s) => s.compiled))];
+  const run = Promise.all(plans.map((c) => c.queue)).then(() => runNow(stages));
+  for (const c of plans) c.queue = run.catch(() => undefined);
   return run;
 }
 
-async function runNow(compiled: CompiledPlan, inputs: RunInputs, options: RunOptions): Promise<RunOutputs> {
-  const { gpu, plan, buffers, staging } = compiled;
-  if (compiled.disposed) throw new Error(`${plan.label}: plan was disposed`);
+async function runNow(stages: Stage[]): Promise<RunOutputs[]> {
+  const gpu = stages[0]!.compiled.gpu;
+  const reads = stages.map(({ compiled, inputs, read }) => {
+    const { plan } = compiled;
+    if (compiled.gpu !== gpu) throw new Error(`${plan.label}: plans of one run must share a device`);
+    if (compiled.disposed) throw new Error(`${plan.label}: plan was disposed`);
+    checkInputs(compiled, inputs);
+    const names = read ?? [...plan.outputs.keys()];
+    for (const name of names) if (!plan.outputs.has(name)) throw new Error(`${plan.label}: no output '${name}' to read`);
+    return names;
+  });
   assertAlive(gpu);
-  checkInputs(compiled, inputs);
-  const read = options.read ?? [...plan.outputs.keys()];
-  for (const name of read) if (!plan.outputs.has(name)) throw new Error(`${plan.label}: no output '${name}' to read`);
 
   const queue = gpu.device.queue;
-  const encoder = gpu.device.createCommandEncoder({ label: plan.label });
-  for (const [name, ref] of plan.inputs) {
-    const v = inputs[name]!;
-    const dst = buffers.get(ref.id)!;
-    if (isTensor(v)) encoder.copyBufferToBuffer(v.buffer, 0, dst, 0, Math.ceil(ref.byteLength / 4) * 4);
-    else queue.writeBuffer(dst, 0, v.buffer, v.byteOffset, Math.ceil(v.byteLength / 4) * 4);
-  }
-  encodePlan(compiled, encoder);
-  for (const name of read) {
-    const ref = plan.outputs.get(name)!;
-    encoder.copyBufferToBuffer(buffers.get(ref.id)!, 0, staging.get(name)!, 0, Math.ceil(ref.byteLength / 4) * 4);
-  }
-  compiled.profiler?.resolve(encoder);
+  const encoder = gpu.device.createCommandEncoder({ label: stages.map((s) => s.compiled.plan.label).join(' → ') });
+  stages.forEach(({ compiled, inputs }, i) => {
+    const { plan, buffers, staging } = compiled;
+    for (const [name, ref] of plan.inputs) {
+      const v = inputs[name]!;
+      const dst = buffers.get(ref.id)!;
+      if (isTensor(v)) encoder.copyBufferToBuffer(v.buffer, 0, dst, 0, Math.ceil(ref.byteLength / 4) * 4);
+      else queue.writeBuffer(dst, 0, v.buffer, v.byteOffset, Math.ceil(v.byteLength / 4) * 4);
+    }
+    encodePlan(compiled, encoder);
+    for (const name of reads[i]!) {
+      const ref = plan.outputs.get(name)!;
+      encoder.copyBufferToBuffer(buffers.get(ref.id)!, 0, staging.get(name)!, 0, Math.ceil(ref.byteLength / 4) * 4);
+    }
+    compiled.profiler?.resolve(encoder);
+  });
   queue.submit([encoder.finish()]);
   gpu.counters.submits++;
 
-  const out: RunOutputs = {};
-  await Promise.all(read.map(async (name) => {
-    const buf = staging.get(name)!;
-    await whileAlive(gpu, buf.mapAsync(GPUMapMode.READ));
-    const ref = plan.outputs.get(name)!;
-    out[name] = hostView(buf.getMappedRange(0, Math.ceil(ref.byteLength / 4) * 4).slice(0, ref.byteLength), ref.dtype);
-    buf.unmap();
+  const outs = await Promise.all(stages.map(async ({ compiled }, i) => {
+    const { plan, staging } = compiled;
+    const out: RunOutputs = {};
+    await Promise.all(reads[i]!.map(async (name) => {
+      const buf = staging.get(name)!;
+      await whileAlive(gpu, buf.mapAsync(GPUMapMode.READ));
+      const ref = plan.outputs.get(name)!;
+      out[name] = hostView(buf.getMappedRange(0, Math.ceil(ref.byteLength / 4) * 4).slice(0, ref.byteLength), ref.dtype);
+      buf.unmap();
+    }));
+    if (compiled.profiler) compiled.lastProfile = await readProfile(compiled);
+    return out;
   }));
-  if (read.length === 0) await whileAlive(gpu, queue.onSubmittedWorkDone());
-  if (compiled.profiler) compiled.lastProfile = await readProfile(compiled);
-  return out;
+  if (reads.every((r) => r.length === 0) && !stages.some((s) => s.compiled.profiler)) {
+    await whileAlive(gpu, queue.onSubmittedWorkDone());
+  }
+  return outs;
 }
 
 async function readProfile(compiled: CompiledPlan): Promise<OpTime[]> {
