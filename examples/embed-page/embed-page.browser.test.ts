@@ -3,47 +3,36 @@
 // thumbnail with maxTiles=2, the default tiny model), and the PCA picture is checked not to be blank
 // from a screenshot of its canvas.
 //
-// Environment: see test/browser/launch.ts (INTERNVIT_GPU, INTERNVIT_BROWSER_FLAGS, INTERNVIT_CHROMIUM), and
+// Environment: see scripts/chromium.ts (INTERNVIT_GPU, INTERNVIT_BROWSER_FLAGS, INTERNVIT_CHROMIUM), and
 //   INTERNVIT_SCREENSHOT_DIR=/dir   also save the page and PCA screenshots there
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
-import type { Browser } from 'puppeteer-core';
-import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserFlags, launchChromium, requireChromium, serverUrl, startVite } from '../../test/browser/launch.js';
+import { forwardPageLog, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
 import type { EmbedPageState } from './main.js';
 
 const configFile = fileURLToPath(new URL('./vite.config.ts', import.meta.url));
 const timeoutS = 150;
 
 describe('embed demo page in headless Chromium', () => {
-  let server: ViteDevServer | undefined;
-  let browser: Browser | undefined;
+  let session: BrowserSession | undefined;
 
   beforeAll(async () => {
-    requireChromium();
-    const flags = await browserFlags();
-    server = await startVite({ configFile, logLevel: 'warn' });
-    browser = await launchChromium(flags, (timeoutS + 60) * 1000);
+    session = await openBrowser({ vite: { configFile, logLevel: 'warn' }, protocolTimeoutMs: (timeoutS + 60) * 1000 });
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => session?.close());
 
   it('embeds the sample image and draws tiles, timings and a non-blank PCA picture', async () => {
-    const page = await browser!.newPage();
+    const page = await session!.browser.newPage();
     await page.setViewport({ width: 1200, height: 1400 });
     const log: string[] = [];
-    page.on('console', (msg) => { if (msg.type() === 'error' || msg.type() === 'warn') log.push(`[page ${msg.type()}] ${msg.text()}`); });
-    page.on('pageerror', (e) => log.push(`[page exception] ${e instanceof Error ? e.message : String(e)}`));
-    page.on('requestfailed', (r) => log.push(`[page request failed] ${r.url()}: ${r.failure()?.errorText}`));
+    forwardPageLog(page, (line) => log.push(line));
 
     const t0 = Date.now();
-    await page.goto(`${serverUrl(server!)}/?demo=1&mode=internvl&maxTiles=2`, { waitUntil: 'load' });
+    await page.goto(`${session!.url}/?demo=1&mode=internvl&maxTiles=2`, { waitUntil: 'load' });
     try {
       await page.waitForFunction(() => window.__embedPage?.done === true, { timeout: timeoutS * 1000, polling: 250 });
     } catch (e) {

@@ -2,18 +2,12 @@
 // test/browser/page on 127.0.0.1 (navigator.gpu needs a secure context), Puppeteer drives Debian's
 // /usr/bin/chromium, and the page publishes its results on window.__internvitChecks.
 //
-// Environment:
-//   INTERNVIT_GPU=1|0             hardware GPU flags / SwiftShader flags (default: SwiftShader unless
-//                                 Dawn in Node finds a hardware adapter)
-//   INTERNVIT_BROWSER_FLAGS="..." extra Chromium flags, appended
-//   INTERNVIT_CHROMIUM=/path      browser binary (default /usr/bin/chromium)
+// Environment (also those of scripts/chromium.ts: INTERNVIT_GPU, INTERNVIT_BROWSER_FLAGS, INTERNVIT_CHROMIUM):
 //   INTERNVIT_BROWSER_TIMEOUT_S   how long the page may take for all checks (default 1200)
 //   INTERNVIT_CHECK_FILTER=TEXT   run only checks whose name or file contains TEXT
 import { fileURLToPath } from 'node:url';
-import type { Browser } from 'puppeteer-core';
-import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserFlags, chromium, launchChromium, requireChromium, serverUrl, startVite } from './launch.js';
+import { chromium, forwardPageLog, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
 import type { BrowserReport } from './page/main.js';
 import {
   checkNames, fileCount, formatHeader, formatOutcome, loadCheckModules, nameWidth, parseOutcomes, summarize, type CheckOutcome,
@@ -24,16 +18,19 @@ const pageRoot = fileURLToPath(new URL('./page', import.meta.url));
 const timeoutS = Number(process.env.INTERNVIT_BROWSER_TIMEOUT_S || 1200);
 const filter = process.env.INTERNVIT_CHECK_FILTER || undefined;
 
-/** Starts the page's dev server on a free port. */
-function startServer(): Promise<ViteDevServer> {
-  return startVite({
-    configFile: false,
-    root: pageRoot,
-    logLevel: 'warn',
-    cacheDir: `${repoRoot}/node_modules/.vite-browser-test`,
-    server: { fs: { allow: [repoRoot] } },
-    // Scan the page's imports up front, so Vite does not discover a dependency mid-run and reload the page.
-    optimizeDeps: { entries: ['index.html'] },
+/** The page's dev server and Chromium. */
+function open(): Promise<BrowserSession> {
+  return openBrowser({
+    vite: {
+      configFile: false,
+      root: pageRoot,
+      logLevel: 'warn',
+      cacheDir: `${repoRoot}/node_modules/.vite-browser-test`,
+      server: { fs: { allow: [repoRoot] } },
+      // Scan the page's imports up front, so Vite does not discover a dependency mid-run and reload the page.
+      optimizeDeps: { entries: ['index.html'] },
+    },
+    protocolTimeoutMs: (timeoutS + 60) * 1000,
   });
 }
 
@@ -49,39 +46,26 @@ function multisetMinus(a: string[], b: string[]): string[] {
 }
 
 describe('kernel checks in headless Chromium (WebGPU)', () => {
-  let server: ViteDevServer | undefined;
-  let browser: Browser | undefined;
-  let url = '';
-  let flags: string[] = [];
+  let session: BrowserSession | undefined;
 
   beforeAll(async () => {
-    requireChromium();
-    flags = await browserFlags();
-    server = await startServer();
-    url = `${serverUrl(server)}/${filter ? `?filter=${encodeURIComponent(filter)}` : ''}`;
-    browser = await launchChromium(flags, (timeoutS + 60) * 1000);
+    session = await open();
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => session?.close());
 
   it('runs every check module in test/checks/ and every check passes', async () => {
     const modules = await loadCheckModules(filter);
     const broken = modules.filter((m) => m.error);
     const expected = checkNames(modules);
-    console.log(`chromium ${chromium} ${flags.join(' ')}\n${url}: ${expected.length} checks from ${fileCount(modules)} files`);
+    const url = `${session!.url}/${filter ? `?filter=${encodeURIComponent(filter)}` : ''}`;
+    console.log(`chromium ${chromium} ${session!.flags.join(' ')}\n${url}: ${expected.length} checks from ${fileCount(modules)} files`);
 
     // Lines are collected and printed as one block (vitest prefixes every console.log with a header).
     const width = nameWidth(expected);
     const lines: string[] = [formatHeader(width)];
-    const page = await browser!.newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' || msg.type() === 'warn') lines.push(`[page ${msg.type()}] ${msg.text()}`);
-    });
-    page.on('pageerror', (e) => lines.push(`[page exception] ${e instanceof Error ? e.message : String(e)}`));
-    page.on('requestfailed', (r) => lines.push(`[page request failed] ${r.url()}: ${r.failure()?.errorText}`));
+    const page = await session!.browser.newPage();
+    forwardPageLog(page, (line) => lines.push(line));
     await page.exposeFunction('__internvitOnResult', (json: string) => {
       lines.push(formatOutcome(parseOutcomes<CheckOutcome>(json), width));
     });

@@ -5,16 +5,14 @@
 // The fixture list comes from disk on this side, so the page needs no directory listing, and the
 // test fails if the page ran a different set.
 //
-// Environment (also those of ./launch.ts: INTERNVIT_GPU, INTERNVIT_BROWSER_FLAGS, INTERNVIT_CHROMIUM):
+// Environment (also those of scripts/chromium.ts: INTERNVIT_GPU, INTERNVIT_BROWSER_FLAGS, INTERNVIT_CHROMIUM):
 //   INTERNVIT_BROWSER_TIMEOUT_S   how long the page may take for all fixtures (default 1200)
 //   INTERNVIT_FIXTURE_FILTER=TEXT run only fixtures whose id (e.g. "model/f16") contains TEXT
 import { fileURLToPath } from 'node:url';
-import type { Browser } from 'puppeteer-core';
-import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, forwardPageLog, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
 import { listFixtures } from '../model/fixtures.js';
 import { fixtureId, formatFixture, resultsFromJson, type FixtureResult } from '../model/parity-core.js';
-import { browserFlags, chromium, launchChromium, requireChromium, serverUrl, startVite } from './launch.js';
 import type { ParityReport } from './model-page/main.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,18 +20,21 @@ const pagePath = 'test/browser/model-page/';
 const timeoutS = Number(process.env.INTERNVIT_BROWSER_TIMEOUT_S || 1200);
 const filter = process.env.INTERNVIT_FIXTURE_FILTER || undefined;
 
-/** The dev server, rooted at the repository so fixture folders are plain URLs. */
-function startServer(): Promise<ViteDevServer> {
-  return startVite({
-    configFile: false,
-    root: repoRoot,
-    // 'mpa': a missing file is a 404 (the loader probes model.safetensors), never an index.html fallback.
-    appType: 'mpa',
-    logLevel: 'warn',
-    cacheDir: `${repoRoot}/node_modules/.vite-browser-model`,
-    server: { fs: { allow: [repoRoot] } },
-    // Scan the page's imports up front, so Vite does not discover a dependency mid-run and reload the page.
-    optimizeDeps: { entries: [`${pagePath}index.html`] },
+/** Chromium and the dev server, rooted at the repository so fixture folders are plain URLs. */
+function open(): Promise<BrowserSession> {
+  return openBrowser({
+    vite: {
+      configFile: false,
+      root: repoRoot,
+      // 'mpa': a missing file is a 404 (the loader probes model.safetensors), never an index.html fallback.
+      appType: 'mpa',
+      logLevel: 'warn',
+      cacheDir: `${repoRoot}/node_modules/.vite-browser-model`,
+      server: { fs: { allow: [repoRoot] } },
+      // Scan the page's imports up front, so Vite does not discover a dependency mid-run and reload the page.
+      optimizeDeps: { entries: [`${pagePath}index.html`] },
+    },
+    protocolTimeoutMs: (timeoutS + 60) * 1000,
   });
 }
 
@@ -43,21 +44,13 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
     ...listFixtures('internvl').map((n) => fixtureId('internvl', n)),
   ];
   const fixtures = all.filter((id) => !filter || id.includes(filter));
-  let server: ViteDevServer | undefined;
-  let browser: Browser | undefined;
-  let flags: string[] = [];
+  let session: BrowserSession | undefined;
 
   beforeAll(async () => {
-    requireChromium();
-    flags = await browserFlags();
-    server = await startServer();
-    browser = await launchChromium(flags, (timeoutS + 60) * 1000);
+    session = await open();
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => session?.close());
 
   it('has model and InternVL fixtures on disk', () => {
     expect(all.filter((id) => id.startsWith('model/')).length).toBeGreaterThanOrEqual(8);
@@ -66,22 +59,16 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
 
   it('runs every fixture in the browser, each within 5e-4 + 5e-4·|want|', async () => {
     expect(fixtures.length, `no fixture id contains INTERNVIT_FIXTURE_FILTER=${filter}`).toBeGreaterThan(0);
-    const url = `${serverUrl(server!)}/${pagePath}?fixtures=${encodeURIComponent(fixtures.join(','))}`;
-    console.log(`chromium ${chromium} ${flags.join(' ')}\n${serverUrl(server!)}/${pagePath}: ${fixtures.length} fixtures` +
+    const url = `${session!.url}/${pagePath}?fixtures=${encodeURIComponent(fixtures.join(','))}`;
+    console.log(`chromium ${chromium} ${session!.flags.join(' ')}\n${session!.url}/${pagePath}: ${fixtures.length} fixtures` +
       (filter ? ` (INTERNVIT_FIXTURE_FILTER=${filter}, of ${all.length})` : ''));
 
     // Lines are collected and printed as one block (vitest prefixes every console.log with a header).
     const lines: string[] = [];
-    const page = await browser!.newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' || msg.type() === 'warn') lines.push(`[page ${msg.type()}] ${msg.text()}`);
-    });
-    page.on('pageerror', (e) => lines.push(`[page exception] ${e instanceof Error ? e.message : String(e)}`));
-    page.on('requestfailed', (r) => {
+    const page = await session!.browser.newPage();
+    forwardPageLog(page, (line) => lines.push(line), {
       // Chromium reports every HEAD (the loader's size probe) as ERR_ABORTED while fetch gets its 200.
-      if (r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED') return;
-      const range = r.headers().range ? ` (${r.headers().range})` : '';
-      lines.push(`[page request failed] ${r.method()} ${r.url()}${range}: ${r.failure()?.errorText}`);
+      ignoreRequest: (r) => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED',
     });
     await page.exposeFunction('__internvitOnFixture', (json: string) => {
       lines.push(formatFixture(resultsFromJson<FixtureResult>(json)));
