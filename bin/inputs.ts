@@ -102,6 +102,11 @@ export function describeTiles(image: DecodedImage, grid: { cols: number; rows: n
   return `image ${image.name}: ${image.width}×${image.height} → ${layout}${tiles} tile${tiles === 1 ? '' : 's'} of ${opts.size}×${opts.size} (${opts.preprocess})`;
 }
 
+/** Safetensors metadata naming a preprocessed image: its file, mode, tile size, grid and tile count. */
+export function tileMetadata(image: DecodedImage, opts: { preprocess: PreprocessMode; size: number }, px: { grid: { cols: number; rows: number }; tiles: number }): Record<string, string> {
+  return { source: image.name, mode: opts.preprocess, size: String(opts.size), grid: `${px.grid.cols}x${px.grid.rows}`, tiles: String(px.tiles) };
+}
+
 // ------------------------------------------------------------------------------ models
 
 /** The package folder (holding package.json "internvit-webgpu"), from wherever this code was bundled to. */

@@ -1,7 +1,7 @@
 // `internvit preprocess`: an image → pixel_values (T, 3, S, S), exactly as InternVL / CLIP prepare it.
 import { describeGpu, preprocess as preprocessImage } from '../src/index.js';
 import { checkOutputPath, formatMs, now, outputSummary, parseFlags, requireFlag, shapeText, withGpu, writeOutput, type Io } from './cli.js';
-import { describeTiles, IMAGE_FLAGS, IMAGE_FLAGS_USAGE, imageOptions, PIXELS_NAME, readImage } from './inputs.js';
+import { describeTiles, IMAGE_FLAGS, IMAGE_FLAGS_USAGE, imageOptions, PIXELS_NAME, readImage, tileMetadata } from './inputs.js';
 
 export const PREPROCESS_USAGE = `preprocess --image FILE --output OUT [options]
     writes F32 pixel_values (T, 3, S, S): the tiles in InternVL's order (row-major grid, thumbnail
@@ -30,9 +30,7 @@ export async function preprocess(args: string[], io: Io): Promise<number> {
     io.err(describeTiles(image, px.grid, px.tiles, opts));
     io.err(`preprocess ${shapeText(px.shape)}: ${formatMs(now() - t)} (first run: includes pipeline compilation)`);
     const outputs = { [PIXELS_NAME]: { shape: px.shape, data: px.pixelValues } };
-    await writeOutput(outPath, outputs, {
-      source: image.name, mode, size: String(opts.size), grid: `${px.grid.cols}x${px.grid.rows}`, tiles: String(px.tiles),
-    });
+    await writeOutput(outPath, outputs, tileMetadata(image, opts, px));
     io.err(outputSummary(outPath, outputs));
     return 0;
   });

@@ -1,13 +1,7 @@
 // `internvit tokens`: an InternVL chat checkpoint's image tokens (encoder → pixel shuffle → mlp1).
-import { describeGpu, disposeTensor, InternViT, preprocess, type HostOutput } from '../src/index.js';
-import {
-  CliError, checkOutputPath, formatMs, now, outputSummary, parseFlags, requireFlag, shapeText, stringFlag,
-  usageError, withGpu, writeOutput, type Io,
-} from './cli.js';
-import {
-  checkPixelsForModel, checkpointLine, describeTiles, IMAGE_FLAGS, IMAGE_FLAGS_USAGE, imageOptions, inspectModel,
-  modelImageSize, readImage, readPixels, rejectImageFlags,
-} from './inputs.js';
+import { CliError, parseFlags, type Io } from './cli.js';
+import { IMAGE_FLAGS_USAGE } from './inputs.js';
+import { MODEL_INPUT_FLAGS, runModelCommand } from './model-command.js';
 
 export const TOKENS_USAGE = `tokens --model M (--image FILE | --pixels IN) --output OUT [options]
     InternVL chat checkpoints: writes F32 image_tokens (T, tokens per tile, LLM hidden), the embeddings
@@ -19,74 +13,22 @@ export const TOKENS_USAGE = `tokens --model M (--image FILE | --pixels IN) --out
 ${IMAGE_FLAGS_USAGE} (default: the model's force_image_size)`;
 
 export async function tokens(args: string[], io: Io): Promise<number> {
-  const values = parseFlags('tokens', args, {
-    model: { type: 'string' }, pixels: { type: 'string' }, image: { type: 'string' }, output: { type: 'string' }, ...IMAGE_FLAGS,
-  });
+  const values = parseFlags('tokens', args, MODEL_INPUT_FLAGS);
   if (!values) {
     io.out(`usage: internvit ${TOKENS_USAGE}`);
     return 0;
   }
-  const modelSpec = requireFlag('tokens', values, 'model', '<folder|url|org/name>');
-  const pixelsPath = stringFlag(values, 'pixels');
-  const imagePath = stringFlag(values, 'image');
-  if ((pixelsPath === undefined) === (imagePath === undefined)) throw usageError('tokens: give exactly one of --image <file> and --pixels <file.safetensors>');
-  const outPath = requireFlag('tokens', values, 'output', '<out.safetensors>');
-
-  await checkOutputPath(outPath);
-  const model = await inspectModel(modelSpec);
-  const chat = model.config.chat;
-  if (!chat) {
-    throw new CliError(`${model.location} is a standalone InternViT checkpoint; image tokens need an InternVL chat checkpoint (config.json with vision_config and llm_config). "internvit embed" gives its encoder outputs`);
-  }
-  let pixels: Awaited<ReturnType<typeof readPixels>> | undefined;
-  let image: Awaited<ReturnType<typeof readImage>> | undefined;
-  let opts: ReturnType<typeof imageOptions> | undefined;
-  if (pixelsPath !== undefined) {
-    rejectImageFlags(values);
-    pixels = await readPixels(pixelsPath);
-    checkPixelsForModel(pixels.shape, model.config, pixelsPath, true);
-  } else {
-    opts = imageOptions(values, modelImageSize(model.config));
-    checkPixelsForModel([1, 3, opts.size, opts.size], model.config, `--size ${opts.size}`, true);
-    image = await readImage(imagePath!);
-  }
-
-  return withGpu(io, async (gpu) => {
-    io.err(describeGpu(gpu));
-    io.err(checkpointLine(model.location, model.checkpoint));
-    let t = now();
-    const vit = await InternViT.load(modelSpec, { gpu });
-    try {
-      io.err(`load: ${formatMs(now() - t)}`);
-      let out: HostOutput;
-      const meta: Record<string, string> = { model: model.location };
-      if (pixels) {
-        t = now();
-        out = await vit.imageTokensFromPixels(pixels.data, pixels.shape);
-        io.err(`image tokens ${shapeText(pixels.shape)}: ${formatMs(now() - t)} (first run: includes pipeline compilation)`);
-        meta.source = pixelsPath!;
-      } else {
-        const { preprocess: mode, ...rest } = opts!;
-        t = now();
-        const px = await preprocess(gpu, image!, { ...rest, mode, output: 'gpu' });
-        io.err(describeTiles(image!, px.grid, px.tiles, opts!));
-        io.err(`preprocess: ${formatMs(now() - t)} (first run: includes pipeline compilation)`);
-        try {
-          t = now();
-          out = await vit.imageTokensFromPixels(px.pixelValues, px.shape);
-          io.err(`image tokens ${shapeText(px.shape)}: ${formatMs(now() - t)} (first run: includes pipeline compilation)`);
-        } finally {
-          disposeTensor(gpu, px.pixelValues);
-        }
-        Object.assign(meta, { source: image!.name, mode, size: String(opts!.size), grid: `${px.grid.cols}x${px.grid.rows}`, tiles: String(px.tiles) });
+  return runModelCommand({
+    name: 'tokens',
+    pixelShuffle: true,
+    checkModel({ location, config }) {
+      if (!config.chat) {
+        throw new CliError(`${location} is a standalone InternViT checkpoint; image tokens need an InternVL chat checkpoint (config.json with vision_config and llm_config). "internvit embed" gives its encoder outputs`);
       }
-      const outputs = { image_tokens: out };
-      t = now();
-      await writeOutput(outPath, outputs, meta);
-      io.err(`${outputSummary(outPath, outputs)} in ${formatMs(now() - t)}`);
-      return 0;
-    } finally {
-      vit.dispose();
-    }
-  });
+    },
+    label: 'image tokens',
+    async forward(vit, pixels, shape) {
+      return { image_tokens: await vit.imageTokensFromPixels(pixels, shape) };
+    },
+  }, values, io);
 }
