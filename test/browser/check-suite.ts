@@ -118,15 +118,6 @@ export function summarize(results: CheckOutcome[]): { ok: number; failed: number
   return { ok, failed, skipped, line: `${ok} passed, ${failed} failed, ${skipped} skipped` };
 }
 
-/** JSON that keeps NaN/±Infinity (plain JSON turns them into null); pair with parseOutcomes. */
-export function stringifyOutcomes(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? `__num:${v}` : v));
-}
-
-export function parseOutcomes<T>(json: string): T {
-  return JSON.parse(json, (_k, v) => (typeof v === 'string' && v.startsWith('__num:') ? Number(v.slice(6)) : v)) as T;
-}
-
 /** Runs every check of every module in order, handing each result to `report` as it finishes. */
 export async function runAll(gpu: Gpu, modules: CheckModule[], report: (r: CheckOutcome) => void | Promise<void>): Promise<CheckOutcome[]> {
   const results: CheckOutcome[] = [];

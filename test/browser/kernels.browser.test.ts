@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, forwardPageLog, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
 import type { BrowserReport } from './page/main.js';
 import {
-  checkNames, fileCount, formatHeader, formatOutcome, loadCheckModules, nameWidth, parseOutcomes, summarize, type CheckOutcome,
+  checkNames, fileCount, formatHeader, formatOutcome, loadCheckModules, nameWidth, summarize, type CheckOutcome,
 } from './check-suite.js';
+import { fromReportJson, readPageReport } from './report-json.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const pageRoot = fileURLToPath(new URL('./page', import.meta.url));
@@ -67,7 +68,7 @@ describe('kernel checks in headless Chromium (WebGPU)', () => {
     const page = await session!.browser.newPage();
     forwardPageLog(page, (line) => lines.push(line));
     await page.exposeFunction('__internvitOnResult', (json: string) => {
-      lines.push(formatOutcome(parseOutcomes<CheckOutcome>(json), width));
+      lines.push(formatOutcome(fromReportJson<CheckOutcome>(json), width));
     });
 
     const t0 = Date.now();
@@ -79,8 +80,7 @@ describe('kernel checks in headless Chromium (WebGPU)', () => {
       throw new Error(`the page did not finish its checks in ${timeoutS} s (INTERNVIT_BROWSER_TIMEOUT_S); ` +
         `${lines.length - 1} lines above were reported before that: ${(e as Error).message}`);
     }
-    const report = parseOutcomes<BrowserReport>(await page.evaluate(() => JSON.stringify(window.__internvitChecks,
-      (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? `__num:${v}` : v))));
+    const report = await readPageReport<BrowserReport>(page, '__internvitChecks');
     await page.close();
 
     console.log(lines.join('\n'));

@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, forwardPageLog, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
 import { listFixtures } from '../model/fixtures.js';
-import { fixtureId, formatFixture, resultsFromJson, type FixtureResult } from '../model/parity-core.js';
+import { fixtureId, formatFixture, type FixtureResult } from '../model/parity-core.js';
 import type { ParityReport } from './model-page/main.js';
+import { fromReportJson, readPageReport } from './report-json.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const pagePath = 'test/browser/model-page/';
@@ -71,7 +72,7 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
       ignoreRequest: (r) => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED',
     });
     await page.exposeFunction('__internvitOnFixture', (json: string) => {
-      lines.push(formatFixture(resultsFromJson<FixtureResult>(json)));
+      lines.push(formatFixture(fromReportJson<FixtureResult>(json)));
     });
 
     const t0 = Date.now();
@@ -83,8 +84,7 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
       throw new Error(`the page did not finish the fixtures in ${timeoutS} s (INTERNVIT_BROWSER_TIMEOUT_S); ` +
         `${lines.length} lines above were reported before that: ${(e as Error).message}`);
     }
-    const report = resultsFromJson<ParityReport>(await page.evaluate(() => JSON.stringify(window.__internvitParity,
-      (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? `__num:${v}` : v))));
+    const report = await readPageReport<ParityReport>(page, '__internvitParity');
     await page.close();
 
     const failed = report.results.filter((r) => !r.ok).length;

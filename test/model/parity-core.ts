@@ -152,15 +152,6 @@ export function formatFixture(r: FixtureResult): string {
     (r.problems.length ? `; ${r.problems.join('; ')}` : '');
 }
 
-/** JSON that keeps NaN/±Infinity (plain JSON turns them into null): results cross from the page to Node. */
-export function resultsToJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? `__num:${v}` : v));
-}
-
-export function resultsFromJson<T>(json: string): T {
-  return JSON.parse(json, (_k, v) => (typeof v === 'string' && v.startsWith('__num:') ? Number(v.slice(6)) : v)) as T;
-}
-
 /** "model/f16" → { kind, name }; throws on anything else (names travel in a URL). */
 export function parseFixtureId(id: string): { kind: FixtureKind; name: string } {
   const m = /^(model|internvl)\/([A-Za-z0-9_.-]+)$/.exec(id);

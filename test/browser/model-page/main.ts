@@ -2,19 +2,16 @@
 // navigator.gpu device (so compiled pipelines are shared across fixtures), loading each checkpoint by
 // URL prefix from the Vite dev server (root = the repository), and publishes the results on
 // window.__internvitParity (read by test/browser/model-parity.browser.test.ts).
-import { describeGpu, destroyGpu, getGpu } from '../../../src/runtime/device.js';
 import {
-  FIXTURE_ROOTS, parseFixtureId, resultsToJson, runFixture, type FixtureResult, type FixtureSource,
+  FIXTURE_ROOTS, parseFixtureId, runFixture, type FixtureResult, type FixtureSource,
 } from '../../model/parity-core.js';
+import { addRow, cell, runPage, withPageGpu, type PageReport } from '../page-shell.js';
+import { toReportJson } from '../report-json.js';
 
-export interface ParityReport {
-  done: boolean;
-  adapter?: string;
+export interface ParityReport extends PageReport {
   /** Fixture ids the page was asked to run, in order. */
   requested: string[];
   results: FixtureResult[];
-  /** Set when the run could not start (no WebGPU, no adapter, bad fixture list). */
-  error?: string;
 }
 
 declare global {
@@ -28,19 +25,9 @@ declare global {
 const report: ParityReport = { done: false, requested: [], results: [] };
 window.__internvitParity = report;
 
-const $ = (id: string) => document.getElementById(id)!;
-
-function cell(text: string, className?: string): HTMLTableCellElement {
-  const td = document.createElement('td');
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
-
 function show(r: FixtureResult): void {
-  const tr = document.createElement('tr');
   const w = r.worst;
-  tr.append(
+  addRow(
     cell(r.ok ? 'ok' : 'FAIL', r.ok ? 'ok' : 'FAIL'),
     cell(r.id),
     cell(Number.isFinite(r.maxAbs) ? r.maxAbs.toExponential(2) : '', 'num'),
@@ -49,7 +36,6 @@ function show(r: FixtureResult): void {
     cell(`${r.seconds.toFixed(1)} s`, 'num'),
     cell(r.problems.join('; ')),
   );
-  $('results').append(tr);
 }
 
 /** A fixture folder served by Vite: the checkpoint by URL prefix, other files by fetch. */
@@ -67,34 +53,20 @@ function fixtureSource(id: string): FixtureSource {
   };
 }
 
-async function main(): Promise<void> {
+runPage(report, async () => {
   const list = new URLSearchParams(location.search).get('fixtures');
   if (!list) throw new Error('no fixtures named: open this page with ?fixtures=model/NAME,internvl/NAME,…');
   report.requested = list.split(',').filter(Boolean);
   const sources = report.requested.map(fixtureSource);
-  const gpu = await getGpu();
-  report.adapter = describeGpu(gpu);
-  $('adapter').textContent = report.adapter;
-  try {
+  await withPageGpu(report, async (gpu) => {
     for (const src of sources) {
       const r = await runFixture(gpu, src);
       report.results.push(r);
       show(r);
-      await window.__internvitOnFixture?.(resultsToJson(r));
+      await window.__internvitOnFixture?.(toReportJson(r));
     }
-  } finally {
-    destroyGpu(gpu);
-  }
-}
-
-main()
-  .catch((e: unknown) => {
-    report.error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    $('adapter').textContent = report.error;
-    console.error(e);
-  })
-  .finally(() => {
-    const failed = report.results.filter((r) => !r.ok).length;
-    $('summary').textContent = report.error ? 'did not run' : `${report.results.length - failed} passed, ${failed} failed`;
-    report.done = true;
   });
+}, () => {
+  const failed = report.results.filter((r) => !r.ok).length;
+  return `${report.results.length - failed} passed, ${failed} failed`;
+});
