@@ -1,13 +1,12 @@
 // InternVL image tokens (encoder → pixel shuffle → mlp1) against float64 PyTorch, every fixture.
 // The comparison lives in parity-core.ts, shared with the browser run (test/browser/model-parity.browser.test.ts).
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
 import { formatResult } from '../checks/harness.js';
 import { loadInternVlVision, selectedLayer } from '../../src/model/internvl.js';
 import { disposeEncoder, loadEncoder } from '../../src/model/internvit.js';
-import { listFixtures } from './fixtures.js';
+import { diskFixture, listFixtures } from './fixtures.js';
 import { checkFixture, FIXTURE_ROOTS } from './parity-core.js';
 
 const root = FIXTURE_ROOTS.internvl;
@@ -20,8 +19,7 @@ describe('InternVL image tokens vs PyTorch float64 (Node)', () => {
 
   for (const name of fixtures) {
     it(name, async () => {
-      const dir = join(root, name);
-      const r = await checkFixture(gpu(), { kind: 'internvl', name, checkpoint: dir, read: (f) => readFile(join(dir, f)) });
+      const r = await checkFixture(gpu(), diskFixture('internvl', name));
       for (const o of r.outputs) console.log(formatResult(o));
       // image_tokens produced with the expected shape, and within tolerance.
       expect(r.problems).toEqual([]);

@@ -1,13 +1,11 @@
 // The whole encoder against float64 PyTorch outputs (reference/make_fixtures.py), every fixture,
 // every output: |got − want| ≤ 5e-4 + 5e-4·|want| elementwise. The comparison lives in parity-core.ts,
 // shared with the browser run (test/browser/model-parity.browser.test.ts).
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
 import { formatResult } from '../checks/harness.js';
-import { listFixtures } from './fixtures.js';
-import { checkFixture, FIXTURE_ROOTS, formatFixture } from './parity-core.js';
+import { diskFixture, listFixtures } from './fixtures.js';
+import { checkFixture, formatFixture } from './parity-core.js';
 
 const fixtures = listFixtures('model');
 
@@ -18,8 +16,7 @@ describe('InternViT forward vs PyTorch float64 (Node)', () => {
 
   for (const name of fixtures) {
     it(name, async () => {
-      const dir = join(FIXTURE_ROOTS.model, name);
-      const r = await checkFixture(gpu(), { kind: 'model', name, checkpoint: dir, read: (f) => readFile(join(dir, f)) });
+      const r = await checkFixture(gpu(), diskFixture('model', name));
       for (const o of r.outputs) if (!o.ok || o.name.endsWith(' last_hidden_state')) console.log(formatResult(o));
       console.log(formatFixture(r));
       // Every expected output (last_hidden_state, pooler_output, hidden_states.i) produced with its shape...

@@ -10,6 +10,7 @@ import type { SafetensorsDType } from '../../src/runtime/dtype.js';
 import type { CheckpointStore } from '../../src/runtime/loader.js';
 import type { ByteSource } from '../../src/runtime/safetensors.js';
 import { writeSafetensors, type WriteTensor } from '../../src/runtime/safetensors.js';
+import { rng } from '../checks/harness.js';
 
 export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'internvit-ckpt-'));
@@ -147,16 +148,10 @@ export function countingStore(inner: CheckpointStore): CheckpointStore & { reads
   };
 }
 
-/** Seeded values in [-1, 1) (mulberry32), so tests are reproducible. */
+/** Seeded values in [-1, 1) (the checks' mulberry32 rng), so tests are reproducible. */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const r = rng(seed);
+  return () => r() * 2 - 1;
 }
 
 /** Random values of a shape for a dtype: F16/BF16 as raw bits (so the exact f32 value is known). */
