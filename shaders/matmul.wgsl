@@ -12,11 +12,15 @@
 // (rows ty·4 + i, columns tx·4 + j and 64 + tx·4 + j, so a warp's B reads are 256 contiguous bytes).
 // K advances in tiles of 16. Each tile of X (64×16) and W (128×16) is loaded as vec4 along K, then
 // stored TRANSPOSED into workgroup memory (As[k][m], Bs[k][n]) so the inner loop is an outer product:
-// per k one vec4 of A and two of B feed 32 FMAs. Row strides 68 / 132 floats (≡ 4 mod 32 banks)
-// with the load mapping below (a warp covers 16 rows × 2 vec4 columns) make the transposing
-// scalar stores bank-conflict free and keep global reads in whole 32-byte sectors. Workgroup memory:
-// 16·68·4 + 16·132·4 = 12.5 KiB (< 16 KiB default limit). The next K tile's global loads are issued
-// before the current tile's FMAs (register prefetch) to hide global latency.
+// per k one vec4 of A and two of B feed 32 FMAs. Loaders (threads 0..63 for X, 64..191 for W) each
+// load a block of 4 rows × 4 k (four vec4) and store it as four WHOLE vec4 of the transposed tile
+// (4 rows at one k): WGSL lets a write to one vector component access the whole vector (Tint's HLSL
+// backend does a read-modify-write), so invocations must never write different components of one
+// vec4 concurrently. A warp covers 16 row quads × 2 vec4 columns: global reads fill whole 32-byte
+// sectors and each quarter-warp's 16-byte stores hit 8 consecutive vec4 (no bank conflicts).
+// Row strides 68 / 132 floats; workgroup memory 16·68·4 + 16·132·4 = 12.5 KiB (< 16 KiB default
+// limit). The next K tile's global loads are issued before the current tile's FMAs (register
+// prefetch) to hide global latency.
 // Dispatch: (ceil(N / 128), ceil(M / 64)). Rows ≥ M, columns ≥ N and k ≥ K load as zero; stores
 // are bounds-checked, so any M, N, K works.
 // gelu comes from shaders/lib/gelu_erf.wgsl, prepended by src/kernels/matmul.ts.
@@ -85,22 +89,27 @@ fn epilogue(m: u32, n: u32, acc: f32) -> f32 {
   return v;
 }
 
-// Transposing store of 4 consecutive k (kq-th vec4 of the tile) for tile row `row`.
-fn storeA(row: u32, kq: u32, v: vec4<f32>) {
-  let i = kq * 4u * SA + row / 4u;
-  let c = row % 4u;
-  As[i][c] = v.x;
-  As[i + SA][c] = v.y;
-  As[i + 2u * SA][c] = v.z;
-  As[i + 3u * SA][c] = v.w;
+// Row `row`, k..k+3 of the matrix thread `lid` loads: X (0..63), W (64..191), none (192..255).
+fn loadFor(lid: u32, row: u32, k: u32) -> vec4<f32> {
+  if (lid < 64u) { return loadX(row, k); }
+  if (lid < 192u) { return loadW(row, k); }
+  return vec4<f32>(0.0);
 }
-fn storeB(row: u32, kq: u32, v: vec4<f32>) {
-  let i = kq * 4u * SB + row / 4u;
-  let c = row % 4u;
-  Bs[i][c] = v.x;
-  Bs[i + SB][c] = v.y;
-  Bs[i + 2u * SB][c] = v.z;
-  Bs[i + 3u * SB][c] = v.w;
+
+// Transposing store of a loaded block: rows 4·q + 0..3 (p0..p3), k = 4·kq + 0..3, as whole vec4.
+fn storeA(q: u32, kq: u32, p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>) {
+  let i = kq * 4u * SA + q;
+  As[i] = vec4<f32>(p0.x, p1.x, p2.x, p3.x);
+  As[i + SA] = vec4<f32>(p0.y, p1.y, p2.y, p3.y);
+  As[i + 2u * SA] = vec4<f32>(p0.z, p1.z, p2.z, p3.z);
+  As[i + 3u * SA] = vec4<f32>(p0.w, p1.w, p2.w, p3.w);
+}
+fn storeB(q: u32, kq: u32, p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>) {
+  let i = kq * 4u * SB + q;
+  Bs[i] = vec4<f32>(p0.x, p1.x, p2.x, p3.x);
+  Bs[i + SB] = vec4<f32>(p0.y, p1.y, p2.y, p3.y);
+  Bs[i + 2u * SB] = vec4<f32>(p0.z, p1.z, p2.z, p3.z);
+  Bs[i + 3u * SB] = vec4<f32>(p0.w, p1.w, p2.w, p3.w);
 }
 
 // One row of a thread's block: columns nA..nA+3 (ga) and nA+64..nA+67 (gb).
@@ -121,36 +130,38 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let tx = lid % 16u;
   let ty = lid / 16u;
 
-  // Load mapping: slot s (0..255 for X, 0..511 for W); lane = s % 32, warp = s / 32.
-  // Row = lane % 16 + 16 · (warp % rowsOf16), kq = lane / 16 + 2 · (warp / rowsOf16).
-  let lane = lid % 32u;
-  let warp = lid / 32u;
-  let aRow = lane % 16u + 16u * (warp % 4u);
-  let aKq = lane / 16u + 2u * (warp / 4u);
-  let bRow0 = lane % 16u + 16u * (warp % 8u);
-  let bKq0 = lane / 16u + 2u * (warp / 8u);          // slots 0..255: kq 0..1
-  let bKq1 = bKq0 + 2u;                              // slots 256..511: kq 2..3
+  // Load mapping: unit u within its matrix (X: 0..63, W: 0..127) loads row quad lq (rows 4·lq..+3)
+  // at vec4 column lkq: lq = lane % 16 + 16 · (u / 64), lkq = lane / 16 + 2 · ((u / 32) % 2).
+  let u = select(lid - 64u, lid, lid < 64u);
+  let lane = u % 32u;
+  let lq = lane % 16u + 16u * (u / 64u);
+  let lkq = lane / 16u + 2u * ((u / 32u) % 2u);
+  let row0 = select(n0, m0, lid < 64u) + 4u * lq;
 
   var c0 = vec4<f32>(0.0); var c1 = vec4<f32>(0.0); // row i = 0: columns group 0, group 1
   var c2 = vec4<f32>(0.0); var c3 = vec4<f32>(0.0); // row 1
   var c4 = vec4<f32>(0.0); var c5 = vec4<f32>(0.0); // row 2
   var c6 = vec4<f32>(0.0); var c7 = vec4<f32>(0.0); // row 3
 
-  var pa = loadX(m0 + aRow, aKq * 4u);
-  var pb0 = loadW(n0 + bRow0, bKq0 * 4u);
-  var pb1 = loadW(n0 + bRow0, bKq1 * 4u);
+  var p0 = loadFor(lid, row0, lkq * 4u);
+  var p1 = loadFor(lid, row0 + 1u, lkq * 4u);
+  var p2 = loadFor(lid, row0 + 2u, lkq * 4u);
+  var p3 = loadFor(lid, row0 + 3u, lkq * 4u);
 
   let tiles = (K + BK - 1u) / BK;
   for (var t = 0u; t < tiles; t++) {
-    storeA(aRow, aKq, pa);
-    storeB(bRow0, bKq0, pb0);
-    storeB(bRow0, bKq1, pb1);
+    if (lid < 64u) {
+      storeA(lq, lkq, p0, p1, p2, p3);
+    } else if (lid < 192u) {
+      storeB(lq, lkq, p0, p1, p2, p3);
+    }
     workgroupBarrier();
     // Prefetch the next tile while this one is multiplied (past the end: loads return zero).
-    let k1 = (t + 1u) * BK;
-    pa = loadX(m0 + aRow, k1 + aKq * 4u);
-    pb0 = loadW(n0 + bRow0, k1 + bKq0 * 4u);
-    pb1 = loadW(n0 + bRow0, k1 + bKq1 * 4u);
+    let k1 = (t + 1u) * BK + lkq * 4u;
+    p0 = loadFor(lid, row0, k1);
+    p1 = loadFor(lid, row0 + 1u, k1);
+    p2 = loadFor(lid, row0 + 2u, k1);
+    p3 = loadFor(lid, row0 + 3u, k1);
     for (var kk = 0u; kk < BK; kk++) {
       let a = As[kk * SA + ty];
       let b0 = Bs[kk * SB + tx];

@@ -9,9 +9,12 @@
 // GEMM view: M = B·NTOK output rows (class rows included: their A row is zero and the epilogue puts
 // cls there), N = D, K = 3P². Workgroup: 16×16 threads own a BM×BN = 64×64 tile, 4×4 per thread
 // (rows 4·ty.., cols 4·tx..); K in steps of BK = 16 through workgroup memory. Loads run along k so
-// neighbouring threads read neighbouring pixels (kx) and neighbouring weights. Each thread's 4 patch
-// base offsets are computed once; per K step only the (c, ky, kx) offset changes. Tiles are stored
-// k-major with 4 floats of padding per k row to spread the store banks; reads are vec4.
+// neighbouring threads read neighbouring pixels (kx) and neighbouring weights. Each loader thread fills
+// 4 consecutive tile rows at its k, stored as one WHOLE vec4: WGSL lets a write to one vector
+// component access the whole vector (Tint's HLSL backend does a read-modify-write), so threads never
+// write different components of one vec4. Each thread's 4 patch base offsets are computed once; per
+// K step only the (c, ky, kx) offset changes. Tiles are stored k-major with 4 floats of padding per
+// k row to spread the store banks; reads are vec4.
 // Grid: (⌈D/64⌉, ⌈M/64⌉). Ragged M, N, K are zero-filled / bounds-checked.
 
 override B: u32;
@@ -47,13 +50,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let tx = lid.x;
   let ty = lid.y;
 
-  // Loader role: k column lk of the tile, rows/cols lr + 16·i.
+  // Loader role: k column lk of the tile, rows/cols 4·lr + i (the lr-th vec4 of the k row).
   let lk = li % BK;
   let lr = li / BK;
   var patchBase: array<u32, 4>;
   var patchOk: array<bool, 4>;
   for (var i = 0u; i < 4u; i++) {
-    let m = m0 + lr + 16u * i;
+    let m = m0 + 4u * lr + i;
     let t = m % NTOK;
     patchOk[i] = m < M && t > 0u;
     let p = max(t, 1u) - 1u;
@@ -67,16 +70,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let c = k / (P * P);
     let r = k % (P * P);
     let koff = c * H * W + (r / P) * W + (r % P);
+    var av: array<f32, 4>;
+    var wv: array<f32, 4>;
     for (var i = 0u; i < 4u; i++) {
-      let row = lr + 16u * i;
-      var a = 0.0;
-      if (kin && patchOk[i]) { a = pixels[patchBase[i] + koff]; }
-      As[lk * ROW4 + row / 4u][row % 4u] = a;
-      let n = n0 + row;
-      var w = 0.0;
-      if (kin && n < D) { w = weight[n * K + k]; }
-      Bs[lk * ROW4 + row / 4u][row % 4u] = w;
+      av[i] = 0.0;  // class and padding rows, k ≥ K
+      if (kin && patchOk[i]) { av[i] = pixels[patchBase[i] + koff]; }
+      let n = n0 + 4u * lr + i;
+      wv[i] = 0.0;
+      if (kin && n < D) { wv[i] = weight[n * K + k]; }
     }
+    As[lk * ROW4 + lr] = vec4<f32>(av[0], av[1], av[2], av[3]);
+    Bs[lk * ROW4 + lr] = vec4<f32>(wv[0], wv[1], wv[2], wv[3]);
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {
       let a = As[kk * ROW4 + ty];

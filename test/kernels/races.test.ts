@@ -1,0 +1,310 @@
+// Data-race check of every kernel that shares workgroup memory (Node only: no GPU, no WebGPU).
+// SwiftShader runs a workgroup's invocations in an order that can hide a missing workgroupBarrier();
+// a real GPU then reads half-written tiles. wgsl_reflect's detectRaces interprets all invocations of
+// a workgroup in lockstep, parks each at a barrier and, per barrier-delimited phase, reports two
+// invocations touching overlapping bytes of workgroup or storage memory with at least one write.
+// Each case records the op with the kernel's own recording function on a plan (small, ragged shapes)
+// and runs the detector on the recorded specialisation: its constants, its workgroup grid (every
+// workgroup of it) and buffers the size of its bound tensors, filled with random data.
+//
+// Limits of the detector (wgsl_reflect 1.6.0) and what this file does about them:
+// - config.constants are applied after module-scope declarations run, so overrides derived from
+//   other overrides (attention's `HD4 = HEAD_DIM / 4u`, array lengths) see no value and it throws.
+//   substituteOverrides() therefore turns every `override` into a `const` holding the recorded value
+//   (derived ones keep their expression, now a const-expression) before the source is interpreted.
+// - Function-scope `array<bool, N>` elements read back as a non-scalar, so `if (patchOk[i])` is
+//   mis-executed (the interpreter logs "Condition must be a scalar" and runs the branch anyway).
+//   patch_embed's one such array is rewritten to array<u32, 4> for the interpreter (RaceCase.adapt);
+//   it is private memory, so the shared accesses being checked are unchanged.
+// - Anything else the interpreter logs through console.error fails the case: a kernel it cannot
+//   execute faithfully is not a kernel it has checked.
+// - Races between workgroups (storage memory) are out of its scope; WGSL gives them no order anyway.
+// - A write to one component of a vector (`tile[i][c] = v`) counts as touching the whole vector.
+//   That is the WGSL rule, not a false positive: "A write access to component of a vector may access
+//   all of the memory locations associated with that vector" (WGSL § Component Reference from Vector
+//   Memory View), and Tint's HLSL backend does it as a read-modify-write of the vector, so different
+//   invocations writing components of one vec4 race. matmul and patch_embed stored their transposed
+//   tiles that way until this check found it; both now store whole vec4s (see the control below).
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { MemoryTracker, WgslDebug, detectRaces, type RaceDetectionResult } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { attention } from '../../src/kernels/attention.js';
+import { layernorm } from '../../src/kernels/layernorm.js';
+import { matmul } from '../../src/kernels/matmul.js';
+import { patchEmbed } from '../../src/kernels/patch-embed.js';
+import { qkRmsNorm, rmsnorm } from '../../src/kernels/rmsnorm.js';
+import { softmax } from '../../src/kernels/softmax.js';
+import type { Gpu } from '../../src/runtime/device.js';
+import type { Kernel } from '../../src/runtime/kernel.js';
+import { createPlan, input, type DispatchOp, type Plan, type TensorRef } from '../../src/runtime/plan.js';
+import { rng } from '../checks/harness.js';
+
+// Recording needs only the limits (dispatch sizes, attention tiling): the WebGPU defaults.
+const limits = {
+  maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupStorageSize: 16384,
+  maxStorageBufferBindingSize: 128 << 20, maxComputeWorkgroupsPerDimension: 65535,
+} as GPUSupportedLimits;
+const newPlan = (): Plan => createPlan({ limits } as Gpu, 'races');
+
+/** Replaces each `override` declaration with a `const` of the recorded value (see the header). */
+function substituteOverrides(source: string, kernel: Kernel, constants: Record<string, number>): string {
+  for (const name of Object.keys(constants)) {
+    if (!kernel.overrides.has(name)) throw new Error(`${kernel.name}: recorded constant '${name}' is not an override of the shader`);
+  }
+  const re = /^override\s+(\w+)\s*(?::\s*(\w+))?\s*(?:=\s*([^;]+))?;/gm;
+  let seen = 0;
+  const out = source.replace(re, (_decl, name: string, type: string | undefined, init: string | undefined) => {
+    seen++;
+    const t = type ?? kernel.overrides.get(name) ?? 'u32';
+    const v = constants[name];
+    if (v === undefined) {
+      if (init === undefined) throw new Error(`${kernel.name}: override '${name}' has no default and was not recorded`);
+      return `const ${name}: ${t} = ${init};`;
+    }
+    if (t === 'bool') return `const ${name}: bool = ${v ? 'true' : 'false'};`;
+    if (t === 'f32') return `const ${name}: f32 = ${Number.isInteger(v) ? `${v}.0` : String(v)};`;
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${kernel.name}: override '${name}' (${t}) got ${v}`);
+    return `const ${name}: ${t} = ${v}${t === 'i32' ? 'i' : 'u'};`;
+  });
+  if (seen !== kernel.overrides.size) throw new Error(`${kernel.name}: substituted ${seen} of ${kernel.overrides.size} overrides (declaration not on one line?)`);
+  return out;
+}
+
+interface Stats { steps: number; accesses: number; phases: number }
+
+/**
+ * detectRaces, counting what it checked: interpreter steps (WgslDebug.stepStack), recorded memory
+ * accesses (MemoryTracker.record) and barrier phases (MemoryTracker.endPhase). The prototypes are
+ * wrapped only for the duration of the call.
+ */
+function detectCounting(code: string, dispatchCount: number[], bindGroups: Record<string, Record<string, ArrayBuffer>>): RaceDetectionResult & Stats & { logged: string[] } {
+  const stats: Stats = { steps: 0, accesses: 0, phases: 0 };
+  const logged = new Set<string>();
+  const consoleError = console.error;
+  console.error = (...a: unknown[]) => { logged.add(a.map(String).join(' ')); };
+  const debugProto = WgslDebug.prototype as unknown as { stepStack: (...a: unknown[]) => unknown };
+  const trackerProto = MemoryTracker.prototype as unknown as { record: (...a: unknown[]) => void; endPhase: () => void };
+  const { stepStack } = debugProto;
+  const { record, endPhase } = trackerProto;
+  debugProto.stepStack = function (this: unknown, ...a: unknown[]) { stats.steps++; return stepStack.apply(this, a); };
+  trackerProto.record = function (this: unknown, ...a: unknown[]) { stats.accesses++; record.apply(this, a); };
+  trackerProto.endPhase = function (this: unknown) { stats.phases++; endPhase.apply(this); };
+  try {
+    return { ...detectRaces(code, 'main', dispatchCount, bindGroups), ...stats, logged: [...logged] };
+  } finally {
+    console.error = consoleError;
+    debugProto.stepStack = stepStack;
+    trackerProto.record = record;
+    trackerProto.endPhase = endPhase;
+  }
+}
+
+/** Buffers for every binding of the op (one per tensor, random values in [-1, 1)), group 0. */
+function bindGroupsOf(op: DispatchOp, seed: number): Record<string, Record<string, ArrayBuffer>> {
+  const random = rng(seed);
+  const byTensor = new Map<TensorRef, ArrayBuffer>();
+  const group: Record<string, ArrayBuffer> = {};
+  for (const b of op.kernel.bindings) {
+    const t = op.bindings[b.name]!;
+    let buf = byTensor.get(t);
+    if (!buf) {
+      const data = new Float32Array(t.byteLength / 4);
+      if (b.access !== 'read_write') for (let i = 0; i < data.length; i++) data[i] = 2 * random() - 1;
+      buf = data.buffer;
+      byTensor.set(t, buf);
+    }
+    group[String(b.binding)] = buf;
+  }
+  return { 0: group };
+}
+
+/** The one dispatch of `kernelName` the plan recorded. */
+function recordedOp(plan: Plan, kernelName: string): DispatchOp {
+  const ops = plan.ops.filter((o): o is DispatchOp => o.type === 'dispatch' && o.kernel.name === kernelName);
+  if (ops.length !== 1) throw new Error(`expected one '${kernelName}' dispatch, got ${ops.length} (${plan.ops.map((o) => o.label).join(', ')})`);
+  return ops[0]!;
+}
+
+interface RaceCase {
+  name: string;
+  /** shaders/*.wgsl file the kernel comes from (coverage check below). */
+  shader: string;
+  kernel: string;
+  /** Records the op on a fresh plan. */
+  record(plan: Plan): void;
+  /** Interpreter workarounds: [from, to] source replacements, each of which must match once. */
+  adapt?: [string, string][];
+}
+
+const cases: RaceCase[] = [
+  // matmul: 64×128 tile, BK = 16. K = 20 / 19 gives a full and a ragged K tile; M, N are ragged.
+  {
+    name: 'matmul tiled vec4 M=5 N=7 K=20, bias + gelu + residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4',
+    record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [7, 20]), input(p, 'b', [7]),
+      { epilogue: 'gelu', residual: { r: input(p, 'r', [5, 7]), scale: input(p, 's', [7]) } }),
+  },
+  {
+    name: 'matmul tiled scalar M=3 N=5 K=19', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar',
+    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19]), null),
+  },
+  // attention: hd 64 → 2 threads per query (partial scores summed across threads), 128 threads,
+  // 16 keys per block; N = 17 is a full and a ragged key block and a ragged query block.
+  {
+    name: 'attention fused N=17 hd=64 (T=2, BK=16)', shader: 'attention.wgsl', kernel: 'attention',
+    record: (p) => attention(p, input(p, 'qkv', [1, 17, 3 * 64]), { heads: 1, headDim: 64 }),
+  },
+  // hd 128 (InternViT-6B) → 4 threads per query, 256 threads, 8 keys per block.
+  {
+    name: 'attention fused N=5 hd=128 (T=4, BK=8)', shader: 'attention.wgsl', kernel: 'attention',
+    record: (p) => attention(p, input(p, 'qkv', [1, 5, 3 * 128]), { heads: 1, headDim: 128 }),
+  },
+  // hd 16 → 1 thread per query, 64 threads, 32 keys per block, 2 heads (grid y).
+  {
+    name: 'attention fused N=5 hd=16 heads=2 (T=1, BK=32)', shader: 'attention.wgsl', kernel: 'attention',
+    record: (p) => attention(p, input(p, 'qkv', [1, 5, 3 * 32]), { heads: 2, headDim: 16 }),
+  },
+  // softmax: threads per row 16 (16 rows per workgroup, 3 used), 256 (one row per workgroup), 1.
+  { name: 'softmax 3×37 (TPR=16)', shader: 'softmax.wgsl', kernel: 'softmax', record: (p) => softmax(p, input(p, 'x', [3, 37])) },
+  { name: 'softmax 2×1030 (TPR=256)', shader: 'softmax.wgsl', kernel: 'softmax', record: (p) => softmax(p, input(p, 'x', [2, 1030])) },
+  { name: 'softmax 300×3 (TPR=1, ragged 2nd workgroup)', shader: 'softmax.wgsl', kernel: 'softmax', record: (p) => softmax(p, input(p, 'x', [300, 3])) },
+  // Row norms: WG 32 (C = 37) and a larger WG with several values per thread.
+  {
+    name: 'layernorm 2×37 with bias (WG=32)', shader: 'layernorm.wgsl', kernel: 'layernorm',
+    record: (p) => layernorm(p, input(p, 'x', [2, 37]), input(p, 'w', [37]), input(p, 'b', [37]), 1e-6),
+  },
+  {
+    name: 'layernorm 1×1030 no bias (WG=256)', shader: 'layernorm.wgsl', kernel: 'layernorm',
+    record: (p) => layernorm(p, input(p, 'x', [1, 1030]), input(p, 'w', [1030]), null, 1e-5),
+  },
+  {
+    name: 'rmsnorm 2×37 (WG=32)', shader: 'rmsnorm.wgsl', kernel: 'rmsnorm',
+    record: (p) => rmsnorm(p, input(p, 'x', [2, 37]), input(p, 'w', [37]), 1e-6),
+  },
+  {
+    name: 'rmsnorm 1×300 (WG=128)', shader: 'rmsnorm.wgsl', kernel: 'rmsnorm',
+    record: (p) => rmsnorm(p, input(p, 'x', [1, 300]), input(p, 'w', [300]), 1e-6),
+  },
+  {
+    name: 'qk_rmsnorm 2 rows D=37 (q, k, v blocks)', shader: 'qk_rmsnorm.wgsl', kernel: 'qk_rmsnorm',
+    record: (p) => qkRmsNorm(p, input(p, 'qkv', [2, 3 * 37]), input(p, 'qw', [37]), input(p, 'kw', [37]), 1e-6),
+  },
+  // patch_embed: 64×64 tile, BK = 16; p = 3 → K = 27 (full + ragged K step), 7×7 image (a dropped
+  // pixel row and column), 2×2 patches + class token, D = 6.
+  {
+    name: 'patch_embed B=1 7×7 p=3 D=6 (K=27)', shader: 'patch_embed.wgsl', kernel: 'patch_embed',
+    record: (p) => patchEmbed(p, input(p, 'pixels', [1, 3, 7, 7]), {
+      patchWeight: input(p, 'pw', [6, 3, 3, 3]), patchBias: input(p, 'pb', [6]),
+      classEmbedding: input(p, 'cls', [1, 1, 6]), positionEmbedding: input(p, 'pos', [1, 5, 6]),
+    }, { patchSize: 3, imageSize: 6, hidden: 6 }),
+    adapt: [
+      ['var patchOk: array<bool, 4>;', 'var patchOk: array<u32, 4>;'],
+      ['patchOk[i] = m < M && t > 0u;', 'patchOk[i] = select(0u, 1u, m < M && t > 0u);'],
+      ['if (kin && patchOk[i])', 'if (kin && patchOk[i] != 0u)'],
+    ],
+  },
+];
+
+interface Prepared { code: string; grid: number[]; groups: Record<string, Record<string, ArrayBuffer>>; invocations: number }
+
+function prepare(c: RaceCase, seed: number): Prepared {
+  const plan = newPlan();
+  c.record(plan);
+  const op = recordedOp(plan, c.kernel);
+  let code = substituteOverrides(op.kernel.source, op.kernel, op.constants);
+  for (const [from, to] of c.adapt ?? []) {
+    if (code.split(from).length !== 2) throw new Error(`${c.name}: workaround target '${from}' not found once in the shader; update adapt`);
+    code = code.replace(from, to);
+  }
+  const workgroups = op.workgroups[0] * op.workgroups[1] * op.workgroups[2];
+  // Workgroup size from the substituted source, as the detector reads it.
+  const wgAttr = /@workgroup_size\(([^)]*)\)/.exec(code)![1]!.split(',').map((s) => s.trim());
+  const consts = new Map([...code.matchAll(/^const (\w+): \w+ = (\d+)u;/gm)].map((m) => [m[1]!, Number(m[2])]));
+  const wgSize = wgAttr.map((s) => (/^\d+$/.test(s) ? Number(s) : consts.get(s)!)).reduce((a, b) => a * b, 1);
+  return { code, grid: op.workgroups, groups: bindGroupsOf(op, seed), invocations: workgroups * wgSize };
+}
+
+/** Errors, interpreter complaints and races (grouped by buffer, access kinds and source lines). */
+function describeResult(r: RaceDetectionResult & { logged: string[] }): string {
+  const groups = new Map<string, { n: number; example: string }>();
+  for (const x of r.races) {
+    const key = `${x.bufferId}: ${x.a.kind} line ${x.a.line} / ${x.b.kind} line ${x.b.line}`;
+    const g = groups.get(key) ?? { n: 0, example: x.message };
+    g.n++;
+    groups.set(key, g);
+  }
+  return [
+    ...r.errors.map((e) => `detector error: ${e}`),
+    ...r.logged.map((e) => `interpreter error: ${e}`),
+    ...[...groups].map(([key, g]) => `${g.n} races on ${key}, e.g. ${g.example}`),
+  ].join('\n');
+}
+
+describe('workgroup-memory kernels have no data races (wgsl_reflect detectRaces, lockstep)', () => {
+  cases.forEach((c, i) => {
+    it(c.name, () => {
+      const p = prepare(c, 7000 + i);
+      const t0 = performance.now();
+      const r = detectCounting(p.code, p.grid, p.groups);
+      const ms = performance.now() - t0;
+      console.log(`${c.name}: grid ${p.grid.join('×')}, ${p.invocations} invocations, ${r.steps} steps, ` +
+        `${r.accesses} memory accesses in ${r.phases} barrier phases checked in ${ms.toFixed(0)} ms: ` +
+        `${r.races.length} races, ${r.errors.length + r.logged.length} errors`);
+      expect(r.steps, 'the interpreter ran the kernel').toBeGreaterThan(p.invocations);
+      expect(describeResult(r)).toBe('');
+    }, 60_000);
+  });
+
+  it('covers every shader that uses workgroup memory or barriers', () => {
+    const dir = fileURLToPath(new URL('../../shaders/', import.meta.url));
+    const shared = readdirSync(dir).filter((f) => f.endsWith('.wgsl'))
+      .filter((f) => /var<workgroup>|workgroupBarrier|storageBarrier|workgroupUniformLoad/.test(readFileSync(dir + f, 'utf8')));
+    expect(shared.sort()).toEqual([...new Set(cases.map((c) => c.shader))].sort());
+  });
+});
+
+// Negative controls: the same harness must report a race once a barrier is taken out.
+describe('the race check fails when a barrier is removed', () => {
+  function withoutBarrier(c: RaceCase, nth: number): RaceDetectionResult {
+    const p = prepare(c, 1);
+    let k = 0;
+    const code = p.code.replace(/workgroupBarrier\(\);/g, (m) => (k++ === nth ? '' : m));
+    expect(k, 'barrier to remove exists').toBeGreaterThan(nth);
+    return detectCounting(code, p.grid, p.groups);
+  }
+
+  it('softmax without the barrier before its tree reduction', () => {
+    const r = withoutBarrier(cases.find((c) => c.name.startsWith('softmax 3×37'))!, 0);
+    console.log(`softmax, barrier 0 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
+    expect(r.races.some((x) => x.bufferId === 'red_max' || x.bufferId === 'red_sum')).toBe(true);
+  });
+
+  it('attention without the barrier after the K/V tile stores', () => {
+    const r = withoutBarrier(cases.find((c) => c.name.startsWith('attention fused N=5 hd=16'))!, 0);
+    console.log(`attention, barrier 0 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
+    expect(r.races.some((x) => x.bufferId === 'k_tile')).toBe(true);
+  });
+
+  it('matmul without the barrier that ends a K tile (next tile overwrites As/Bs being read)', () => {
+    const r = withoutBarrier(cases.find((c) => c.name.startsWith('matmul tiled vec4'))!, 1);
+    console.log(`matmul, barrier 1 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
+    expect(r.races.some((x) => (x.bufferId === 'As' || x.bufferId === 'Bs') && x.a.kind !== x.b.kind)).toBe(true);
+  });
+
+  // The store pattern matmul and patch_embed used before: invocations writing different components
+  // of one workgroup vec4 in the same phase. WGSL allows such a write to access the whole vector.
+  it('reports invocations writing different components of one vec4', () => {
+    const code = `
+      var<workgroup> tile: array<vec4<f32>, 4>;
+      @group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;
+      @compute @workgroup_size(16)
+      fn main(@builtin(local_invocation_index) lid: u32) {
+        tile[lid / 4u][lid % 4u] = f32(lid);
+        workgroupBarrier();
+        if (lid < 4u) { out[lid] = tile[lid]; }
+      }`;
+    const r = detectCounting(code, [1, 1, 1], { 0: { 0: new ArrayBuffer(64) } });
+    expect(r.races.length).toBeGreaterThan(0);
+    expect(r.races.every((x) => x.bufferId === 'tile' && x.a.kind === 'write' && x.b.kind === 'write')).toBe(true);
+  });
+});
