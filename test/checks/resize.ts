@@ -168,6 +168,36 @@ const decodeChecks: KernelCheck[] = [
       return compare(this.name, got, new Uint8Array([...pixels, ...pixels]), 0, 0);
     },
   },
+  {
+    name: 'decode ImageData, HTMLCanvasElement, HTMLImageElement and VideoFrame inputs to exact pixels (browser)',
+    async run() {
+      const doc = (globalThis as { document?: Document }).document;
+      if (!doc || typeof VideoFrame === 'undefined' || typeof OffscreenCanvas === 'undefined') {
+        return skipped(this.name, 'no DOM, OffscreenCanvas or VideoFrame here (Node); runs in the browser page');
+      }
+      const pixels = opaque(randomImage(19, 13, 902));
+      const imageData = new ImageData(new Uint8ClampedArray(pixels), 19, 13);
+      const canvas = doc.createElement('canvas');
+      canvas.width = 19;
+      canvas.height = 13;
+      canvas.getContext('2d')!.putImageData(imageData, 0, 0);
+      // An <img> from a PNG of the same pixels (PNG is lossless and carries no colour profile here).
+      const off = new OffscreenCanvas(19, 13);
+      off.getContext('2d')!.putImageData(imageData, 0, 0);
+      const url = URL.createObjectURL(await off.convertToBlob({ type: 'image/png' }));
+      const img = doc.createElement('img');
+      img.src = url;
+      await img.decode();
+      const frame = new VideoFrame(canvas, { timestamp: 0 });
+      const decoded = [
+        await decodeImage(imageData), await decodeImage(canvas), await decodeImage(img), await decodeImage(frame),
+      ];
+      frame.close();
+      URL.revokeObjectURL(url);
+      const got = new Uint8Array(decoded.flatMap((d) => [...d.data]));
+      return compare(this.name, got, new Uint8Array(decoded.flatMap(() => [...pixels])), 0, 0);
+    },
+  },
 ];
 
 export const checks: KernelCheck[] = [...resizeChecks, ...windowChecks, ...planChecks, ...decodeChecks];
