@@ -3,9 +3,13 @@
 // Epilogue (override-specialised, no runtime branching): EPILOGUE 0 = none, 1 = GELU (exact erf);
 // then, with HAS_RESIDUAL, Y = R + scale ⊙ value (R [M, N], scale [N]: InternViT's layer scale).
 // Bindings x, w: vec4<f32> when K % 4 == 0 (one 16-byte load, one robustness clamp per 4 values),
-// f32 otherwise. WGSL cannot retype a binding through an override, so src/kernels/matmul.ts keeps
-// one of the two `#if VEC4 … #else … #endif` blocks below; everything else is override constants.
-// bias, r, scale: f32. When HAS_BIAS / HAS_RESIDUAL is false the TS binds w in their place
+// f32 otherwise. W may instead be packed 16-bit (bf16 or f16, two per u32, element 2i in the low
+// half; W_PACKED): vec2<u32> per 4 values when K % 4 == 0, u32 otherwise, widened to f32 on load by
+// unpackHalf2 (shaders/lib/unpack_bf16.wgsl or unpack_f16.wgsl, prepended by the TS). Half the
+// weight bytes; the products and sums stay f32. WGSL cannot retype a binding through an override,
+// so src/kernels/matmul.ts resolves the `//#if VEC4` / `//#if W_PACKED` blocks below
+// (src/runtime/wgsl-variants.ts); everything else is override constants.
+// bias, r, scale: f32. When HAS_BIAS / HAS_RESIDUAL is false the TS binds x in their place
 // (read-only aliasing is legal) and the branch that reads them is removed at pipeline creation.
 //
 // Workgroup: 256 threads (16 × 16) compute a 64 (M) × 128 (N) tile of Y; each thread a 4 × 8 block
@@ -40,20 +44,14 @@ const SB: u32 = 33u; // Bs row stride in vec4 (132 floats)
 
 //#if VEC4
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
 
 // 4 consecutive k of row `row` (k % 4 == 0, K % 4 == 0: all in or all out).
 fn loadX(row: u32, k: u32) -> vec4<f32> {
   if (row < M && k < K) { return x[(row * K + k) / 4u]; }
   return vec4<f32>(0.0);
 }
-fn loadW(row: u32, k: u32) -> vec4<f32> {
-  if (row < N && k < K) { return w[(row * K + k) / 4u]; }
-  return vec4<f32>(0.0);
-}
 //#else
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
 
 fn loadX(row: u32, k: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
@@ -63,6 +61,45 @@ fn loadX(row: u32, k: u32) -> vec4<f32> {
   }
   return v;
 }
+//#endif
+
+//#if W_PACKED
+//#if VEC4
+@group(0) @binding(1) var<storage, read> w: array<vec2<u32>>;
+
+fn loadW(row: u32, k: u32) -> vec4<f32> {
+  if (row < N && k < K) {
+    let p = w[(row * K + k) / 4u];
+    return vec4<f32>(unpackHalf2(p.x), unpackHalf2(p.y));
+  }
+  return vec4<f32>(0.0);
+}
+//#else
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+
+fn loadW(row: u32, k: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (row < N) {
+    let o = row * K;
+    for (var c = 0u; c < 4u; c++) {
+      let e = o + k + c;
+      if (k + c < K) { v[c] = unpackHalf2(w[e / 2u])[e % 2u]; }
+    }
+  }
+  return v;
+}
+//#endif
+//#else
+//#if VEC4
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
+
+fn loadW(row: u32, k: u32) -> vec4<f32> {
+  if (row < N && k < K) { return w[(row * K + k) / 4u]; }
+  return vec4<f32>(0.0);
+}
+//#else
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+
 fn loadW(row: u32, k: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
   if (row < N) {
@@ -71,6 +108,7 @@ fn loadW(row: u32, k: u32) -> vec4<f32> {
   }
   return v;
 }
+//#endif
 //#endif
 
 @group(0) @binding(2) var<storage, read> bias: array<f32>;

@@ -2,16 +2,21 @@
 // residual + layer-scale epilogues. Two versions: 'tiled' (shaders/matmul.wgsl, the fast one) and
 // 'naive' (shaders/matmul_naive.wgsl, one output per thread, kept as the simple reference).
 import geluLib from '../../shaders/lib/gelu_erf.wgsl?raw';
+import unpackBf16Lib from '../../shaders/lib/unpack_bf16.wgsl?raw';
+import unpackF16Lib from '../../shaders/lib/unpack_f16.wgsl?raw';
 import tiledSource from '../../shaders/matmul.wgsl?raw';
 import naiveSource from '../../shaders/matmul_naive.wgsl?raw';
 import { defineKernel, type Kernel } from '../runtime/kernel.js';
 import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { numel, shapeString } from '../runtime/tensor.js';
+import { selectVariant } from '../runtime/wgsl-variants.js';
 import { ceilDiv } from './dispatch.js';
 import { geluScalar } from './gelu.js';
 
 export type MatmulEpilogue = 'none' | 'gelu';
 export type MatmulVersion = 'naive' | 'tiled';
+/** How W is stored: f32, or 16-bit (read as packed pairs and widened to f32 in the kernel). */
+export type MatmulWeightDType = 'f32' | 'bf16' | 'f16';
 
 export interface MatmulOptions {
   /** Activation applied to X·Wᵀ + b (default 'none'). */
@@ -27,23 +32,26 @@ export interface MatmulOptions {
 export const MATMUL_TILE = { M: 64, N: 128, K: 16 } as const;
 const NAIVE_WG = 16;
 
-/**
- * Keeps one `//#if VEC4 … //#else … //#endif` block of a shader. WGSL cannot change a binding's
- * element type with an override, and vec4 loads need vec4-typed bindings, so this one choice is
- * made on the source; every shape and epilogue choice stays an override constant.
- */
-export function selectVariant(source: string, vec4: boolean): string {
-  const re = /^\/\/#if VEC4\n([\s\S]*?)^\/\/#else\n([\s\S]*?)^\/\/#endif\n/m;
-  const match = re.exec(source);
-  if (!match) throw new Error('matmul: shader has no //#if VEC4 … //#else … //#endif block');
-  return source.replace(re, vec4 ? match[1]! : match[2]!);
-}
+const kernels = new Map<string, Kernel>();
 
-export const matmulKernels: Record<'tiledVec4' | 'tiledScalar' | 'naive', Kernel> = {
-  tiledVec4: defineKernel({ name: 'matmul_tiled_vec4', source: geluLib + selectVariant(tiledSource, true) }),
-  tiledScalar: defineKernel({ name: 'matmul_tiled_scalar', source: geluLib + selectVariant(tiledSource, false) }),
-  naive: defineKernel({ name: 'matmul_naive', source: geluLib + naiveSource }),
-};
+/**
+ * The kernel for one version, vector width and weight dtype. WGSL cannot change a binding's element
+ * type with an override, so these three choices pick a source variant (`//#if VEC4`, `//#if
+ * W_PACKED`) and the 16-bit decoder that is prepended; every shape and epilogue choice stays an
+ * override constant. Defined on first use, then shared.
+ */
+export function matmulKernel(version: MatmulVersion, vec4: boolean, wDType: MatmulWeightDType): Kernel {
+  const name = version === 'naive' ? `matmul_naive_w${wDType}` : `matmul_tiled_${vec4 ? 'vec4' : 'scalar'}_w${wDType}`;
+  let k = kernels.get(name);
+  if (!k) {
+    const base = version === 'naive' ? naiveSource : tiledSource;
+    const flags = { VEC4: version === 'tiled' && vec4, W_PACKED: wDType !== 'f32' };
+    const lib = wDType === 'bf16' ? unpackBf16Lib : wDType === 'f16' ? unpackF16Lib : '';
+    k = defineKernel({ name, source: geluLib + lib + selectVariant(base, flags, name) });
+    kernels.set(name, k);
+  }
+  return k;
+}
 
 /** Floating-point operations of an M×K by K×N product (2·M·N·K; epilogues not counted). */
 export function matmulFlops(M: number, N: number, K: number): number {
@@ -56,9 +64,15 @@ function requireF32(op: string, what: string, t: TensorRef, shapeOk: boolean, wa
   }
 }
 
+function isWeightDType(d: string): d is MatmulWeightDType {
+  return d === 'f32' || d === 'bf16' || d === 'f16';
+}
+
 /**
  * Records Y = epilogue(X·Wᵀ + b): x [..., K], w [Nout, K] (PyTorch Linear), bias [Nout] or null.
- * Returns Y [..., Nout] (x's leading dims flattened into M for the kernel).
+ * w may be f32, bf16 or f16 (half the bytes; widened to f32 on load, so the result equals the f32
+ * kernel's on the same values). Everything else is f32. Returns Y [..., Nout] (x's leading dims
+ * flattened into M for the kernel).
  */
 export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef | null, opts: MatmulOptions = {}): TensorRef {
   const label = opts.label ?? 'matmul';
@@ -66,7 +80,9 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
   const version = opts.version ?? 'tiled';
   if (epilogue !== 'none' && epilogue !== 'gelu') throw new Error(`${label}: unknown epilogue '${String(epilogue)}' (use 'none' or 'gelu')`);
   if (version !== 'tiled' && version !== 'naive') throw new Error(`${label}: unknown version '${String(version)}' (use 'tiled' or 'naive')`);
-  requireF32(label, 'w', w, w.shape.length === 2, '[Nout, K]');
+  if (!isWeightDType(w.dtype) || w.shape.length !== 2) {
+    throw new Error(`${label}: w '${w.label}' must be f32, bf16 or f16 [Nout, K], got ${shapeString(w.shape)} ${w.dtype}`);
+  }
   const [N, K] = w.shape as [number, number];
   requireF32(label, 'x', x, x.shape.length >= 1 && x.shape[x.shape.length - 1] === K, `[..., ${K}] (K from w ${shapeString(w.shape)})`);
   const M = numel(x.shape) / K;
@@ -82,16 +98,16 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
   }
 
   const vec4 = K % 4 === 0;
-  const kernel = version === 'naive' ? matmulKernels.naive : vec4 ? matmulKernels.tiledVec4 : matmulKernels.tiledScalar;
+  const kernel = matmulKernel(version, vec4, w.dtype);
   const workgroups: [number, number] = version === 'naive'
     ? [ceilDiv(N, NAIVE_WG), ceilDiv(M, NAIVE_WG)]
     : [ceilDiv(N, MATMUL_TILE.N), ceilDiv(M, MATMUL_TILE.M)];
   const y = intermediate(plan, outShape, 'f32', label);
   dispatch(plan, {
     kernel, label,
-    // Unused bindings get w (read-only in every specialisation; aliasing read-only bindings is
-    // legal); the override constants remove the code that would read them.
-    bindings: { x, w, bias: bias ?? w, r: res?.r ?? w, scale: res?.scale ?? w, y },
+    // Unused bindings get x (f32 and read-only in every specialisation; aliasing read-only
+    // bindings is legal); the override constants remove the code that would read them.
+    bindings: { x, w, bias: bias ?? x, r: res?.r ?? x, scale: res?.scale ?? x, y },
     elements: {
       x: M * K, w: N * K, y: M * N,
       ...(bias ? { bias: N } : {}),

@@ -195,3 +195,53 @@ function checkInt(v: number, what: string): number {
   if (!Number.isInteger(v)) throw new Error(`${what}: ${v} is not an integer`);
   return v;
 }
+
+/** The 16-bit types weights can stay in on the GPU (read as packed pairs, widened to f32 in kernels). */
+export type HalfDType = 'bf16' | 'f16';
+
+const F16_MAX = 65504;
+
+/**
+ * Numbers → 16-bit patterns of `dtype`, round to nearest even. For f16, a finite value beyond ±65504
+ * throws (it would become ±inf) and names `what`; tiny values become f16 subnormals or zero.
+ */
+export function toHalfBits(values: ArrayLike<number>, dtype: HalfDType, what = 'tensor', out?: Uint16Array): Uint16Array {
+  const n = values.length;
+  const dst = out ?? new Uint16Array(n);
+  if (dst.length < n) throw new Error(`${what}: output has room for ${dst.length} values, need ${n}`);
+  if (dtype === 'bf16') {
+    for (let i = 0; i < n; i++) dst[i] = f32ToBf16Bits(values[i]!);
+    return dst;
+  }
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    if (Math.abs(v) > F16_MAX && Number.isFinite(v)) {
+      // Values that round to 65504 are still representable; only the ones that round to inf fail.
+      const bits = f32ToF16Bits(v);
+      if ((bits & 0x7fff) === 0x7c00) throw new Error(`${what}: value ${v} at element ${i} does not fit f16 (largest 65504); keep this tensor in bf16 or f32`);
+    }
+    dst[i] = f32ToF16Bits(v);
+  }
+  return dst;
+}
+
+/**
+ * Raw little-endian safetensors bytes (F32, F16 or BF16) → 16-bit patterns of `dtype`. When the
+ * bytes already are `dtype` this is a copy (BF16 → bf16 and F16 → f16 are lossless); otherwise the
+ * values go through float32 and toHalfBits.
+ */
+export function toHalf(bytes: Uint8Array, srcDType: string, dtype: HalfDType, what = 'tensor'): Uint16Array {
+  if (HOST_LITTLE_ENDIAN && srcDType === (dtype === 'bf16' ? 'BF16' : 'F16')) {
+    if (bytes.byteLength % 2 !== 0) throw new Error(`${what}: ${bytes.byteLength} bytes is not a whole number of ${srcDType} elements`);
+    const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+    return new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
+  }
+  return toHalfBits(toFloat32(bytes, srcDType, what), dtype, what);
+}
+
+/** 16-bit patterns of `dtype` → float32, exactly. */
+export function halfBitsToF32(bits: ArrayLike<number>, dtype: HalfDType): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = dtype === 'bf16' ? bf16BitsToF32(bits[i]!) : f16BitsToF32(bits[i]!);
+  return out;
+}

@@ -14,6 +14,12 @@ export interface RunOptions {
   read?: string[];
 }
 
+function padTo4(v: HostArray): Uint8Array<ArrayBuffer> {
+  const padded = new Uint8Array(Math.ceil(v.byteLength / 4) * 4);
+  padded.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  return padded;
+}
+
 function isTensor(x: HostArray | Tensor): x is Tensor {
   return (x as Tensor).buffer !== undefined && (x as Tensor).shape !== undefined;
 }
@@ -109,7 +115,8 @@ async function runNow(stages: Stage[]): Promise<RunOutputs[]> {
       const v = inputs[name]!;
       const dst = buffers.get(ref.id)!;
       if (isTensor(v)) encoder.copyBufferToBuffer(v.buffer, 0, dst, 0, Math.ceil(ref.byteLength / 4) * 4);
-      else queue.writeBuffer(dst, 0, v.buffer, v.byteOffset, Math.ceil(v.byteLength / 4) * 4);
+      else if (v.byteLength % 4 === 0) queue.writeBuffer(dst, 0, v.buffer, v.byteOffset, v.byteLength);
+      else queue.writeBuffer(dst, 0, padTo4(v)); // an odd count of 16-bit values: writeBuffer wants whole words
     }
     encodePlan(compiled, encoder);
     for (const name of reads[i]!) {

@@ -212,13 +212,18 @@ export function checkBinding(kernel: Kernel, b: BindingInfo, t: BoundTensor | Te
   if (b.access === 'uniform') {
     throw new Error(`${where}: is a uniform; plans bind storage tensors only (pass scalars as override constants)`);
   }
-  if (b.scalar !== 'struct' && b.scalar !== t.dtype) {
-    throw new Error(`${where}: expects ${b.scalar} elements, got ${what}`);
+  // A 16-bit tensor on a u32 binding is read as packed pairs (core WGSL has no 16-bit loads).
+  const packed = (t.dtype === 'f16' || t.dtype === 'bf16') && b.scalar === 'u32';
+  if (b.scalar !== 'struct' && b.scalar !== t.dtype && !packed) {
+    const hint = t.dtype === 'bf16' || t.dtype === 'f16' ? ` (${t.dtype} tensors bind to u32 bindings, as packed pairs${t.dtype === 'f16' ? ', or to f16 ones' : ''})` : '';
+    throw new Error(`${where}: expects ${b.scalar} elements, got ${what}${hint}`);
   }
   if (b.access === 'read_write' && 'readOnly' in t && t.readOnly) {
     throw new Error(`${where}: is written by the kernel, but ${what} is read-only (a weight or plan input)`);
   }
-  if (t.byteLength % b.elementBytes !== 0) {
+  // Packed tensors with an odd count end in half a word; buffers are padded to 16 bytes.
+  const boundBytes = packed ? Math.ceil(t.byteLength / 4) * 4 : t.byteLength;
+  if (boundBytes % b.elementBytes !== 0) {
     throw new Error(`${where}: ${what} has ${t.byteLength} bytes, not a multiple of the ${b.elementBytes}-byte element`);
   }
   if (!b.runtimeSized && t.byteLength !== b.elementBytes) {

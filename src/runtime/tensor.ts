@@ -2,9 +2,11 @@
 // createBuffer here, so the device's counters see every allocation.
 import { assertAlive, whileAlive, type Gpu } from './device.js';
 
-export type DType = 'f32' | 'f16' | 'u32' | 'i32';
+// f16 and bf16 tensors are 16-bit arrays. Kernels read them either as f16 (shader-f16) or, in core
+// WGSL, as packed pairs in u32 (element 2i in the low half): see checkBinding in kernel.ts.
+export type DType = 'f32' | 'f16' | 'bf16' | 'u32' | 'i32';
 
-export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, u32: 4, i32: 4 };
+export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, u32: 4, i32: 4 };
 
 export interface Tensor {
   buffer: GPUBuffer;
@@ -71,7 +73,7 @@ export function uploadTensor(gpu: Gpu, data: HostArray, shape: readonly number[]
 
 export function writeTensor(gpu: Gpu, t: Tensor, data: HostArray, byteOffset = 0): void {
   assertAlive(gpu);
-  // writeBuffer wants a multiple of 4 bytes; f16 tensors with odd counts get padded.
+  // writeBuffer wants a multiple of 4 bytes; 16-bit tensors with odd counts get padded.
   if (data.byteLength % 4 === 0) {
     gpu.device.queue.writeBuffer(t.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   } else {
@@ -104,7 +106,7 @@ export function hostView(bytes: ArrayBuffer, dtype: DType): Float32Array | Uint3
     case 'f32': return new Float32Array(bytes);
     case 'u32': return new Uint32Array(bytes);
     case 'i32': return new Int32Array(bytes);
-    case 'f16': return new Uint16Array(bytes);
+    case 'f16': case 'bf16': return new Uint16Array(bytes);
   }
 }
 

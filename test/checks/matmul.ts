@@ -1,4 +1,5 @@
-import { matmul, matmulReference, type MatmulEpilogue, type MatmulVersion } from '../../src/kernels/matmul.js';
+import { matmul, matmulReference, type MatmulEpilogue, type MatmulVersion, type MatmulWeightDType } from '../../src/kernels/matmul.js';
+import { halfBitsToF32, toHalfBits } from '../../src/runtime/dtype.js';
 import type { HostTensor } from '../../src/runtime/run-once.js';
 import { runOnce } from '../../src/runtime/run-once.js';
 import { compare, randomArray, type KernelCheck } from './harness.js';
@@ -10,6 +11,8 @@ interface Case {
   bias: boolean;
   epilogue: MatmulEpilogue;
   residual: boolean;
+  /** How W is stored (default f32). */
+  wDType?: MatmulWeightDType;
 }
 
 // Ragged everywhere: no M, N or K is a multiple of the 64×128×16 tile except where a case says so.
@@ -24,6 +27,12 @@ const cases: Case[] = [
   { xShape: [2, 33, 40], N: 72, bias: true, epilogue: 'gelu', residual: true },     // batched, both epilogues
   { xShape: [129, 35], N: 257, bias: true, epilogue: 'gelu', residual: false },     // 3×3 tiles, scalar
   { xShape: [130, 256], N: 256, bias: true, epilogue: 'none', residual: false },    // 16 K tiles, vec4
+  // 16-bit weights (packed pairs widened in the kernel): vec4 (vec2<u32> loads) and scalar paths;
+  // odd N·K leaves the last word half used.
+  { xShape: [67, 100], N: 129, bias: true, epilogue: 'gelu', residual: false, wDType: 'bf16' },
+  { xShape: [67, 97], N: 65, bias: false, epilogue: 'none', residual: true, wDType: 'bf16' },   // N·K odd
+  { xShape: [2, 33, 40], N: 72, bias: true, epilogue: 'gelu', residual: true, wDType: 'f16' },
+  { xShape: [129, 35], N: 257, bias: true, epilogue: 'none', residual: false, wDType: 'f16' },  // N·K odd
 ];
 
 const versions: MatmulVersion[] = ['tiled', 'naive'];
@@ -32,6 +41,7 @@ function caseName(c: Case, version: MatmulVersion): string {
   const K = c.xShape[c.xShape.length - 1]!;
   const parts = [`x [${c.xShape.join(', ')}]`, `N=${c.N}`, K % 4 === 0 ? 'vec4 K' : 'scalar K', c.bias ? 'bias' : 'no bias', c.epilogue];
   if (c.residual) parts.push('residual');
+  if (c.wDType && c.wDType !== 'f32') parts.push(`${c.wDType} w`);
   return `matmul ${version}: ${parts.join(', ')}`;
 }
 
@@ -43,13 +53,16 @@ export const checks: KernelCheck[] = cases.flatMap((c, i) => versions.map((versi
     const { N } = c;
     const seed = 1000 * (i + 1);
     const x = randomArray(M * K, seed, -1, 1);
-    const w = randomArray(N * K, seed + 1, -1, 1);
+    const wDType = c.wDType ?? 'f32';
+    // 16-bit W: the kernel gets the bit patterns, the reference the values they hold.
+    const wBits = wDType === 'f32' ? null : toHalfBits(randomArray(N * K, seed + 1, -1, 1), wDType);
+    const w = wBits && wDType !== 'f32' ? halfBitsToF32(wBits, wDType) : randomArray(N * K, seed + 1, -1, 1);
     const bias = c.bias ? randomArray(N, seed + 2, -1, 1) : null;
     const r = c.residual ? randomArray(M * N, seed + 3, -2, 2) : null;
     // Layer-scale values are small in trained models (init 0.1, often ~1e-2); mix signs and sizes.
     const scale = c.residual ? randomArray(N, seed + 4, -0.5, 0.5) : null;
     const outShape = [...c.xShape.slice(0, -1), N];
-    const inputs: Record<string, HostTensor> = { x: { data: x, shape: c.xShape }, w: { data: w, shape: [N, K] } };
+    const inputs: Record<string, HostTensor> = { x: { data: x, shape: c.xShape }, w: wBits ? { data: wBits, shape: [N, K], dtype: wDType } : { data: w, shape: [N, K] } };
     if (bias) inputs.bias = { data: bias, shape: [N] };
     if (r && scale) {
       inputs.r = { data: r, shape: outShape };

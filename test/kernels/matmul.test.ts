@@ -34,7 +34,17 @@ describe('matmul rejects bad input at record time', () => {
   it('w must be 2-D', () => {
     const { plan, x } = setup();
     const w3 = input(plan, 'w3', [2, 16, 8]);
-    expect(() => matmul(plan, x, w3, null)).toThrow(/w 'w3' must be f32 \[Nout, K\]/);
+    expect(() => matmul(plan, x, w3, null)).toThrow(/w 'w3' must be f32, bf16 or f16 \[Nout, K\]/);
+  });
+  it('w must be a float type', () => {
+    const { plan, x } = setup();
+    const wi = input(plan, 'wi', [16, 8], 'i32');
+    expect(() => matmul(plan, x, wi, null)).toThrow(/w 'wi' must be f32, bf16 or f16 \[Nout, K\], got \[16, 8\] i32/);
+  });
+  it('16-bit x is rejected (only w may be 16-bit)', () => {
+    const { plan, w } = setup();
+    const xh = input(plan, 'xh', [4, 8], 'bf16');
+    expect(() => matmul(plan, xh, w, null)).toThrow(/x 'xh' must be f32 .*bf16/);
   });
   it('output keeps leading dims', () => {
     const { plan, w } = setup();

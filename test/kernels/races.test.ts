@@ -109,7 +109,10 @@ function bindGroupsOf(op: DispatchOp, seed: number): Record<string, Record<strin
     const t = op.bindings[b.name]!;
     let buf = byTensor.get(t);
     if (!buf) {
-      const data = new Float32Array(t.byteLength / 4);
+      // Sized like createBuffer's buffers: whole 16-byte units (a packed 16-bit tensor with an odd
+      // count ends in half a word). Random f32 bits are fine for packed 16-bit data: only the
+      // addresses matter here.
+      const data = new Float32Array(Math.ceil(t.byteLength / 16) * 4);
       if (b.access !== 'read_write') for (let i = 0; i < data.length; i++) data[i] = 2 * random() - 1;
       buf = data.buffer;
       byTensor.set(t, buf);
@@ -140,13 +143,22 @@ interface RaceCase {
 const cases: RaceCase[] = [
   // matmul: 64×128 tile, BK = 16. K = 20 / 19 gives a full and a ragged K tile; M, N are ragged.
   {
-    name: 'matmul tiled vec4 M=5 N=7 K=20, bias + gelu + residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4',
+    name: 'matmul tiled vec4 M=5 N=7 K=20, bias + gelu + residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wf32',
     record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [7, 20]), input(p, 'b', [7]),
       { epilogue: 'gelu', residual: { r: input(p, 'r', [5, 7]), scale: input(p, 's', [7]) } }),
   },
   {
-    name: 'matmul tiled scalar M=3 N=5 K=19', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar',
+    name: 'matmul tiled scalar M=3 N=5 K=19', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wf32',
     record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19]), null),
+  },
+  // 16-bit weights change only the global loads of W (packed pairs), not the tile traffic.
+  {
+    name: 'matmul tiled vec4 bf16 w M=5 N=7 K=20, bias', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wbf16',
+    record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [7, 20], 'bf16'), input(p, 'b', [7])),
+  },
+  {
+    name: 'matmul tiled scalar f16 w M=3 N=5 K=19', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wf16',
+    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19], 'f16'), null),
   },
   // attention: hd 64 → 2 threads per query (partial scores summed across threads), 128 threads,
   // 16 keys per block; N = 17 is a full and a ragged key block and a ragged query block.

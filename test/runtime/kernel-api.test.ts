@@ -46,6 +46,18 @@ describe('kernel API', () => {
     expect(() => dispatch(plan, { ...base, bindings: { a, idx, out }, workgroups: [70000] })).toThrow(/outside 1\.\.65535/);
   });
 
+  it('16-bit tensors bind to u32 bindings as packed pairs, and nowhere else', () => {
+    const plan = createPlan(gpu(), 'packed');
+    const a = input(plan, 'a', [8]);
+    const out = intermediate(plan, [4]);
+    const base = { kernel: k, workgroups: [1] as [number] };
+    // Odd count (7 halves = 3.5 words): accepted, the buffer is padded.
+    expect(() => dispatch(plan, { ...base, bindings: { a, idx: input(plan, 'h', [7], 'bf16'), out }, elements: { idx: 7 } })).not.toThrow();
+    expect(() => dispatch(plan, { ...base, bindings: { a, idx: input(plan, 'h2', [8], 'f16'), out } })).not.toThrow();
+    expect(() => dispatch(plan, { ...base, bindings: { a: input(plan, 'ah', [16], 'bf16'), idx: input(plan, 'i', [4], 'u32'), out } }))
+      .toThrow(/binding 'a'.*expects f32 elements, got tensor 'ah' \[16\] bf16 \(bf16 tensors bind to u32 bindings, as packed pairs\)/);
+  });
+
   it('rejects unknown override constants and WGSL that does not compile, naming the kernel', async () => {
     const g = gpu();
     await expect(getPipeline(g, k, { M: 3 })).rejects.toThrow(/kernel 'gather4': no override constant 'M'/);
