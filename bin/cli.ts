@@ -3,7 +3,7 @@
 import { rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { destroyGpu, getGpu, writeSafetensors, type Gpu } from '../src/index.js';
+import { destroyGpu, getGpu, WEIGHT_STORAGES, writeSafetensors, type Gpu, type WeightStorage } from '../src/index.js';
 
 /** An error the user can fix (bad flag, missing file, wrong tensor): one line, no stack. */
 export class CliError extends Error {
@@ -48,6 +48,16 @@ export function requireFlag(command: string, values: FlagValues, name: string, w
   if (v === undefined) throw usageError(`${command}: --${name} ${what} is required (see "internvit ${command} --help")`);
   return v;
 }
+
+/** --weights: how linear-layer weights are kept on the GPU (WeightStorage); undefined when not given. */
+export function weightsFlag(values: FlagValues): WeightStorage | undefined {
+  const v = stringFlag(values, 'weights');
+  if (v === undefined) return undefined;
+  if (!(WEIGHT_STORAGES as readonly string[]).includes(v)) throw usageError(`--weights must be one of ${WEIGHT_STORAGES.join(', ')} (got '${v}')`);
+  return v as WeightStorage;
+}
+
+export const WEIGHTS_USAGE = `    --weights W       linear-layer weights on the GPU: auto (as in the checkpoint, default), f32, bf16, f16`;
 
 export function intFlag(values: FlagValues, name: string, min = 1): number | undefined {
   const v = stringFlag(values, name);

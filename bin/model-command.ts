@@ -6,7 +6,7 @@ import {
   describeGpu, disposeTensor, InternViT, preprocess, type DecodedImage, type HostArray, type ModelConfig, type Tensor,
 } from '../src/index.js';
 import {
-  checkOutputPath, formatMs, now, outputSummary, requireFlag, shapeText, stringFlag, usageError, withGpu, writeOutput,
+  checkOutputPath, formatMs, now, outputSummary, requireFlag, shapeText, stringFlag, usageError, weightsFlag, withGpu, writeOutput,
   type F32Output, type FlagSpec, type FlagValues, type Io,
 } from './cli.js';
 import {
@@ -16,7 +16,8 @@ import {
 
 /** The flags every model command takes (a command adds its own). */
 export const MODEL_INPUT_FLAGS: FlagSpec = {
-  model: { type: 'string' }, pixels: { type: 'string' }, image: { type: 'string' }, output: { type: 'string' }, ...IMAGE_FLAGS,
+  model: { type: 'string' }, pixels: { type: 'string' }, image: { type: 'string' }, output: { type: 'string' },
+  weights: { type: 'string' }, ...IMAGE_FLAGS,
 };
 
 export interface ModelCommand {
@@ -44,6 +45,7 @@ export async function runModelCommand(cmd: ModelCommand, values: FlagValues, io:
     throw usageError(`${cmd.name}: give exactly one of --pixels <file.safetensors> and --image <file>`);
   }
   const outPath = requireFlag(cmd.name, values, 'output', '<out.safetensors>');
+  const weightStorage = weightsFlag(values);
 
   // Everything that can be wrong with the inputs is found before the GPU starts.
   await checkOutputPath(outPath);
@@ -65,7 +67,7 @@ export async function runModelCommand(cmd: ModelCommand, values: FlagValues, io:
     io.err(describeGpu(gpu));
     io.err(checkpointLine(model.location, model.checkpoint));
     let t = now();
-    const vit = await InternViT.load(modelSpec, { gpu });
+    const vit = await InternViT.load(modelSpec, { gpu, weightStorage });
     try {
       io.err(`load: ${formatMs(now() - t)}`);
       const forward = async (pixels: HostArray | Tensor, shape: readonly number[]) => {

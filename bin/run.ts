@@ -1,16 +1,17 @@
 // The main job (`internvit`, `internvit run`, `npm start`): load a model, check it against reference
 // outputs when its folder has them, time it, and show where the GPU time goes.
 import { formatProfile, gflopsPerImage, InternViT, selectedLayer, type HostOutput, type ModelConfig } from '../src/index.js';
-import { formatGflop, formatMs, intFlag, now, parseFlags, stringFlag, withGpu, type Io } from './cli.js';
+import { formatGflop, formatMs, intFlag, now, parseFlags, stringFlag, weightsFlag, withGpu, type Io } from './cli.js';
 import { checkPixelsForModel, checkpointLine, defaultModel, DEFAULT_MODEL, modelImageSize, openModel, readReference, REFERENCE_FILES, summarizeCheckpoint, type Pixels, type Reference } from './inputs.js';
 
-export const RUN_USAGE = `run [--model M] [--runs N]
+export const RUN_USAGE = `run [--model M] [--runs N] [--weights W]
     the main job (also "internvit" with no command, and "npm start"): loads the model, checks its
     outputs against the reference outputs in its folder (${REFERENCE_FILES.pixels} +
     ${REFERENCE_FILES.expected}) when there are some, times loading, the first forward and the
     steady state, and prints the GPU time per kernel when the adapter has timestamp queries
     --model M   checkpoint folder, URL or Hugging Face id (default: the bundled ${DEFAULT_MODEL})
-    --runs N    steady-state forwards to time (default 5)`;
+    --runs N    steady-state forwards to time (default 5)
+    --weights W linear-layer weights on the GPU: auto (as in the checkpoint, default), f32, bf16, f16`;
 
 export const ATOL = 5e-4;
 export const RTOL = 5e-4;
@@ -108,7 +109,7 @@ async function parity(vit: InternViT, config: ModelConfig, ref: Extract<Referenc
 }
 
 export async function run(args: string[], io: Io): Promise<number> {
-  const values = parseFlags('run', args, { model: { type: 'string' }, runs: { type: 'string' } });
+  const values = parseFlags('run', args, { model: { type: 'string' }, runs: { type: 'string' }, weights: { type: 'string' } });
   if (!values) {
     io.out(`usage: internvit ${RUN_USAGE}`);
     let where: string;
@@ -122,6 +123,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   }
   const spec = stringFlag(values, 'model') ?? defaultModel();
   const runs = intFlag(values, 'runs') ?? 5;
+  const weightStorage = weightsFlag(values);
 
   // Model and reference files are opened and checked before the GPU starts.
   const { ckpt, config } = await openModel(spec);
@@ -137,7 +139,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   const out = (line = '') => io.out(line);
   return withGpu(io, async (gpu) => {
     const t0 = now();
-    const vit = await InternViT.load(spec, { gpu });
+    const vit = await InternViT.load(spec, { gpu, weightStorage });
     const loadMs = now() - t0;
     try {
       out(vit.describe());

@@ -16,6 +16,7 @@ import { disposePlan } from './runtime/plan.js';
 import { preprocessStage, withPreprocessLock, type PreprocessMode, type PreprocessOptions } from './model/preprocess.js';
 import type { Grid } from './model/tiling.js';
 import { paramCount } from './model/presets.js';
+import type { WeightStorage } from './model/weights.js';
 
 export interface LoadOptions {
   /** A device to use; by default one is acquired (and destroyed by dispose()). */
@@ -26,6 +27,12 @@ export interface LoadOptions {
   revision?: string;
   token?: string;
   fetch?: typeof fetch;
+  /**
+   * How linear-layer weights are kept on the GPU: 'auto' (default) as in the checkpoint, so BF16
+   * checkpoints stay bf16 (exact, half of f32's memory); 'f32', 'bf16' or 'f16' to choose. The
+   * arithmetic is f32 in every case.
+   */
+  weightStorage?: WeightStorage;
 }
 
 export interface ImageOptions extends Omit<PreprocessOptions, 'mode'> {
@@ -84,6 +91,7 @@ export class InternViT {
       `InternViT: ${v.numLayers} layers, hidden ${v.hiddenSize}, ${v.numHeads} heads, MLP ${v.intermediateSize}, ` +
         `${v.normType}${v.qkNormalization ? ' + QK norm' : ''}, image ${v.imageSize}/${v.patchSize}, ${(paramCount(v) / 1e6).toFixed(1)} M params`,
     ];
+    lines.push(describeWeights(this.encoder.weights));
     if (this.config.chat) {
       const c = this.config.chat;
       lines.push(`InternVL projector: pixel shuffle ${c.psVersion} → ${c.numImageTokens} tokens/tile → LLM hidden ${c.llmHiddenSize}, select_layer ${c.selectLayer}`);
@@ -132,4 +140,17 @@ export class InternViT {
     disposeEncoder(this.encoder);
     if (this.ownsGpu) destroyGpu(this.gpu);
   }
+}
+
+/** "weights on the GPU: 0.61 GB (96 linear weights in bf16, the rest f32)". */
+export function describeWeights(weights: ReadonlyMap<string, Tensor>): string {
+  let bytes = 0;
+  const half = new Map<string, number>();
+  for (const t of weights.values()) {
+    bytes += t.byteLength;
+    if (t.dtype !== 'f32') half.set(t.dtype, (half.get(t.dtype) ?? 0) + 1);
+  }
+  const size = bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+  const layout = half.size === 0 ? 'all f32' : `${[...half].map(([d, n]) => `${n} linear weights in ${d}`).join(', ')}, the rest f32`;
+  return `weights on the GPU: ${size} (${layout})`;
 }

@@ -6,17 +6,18 @@ import {
   compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan,
 } from '../runtime/plan.js';
 import { disposeTensor, uploadTensor, type Tensor } from '../runtime/tensor.js';
+import { toHalfBits } from '../runtime/dtype.js';
 import type { OpTime } from '../runtime/profiler.js';
 import { openCheckpoint, type OpenCheckpointOptions } from '../runtime/loader.js';
 import { parseConfig, type InternVitConfig, type ModelConfig } from './config.js';
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
-import { expectedTensors, loadWeights } from './weights.js';
+import { expectedTensors, linearWeightDType, loadWeights, type WeightStorage } from './weights.js';
 import { checkAgainstPreset } from './presets.js';
 
 export interface InternVitEncoder {
   gpu: Gpu;
   config: InternVitConfig;
-  /** Weights by state-dict name without prefix, f32 on the GPU. */
+  /** Weights by state-dict name without prefix: f32 on the GPU, linear weights f32, bf16 or f16. */
   weights: Map<string, Tensor>;
   plans: Map<string, CompiledPlan>;
   disposed: boolean;
@@ -47,15 +48,17 @@ export interface ForwardResult {
   profile?: OpTime[];
 }
 
-/** Wraps weights already on the GPU; checks every expected tensor is there with the right shape. */
+/** Wraps weights already on the GPU; checks every expected tensor is there with the right shape and dtype. */
 export function encoderFromWeights(gpu: Gpu, config: InternVitConfig, weights: Map<string, Tensor>): InternVitEncoder {
   const problems: string[] = [];
-  for (const { name, shape } of expectedTensors(config)) {
+  for (const { name, shape, linear } of expectedTensors(config)) {
     const t = weights.get(name);
     if (!t) problems.push(`missing ${name}`);
     else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       problems.push(`${name}: expected [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
-    } else if (t.dtype !== 'f32') problems.push(`${name}: expected f32 on the GPU, got ${t.dtype}`);
+    } else if (t.dtype !== 'f32' && !(linear && (t.dtype === 'bf16' || t.dtype === 'f16'))) {
+      problems.push(`${name}: expected ${linear ? 'f32, bf16 or f16' : 'f32'} on the GPU, got ${t.dtype}`);
+    }
   }
   if (problems.length) throw new Error(`InternViT weights do not match the config: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (+${problems.length - 8} more)` : ''}`);
   return { gpu, config, weights, plans: new Map(), disposed: false };
@@ -64,11 +67,13 @@ export function encoderFromWeights(gpu: Gpu, config: InternVitConfig, weights: M
 export interface LoadEncoderOptions extends OpenCheckpointOptions {
   /** Also load InternVL's mlp1 projector: true (chat checkpoints only), or 'auto' (when the config has one). */
   projector?: boolean | 'auto';
+  /** How linear-layer weights are kept on the GPU (default 'auto': as in the checkpoint; see WeightStorage). */
+  weightStorage?: WeightStorage;
 }
 
 /**
  * Opens a checkpoint (folder, URL prefix or hub id), validates every tensor against config.json,
- * streams the weights to the GPU as f32. Returns the encoder and the parsed config (with the chat
+ * streams the weights to the GPU (f32; linear weights per `weightStorage`). Returns the encoder and the parsed config (with the chat
  * part for InternVL checkpoints); projector weights, when asked for, are in the same map.
  */
 export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckpoint>[0], opts: LoadEncoderOptions = {}): Promise<{ encoder: InternVitEncoder; config: ModelConfig }> {
@@ -78,7 +83,7 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
     const config = parseConfig(ckpt.config, ckpt.configFile);
     if (typeof source === 'string') checkAgainstPreset(source, config.vision, ckpt.configFile);
     const projector = opts.projector === 'auto' ? config.chat !== null : !!opts.projector;
-    const weights = await loadWeights(gpu, ckpt, config, { projector });
+    const weights = await loadWeights(gpu, ckpt, config, { projector, weightStorage: opts.weightStorage });
     const vision = new Map([...weights].filter(([k]) => !k.startsWith('mlp1.')));
     const encoder = encoderFromWeights(gpu, config.vision, vision);
     for (const [k, t] of weights) if (k.startsWith('mlp1.')) encoder.weights.set(k, t);
@@ -88,8 +93,13 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
   }
 }
 
-/** Deterministic pseudo-random weights with realistic scales (benchmarks; no download). */
-export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1): InternVitEncoder {
+/**
+ * Deterministic pseudo-random weights with realistic scales (benchmarks; no download). They count as
+ * an F32 checkpoint: weightStorage 'auto' and 'f32' store f32; 'bf16' / 'f16' round the linear
+ * weights (so the values differ from the f32 encoder's by that rounding).
+ */
+export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1, opts: { weightStorage?: WeightStorage } = {}): InternVitEncoder {
+  const storage = opts.weightStorage ?? 'auto';
   const weights = new Map<string, Tensor>();
   let state = seed >>> 0 || 1;
   const next = () => {
@@ -99,14 +109,15 @@ export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1): Inte
     state ^= state << 5; state >>>= 0;
     return state / 4294967296 - 0.5;
   };
-  for (const { name, shape } of expectedTensors(config)) {
+  for (const { name, shape, linear } of expectedTensors(config)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     const leaf = name.split('.').pop()!;
     const isNorm = /norm/.test(name) && leaf === 'weight';
     const [base, spread] = isNorm ? [1, 0.2] : /ls[12]$/.test(name) ? [0.5, 0.4] : leaf === 'bias' ? [0, 0.04] : [0, 0.04];
     for (let i = 0; i < n; i++) data[i] = base + spread * next();
-    weights.set(name, uploadTensor(gpu, data, shape, 'f32', name));
+    const dtype = linear ? linearWeightDType(storage, 'F32') : 'f32';
+    weights.set(name, dtype === 'f32' ? uploadTensor(gpu, data, shape, 'f32', name) : uploadTensor(gpu, toHalfBits(data, dtype, name), shape, dtype, name));
   }
   return { gpu, config, weights, plans: new Map(), disposed: false };
 }

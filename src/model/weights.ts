@@ -1,17 +1,42 @@
 // InternViT's tensors: the names and shapes a config implies, a check of a checkpoint against them
-// before anything runs, and a streaming upload (byte range → float32 → GPU, a bounded chunk at a time,
-// so host memory stays far below the checkpoint's size).
+// before anything runs, and a streaming upload (byte range → float32 or 16-bit → GPU, a bounded chunk
+// at a time, so host memory stays far below the checkpoint's size).
+//
+// Weight storage: the linear layers' weights (qkv, proj, fc1, fc2 and the projector's two linears,
+// ~99% of the bytes) may stay 16-bit on the GPU; matmul widens them to f32 as it loads them, so the
+// arithmetic is f32 either way. 'auto' keeps each such tensor in its checkpoint dtype (BF16 → bf16,
+// F16 → f16: bit-exact, half the GPU memory of f32, and uploaded without conversion); F32 tensors
+// and every other tensor (norms, biases, embeddings, layer scales) are f32.
 import type { Gpu } from '../runtime/device.js';
 import { whileAlive } from '../runtime/device.js';
-import { isFloatDType, toFloat32 } from '../runtime/dtype.js';
+import { isFloatDType, toFloat32, toHalf, type FloatDType } from '../runtime/dtype.js';
 import type { Checkpoint, WeightsProgress } from '../runtime/loader.js';
 import type { ByteSource, TensorInfo } from '../runtime/safetensors.js';
-import { createTensor, disposeTensor, shapeString, writeTensor, type Tensor } from '../runtime/tensor.js';
+import { createTensor, disposeTensor, shapeString, writeTensor, type DType, type Tensor } from '../runtime/tensor.js';
 import { numPositions, PROJECTOR_KEYS, type InternVitConfig, type InternVlChatConfig, type ModelConfig } from './config.js';
 
 export interface ExpectedTensor {
   name: string;
   shape: number[];
+  /** A linear layer's weight (the W of a matmul): may be stored 16-bit, see WeightStorage. */
+  linear?: boolean;
+}
+
+/**
+ * How linear-layer weights are kept on the GPU. 'auto' (default): as in the checkpoint (BF16 → bf16,
+ * F16 → f16, F32 → f32; exact). 'f32': widened at load (2× the memory, the layout before 16-bit
+ * storage existed). 'bf16' / 'f16': converted when the checkpoint differs (round to nearest even;
+ * f16 rejects values beyond ±65504). Everything else is always f32.
+ */
+export type WeightStorage = 'auto' | 'f32' | 'bf16' | 'f16';
+
+export const WEIGHT_STORAGES: readonly WeightStorage[] = ['auto', 'f32', 'bf16', 'f16'];
+
+/** The GPU dtype of one linear weight stored under `storage`, given its checkpoint dtype. */
+export function linearWeightDType(storage: WeightStorage, source: FloatDType): 'f32' | 'bf16' | 'f16' {
+  if (!WEIGHT_STORAGES.includes(storage)) throw new Error(`weight storage '${String(storage)}' is not one of ${WEIGHT_STORAGES.join(', ')}`);
+  if (storage !== 'auto') return storage;
+  return source === 'BF16' ? 'bf16' : source === 'F16' ? 'f16' : 'f32';
 }
 
 export interface ExpectedOptions {
@@ -27,7 +52,7 @@ export function expectedTensors(c: InternVitConfig, opts: ExpectedOptions = {}):
   const D = c.hiddenSize;
   const I = c.intermediateSize;
   const out: ExpectedTensor[] = [];
-  const add = (name: string, shape: number[]) => out.push({ name: pre + name, shape });
+  const add = (name: string, shape: number[], linear = false) => out.push({ name: pre + name, shape, ...(linear ? { linear } : {}) });
   add('embeddings.class_embedding', [1, 1, D]);
   add('embeddings.patch_embedding.weight', [D, c.numChannels, c.patchSize, c.patchSize]);
   add('embeddings.patch_embedding.bias', [D]);
@@ -39,19 +64,19 @@ export function expectedTensors(c: InternVitConfig, opts: ExpectedOptions = {}):
   for (let i = 0; i < c.numLayers; i++) {
     const l = `encoder.layers.${i}.`;
     norm(`${l}norm1`);
-    add(`${l}attn.qkv.weight`, [3 * D, D]);
+    add(`${l}attn.qkv.weight`, [3 * D, D], true);
     if (c.qkvBias) add(`${l}attn.qkv.bias`, [3 * D]);
     if (c.qkNormalization) {
       add(`${l}attn.q_norm.weight`, [D]);
       add(`${l}attn.k_norm.weight`, [D]);
     }
-    add(`${l}attn.proj.weight`, [D, D]);
+    add(`${l}attn.proj.weight`, [D, D], true);
     add(`${l}attn.proj.bias`, [D]);
     add(`${l}ls1`, [D]);
     norm(`${l}norm2`);
-    add(`${l}mlp.fc1.weight`, [I, D]);
+    add(`${l}mlp.fc1.weight`, [I, D], true);
     add(`${l}mlp.fc1.bias`, [I]);
-    add(`${l}mlp.fc2.weight`, [D, I]);
+    add(`${l}mlp.fc2.weight`, [D, I], true);
     add(`${l}mlp.fc2.bias`, [D]);
     add(`${l}ls2`, [D]);
   }
@@ -64,7 +89,7 @@ export function projectorTensors(chat: InternVlChatConfig): ExpectedTensor[] {
   const X = chat.projectorInputSize;
   const L = chat.llmHiddenSize;
   const shapes = [[X], [X], [L, X], [L], [L, L], [L]];
-  return PROJECTOR_KEYS.map((name, i) => ({ name, shape: shapes[i]! }));
+  return PROJECTOR_KEYS.map((name, i) => ({ name, shape: shapes[i]!, ...(i === 2 || i === 4 ? { linear: true } : {}) }));
 }
 
 export type WeightProblem =
@@ -188,6 +213,8 @@ export interface UploadOptions {
   chunkBytes?: number;
   /** Wait for the GPU queue after this many bytes written (default 256 MiB), bounding upload staging. */
   drainBytes?: number;
+  /** The GPU dtype of each tensor (by checkpoint name): f32 (default), or bf16 / f16 for linear weights. */
+  dtypeOf?: (name: string, info: TensorInfo) => 'f32' | 'bf16' | 'f16';
 }
 
 /** A piece of one tensor inside a read. */
@@ -196,8 +223,8 @@ interface Segment { source: ByteSource; offset: number; length: number; pieces: 
 
 
 /**
- * Streams tensors to the GPU as float32: each byte range is read, converted and written with
- * queue.writeBuffer, then dropped. Adjacent small tensors share one read (fewer HTTP requests); big
+ * Streams tensors to the GPU as float32 (or, per `dtypeOf`, 16-bit): each byte range is read,
+ * converted (BF16 → bf16 and F16 → f16 are plain copies) and written with queue.writeBuffer, then dropped. Adjacent small tensors share one read (fewer HTTP requests); big
  * ones are split. Host memory: about three chunks. On any error the tensors made so far are destroyed.
  */
 export async function uploadWeights(
@@ -215,6 +242,8 @@ export async function uploadWeights(
   const bytesTotal = infos.reduce((a, t) => a + t.byteLength, 0);
   const strip = opts.stripPrefix ?? '';
   const key = (name: string) => (strip && name.startsWith(strip) ? name.slice(strip.length) : name);
+  const gpuDType = new Map<string, DType>(infos.map((info) => [info.name, opts.dtypeOf?.(info.name, info) ?? 'f32']));
+  const make = (info: TensorInfo) => createTensor(gpu, info.shape, gpuDType.get(info.name)!, key(info.name));
 
   const made = new Map<string, Tensor>();
   let bytesDone = 0;
@@ -234,10 +263,13 @@ export async function uploadWeights(
       next?.catch(() => {});
       for (const p of seg.pieces) {
         let t = made.get(p.name);
-        if (!t) made.set(p.name, (t = createTensor(gpu, p.info.shape, 'f32', key(p.name))));
+        if (!t) made.set(p.name, (t = make(p.info)));
         if (p.byteLength === 0) continue;
-        const values = toFloat32(bytes.subarray(p.at, p.at + p.byteLength), p.info.dtype, `${p.info.file}: tensor '${p.name}'`);
-        writeTensor(gpu, t, values, p.firstElement * 4);
+        const raw = bytes.subarray(p.at, p.at + p.byteLength);
+        const what = `${p.info.file}: tensor '${p.name}'`;
+        // Pieces start at even elements (planReads), so 16-bit writes start on 4-byte offsets.
+        const values = t.dtype === 'bf16' || t.dtype === 'f16' ? toHalf(raw, p.info.dtype, t.dtype, what) : toFloat32(raw, p.info.dtype, what);
+        writeTensor(gpu, t, values, p.firstElement * (t.dtype === 'f32' ? 4 : 2));
         sinceDrain += values.byteLength;
       }
       if (sinceDrain >= drainBytes) {
@@ -250,7 +282,7 @@ export async function uploadWeights(
       onProgress?.({ stage: 'weights', bytesDone, bytesTotal, tensor: seg.pieces[seg.pieces.length - 1]!.name });
     }
     // Zero-element tensors have no bytes, so no segment: make them here.
-    for (const info of infos) if (!made.has(info.name)) made.set(info.name, createTensor(gpu, info.shape, 'f32', key(info.name)));
+    for (const info of infos) if (!made.has(info.name)) made.set(info.name, make(info));
   } catch (e) {
     for (const t of made.values()) disposeTensor(gpu, t);
     throw e;
@@ -271,7 +303,9 @@ function planReads(ckpt: Checkpoint, infos: TensorInfo[], chunkBytes: number): S
   for (const { info, source } of items) {
     const size = info.dtype === 'F32' ? 4 : 2;
     if (info.byteLength > chunkBytes) {
-      const step = Math.floor(chunkBytes / size) * size;
+      // 8-byte steps: whole elements of either size, and an even first element, so a 16-bit
+      // destination is written at 4-byte offsets (writeBuffer's rule).
+      const step = Math.max(8, Math.floor(chunkBytes / 8) * 8);
       for (let at = 0; at < info.byteLength; at += step) {
         const len = Math.min(step, info.byteLength - at);
         segments.push({ source, offset: info.offset + at, length: len, pieces: [{ name: info.name, info, at: 0, byteLength: len, firstElement: at / size }] });
@@ -290,12 +324,21 @@ function planReads(ckpt: Checkpoint, infos: TensorInfo[], chunkBytes: number): S
   return segments;
 }
 
+export interface LoadWeightsOptions extends ValidateOptions, UploadOptions {
+  /** How linear-layer weights are stored on the GPU (default 'auto': as in the checkpoint). */
+  weightStorage?: WeightStorage;
+}
+
 /** validateCheckpoint + uploadWeights: the encoder's (and optionally the projector's) weights on the GPU, by unprefixed name. */
 export async function loadWeights(
-  gpu: Gpu, ckpt: Checkpoint, config: ModelConfig, opts: ValidateOptions & UploadOptions = {},
+  gpu: Gpu, ckpt: Checkpoint, config: ModelConfig, opts: LoadWeightsOptions = {},
 ): Promise<Map<string, Tensor>> {
+  const storage = opts.weightStorage ?? 'auto';
+  linearWeightDType(storage, 'F32'); // validates the option before anything is read
   const v = validateCheckpoint(ckpt, config, opts);
-  return uploadWeights(gpu, ckpt, v.names, { ...opts, stripPrefix: opts.stripPrefix ?? v.prefix });
+  const linear = new Set(v.tensors.filter((t) => t.linear).map((t) => t.name));
+  const dtypeOf = opts.dtypeOf ?? ((name: string, info: TensorInfo) => (linear.has(name) ? linearWeightDType(storage, info.dtype as FloatDType) : 'f32'));
+  return uploadWeights(gpu, ckpt, v.names, { ...opts, dtypeOf, stripPrefix: opts.stripPrefix ?? v.prefix });
 }
 
 export function disposeWeights(gpu: Gpu, weights: Map<string, Tensor>): void {

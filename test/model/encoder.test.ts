@@ -3,7 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
 import { randomArray } from '../checks/harness.js';
-import { disposeEncoder, encode, forwardPlan, randomEncoder, type InternVitConfig } from '../../src/index.js';
+import {
+  disposeEncoder, disposeTensor, encode, encoderFromWeights, forwardPlan, randomEncoder, uploadTensor, type InternVitConfig, type Tensor,
+} from '../../src/index.js';
 
 const tiny: InternVitConfig = {
   hiddenSize: 16, numHeads: 2, headDim: 8, intermediateSize: 32, numLayers: 2, imageSize: 28, patchSize: 14,
@@ -62,6 +64,47 @@ describe('InternViT encoder resources', () => {
     await expect(forwardPlan(model, [1, 3, 13, 28])).rejects.toThrow(/smaller than one 14×14 patch/);
     await expect(forwardPlan(model, [1, 3, 28, 28], { hiddenStates: [3] })).rejects.toThrow(/hidden_states index 3 is outside 0\.\.2/);
     await expect(encode(model, new Float32Array(5), [2, 3, 28, 28])).rejects.toThrow(/input 'pixel_values' expects \[2, 3, 28, 28\] f32/);
+    disposeEncoder(model);
+  });
+
+  it("randomEncoder with weightStorage 'bf16': bf16 linear weights, half their bytes, outputs near the f32 encoder's", async () => {
+    const g = gpu();
+    const f32 = randomEncoder(g, tiny, 6);
+    const bf16 = randomEncoder(g, tiny, 6, { weightStorage: 'bf16' });
+    const qkv = (m: typeof f32) => m.weights.get('encoder.layers.0.attn.qkv.weight')!;
+    expect([qkv(f32).dtype, qkv(bf16).dtype]).toEqual(['f32', 'bf16']);
+    expect(qkv(bf16).byteLength * 2).toBe(qkv(f32).byteLength);
+    expect(bf16.weights.get('encoder.layers.0.norm1.weight')!.dtype).toBe('f32');
+    const pixels = randomArray(3 * 28 * 28, 11, -2, 2);
+    const a = (await encode(f32, pixels, [1, 3, 28, 28])).lastHiddenState.data;
+    const b = (await encode(bf16, pixels, [1, 3, 28, 28])).lastHiddenState.data;
+    let maxAbs = 0;
+    let maxRef = 0;
+    for (let i = 0; i < a.length; i++) {
+      maxAbs = Math.max(maxAbs, Math.abs(a[i]! - b[i]!));
+      maxRef = Math.max(maxRef, Math.abs(a[i]!));
+    }
+    console.log(`random tiny encoder, bf16 vs f32 weights: max |Δ| ${maxAbs.toExponential(2)} (max |out| ${maxRef.toFixed(2)})`);
+    expect(maxAbs).toBeGreaterThan(0);
+    expect(maxAbs).toBeLessThan(0.02 * maxRef); // bf16 keeps 8 significant bits
+    disposeEncoder(f32);
+    disposeEncoder(bf16);
+  });
+
+  it('encoderFromWeights accepts 16-bit linear weights only, naming the tensor', () => {
+    const g = gpu();
+    const model = randomEncoder(g, tiny, 7, { weightStorage: 'f16' });
+    expect(() => encoderFromWeights(g, tiny, model.weights)).not.toThrow();
+    const weights = new Map<string, Tensor>(model.weights);
+    const norm = uploadTensor(g, new Uint16Array(16), [16], 'f16', 'norm1 as f16');
+    weights.set('encoder.layers.1.norm1.weight', norm);
+    expect(() => encoderFromWeights(g, tiny, weights)).toThrow(/encoder\.layers\.1\.norm1\.weight: expected f32 on the GPU, got f16/);
+    const fc1 = uploadTensor(g, new Int32Array(32 * 16), [32, 16], 'i32', 'fc1 as i32');
+    weights.set('encoder.layers.1.norm1.weight', model.weights.get('encoder.layers.1.norm1.weight')!);
+    weights.set('encoder.layers.0.mlp.fc1.weight', fc1);
+    expect(() => encoderFromWeights(g, tiny, weights)).toThrow(/encoder\.layers\.0\.mlp\.fc1\.weight: expected f32, bf16 or f16 on the GPU, got i32/);
+    disposeTensor(g, norm);
+    disposeTensor(g, fc1);
     disposeEncoder(model);
   });
 });

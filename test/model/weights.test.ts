@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type ModelConfig } from '../../src/model/config.js';
 import {
-  disposeWeights, expectedTensors, loadWeights, uploadWeights, validateCheckpoint, WeightsError,
+  disposeWeights, expectedTensors, linearWeightDType, loadWeights, uploadWeights, validateCheckpoint, WeightsError,
+  type WeightStorage,
 } from '../../src/model/weights.js';
-import type { SafetensorsDType } from '../../src/runtime/dtype.js';
+import { toHalfBits, type FloatDType, type SafetensorsDType } from '../../src/runtime/dtype.js';
 import { folderStore, openCheckpoint, type CheckpointStore, type WeightsProgress } from '../../src/runtime/loader.js';
 import { parseSafetensors, writeSafetensors, type TensorInfo, type WriteTensor } from '../../src/runtime/safetensors.js';
 import { readTensor } from '../../src/runtime/tensor.js';
@@ -33,16 +34,16 @@ describe('expectedTensors', () => {
       { name: 'embeddings.position_embedding', shape: [1, 5, 8] },
       { name: 'encoder.layers.0.norm1.weight', shape: [8] },
       { name: 'encoder.layers.0.norm1.bias', shape: [8] },
-      { name: 'encoder.layers.0.attn.qkv.weight', shape: [24, 8] },
+      { name: 'encoder.layers.0.attn.qkv.weight', shape: [24, 8], linear: true },
       { name: 'encoder.layers.0.attn.qkv.bias', shape: [24] },
-      { name: 'encoder.layers.0.attn.proj.weight', shape: [8, 8] },
+      { name: 'encoder.layers.0.attn.proj.weight', shape: [8, 8], linear: true },
       { name: 'encoder.layers.0.attn.proj.bias', shape: [8] },
       { name: 'encoder.layers.0.ls1', shape: [8] },
       { name: 'encoder.layers.0.norm2.weight', shape: [8] },
       { name: 'encoder.layers.0.norm2.bias', shape: [8] },
-      { name: 'encoder.layers.0.mlp.fc1.weight', shape: [16, 8] },
+      { name: 'encoder.layers.0.mlp.fc1.weight', shape: [16, 8], linear: true },
       { name: 'encoder.layers.0.mlp.fc1.bias', shape: [16] },
-      { name: 'encoder.layers.0.mlp.fc2.weight', shape: [8, 16] },
+      { name: 'encoder.layers.0.mlp.fc2.weight', shape: [8, 16], linear: true },
       { name: 'encoder.layers.0.mlp.fc2.bias', shape: [8] },
       { name: 'encoder.layers.0.ls2', shape: [8] },
     ]);
@@ -63,9 +64,9 @@ describe('expectedTensors', () => {
     expect(t.slice(-6)).toEqual([
       { name: 'mlp1.0.weight', shape: [32] },
       { name: 'mlp1.0.bias', shape: [32] },
-      { name: 'mlp1.1.weight', shape: [12, 32] },
+      { name: 'mlp1.1.weight', shape: [12, 32], linear: true },
       { name: 'mlp1.1.bias', shape: [12] },
-      { name: 'mlp1.3.weight', shape: [12, 12] },
+      { name: 'mlp1.3.weight', shape: [12, 12], linear: true },
       { name: 'mlp1.3.bias', shape: [12] },
     ]);
   });
@@ -262,6 +263,47 @@ describe('uploadWeights (GPU)', () => {
     expect(weights.size).toBe(32);
     expect([...await readTensor(gpu(), weights.get('encoder.layers.1.ls2')!)]).toEqual(decodeByHand(written.get('vision_model.encoder.layers.1.ls2')!));
     disposeWeights(gpu(), weights);
+    await ckpt.close();
+  });
+
+  // Linear weights 16-bit on the GPU: checkpoint BF16 (qkv, proj, fc1, mlp1) and F16 (fc2), split
+  // into 256-byte reads, so pieces of one tensor land at many offsets.
+  for (const storage of ['auto', 'bf16', 'f16', 'f32'] as WeightStorage[]) {
+    it(`weightStorage '${storage}': linear weights in the expected dtype, exact bits; the rest f32`, async () => {
+      const ckpt = await openCheckpoint(chatDir());
+      const live = gpu().counters.bytesLive;
+      const weights = await loadWeights(gpu(), ckpt, parseConfig(ckpt.config, ckpt.configFile), { projector: true, weightStorage: storage, chunkBytes: 256 });
+      const linear = expectedTensors(CHAT.vision, { prefix: CHAT.prefix, projector: CHAT.chat }).filter((t) => t.linear).map((t) => t.name);
+      expect(linear.length).toBe(2 * 4 + 2);
+      let halfBytes = 0;
+      for (const [full, w] of written) {
+        const t = weights.get(full.replace(/^vision_model\./, ''))!;
+        const src = w.dtype as FloatDType;
+        const want = linear.includes(full) ? linearWeightDType(storage, src) : 'f32';
+        expect(t.dtype, full).toBe(want);
+        const got = await readTensor(gpu(), t);
+        if (want === 'f32') {
+          expect([...got], full).toEqual(decodeByHand(w));
+          continue;
+        }
+        halfBytes += t.byteLength;
+        expect(t.byteLength).toBe(2 * got.length);
+        // Same dtype as the file: the file's own bits. Otherwise the hand-decoded value, rounded.
+        const sameAsFile = (want === 'bf16' && src === 'BF16') || (want === 'f16' && src === 'F16');
+        const bits = sameAsFile ? Array.from(w.data as ArrayLike<number>) : [...toHalfBits(decodeByHand(w), want, full)];
+        expect([...got], `${full} (${src} → ${want})`).toEqual(bits);
+      }
+      if (storage === 'f32') expect(halfBytes).toBe(0);
+      else expect(halfBytes).toBeGreaterThan(0);
+      disposeWeights(gpu(), weights);
+      expect(gpu().counters.bytesLive).toBe(live);
+      await ckpt.close();
+    });
+  }
+
+  it('an unknown weightStorage is refused before anything is read', async () => {
+    const ckpt = await openCheckpoint(chatDir());
+    await expect(loadWeights(gpu(), ckpt, CHAT, { weightStorage: 'int8' as WeightStorage })).rejects.toThrow(/weight storage 'int8' is not one of auto, f32, bf16, f16/);
     await ckpt.close();
   });
 
