@@ -3,11 +3,10 @@
 import type { Gpu } from '../runtime/device.js';
 import { runPlans, type HostArray, type Stage } from '../runtime/executor.js';
 import { compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan } from '../runtime/plan.js';
-import type { OpenCheckpointOptions } from '../runtime/loader.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { InternVlChatConfig, ModelConfig } from './config.js';
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
-import { disposeEncoder, loadEncoder, type HostOutput, type InternVitEncoder } from './internvit.js';
+import { disposeEncoder, loadEncoder, type HostOutput, type InternVitEncoder, type LoadEncoderOptions } from './internvit.js';
 import { recordProjector } from './internvl-graph.js';
 
 export interface InternVlVision {
@@ -17,7 +16,7 @@ export interface InternVlVision {
 }
 
 /** Loads the vision encoder and mlp1 of an InternVL chat checkpoint; language-model tensors are never read. */
-export async function loadInternVlVision(gpu: Gpu, source: Parameters<typeof loadEncoder>[1], opts: OpenCheckpointOptions = {}): Promise<{ model: InternVlVision; config: ModelConfig }> {
+export async function loadInternVlVision(gpu: Gpu, source: Parameters<typeof loadEncoder>[1], opts: Omit<LoadEncoderOptions, 'projector'> = {}): Promise<{ model: InternVlVision; config: ModelConfig }> {
   const { encoder, config } = await loadEncoder(gpu, source, { ...opts, projector: true });
   if (!config.chat) {
     disposeEncoder(encoder);

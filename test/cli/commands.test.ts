@@ -58,6 +58,7 @@ describe('internvit subcommands (in-process, shared device)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^adapter: /);
     expect(r.stdout).toMatch(/InternViT: 2 layers, hidden 32/);
+    expect(r.stdout).toMatch(/^weights on the GPU: [\d.]+ MB \(all f32\)$/m); // an F32 checkpoint
     for (const name of ['last_hidden_state', 'pooler_output', 'hidden_states.0', 'hidden_states.2']) {
       expect(r.stdout).toMatch(new RegExp(`^  ${name.replace('.', '\\.')} +\\(.*max \\|err\\| .* of tolerance$`, 'm'));
     }
@@ -67,6 +68,18 @@ describe('internvit subcommands (in-process, shared device)', () => {
     expect(r.stdout).toMatch(/^ {2}steady state, median of 2 +\d/m);
     if (gpu().features.timestamps) expect(r.stdout).toMatch(/^kernel +calls +GPU ms[\s\S]*^total +\d+/m);
     else expect(r.stdout).toMatch(/GPU time per kernel: unavailable/);
+  });
+
+  it('run --weights: a BF16 checkpoint keeps bf16 linear weights by default, f32 on request; both PASS', async () => {
+    const model = 'test/fixtures/model/ragged-47x61';
+    const auto = await runCli(['run', '--model', model, '--runs', '1'], gpu());
+    expect(auto.code, auto.stdout).toBe(0);
+    expect(auto.stdout).toMatch(/^weights on the GPU: [\d.]+ MB \(8 linear weights in bf16, the rest f32\)$/m);
+    expect(auto.stdout).toMatch(/^PASS: /m);
+    const f32 = await runCli(['run', '--model', model, '--runs', '1', '--weights', 'f32'], gpu());
+    expect(f32.code, f32.stdout).toBe(0);
+    expect(f32.stdout).toMatch(/^weights on the GPU: [\d.]+ MB \(all f32\)$/m);
+    expect(f32.stdout).toMatch(/^PASS: /m);
   });
 
   it('run: expected outputs that disagree → FAIL and exit 1', async () => {
