@@ -13,12 +13,12 @@
 //   --runner NAME           label of the records (node, gpu-script)
 //   --require-hardware      fail unless the adapter is a hardware GPU (the GPU script)
 //   --peak-tflops N         the GPU's float32 peak: kernel records get the fraction of it they reach
-//   --f16                   also ask for f16 model runs (recorded as not available until the runtime has them)
+//   --weights f32,bf16,f16  our model runs, one per storage of the linear weights (auto = as in the checkpoint;
+//                           quick default auto, full default f32,bf16); the arithmetic is f32 in every run
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { describeGpu, destroyGpu, getGpu, type Gpu } from '../src/runtime/device.js';
-import { describeAdapter } from './lib/adapter.js';
 import { runKernelSuite } from './lib/kernels.js';
 import { runModelSuite, type ModelSpec, type Peer } from './lib/model.js';
 import { ortWebGpuPeer } from './lib/peer-ort.js';
@@ -35,7 +35,7 @@ function parseArgs(argv: string[]): Map<string, string[]> {
     const a = argv[i]!;
     if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}' (options start with --)`);
     const [k, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    const takesValue = !['quick', 'no-peer', 'fresh', 'append', 'require-hardware', 'f16'].includes(k);
+    const takesValue = !['quick', 'no-peer', 'fresh', 'append', 'require-hardware'].includes(k);
     const v = inline ?? (takesValue ? argv[++i] : '1');
     if (v === undefined) throw new Error(`--${k} needs a value`);
     args.set(k, [...(args.get(k) ?? []), v]);
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
 
   const gpu = await getGpu();
   const adapterLine = describeGpu(gpu);
-  console.log(`${adapterLine}\nmode ${opts.mode}: suites ${opts.suites.join(', ')}; runs ${opts.runs} (+${opts.warmup} warmup)`);
+  console.log(`${adapterLine}\nmode ${opts.mode}: suites ${opts.suites.join(', ')}; runs ${opts.runs} (+${opts.warmup} warmup); weights ${opts.weights.join(', ')}`);
   if (args.has('require-hardware') && gpu.adapter.software) {
     destroyGpu(gpu);
     throw new Error(`--require-hardware: got a software adapter (${adapterLine}); is the GPU's Vulkan driver visible (VK_DRIVER_FILES / VK_ICD_FILENAMES, libvulkan.so.1)?`);
@@ -112,7 +112,8 @@ async function main(): Promise<void> {
   // Results are rewritten after every record, so a crash or a timeout keeps what was measured.
   const save = () => writeResults(outDir, mergeResults(old, {
     runner, mode: opts.mode, command: `${runner === 'node' ? 'npm run bench:node --' : 'node bench-node.mjs'} ${process.argv.slice(2).join(' ')}`.trim(),
-    seconds: (Date.now() - started) / 1000, adapter: adapterLine, environment: `Node ${process.version}, Dawn (webgpu npm package)`,
+    seconds: (Date.now() - started) / 1000, adapter: adapterLine,
+    environment: `Node ${process.version}, Dawn (webgpu npm package); adapter shader-f16: ${gpu.features.shaderF16 ? 'yes' : 'no'} (unused: the arithmetic is f32)`,
     date: new Date(started).toISOString(),
   }, [...included, ...fresh], args.has('append')));
   const onRecord = async (r: BenchRecord) => {
@@ -125,19 +126,6 @@ async function main(): Promise<void> {
     if (opts.suites.includes('model')) {
       const { peer, error } = opts.peer ? await nodePeer(gpu) : { peer: null, error: undefined };
       await runModelSuite({ gpu, opts, runner, peer, peerError: error, onRecord, log: (l) => console.log(`… ${l}`) }, specs);
-      // f16 where the adapter has shader-f16: the runtime's forward is f32-only today, so say so visibly.
-      if (args.has('f16')) {
-        for (const s of specs) for (const size of opts.sizes) for (const b of opts.batches) {
-          await onRecord({
-            suite: 'model', name: `${s.label} ${size}px B=${b}`, shape: `${b}×3×${size}×${size}`, runtime: 'internvit-webgpu',
-            runner, mode: opts.mode, ...describeAdapter(gpu), dtype: 'f16', median_ms: null, p90_ms: null, gflops: null,
-            timing: '', runs: 0, date: new Date().toISOString(),
-            error: gpu.features.shaderF16
-              ? 'not measured: the adapter has shader-f16, but internvit-webgpu has no f16 forward path yet (f32 only)'
-              : 'not measured: the adapter has no shader-f16',
-          });
-        }
-      }
     }
     if (opts.suites.includes('kernels')) await runKernelSuite(gpu, opts, runner, onRecord);
   } finally {

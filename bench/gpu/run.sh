@@ -9,11 +9,12 @@
 #                               native packages it imports: webgpu (dawn.node), onnxruntime-node
 #   .gl/*.deb                   the Vulkan loader (libvulkan1), unpacked only if libvulkan.so.1 is missing
 # Environment: OUT (results folder), PYTHON (default python3), RUNS (default 20), SIZE (default 448),
-# BATCHES (default 1,8), SEED (default 1), WORK (scratch, default /tmp/internvit-bench), BUDGET (seconds
-# the whole script may take, default 460: each step's timeout is cut to what is left, so partial results
-# always come back; a normal run takes about 4-5 minutes). For a dry run of the script's mechanics on a
-# CPU machine (SwiftShader, slow): VK_ICD=/usr/lib/chromium/vk_swiftshader_icd.json REQUIRE_HARDWARE=0
-# TORCH_DEVICE=cpu SIZE=28 BATCHES=1 RUNS=1 KERNEL_FILTER='300M proj B=1' BUDGET=3000.
+# BATCHES (default 1,8), WEIGHTS (default f32,bf16,f16), SEED (default 1), WORK (scratch, default
+# /tmp/internvit-bench), BUDGET (seconds the whole script may take, default 460: each step's timeout is
+# cut to what is left, so partial results always come back; a normal run takes about 4-5 minutes).
+# For a dry run of the script's mechanics on a CPU machine (SwiftShader, slow):
+#   VK_ICD=/usr/lib/chromium/vk_swiftshader_icd.json REQUIRE_HARDWARE=0 TORCH_DEVICE=cpu SIZE=28 BATCHES=1
+#   RUNS=1 KERNEL_FILTER='300M proj B=1' BUDGET=3000.
 #
 # Steps (each logged with its elapsed time to $OUT/run.log):
 #   1. Vulkan: loader from .gl if needed, the NVIDIA ICD; 2. unpack the payload;
@@ -22,8 +23,9 @@
 #   4. PyTorch CUDA eager f32 (bench/gpu/torch_bench.py): the native anchor, the pixels and the reference
 #      output, cuBLAS f32 matmul TFLOP/s and the GPU's f32 peak;
 #   5. our runtime (Dawn → Vulkan → NVIDIA) and onnxruntime-node's WebGPU EP on the same weights, pixels
-#      and adapter, 300M at $SIZE px, batches $BATCHES, f32 (f16 recorded as not available until the
-#      runtime has it); 6. the kernel suite at the real shapes.
+#      and adapter, 300M at $SIZE px, batches $BATCHES; ours three times, with the linear weights stored
+#      f32, bf16 (as in the checkpoint) and f16 (the arithmetic is f32 in all three; the peer's weights
+#      are f32); 6. the kernel suite at the real shapes (matmul with f32, bf16 and f16 W).
 # Files in $OUT: latest.json, summary.md, model.svg, kernels.svg, torch.json, gpu.txt, run.log.
 set -uo pipefail
 
@@ -37,6 +39,7 @@ SIZE=${SIZE:-448}
 BATCHES=${BATCHES:-1,8}
 SEED=${SEED:-1}
 WARMUP=${WARMUP:-3}
+WEIGHTS=${WEIGHTS:-f32,bf16,f16}
 TORCH_DEVICE=${TORCH_DEVICE:-cuda}
 KERNEL_FILTER=${KERNEL_FILTER:-}
 mkdir -p "$OUT" "$WORK"
@@ -100,12 +103,12 @@ PEAKARG=(); [ -n "$PEAK" ] && PEAKARG=(--peak-tflops "$PEAK")
 COMMON=(--runner gpu-script --out "$OUT" --runs "$RUNS" --warmup "$WARMUP")
 [ "${REQUIRE_HARDWARE:-1}" = 0 ] || COMMON+=(--require-hardware)
 timeout "$(left 200)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites model --models 300M --model-dir "300M=$M300" \
-  --sizes "$SIZE" --batches "$BATCHES" --f16 --fresh "${INCLUDE[@]}" 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
+  --sizes "$SIZE" --batches "$BATCHES" --weights "$WEIGHTS" --fresh "${INCLUDE[@]}" 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
 MODEL_RC=${PIPESTATUS[0]}
 if [ "$MODEL_RC" != 0 ]; then
   log "model suite exited $MODEL_RC (a crash in the peer takes the process down): again, ours only"
   timeout "$(left 90)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites model --models 300M --model-dir "300M=$M300" \
-    --sizes "$SIZE" --batches "$BATCHES" --no-peer --append 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
+    --sizes "$SIZE" --batches "$BATCHES" --weights "$WEIGHTS" --no-peer --append 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
 fi
 timeout "$(left 120)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites kernels --kernel-runs "$RUNS" --kernels "$KERNEL_FILTER" "${PEAKARG[@]}" --append 2>&1 \
   | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"

@@ -2,7 +2,8 @@ import type { BenchRecord } from './types.js';
 
 /** One console line per record, as the runners print them. */
 export function formatRecord(r: BenchRecord): string {
-  const head = `[${r.suite}] ${r.runtime.padEnd(16)} ${r.name.padEnd(38)}`;
+  const name = r.suite === 'model' && r.weights ? `${r.name}, ${r.weights} weights` : r.name;
+  const head = `[${r.suite}] ${r.runtime.padEnd(16)} ${name.padEnd(38)}`;
   if (r.error) return `${head} ERROR ${r.error}`;
   const parts = [`median ${r.median_ms?.toFixed(3)} ms`, `p90 ${r.p90_ms?.toFixed(3)} ms`];
   if (r.gflops !== null) parts.push(`${r.gflops.toFixed(2)} GFLOP/s`);

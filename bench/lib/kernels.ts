@@ -6,6 +6,7 @@
 import { attention } from '../../src/kernels/attention.js';
 import { layernorm } from '../../src/kernels/layernorm.js';
 import { matmul, matmulFlops } from '../../src/kernels/matmul.js';
+import { toHalfBits } from '../../src/runtime/dtype.js';
 import { rmsnorm } from '../../src/kernels/rmsnorm.js';
 import { softmax } from '../../src/kernels/softmax.js';
 import { describeAdapter } from './adapter.js';
@@ -17,6 +18,8 @@ import type { BenchOptions, BenchRecord, Runner } from './types.js';
 
 export interface KernelCase {
   name: string;
+  /** matmul: how W is stored (absent: f32). */
+  weights?: 'bf16' | 'f16';
   shape: string;
   flops: number;
   /** Unique bytes read + written by one call (for effective GB/s). */
@@ -35,17 +38,23 @@ const data = (n: number, scale = 1) => randomArray(n, seed++, scale);
 const f32 = (plan: Plan, label: string, shape: number[], scale = 1) =>
   hostConstant(plan, label, data(shape.reduce((a, b) => a * b, 1), scale), shape, 'f32');
 
-/** qkv, proj, fc1, fc2 of one layer, with the model's epilogues (bias, GELU, residual + layer scale). */
-function matmulCases(d: Dims, tokens: number, batch: number): KernelCase[] {
+/**
+ * qkv, proj, fc1, fc2 of one layer, with the model's epilogues (bias, GELU, residual + layer scale);
+ * `weights`: W stored 16-bit (packed pairs widened in the kernel) instead of f32.
+ */
+function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 'f16'): KernelCase[] {
   const M = tokens * batch;
   const linear = (which: string, K: number, N: number, bias: boolean, extra: 'none' | 'gelu' | 'residual'): KernelCase => ({
-    name: `matmul ${d.tag} ${which} B=${batch}`,
+    name: `matmul ${d.tag} ${which} B=${batch}${weights ? ` ${weights} W` : ''}`,
+    ...(weights ? { weights } : {}),
     shape: `M=${M} K=${K} N=${N}${bias ? ' +bias' : ''}${extra === 'gelu' ? ' +gelu' : extra === 'residual' ? ' +residual' : ''}`,
     flops: matmulFlops(M, N, K),
-    bytes: 4 * (M * K + N * K + M * N + (bias ? N : 0) + (extra === 'residual' ? M * N + N : 0)),
+    bytes: 4 * (M * K + M * N + (bias ? N : 0) + (extra === 'residual' ? M * N + N : 0)) + (weights ? 2 : 4) * N * K,
     build: (plan) => {
       const x = f32(plan, 'x', [M, K], 2);
-      const w = f32(plan, 'w', [N, K], 0.04);
+      const w = weights
+        ? hostConstant(plan, 'w', toHalfBits(data(N * K, 0.04), weights), [N, K], weights)
+        : f32(plan, 'w', [N, K], 0.04);
       const b = bias ? f32(plan, 'bias', [N], 0.04) : null;
       const residual = extra === 'residual' ? { r: f32(plan, 'r', [M, N]), scale: f32(plan, 'scale', [N]) } : undefined;
       return matmul(plan, x, w, b, { epilogue: extra === 'gelu' ? 'gelu' : 'none', residual, label: which });
@@ -100,6 +109,7 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
   if (mode === 'quick') {
     return [
       ...matmulCases(TINY, 257, 1),
+      ...matmulCases(TINY, 257, 1, 'bf16'),
       attentionCase('tiny', 257, TINY.heads, TINY.hd, 1),
       attentionCase('N1025', 1025, 1, 64, 1),
       normCase('layernorm', 'D128', 1025, 128),
@@ -109,6 +119,8 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
   }
   const cases: KernelCase[] = [];
   for (const d of [M300, M6B]) for (const b of [1, 8]) cases.push(...matmulCases(d, 1025, b));
+  for (const d of [M300, M6B]) for (const b of [1, 8]) cases.push(...matmulCases(d, 1025, b, 'bf16'));
+  cases.push(...matmulCases(M300, 1025, 1, 'f16'));
   cases.push(
     attentionCase('300M', 1025, 16, 64, 1), attentionCase('300M', 1025, 16, 64, 8),
     attentionCase('300M', 1025, 16, 64, 1, 'unfused'),
@@ -123,7 +135,7 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
 /** Times one case; a failure becomes a record with `error` (the suite goes on). */
 export async function benchKernel(gpu: Gpu, c: KernelCase, opts: BenchOptions, runner: Runner): Promise<BenchRecord> {
   const base: BenchRecord = {
-    suite: 'kernel', name: c.name, shape: c.shape, runtime: 'internvit-webgpu', runner, mode: opts.mode,
+    suite: 'kernel', name: c.name, shape: c.shape, runtime: 'internvit-webgpu', runner, mode: opts.mode, ...(c.weights ? { weights: c.weights } : {}),
     ...describeAdapter(gpu), dtype: 'f32', median_ms: null, p90_ms: null, gflops: null, gbps: null,
     timing: '', runs: 0, date: new Date().toISOString(),
   };

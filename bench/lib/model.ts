@@ -2,12 +2,12 @@
 // configuration (model × size × batch) at a time. Browser-safe: files come through the loader's stores
 // (a folder in Node, a URL in the browser), the peer through the runner's `ort`.
 import type { Gpu } from '../../src/runtime/device.js';
-import { resolveStore, openCheckpoint, FileNotFoundError, type CheckpointStore } from '../../src/runtime/loader.js';
+import { openCheckpoint, FileNotFoundError, type Checkpoint, type CheckpointStore } from '../../src/runtime/loader.js';
 import { openSafetensors } from '../../src/runtime/safetensors.js';
 import { disposePlan } from '../../src/runtime/plan.js';
 import { checkpointConfig, type InternVitConfig } from '../../src/model/config.js';
 import { gflopsPerImage, presetConfig } from '../../src/model/presets.js';
-import { loadWeights } from '../../src/model/weights.js';
+import { linearWeightDType, loadWeights, type WeightStorage } from '../../src/model/weights.js';
 import {
   disposeEncoder, encode, encoderFromWeights, forwardPlan, randomEncoder, type InternVitEncoder,
 } from '../../src/model/internvit.js';
@@ -51,30 +51,46 @@ interface Loaded {
   config: InternVitConfig;
   encoder: InternVitEncoder;
   store: CheckpointStore | null;
+  /** How the linear weights are stored on the GPU in this load. */
+  weights: 'f32' | 'bf16' | 'f16';
   setupMs: number;
   weightBytes: number;
   source: string;
 }
 
-async function loadModel(gpu: Gpu, spec: ModelSpec): Promise<Loaded> {
+/** The model's checkpoint (folder specs), opened once for all its loads, pixels and ONNX files. */
+interface Source { spec: ModelSpec; ckpt: Checkpoint | null; config: InternVitConfig }
+
+async function openSource(spec: ModelSpec): Promise<Source> {
+  if (!spec.folder) return { spec, ckpt: null, config: presetConfig(spec.preset!).vision };
+  const ckpt = await openCheckpoint(spec.folder);
+  return { spec, ckpt, config: checkpointConfig(ckpt).vision };
+}
+
+/** The GPU dtype `storage` gives this model's linear weights (random weights count as F32). */
+function resolvedStorage(src: Source, storage: WeightStorage): 'f32' | 'bf16' | 'f16' {
+  const qkv = src.ckpt ? [...src.ckpt.tensors.values()].find((t) => t.name.endsWith('attn.qkv.weight')) : undefined;
+  return linearWeightDType(storage, (qkv?.dtype ?? 'F32') as 'F32' | 'F16' | 'BF16');
+}
+
+async function loadModel(gpu: Gpu, src: Source, weights: 'f32' | 'bf16' | 'f16'): Promise<Loaded> {
+  const { spec } = src;
   const t0 = now();
   const before = gpu.counters.bytesLive;
-  if (spec.folder) {
-    const ckpt = await openCheckpoint(spec.folder);
-    const config = checkpointConfig(ckpt);
-    const weights = await loadWeights(gpu, ckpt, config);
+  if (src.ckpt) {
+    const config = checkpointConfig(src.ckpt);
+    const map = await loadWeights(gpu, src.ckpt, config, { weightStorage: weights });
     await gpu.device.queue.onSubmittedWorkDone();
-    const encoder = encoderFromWeights(gpu, config.vision, weights);
+    const encoder = encoderFromWeights(gpu, config.vision, map);
     return {
-      spec, config: config.vision, encoder, store: ckpt.store, setupMs: now() - t0,
-      weightBytes: gpu.counters.bytesLive - before, source: spec.display ?? spec.folder,
+      spec, config: config.vision, encoder, store: src.ckpt.store, weights, setupMs: now() - t0,
+      weightBytes: gpu.counters.bytesLive - before, source: spec.display ?? spec.folder!,
     };
   }
-  const config = presetConfig(spec.preset!).vision;
-  const encoder = randomEncoder(gpu, config, 1);
+  const encoder = randomEncoder(gpu, src.config, 1, { weightStorage: weights });
   await gpu.device.queue.onSubmittedWorkDone();
   return {
-    spec, config, encoder, store: null, setupMs: now() - t0,
+    spec, config: src.config, encoder, store: null, weights, setupMs: now() - t0,
     weightBytes: gpu.counters.bytesLive - before, source: 'randomEncoder seed 1 (no ONNX export for these weights)',
   };
 }
@@ -163,56 +179,94 @@ export async function runModelSuite(ctx: ModelSuiteContext, specs: ModelSpec[]):
   };
   const log = ctx.log ?? (() => {});
   for (const spec of specs) {
-    let loaded: Loaded;
+    let src: Source;
     try {
-      loaded = await loadModel(gpu, spec);
+      src = await openSource(spec);
     } catch (e) {
-      await emit(errorRecord(ctx, spec.label, '', 'internvit-webgpu', `could not load the model: ${errText(e)}`));
+      await emit(errorRecord(ctx, spec.label, '', 'internvit-webgpu', `could not open the model: ${errText(e)}`));
       continue;
     }
     try {
-      for (const size of opts.sizes) {
-        const onnxFiles = size === loaded.config.imageSize ? [`model-${size}.onnx`, 'model.onnx'] : [`model-${size}.onnx`];
-        for (const batch of opts.batches) {
-          const shape = [batch, 3, size, size];
-          const name = `${spec.label} ${size}px B=${batch}`;
-          const shapeText = shape.join('×');
-          log(`model ${name}`);
-          // Same pixels for both runtimes: the folder's pixels file when it has one, else seeded random.
-          const px = await tensorFrom(loaded.store, [`pixels-${size}.safetensors`, ...(size === loaded.config.imageSize ? ['pixels.safetensors'] : [])], ['pixel_values'], loaded.source);
-          const pixels = px ? takeRows(px.data, px.shape[0]!, batch) : randomPixels(batch * 3 * size * size, 7);
-          const exp = await tensorFrom(loaded.store, [`expected-${size}.safetensors`, ...(size === loaded.config.imageSize ? ['expected.safetensors'] : [])], ['last_hidden_state'], loaded.source);
-          const expected = exp ? { file: exp.file, data: takeRows(exp.data, exp.shape[0]!, batch) } : null;
-
-          const ours = await measureOurs(ctx, loaded, name, shapeText, shape, pixels, expected);
-          await emit(ours.record);
-          if (!opts.peer) continue;
-          if (!ctx.peer) {
-            await emit(errorRecord(ctx, name, shapeText, runner === 'browser' ? 'onnxruntime-web' : 'onnxruntime-node', ctx.peerError ?? 'no peer'));
-            continue;
+      // One load per distinct storage ('auto' resolves to the checkpoint's dtype). The peer runs right
+      // after the first, so a run cut short by a time limit still has the comparison.
+      const storages = [...new Set(opts.weights.map((w) => resolvedStorage(src, w)))];
+      const oursOut = new Map<string, Float32Array | null>();
+      for (const [i, weights] of storages.entries()) {
+        let loaded: Loaded;
+        try {
+          loaded = await loadModel(gpu, src, weights);
+        } catch (e) {
+          await emit({ ...errorRecord(ctx, spec.label, '', 'internvit-webgpu', `could not load the model (${weights} weights): ${errText(e)}`), weights });
+          continue;
+        }
+        try {
+          for (const c of configs(opts)) {
+            const inputs = await inputsFor(loaded.store, src.config, loaded.source, c.size, c.batch);
+            log(`model ${spec.label} ${c.size}px B=${c.batch}, ${weights} weights`);
+            const ours = await measureOurs(ctx, loaded, c.name(spec), c.shapeText, c.shape, inputs.pixels, inputs.expected);
+            await emit(ours.record);
+            if (!oursOut.has(c.key)) oursOut.set(c.key, ours.output);
           }
-          let onnx: Uint8Array | null = null;
-          let onnxFile = '';
-          for (const f of onnxFiles) {
-            onnx = await readOptional(loaded.store, f).catch(() => null);
-            if (onnx) { onnxFile = f; break; }
-          }
-          if (!onnx) {
-            await emit(errorRecord(ctx, name, shapeText, ctx.peer.runtime,
-              `no ONNX export of these weights at ${size}px (${loaded.source}; looked for ${onnxFiles.join(', ')}). ` +
-              `Make one with: python3 reference/export_onnx.py --random ${spec.key} --out DIR [--size ${size}], then --model-dir DIR`));
-            continue;
-          }
-          await emit(await measurePeer(ctx, ctx.peer, loaded, name, shapeText, shape, pixels, onnx, onnxFile, ours.output, expected));
+          if (i === 0) await runPeer(ctx, src, loaded, oursOut, emit);
+        } finally {
+          disposeEncoder(loaded.encoder);
         }
       }
     } finally {
-      disposeEncoder(loaded.encoder);
-      await loaded.store?.close?.();
+      await src.ckpt?.close();
     }
   }
   return out;
 }
+
+interface Config { key: string; size: number; batch: number; shape: number[]; shapeText: string; name(spec: ModelSpec): string }
+
+function configs(opts: BenchOptions): Config[] {
+  return opts.sizes.flatMap((size) => opts.batches.map((batch) => {
+    const shape = [batch, 3, size, size];
+    return { key: `${size}|${batch}`, size, batch, shape, shapeText: shape.join('×'), name: (spec: ModelSpec) => `${spec.label} ${size}px B=${batch}` };
+  }));
+}
+
+/** Same pixels for every runtime: the folder's pixels file when it has one, else seeded random. */
+async function inputsFor(store: CheckpointStore | null, config: InternVitConfig, where: string, size: number, batch: number) {
+  const native = size === config.imageSize;
+  const px = await tensorFrom(store, [`pixels-${size}.safetensors`, ...(native ? ['pixels.safetensors'] : [])], ['pixel_values'], where);
+  const pixels = px ? takeRows(px.data, px.shape[0]!, batch) : randomPixels(batch * 3 * size * size, 7);
+  const exp = await tensorFrom(store, [`expected-${size}.safetensors`, ...(native ? ['expected.safetensors'] : [])], ['last_hidden_state'], where);
+  return { pixels, expected: exp ? { file: exp.file, data: takeRows(exp.data, exp.shape[0]!, batch) } : null };
+}
+
+/** The ONNX Runtime peer on every configuration, compared with our first load's outputs. */
+async function runPeer(ctx: ModelSuiteContext, src: Source, loaded: Loaded, oursOut: Map<string, Float32Array | null>, emit: (r: BenchRecord) => Promise<void>): Promise<void> {
+  const { opts, runner } = ctx;
+  if (!opts.peer) return;
+  for (const c of configs(opts)) {
+    const name = c.name(src.spec);
+    if (!ctx.peer) {
+      await emit(errorRecord(ctx, name, c.shapeText, runner === 'browser' ? 'onnxruntime-web' : 'onnxruntime-node', ctx.peerError ?? 'no peer'));
+      continue;
+    }
+    const onnxFiles = c.size === src.config.imageSize ? [`model-${c.size}.onnx`, 'model.onnx'] : [`model-${c.size}.onnx`];
+    let onnx: Uint8Array | null = null;
+    let onnxFile = '';
+    for (const f of onnxFiles) {
+      onnx = await readOptional(loaded.store, f).catch(() => null);
+      if (onnx) { onnxFile = f; break; }
+    }
+    if (!onnx) {
+      await emit(errorRecord(ctx, name, c.shapeText, ctx.peer.runtime,
+        `no ONNX export of these weights at ${c.size}px (${loaded.source}; looked for ${onnxFiles.join(', ')}). ` +
+        `Make one with: python3 reference/export_onnx.py --random ${src.spec.key} --out DIR [--size ${c.size}], then --model-dir DIR`));
+      continue;
+    }
+    logLine(ctx, `peer ${name}`);
+    const inputs = await inputsFor(loaded.store, src.config, loaded.source, c.size, c.batch);
+    await emit(await measurePeer(ctx, ctx.peer, loaded, name, c.shapeText, c.shape, inputs.pixels, onnx, onnxFile, oursOut.get(c.key) ?? null, inputs.expected));
+  }
+}
+
+const logLine = (ctx: ModelSuiteContext, line: string) => ctx.log?.(line);
 
 function errorRecord(ctx: ModelSuiteContext, name: string, shape: string, runtime: Runtime, error: string): BenchRecord {
   return {
@@ -226,7 +280,7 @@ async function measureOurs(
   expected: { file: string; data: Float32Array } | null,
 ): Promise<{ record: BenchRecord; output: Float32Array | null }> {
   const { gpu, opts } = ctx;
-  const base = errorRecord(ctx, name, shapeText, 'internvit-webgpu', '');
+  const base: BenchRecord = { ...errorRecord(ctx, name, shapeText, 'internvit-webgpu', ''), weights: m.weights };
   delete base.error;
   const c = gpu.counters;
   try {
@@ -245,7 +299,7 @@ async function measureOurs(
 
     let profile: OpProfileRow[] | undefined;
     let gpuMs: number | undefined;
-    let note = `weights: ${m.source}; setup (weights to GPU) ${m.setupMs.toFixed(0)} ms`;
+    let note = `weights: ${m.source}, linear layers ${m.weights} on the GPU; setup (weights to GPU) ${m.setupMs.toFixed(0)} ms`;
     if (gpu.features.timestamps) {
       await encode(m.encoder, pixels, shape, { profile: true });
       const prof = (await encode(m.encoder, pixels, shape, { profile: true })).profile ?? [];

@@ -11,18 +11,35 @@ const cellText = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 const PEERS = new Set(['onnxruntime-web', 'onnxruntime-node']);
 
-/** Model records grouped by (runner, name): ours, the ONNX Runtime peer and PyTorch where present. */
-export function modelRows(records: BenchRecord[]): { key: string; runner: string; name: string; ours?: BenchRecord; peer?: BenchRecord; torch?: BenchRecord }[] {
-  const rows = new Map<string, { key: string; runner: string; name: string; ours?: BenchRecord; peer?: BenchRecord; torch?: BenchRecord }>();
-  for (const r of records.filter((x) => x.suite === 'model')) {
-    const key = `${r.runner}|${r.name}|${r.dtype}`;
-    const row = rows.get(key) ?? { key, runner: r.runner, name: r.dtype === 'f32' ? r.name : `${r.name} ${r.dtype}` };
+type ModelRow = { key: string; runner: string; name: string; weights?: string; ours?: BenchRecord; peer?: BenchRecord; torch?: BenchRecord };
+
+/**
+ * Model records grouped by (runner, name, dtype): one row per weight storage of ours, each beside the
+ * ONNX Runtime peer and PyTorch of that configuration (measured once, shown on every row).
+ */
+export function modelRows(records: BenchRecord[]): ModelRow[] {
+  const models = records.filter((x) => x.suite === 'model');
+  const base = (r: BenchRecord) => `${r.runner}|${r.name}|${r.dtype}`;
+  const label = (r: BenchRecord) => (r.dtype === 'f32' ? r.name : `${r.name} ${r.dtype}`);
+  const others = new Map<string, { peer?: BenchRecord; torch?: BenchRecord }>();
+  for (const r of models) {
+    if (r.runtime === 'internvit-webgpu') continue;
+    const o = others.get(base(r)) ?? {};
+    if (PEERS.has(r.runtime)) o.peer = r;
+    else o.torch = r;
+    others.set(base(r), o);
+  }
+  const rows = new Map<string, ModelRow>();
+  for (const r of models) {
+    const weights = r.runtime === 'internvit-webgpu' ? r.weights ?? 'f32' : undefined;
+    const key = weights ? `${base(r)}|${weights}` : base(r);
+    const row = rows.get(key) ?? { key, runner: r.runner, name: label(r), weights, ...others.get(base(r)) };
     if (r.runtime === 'internvit-webgpu') row.ours = r;
-    else if (PEERS.has(r.runtime)) row.peer = r;
-    else row.torch = r;
     rows.set(key, row);
   }
-  return [...rows.values()];
+  // Peers and PyTorch appear on their configuration's rows of ours; alone only when ours has none.
+  const oursBases = new Set(models.filter((r) => r.runtime === 'internvit-webgpu').map(base));
+  return [...rows.values()].filter((row) => row.ours || !oursBases.has(row.key));
 }
 
 function agreementText(r?: BenchRecord): string {
@@ -45,16 +62,17 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
   const mrows = modelRows(records);
   if (mrows.length) {
     lines.push('## Model: ours vs the ONNX Runtime WebGPU EP (same weights, same pixels, same adapter)', '',
-      'Wall clock per forward, pixels in and `last_hidden_state` out on the host. "peer ÷ ours" > 1: we are faster.', '',
-      '| runner | model | ours median / p90 ms | ours first run ms | peer | peer median / p90 ms | peer first run ms | peer ÷ ours | outputs agree (rel) | PyTorch CUDA ms | GFLOP/s (ours) | dispatches / submits | peak GPU MiB |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+      'Wall clock per forward, pixels in and `last_hidden_state` out on the host. "peer ÷ ours" > 1: we are faster.',
+      '"weights": how our linear layers\' weights are stored on the GPU (the arithmetic is f32 in every row; the peer\'s weights are f32).', '',
+      '| runner | model | weights | ours median / p90 ms | ours first run ms | peer | peer median / p90 ms | peer first run ms | peer ÷ ours | outputs agree (rel) | PyTorch CUDA ms | GFLOP/s (ours) | dispatches / submits | peak GPU MiB |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const row of mrows) {
       const o = row.ours;
       const p = row.peer;
       const ratio = o?.median_ms && p?.median_ms ? (p.median_ms / o.median_ms).toFixed(2) : '–';
       const oursTime = o ? (o.error ? `error (below)` : `${fmt(o.median_ms)} / ${fmt(o.p90_ms)}`) : '–';
       const peerTime = p ? (p.error ? 'error (below)' : `${fmt(p.median_ms)} / ${fmt(p.p90_ms)}`) : '–';
-      lines.push(`| ${row.runner} | ${row.name} | ${oursTime} | ${fmt(o?.first_run_ms, 0)} | ${p?.runtime ?? '–'} | ${peerTime} | ${fmt(p?.first_run_ms, 0)} | ${ratio} | ${agreementText(p)} | ${row.torch ? fmt(row.torch.median_ms) : '–'} | ${fmt(o?.gflops, 1)} | ${o?.dispatches ?? '–'} / ${o?.submits ?? '–'} | ${mib(o?.peak_gpu_bytes)} |`);
+      lines.push(`| ${row.runner} | ${row.name} | ${row.weights ?? '–'} | ${oursTime} | ${fmt(o?.first_run_ms, 0)} | ${p?.runtime ?? '–'} | ${peerTime} | ${fmt(p?.first_run_ms, 0)} | ${ratio} | ${agreementText(p)} | ${row.torch ? fmt(row.torch.median_ms) : '–'} | ${fmt(o?.gflops, 1)} | ${o?.dispatches ?? '–'} / ${o?.submits ?? '–'} | ${mib(o?.peak_gpu_bytes)} |`);
     }
     lines.push('');
     const refs = records.filter((r) => r.suite === 'model' && r.agreement?.some((a) => a.against.startsWith('reference')));
@@ -62,14 +80,14 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
       lines.push('Against the reference outputs (float64 PyTorch for internvit-tiny, PyTorch CUDA f32 on the GPU run):', '');
       for (const r of refs) {
         for (const a of r.agreement!.filter((x) => x.against.startsWith('reference'))) {
-          lines.push(`- ${r.runner} ${r.runtime} ${r.name}: max|Δ| ${a.maxAbs.toExponential(2)}, relative ${a.rel.toExponential(2)} (${a.against.replace(/^reference /, '')})`);
+          lines.push(`- ${r.runner} ${r.runtime} ${r.name}${r.weights ? ` (${r.weights} weights)` : ''}: max|Δ| ${a.maxAbs.toExponential(2)}, relative ${a.rel.toExponential(2)} (${a.against.replace(/^reference /, '')})`);
         }
       }
       lines.push('');
     }
     for (const r of records.filter((x) => x.suite === 'model' && x.profile?.length)) {
       const total = r.gpu_ms ?? r.profile!.reduce((a, p) => a + p.ms, 0);
-      lines.push(`### Per-op GPU time: ${r.name} (${r.runner}, timestamp queries, one forward: ${fmt(total)} ms GPU vs ${fmt(r.median_ms)} ms wall)`, '',
+      lines.push(`### Per-op GPU time: ${r.name}${r.weights ? `, ${r.weights} weights` : ''} (${r.runner}, timestamp queries, one forward: ${fmt(total)} ms GPU vs ${fmt(r.median_ms)} ms wall)`, '',
         '| kernel | calls | GPU ms | share | GFLOP/s |', '|---|---|---|---|---|');
       for (const p of r.profile!.slice(0, 10)) {
         lines.push(`| ${p.kernel} | ${p.calls} | ${fmt(p.ms, 3)} | ${((100 * p.ms) / (total || 1)).toFixed(1)}% | ${fmt(p.gflops, 1)} |`);
@@ -150,7 +168,7 @@ export function barChartSvg(title: string, unit: string, rows: BarRow[]): string
 
 export function modelChartSvg(records: BenchRecord[]): string {
   const rows = modelRows(records).map((r) => ({
-    label: `${r.name} [${r.runner}]`,
+    label: `${r.name}${r.weights && r.weights !== 'f32' ? `, ${r.weights} weights` : ''} [${r.runner}]`,
     bars: [r.ours, r.peer, r.torch].filter((x): x is BenchRecord => !!x).map((x) => ({ series: x.runtime, value: x.median_ms })),
   }));
   const sw = records.some((r) => r.suite === 'model' && r.adapter_type === 'software');

@@ -1,3 +1,5 @@
+import { WEIGHT_STORAGES, type WeightStorage } from '../../src/model/weights.js';
+
 // What a benchmark run produces: one record per measurement, the same shape for every runner
 // (browser page, Node, the GPU script), so bench/results/latest.json can hold them side by side.
 
@@ -33,7 +35,10 @@ export interface BenchRecord {
   /** The adapter as the runtime saw it (vendor, architecture, device/description). */
   adapter: string;
   adapter_type: 'software' | 'hardware';
+  /** Arithmetic precision (f32 throughout today). */
   dtype: 'f32' | 'f16';
+  /** Ours: how the linear layers' weights (matmul W) are stored on the GPU; absent = f32. */
+  weights?: 'f32' | 'bf16' | 'f16';
   /** Steady state (kernels: GPU time per dispatch; model: wall clock per forward incl. readback). */
   median_ms: number | null;
   p90_ms: number | null;
@@ -80,16 +85,18 @@ export interface BenchOptions {
   /** Kernel filter: a substring of the kernel case names ('' = all). */
   kernelFilter: string;
   peer: boolean;
+  /** Our model runs, one per weight storage ('auto': as in the checkpoint; duplicates measured once). */
+  weights: WeightStorage[];
 }
 
 export const QUICK_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 10, kernelRuns: 5, warmup: 1, models: ['tiny'], sizes: [224], batches: [1],
-  kernelFilter: '', peer: true,
+  kernelFilter: '', peer: true, weights: ['auto'],
 };
 
 export const FULL_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 20, kernelRuns: 20, warmup: 3, models: ['300M', '6B'], sizes: [224, 448], batches: [1, 8],
-  kernelFilter: '', peer: true,
+  kernelFilter: '', peer: true, weights: ['f32', 'bf16'],
 };
 
 /** Options from key/value pairs (CLI flags or URL query), over the mode's defaults. */
@@ -114,6 +121,8 @@ export function parseOptions(get: (key: string) => string | null | undefined, ha
   };
   const suites = list('suites', d.suites);
   for (const s of suites) if (s !== 'kernels' && s !== 'model') throw new Error(`--suites: unknown suite '${s}' (kernels, model)`);
+  const weights = list('weights', d.weights);
+  for (const w of weights) if (!(WEIGHT_STORAGES as readonly string[]).includes(w)) throw new Error(`--weights: unknown weight storage '${w}' (${WEIGHT_STORAGES.join(', ')})`);
   return {
     mode,
     suites,
@@ -125,5 +134,6 @@ export function parseOptions(get: (key: string) => string | null | undefined, ha
     batches: nums('batches', d.batches),
     kernelFilter: get('kernels') ?? d.kernelFilter,
     peer: !(has('no-peer') && get('no-peer') !== '0'),
+    weights: weights as WeightStorage[],
   };
 }

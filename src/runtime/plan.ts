@@ -56,7 +56,7 @@ export interface Plan {
 }
 
 /** Host arrays a plan can upload as a constant (small tables computed at record time). */
-export type HostData = Float32Array | Uint32Array | Int32Array;
+export type HostData = Float32Array | Uint32Array | Int32Array | Uint16Array;
 
 export function createPlan(gpu: Gpu, label = 'plan'): Plan {
   return { gpu, label, tensors: [], ops: [], inputs: new Map(), outputs: new Map(), constants: new Map(), hostData: new Map() };
@@ -263,7 +263,13 @@ export async function compilePlan(plan: Plan, options: CompileOptions = {}): Pro
     const host = plan.hostData.get(ref.id);
     if (host) {
       const b = createBuffer(gpu, ref.byteLength, STORAGE, `${plan.label}:${ref.label}`);
-      gpu.device.queue.writeBuffer(b, 0, host.buffer, host.byteOffset, host.byteLength);
+      if (host.byteLength % 4 === 0) gpu.device.queue.writeBuffer(b, 0, host.buffer, host.byteOffset, host.byteLength);
+      else {
+        // An odd count of 16-bit values: writeBuffer wants whole words.
+        const padded = new Uint8Array(Math.ceil(host.byteLength / 4) * 4);
+        padded.set(new Uint8Array(host.buffer, host.byteOffset, host.byteLength));
+        gpu.device.queue.writeBuffer(b, 0, padded);
+      }
       owned.push(b);
       buffers.set(ref.id, b);
     } else if (ref.kind === 'constant') buffers.set(ref.id, plan.constants.get(ref.id)!.buffer);
