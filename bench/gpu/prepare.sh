@@ -5,7 +5,8 @@
 #     bash bench/gpu/prepare.sh
 #
 # Writes two folders, both ignored by git (added to .git/info/exclude):
-#   .bench-gpu/payload.tar.xz  node (linux-x64), bench-node.mjs (bench/node.ts bundled by Vite), and
+#   .bench-gpu/payload.tar.xz  node (linux-x64), bench-node.mjs (bench/node.ts bundled by Vite), SOURCE
+#                              (bench/gpu/fingerprint.py of the sources it was bundled from), and
 #                              node_modules/{webgpu (dawn.node), onnxruntime-node (its Linux x64 library,
 #                              WebGPU EP built in), onnxruntime-common}: ~40 MB xz-compressed
 #   .gl/libvulkan1_*.deb       the Vulkan loader (Debian 12 amd64), ~0.1 MB
@@ -39,6 +40,8 @@ echo "node: $("$STAGE/node" --version) from $NODE_BIN"
 # The runner, bundled (WGSL inlined, wgsl_reflect included).
 npx vite build --config bench/vite.node.config.ts --logLevel warn
 cp node_modules/.cache/internvit-bench/node.mjs "$STAGE/bench-node.mjs"
+# What it was built from: run.sh refuses a payload whose sources differ from the checkout's.
+python3 bench/gpu/fingerprint.py > "$STAGE/SOURCE"
 
 # The native packages, linux-x64 only.
 M=$STAGE/node_modules

@@ -72,6 +72,11 @@ if [ -f .bench-gpu/payload.tar.xz ]; then
   NODE=$WORK/node
   RUNNER=$WORK/bench-node.mjs
   chmod +x "$NODE"
+  # A payload bundled from other sources would measure other code: refuse it (ALLOW_STALE_PAYLOAD=1 overrides).
+  HERE=$("$PYTHON" bench/gpu/fingerprint.py); BUILT=$(cat "$WORK/SOURCE" 2>/dev/null || echo none)
+  if [ "$HERE" != "$BUILT" ] && [ "${ALLOW_STALE_PAYLOAD:-0}" != 1 ]; then
+    die "the payload's runner was bundled from other sources (fingerprint $BUILT, checkout $HERE): run bash bench/gpu/prepare.sh again and carry .bench-gpu"
+  fi
 elif command -v node >/dev/null && [ -d node_modules/webgpu ]; then
   NODE=$(command -v node)
   npx vite build --config bench/vite.node.config.ts --logLevel warn || die "building the Node runner"
