@@ -224,8 +224,9 @@ interface Segment { source: ByteSource; offset: number; length: number; pieces: 
 
 /**
  * Streams tensors to the GPU as float32 (or, per `dtypeOf`, 16-bit): each byte range is read,
- * converted (BF16 → bf16 and F16 → f16 are plain copies) and written with queue.writeBuffer, then dropped. Adjacent small tensors share one read (fewer HTTP requests); big
- * ones are split. Host memory: about three chunks. On any error the tensors made so far are destroyed.
+ * converted (BF16 → bf16 and F16 → f16 are plain copies) and written with queue.writeBuffer, then
+ * dropped. Adjacent small tensors share one read (fewer HTTP requests); big ones are split. Host
+ * memory: about three chunks. On any error the tensors made so far are destroyed.
  */
 export async function uploadWeights(
   gpu: Gpu, ckpt: Checkpoint, names: readonly string[], opts: UploadOptions = {},
