@@ -1,7 +1,7 @@
 // `internvit info`: a model's shape, parameter count and cost, from its config.json alone (presets
 // need no download; a checkpoint's headers are read and checked, never its weights).
 import {
-  gflopsPerImage, isHubId, paramCount, PRESET_NAMES, PRESETS, presetConfig, selectedLayer, tokenGrid,
+  gflopsPerImage, isHubId, paramCount, PRESET_NAMES, PRESETS, presetConfig, selectedLayer, tokenGrid, weightBytes,
   type ModelConfig, type PresetName,
 } from '../src/index.js';
 import { CliError, formatGflop, intFlag, parseFlags, stringFlag, type Io } from './cli.js';
@@ -33,6 +33,11 @@ export function describeModel(config: ModelConfig, size: number): string[] {
     `parameters: ${millions(paramCount(v))} (encoder${paramCount(v) >= 1e6 ? `, ${paramCount(v).toLocaleString('en-US')}` : ''})`,
   ];
   const chat = config.chat;
+  const gb = (linear: 'f32' | 'bf16') => {
+    const b = weightBytes(v, linear, { projector: chat });
+    return b >= 1e8 ? `${(b / 1e9).toFixed(2)} GB` : `${(b / 1e6).toFixed(1)} MB`;
+  };
+  lines.push(`weights on the GPU: ${gb('bf16')} with 16-bit linear layers (the default for BF16 checkpoints), ${gb('f32')} with --weights f32${chat ? ' (encoder + projector)' : ''}`);
   if (!chat) {
     lines.push(`at ${size}×${size}: ${tokens} tokens (${hp}×${wp} patches + CLS), ${gflops(gflopsPerImage(v, size, size))} GFLOP per image (matmuls)`);
     return lines;

@@ -39,6 +39,11 @@ export function linearWeightDType(storage: WeightStorage, source: FloatDType): '
   return source === 'BF16' ? 'bf16' : source === 'F16' ? 'f16' : 'f32';
 }
 
+/** Bytes the expected tensors take on the GPU with linear weights in `linear` (everything else f32). */
+export function weightBytes(c: InternVitConfig, linear: 'f32' | 'bf16' | 'f16', opts: ExpectedOptions = {}): number {
+  return expectedTensors(c, opts).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * (t.linear && linear !== 'f32' ? 2 : 4), 0);
+}
+
 export interface ExpectedOptions {
   /** Prepended to every vision tensor name ('vision_model.' in chat checkpoints). */
   prefix?: string;

@@ -162,6 +162,9 @@ describe('internvit subcommands (in-process, shared device)', () => {
     // Counted by hand from InternVisionModel's tensors: embeddings 1024 + 1024·588 + 1024 + 1025·1024 = 1,653,760;
     // a layer 2·2048 (norms) + 3,148,800 (qkv) + 1,049,600 (proj) + 4,198,400 (fc1) + 4,195,328 (fc2) + 2048 (ls) = 12,598,272.
     expect(preset.stdout).toMatch(/^parameters: 304\.0 M \(encoder, 304,012,288\)$/m);
+    // Linear weights 24 · (3,145,728 + 1,048,576 + 4,194,304 + 4,194,304) = 301,989,888 at 2 bytes, the other
+    // 2,022,400 parameters at 4: 612,069,376 bytes; all at 4: 1,216,049,152.
+    expect(preset.stdout).toMatch(/^weights on the GPU: 0\.61 GB with 16-bit linear layers \(the default for BF16 checkpoints\), 1\.22 GB with --weights f32$/m);
     expect(preset.stdout).toMatch(/^at 448×448: 1025 tokens \(32×32 patches \+ CLS\), \d+\.\d GFLOP per image/m);
 
     const folder = await runCli(['info', '--model', CHAT, '--size', '112']);
