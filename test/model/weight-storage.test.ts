@@ -3,7 +3,7 @@
 //   ('auto') or widened at load ('f32'), with about half the GPU memory;
 // - converting a BF16 checkpoint to f16 storage is exact for values in f16's normal range and stays
 //   within the float32 parity tolerance;
-// - converting an F32 checkpoint to bf16 / f16 rounds the weights: reported, and bounded loosely.
+// - converting an F32 checkpoint to bf16 rounds the weights: reported, and bounded loosely.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -64,10 +64,11 @@ describe('weight storage (linear weights f32, bf16 or f16 on the GPU)', () => {
   });
 
   // Rounding an F32 checkpoint's weights is a user's choice of memory over exactness. bf16 keeps 8
-  // significant bits, f16 11: the outputs move by about that relative amount, far beyond the f32
-  // tolerance. The bound here (|err| ≤ 0.05 + 0.05·|want| for bf16, 0.01 + 0.01·|want| for f16) only
-  // catches a broken conversion (swapped halves or a wrong exponent give errors of order 1 or more).
-  for (const [storage, tol] of [['bf16', 0.05], ['f16', 0.01]] as const) {
+  // significant bits: the outputs move by about that relative amount, far beyond the f32 tolerance.
+  // The bound here (|err| ≤ 0.05 + 0.05·|want|) only catches a broken conversion (swapped halves or a
+  // wrong exponent give errors of order 1 or more). F32 → f16 is the same path with another rounding
+  // (test/runtime/dtype-half.test.ts checks its bits; the f16 kernel runs in the case above).
+  for (const [storage, tol] of [['bf16', 0.05]] as const) {
     it(`layernorm-f32 stored as ${storage}: rounded, so outside the f32 tolerance, within ${tol} relative`, async () => {
       const name = 'layernorm-f32';
       const r = await forward(name, storage);
