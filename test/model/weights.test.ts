@@ -301,6 +301,27 @@ describe('uploadWeights (GPU)', () => {
     });
   }
 
+  it("f16 storage of a weight beyond ±65504: an error naming file, tensor and value; nothing left on the GPU", async () => {
+    const d = join(tmp.dir, 'too-big-for-f16');
+    const files: Record<string, WriteTensor> = {};
+    for (const [name, w] of written) if (!name.startsWith('mlp1.')) files[name] = w;
+    const fc1 = 'vision_model.encoder.layers.1.mlp.fc1.weight';
+    const big = Uint16Array.from(files[fc1]!.data as ArrayLike<number>); // a Uint16Array is written as raw bits
+    big[5] = 0x4789; // bf16 bits of 70144
+    files[fc1] = { ...files[fc1]!, dtype: 'BF16', data: big };
+    await writeFiles(d, { 'config.json': JSON.stringify(tinyChatConfigJson()), 'model.safetensors': writeSafetensors(files) });
+    const ckpt = await openCheckpoint(d);
+    const live = gpu().counters.bytesLive;
+    await expect(loadWeights(gpu(), ckpt, CHAT, { weightStorage: 'f16', chunkBytes: 256 })).rejects.toThrow(
+      /model\.safetensors: tensor 'vision_model\.encoder\.layers\.1\.mlp\.fc1\.weight': value 70144 at element 5 does not fit f16/);
+    expect(gpu().counters.bytesLive).toBe(live);
+    // The same checkpoint loads as bf16 (its own dtype), exactly.
+    const ok = await loadWeights(gpu(), ckpt, CHAT, { weightStorage: 'auto' });
+    expect((await readTensor(gpu(), ok.get('encoder.layers.1.mlp.fc1.weight')!))[5]).toBe(0x4789);
+    disposeWeights(gpu(), ok);
+    await ckpt.close();
+  });
+
   it('an unknown weightStorage is refused before anything is read', async () => {
     const ckpt = await openCheckpoint(chatDir());
     await expect(loadWeights(gpu(), ckpt, CHAT, { weightStorage: 'int8' as WeightStorage })).rejects.toThrow(/weight storage 'int8' is not one of auto, f32, bf16, f16/);
