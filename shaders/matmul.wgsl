@@ -25,8 +25,12 @@
 // Row strides 68 / 132 floats; workgroup memory 16·68·4 + 16·132·4 = 12.5 KiB (< 16 KiB default
 // limit). The next K tile's global loads are issued before the current tile's FMAs (register
 // prefetch) to hide global latency.
-// Dispatch: (ceil(N / 128), ceil(M / 64)). Rows ≥ M, columns ≥ N and k ≥ K load as zero; stores
+// Dispatch: (ceil(N / BN), ceil(M / 64)). Rows ≥ M, columns ≥ N and k ≥ K load as zero; stores
 // are bounds-checked, so any M, N, K works.
+// BN = 64 (override; the 'tiled64' version): the same kernel with only the first column group: W is
+// loaded by threads 64..127 and each thread keeps a 4 × 4 block. Half the work per workgroup, twice
+// the workgroups: for grids that would not fill the GPU (N = 1024 at M = 1025 is 136 workgroups of
+// 64×128). The BN == 128 branches are removed at pipeline creation.
 // gelu comes from shaders/lib/gelu_erf.wgsl, prepended by src/kernels/matmul.ts.
 
 override M: u32;
@@ -37,7 +41,7 @@ override EPILOGUE: u32 = 0u;
 override HAS_RESIDUAL: bool = false;
 
 const BM: u32 = 64u;
-const BN: u32 = 128u;
+override BN: u32 = 128u; // 128, or 64 ('tiled64': twice the workgroups for the same N; see the header)
 const BK: u32 = 16u;
 const SA: u32 = 17u; // As row stride in vec4 (68 floats)
 const SB: u32 = 33u; // Bs row stride in vec4 (132 floats)
@@ -127,10 +131,10 @@ fn epilogue(m: u32, n: u32, acc: f32) -> f32 {
   return v;
 }
 
-// Row `row`, k..k+3 of the matrix thread `lid` loads: X (0..63), W (64..191), none (192..255).
+// Row `row`, k..k+3 of the matrix thread `lid` loads: X (0..63), W (64..64 + BN - 1), none (the rest).
 fn loadFor(lid: u32, row: u32, k: u32) -> vec4<f32> {
   if (lid < 64u) { return loadX(row, k); }
-  if (lid < 192u) { return loadW(row, k); }
+  if (lid < 64u + BN) { return loadW(row, k); }
   return vec4<f32>(0.0);
 }
 
@@ -157,7 +161,7 @@ fn storeRow(m: u32, nA: u32, ga: vec4<f32>, gb: vec4<f32>) {
     let na = nA + j;
     if (na < N) { y[m * N + na] = epilogue(m, na, ga[j]); }
     let nb = nA + 64u + j;
-    if (nb < N) { y[m * N + nb] = epilogue(m, nb, gb[j]); }
+    if (BN == 128u && nb < N) { y[m * N + nb] = epilogue(m, nb, gb[j]); }
   }
 }
 
@@ -190,7 +194,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var t = 0u; t < tiles; t++) {
     if (lid < 64u) {
       storeA(lq, lkq, p0, p1, p2, p3);
-    } else if (lid < 192u) {
+    } else if (lid < 64u + BN) {
       storeB(lq, lkq, p0, p1, p2, p3);
     }
     workgroupBarrier();
@@ -203,11 +207,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var kk = 0u; kk < BK; kk++) {
       let a = As[kk * SA + ty];
       let b0 = Bs[kk * SB + tx];
-      let b1 = Bs[kk * SB + 16u + tx];
-      c0 += a.x * b0; c1 += a.x * b1;
-      c2 += a.y * b0; c3 += a.y * b1;
-      c4 += a.z * b0; c5 += a.z * b1;
-      c6 += a.w * b0; c7 += a.w * b1;
+      c0 += a.x * b0;
+      c2 += a.y * b0;
+      c4 += a.z * b0;
+      c6 += a.w * b0;
+      if (BN == 128u) {
+        let b1 = Bs[kk * SB + 16u + tx];
+        c1 += a.x * b1;
+        c3 += a.y * b1;
+        c5 += a.z * b1;
+        c7 += a.w * b1;
+      }
     }
     workgroupBarrier();
   }

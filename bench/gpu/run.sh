@@ -26,7 +26,8 @@
 #   5. our runtime (Dawn → Vulkan → NVIDIA) and onnxruntime-node's WebGPU EP on the same weights, pixels
 #      and adapter, 300M at $SIZE px, batches $BATCHES; ours three times, with the linear weights stored
 #      f32, bf16 (as in the checkpoint) and f16 (the arithmetic is f32 in all three; the peer's weights
-#      are f32); 6. the kernel suite at the real shapes (matmul with f32, bf16 and f16 W).
+#      are f32); 6. the kernel suite at the real shapes (matmul with f32, bf16 and f16 W, and the
+#      64×64-tile version at B = 1).
 # Files in $OUT: latest.json, summary.md, model.svg, kernels.svg, torch.json, gpu.txt, run.log.
 set -uo pipefail
 

@@ -5,7 +5,7 @@
 // has timestamp-query; otherwise wall clock of submit + onSubmittedWorkDone, said so in `timing`.
 import { attention } from '../../src/kernels/attention.js';
 import { layernorm } from '../../src/kernels/layernorm.js';
-import { matmul, matmulFlops } from '../../src/kernels/matmul.js';
+import { matmul, matmulFlops, type MatmulVersion } from '../../src/kernels/matmul.js';
 import { toHalfBits } from '../../src/runtime/dtype.js';
 import { rmsnorm } from '../../src/kernels/rmsnorm.js';
 import { softmax } from '../../src/kernels/softmax.js';
@@ -40,12 +40,13 @@ const f32 = (plan: Plan, label: string, shape: number[], scale = 1) =>
 
 /**
  * qkv, proj, fc1, fc2 of one layer, with the model's epilogues (bias, GELU, residual + layer scale);
- * `weights`: W stored 16-bit (packed pairs widened in the kernel) instead of f32.
+ * `weights`: W stored 16-bit (packed pairs widened in the kernel) instead of f32; `version`: another
+ * matmul version than the default 'tiled' (named in the case).
  */
-function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 'f16'): KernelCase[] {
+function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 'f16', version?: MatmulVersion): KernelCase[] {
   const M = tokens * batch;
   const linear = (which: string, K: number, N: number, bias: boolean, extra: 'none' | 'gelu' | 'residual'): KernelCase => ({
-    name: `matmul ${d.tag} ${which} B=${batch}${weights ? ` ${weights} W` : ''}`,
+    name: `matmul ${d.tag} ${which} B=${batch}${weights ? ` ${weights} W` : ''}${version ? ` ${version}` : ''}`,
     ...(weights ? { weights } : {}),
     shape: `M=${M} K=${K} N=${N}${bias ? ' +bias' : ''}${extra === 'gelu' ? ' +gelu' : extra === 'residual' ? ' +residual' : ''}`,
     flops: matmulFlops(M, N, K),
@@ -57,7 +58,7 @@ function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 
         : f32(plan, 'w', [N, K], 0.04);
       const b = bias ? f32(plan, 'bias', [N], 0.04) : null;
       const residual = extra === 'residual' ? { r: f32(plan, 'r', [M, N]), scale: f32(plan, 'scale', [N]) } : undefined;
-      return matmul(plan, x, w, b, { epilogue: extra === 'gelu' ? 'gelu' : 'none', residual, label: which });
+      return matmul(plan, x, w, b, { epilogue: extra === 'gelu' ? 'gelu' : 'none', residual, label: which, version });
     },
   });
   return [
@@ -110,6 +111,7 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
     return [
       ...matmulCases(TINY, 257, 1),
       ...matmulCases(TINY, 257, 1, 'bf16'),
+      ...matmulCases(TINY, 257, 1, undefined, 'tiled64').filter((c) => c.name.includes(' proj ')),
       attentionCase('tiny', 257, TINY.heads, TINY.hd, 1),
       attentionCase('N1025', 1025, 1, 64, 1),
       normCase('layernorm', 'D128', 1025, 128),
@@ -121,6 +123,8 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
   for (const d of [M300, M6B]) for (const b of [1, 8]) cases.push(...matmulCases(d, 1025, b));
   for (const d of [M300, M6B]) for (const b of [1, 8]) cases.push(...matmulCases(d, 1025, b, 'bf16'));
   cases.push(...matmulCases(M300, 1025, 1, 'f16'));
+  // 64×64 tiles where 64×128 gives the fewest workgroups (B = 1: N = 1024 is 136 of them).
+  for (const d of [M300, M6B]) cases.push(...matmulCases(d, 1025, 1, undefined, 'tiled64'));
   cases.push(
     attentionCase('300M', 1025, 16, 64, 1), attentionCase('300M', 1025, 16, 64, 8),
     attentionCase('300M', 1025, 16, 64, 1, 'unfused'),

@@ -1,6 +1,8 @@
 // Linear layers: Y = epilogue(X·Wᵀ + b) with W in PyTorch (out,in) layout, fused GELU and
-// residual + layer-scale epilogues. Two versions: 'tiled' (shaders/matmul.wgsl, the fast one) and
-// 'naive' (shaders/matmul_naive.wgsl, one output per thread, kept as the simple reference).
+// residual + layer-scale epilogues. Versions: 'tiled' (shaders/matmul.wgsl, 64×128 output tiles, the
+// default), 'tiled64' (the same shader with 64×64 tiles: twice the workgroups, for grids that would
+// not fill a GPU; which shapes want it is for the GPU benchmark to say) and 'naive'
+// (shaders/matmul_naive.wgsl, one output per thread, kept as the simple reference).
 import geluLib from '../../shaders/lib/gelu_erf.wgsl?raw';
 import unpackBf16Lib from '../../shaders/lib/unpack_bf16.wgsl?raw';
 import unpackF16Lib from '../../shaders/lib/unpack_f16.wgsl?raw';
@@ -14,7 +16,7 @@ import { ceilDiv } from './dispatch.js';
 import { geluScalar } from './gelu.js';
 
 export type MatmulEpilogue = 'none' | 'gelu';
-export type MatmulVersion = 'naive' | 'tiled';
+export type MatmulVersion = 'naive' | 'tiled' | 'tiled64';
 /** How W is stored: f32, or 16-bit (read as packed pairs and widened to f32 in the kernel). */
 export type MatmulWeightDType = 'f32' | 'bf16' | 'f16';
 
@@ -23,7 +25,7 @@ export interface MatmulOptions {
   epilogue?: MatmulEpilogue;
   /** Y = r + scale ⊙ activation(X·Wᵀ + b): r [..., Nout] like the output, scale [Nout]. */
   residual?: { r: TensorRef; scale: TensorRef };
-  /** Kernel version (default 'tiled'); 'naive' exists for comparison and as a reference. */
+  /** Kernel version (default 'tiled'); 'tiled64' halves the tile width; 'naive' is the reference. */
   version?: MatmulVersion;
   label?: string;
 }
@@ -41,11 +43,12 @@ const kernels = new Map<string, Kernel>();
  * override constant. Defined on first use, then shared.
  */
 export function matmulKernel(version: MatmulVersion, vec4: boolean, wDType: MatmulWeightDType): Kernel {
+  // 'tiled64' is the tiled kernel with another BN override: same source, same kernel.
   const name = version === 'naive' ? `matmul_naive_w${wDType}` : `matmul_tiled_${vec4 ? 'vec4' : 'scalar'}_w${wDType}`;
   let k = kernels.get(name);
   if (!k) {
     const base = version === 'naive' ? naiveSource : tiledSource;
-    const flags = { VEC4: version === 'tiled' && vec4, W_PACKED: wDType !== 'f32' };
+    const flags = { VEC4: version !== 'naive' && vec4, W_PACKED: wDType !== 'f32' };
     const lib = wDType === 'bf16' ? unpackBf16Lib : wDType === 'f16' ? unpackF16Lib : '';
     k = defineKernel({ name, source: geluLib + lib + selectVariant(base, flags, name) });
     kernels.set(name, k);
@@ -79,7 +82,9 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
   const epilogue = opts.epilogue ?? 'none';
   const version = opts.version ?? 'tiled';
   if (epilogue !== 'none' && epilogue !== 'gelu') throw new Error(`${label}: unknown epilogue '${String(epilogue)}' (use 'none' or 'gelu')`);
-  if (version !== 'tiled' && version !== 'naive') throw new Error(`${label}: unknown version '${String(version)}' (use 'tiled' or 'naive')`);
+  if (version !== 'tiled' && version !== 'tiled64' && version !== 'naive') {
+    throw new Error(`${label}: unknown version '${String(version)}' (use 'tiled', 'tiled64' or 'naive')`);
+  }
   if (!isWeightDType(w.dtype) || w.shape.length !== 2) {
     throw new Error(`${label}: w '${w.label}' must be f32, bf16 or f16 [Nout, K], got ${shapeString(w.shape)} ${w.dtype}`);
   }
@@ -99,9 +104,10 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
 
   const vec4 = K % 4 === 0;
   const kernel = matmulKernel(version, vec4, w.dtype);
+  const tileN = version === 'tiled64' ? 64 : MATMUL_TILE.N;
   const workgroups: [number, number] = version === 'naive'
     ? [ceilDiv(N, NAIVE_WG), ceilDiv(M, NAIVE_WG)]
-    : [ceilDiv(N, MATMUL_TILE.N), ceilDiv(M, MATMUL_TILE.M)];
+    : [ceilDiv(N, tileN), ceilDiv(M, MATMUL_TILE.M)];
   const y = intermediate(plan, outShape, 'f32', label);
   dispatch(plan, {
     kernel, label,
@@ -118,6 +124,7 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
       HAS_BIAS: bias ? 1 : 0,
       EPILOGUE: epilogue === 'gelu' ? 1 : 0,
       HAS_RESIDUAL: res ? 1 : 0,
+      ...(version === 'naive' ? {} : { BN: tileN }),
     },
     workgroups,
     flops: matmulFlops(M, N, K),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matmul, matmulReference } from '../../src/kernels/matmul.js';
+import { matmul, matmulReference, type MatmulEpilogue, type MatmulVersion } from '../../src/kernels/matmul.js';
 import { createPlan, input } from '../../src/runtime/plan.js';
 import { checks } from '../checks/matmul.js';
 import { runChecks, useGpu } from '../node-gpu.js';
@@ -40,6 +40,11 @@ describe('matmul rejects bad input at record time', () => {
     const { plan, x } = setup();
     const wi = input(plan, 'wi', [16, 8], 'i32');
     expect(() => matmul(plan, x, wi, null)).toThrow(/w 'wi' must be f32, bf16 or f16 \[Nout, K\], got \[16, 8\] i32/);
+  });
+  it('unknown version and epilogue are named', () => {
+    const { plan, x, w } = setup();
+    expect(() => matmul(plan, x, w, null, { version: 'tiled32' as MatmulVersion })).toThrow(/unknown version 'tiled32' \(use 'tiled', 'tiled64' or 'naive'\)/);
+    expect(() => matmul(plan, x, w, null, { epilogue: 'relu' as MatmulEpilogue })).toThrow(/unknown epilogue 'relu'/);
   });
   it('16-bit x is rejected (only w may be 16-bit)', () => {
     const { plan, w } = setup();

@@ -151,6 +151,12 @@ const cases: RaceCase[] = [
     name: 'matmul tiled scalar M=3 N=5 K=19', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wf32',
     record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19]), null),
   },
+  // 'tiled64' (BN = 64): W loaded by threads 64..127 only, half the columns; N = 70 is two workgroups.
+  {
+    name: 'matmul tiled64 vec4 M=5 N=70 K=20, bias + residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wf32',
+    record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [70, 20]), input(p, 'b', [70]),
+      { residual: { r: input(p, 'r', [5, 70]), scale: input(p, 's', [70]) }, version: 'tiled64' }),
+  },
   // 16-bit weights change only the global loads of W (packed pairs), not the tile traffic.
   {
     name: 'matmul tiled vec4 bf16 w M=5 N=7 K=20, bias', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wbf16',
