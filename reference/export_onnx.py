@@ -18,8 +18,9 @@ float32. Two changes that only affect the exported graph, not the math:
 - attention is the reference's (scores, softmax, P·V per head): ONNX Runtime may fuse it as it likes.
 
 Self-check (printed; exit 1 on failure): the float32 module vs the float64 reference on deterministic
-pixels, max|Δ| / max|want| < 1e-5. Works with torch 1.13 (TorchScript exporter) and torch 2.x (the
-dynamo exporter is turned off: dynamo=False).
+pixels, max|Δ| / max|want| < 1e-5. Works with torch 1.13 (TorchScript exporter) and torch 2.x, where
+the TorchScript exporter is asked for (dynamo=False) and, if that torch no longer has it, the dynamo
+exporter is used (opset ≥ 18, weights embedded in the one file).
 """
 import argparse
 import inspect
@@ -174,17 +175,32 @@ def self_check(module, cfg, weights, size):
 
 
 def export(module, out_path, size, opset, device="cpu"):
-    kwargs = {}
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs["dynamo"] = False  # torch >= 2.5 defaults to the dynamo exporter; keep the TorchScript one
+    """Writes the ONNX file; returns the exporter used ('torchscript' or 'dynamo') and the opset."""
     # Tracing runs one forward: at 300M/448 px that is 0.7 TFLOP, minutes on a CPU, instants on a GPU.
     module = module.to(device)
-    dummy = check_pixels(1, size).to(device)
-    torch.onnx.export(module, (dummy,), out_path, input_names=["pixel_values"],
-                      output_names=["last_hidden_state", "pooler_output"],
-                      dynamic_axes={"pixel_values": {0: "batch"}, "last_hidden_state": {0: "batch"},
-                                    "pooler_output": {0: "batch"}},
-                      opset_version=opset, do_constant_folding=True, **kwargs)
+    names = dict(input_names=["pixel_values"], output_names=["last_hidden_state", "pooler_output"])
+    params = inspect.signature(torch.onnx.export).parameters
+    legacy = dict(dynamic_axes={"pixel_values": {0: "batch"}, "last_hidden_state": {0: "batch"},
+                                "pooler_output": {0: "batch"}},
+                  opset_version=opset, do_constant_folding=True)
+    if "dynamo" not in params:  # torch < 2.5: the TorchScript exporter is the only one
+        torch.onnx.export(module, (check_pixels(1, size).to(device),), out_path, **names, **legacy)
+        return "torchscript", opset
+    try:
+        # torch >= 2.5 defaults to the dynamo exporter (2.9 on); the TorchScript one is asked for first
+        # because it is the one this script was validated with.
+        torch.onnx.export(module, (check_pixels(1, size).to(device),), out_path, dynamo=False, **names, **legacy)
+        return "torchscript", opset
+    except Exception as e:  # a torch without the TorchScript exporter: fall back to dynamo
+        print(f"TorchScript ONNX exporter failed ({type(e).__name__}: {str(e)[:200]}); trying dynamo=True", flush=True)
+    dyn_opset = max(opset, 18)  # the dynamo exporter's lowest supported opset
+    kwargs = dict(dynamo=True, opset_version=dyn_opset,
+                  dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=1024)},),
+                  external_data=False)  # one self-contained file: the runners read model.onnx alone
+    kwargs = {k: v for k, v in kwargs.items() if k in params}
+    # Batch 2 for the example: torch.export specialises a dimension that is 1.
+    torch.onnx.export(module, (check_pixels(2, size).to(device),), out_path, **names, **kwargs)
+    return "dynamo", dyn_opset
 
 
 def main():
@@ -237,8 +253,8 @@ def main():
             sys.exit(f"self-check failed: {rel:.2e}")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     with torch.no_grad():
-        export(module, out, size, args.opset, device)
-    print(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, opset {args.opset}, torch {torch.__version__}, traced on {device}, "
+        exporter, opset = export(module, out, size, args.opset, device)
+    print(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, opset {opset}, {exporter} exporter, torch {torch.__version__}, traced on {device}, "
           f"input pixel_values (batch,3,{size},{size})) in {time.time() - t0:.1f} s")
 
 

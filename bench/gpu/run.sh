@@ -99,10 +99,12 @@ M300=$WORK/m300
 ONNX=$M300/model.onnx; [ "$SIZE" = 448 ] || ONNX=$M300/model-$SIZE.onnx
 if [ ! -f "$ONNX" ]; then
   timeout "$(left 180)" "$PYTHON" reference/export_onnx.py --random 300M --seed "$SEED" --out "$M300" --size "$SIZE" --no-check 2>&1 \
-    | grep -v -i 'warning' | tee -a "$OUT/run.log" || die "export_onnx.py"
-  [ -f "$ONNX" ] || die "export_onnx.py wrote no $ONNX"
+    | grep -v -i 'warning' | tee -a "$OUT/run.log"
+  [ -f "$M300/model.safetensors" ] || die "export_onnx.py wrote no $M300/model.safetensors"
+  # Without the ONNX file the peer's records say it is missing; ours and PyTorch still run.
+  [ -f "$ONNX" ] || log "export_onnx.py wrote no $ONNX (see above): going on without the ONNX Runtime peer"
 fi
-log "weights: $(du -sh "$M300/model.safetensors" "$ONNX" | tr '\n' ' ')"
+log "weights: $(du -sh "$M300/model.safetensors" "$ONNX" 2>/dev/null | tr '\n' ' ')"
 
 # 4. PyTorch CUDA eager f32: the native anchor, the pixels and the reference output.
 timeout "$(left 120)" "$PYTHON" bench/gpu/torch_bench.py --model-dir "$M300" --label InternViT-300M-448px --size "$SIZE" --batches "$BATCHES" --runs "$RUNS" \
