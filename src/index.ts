@@ -15,6 +15,7 @@ export * from './runtime/loader.js';
 
 // Kernels: one recording function + CPU reference per module.
 export * from './kernels/dispatch.js';
+export * from './kernels/wgsl-lib.js';
 export * from './kernels/gelu.js';
 export * from './kernels/matmul.js';
 export * from './kernels/layernorm.js';

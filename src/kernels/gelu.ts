@@ -1,13 +1,12 @@
 // Standalone GELU (exact erf). The matmul kernel fuses the same function into its epilogue.
-import geluLib from '../../shaders/lib/gelu_erf.wgsl?raw';
 import source from '../../shaders/gelu.wgsl?raw';
 import { defineKernel } from '../runtime/kernel.js';
 import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { numel } from '../runtime/tensor.js';
 import { ceilDiv, grid1D } from './dispatch.js';
+import { WGSL_GELU } from './wgsl-lib.js';
 
-export const GELU_LIB = geluLib;
-export const geluKernel = defineKernel({ name: 'gelu', source: geluLib + source });
+export const geluKernel = defineKernel({ name: 'gelu', source: WGSL_GELU + source });
 
 /** Records y = gelu(x) elementwise; returns y (same shape as x). */
 export function gelu(plan: Plan, x: TensorRef, label = 'gelu'): TensorRef {

@@ -3,9 +3,6 @@
 // default), 'tiled64' (the same shader with 64×64 tiles: twice the workgroups, for grids that would
 // not fill a GPU; which shapes want it is for the GPU benchmark to say) and 'naive'
 // (shaders/matmul_naive.wgsl, one output per thread, kept as the simple reference).
-import geluLib from '../../shaders/lib/gelu_erf.wgsl?raw';
-import unpackBf16Lib from '../../shaders/lib/unpack_bf16.wgsl?raw';
-import unpackF16Lib from '../../shaders/lib/unpack_f16.wgsl?raw';
 import tiledSource from '../../shaders/matmul.wgsl?raw';
 import naiveSource from '../../shaders/matmul_naive.wgsl?raw';
 import { defineKernel, type Kernel } from '../runtime/kernel.js';
@@ -13,6 +10,7 @@ import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/pl
 import { numel, shapeString } from '../runtime/tensor.js';
 import { selectVariant } from '../runtime/wgsl-variants.js';
 import { ceilDiv } from './dispatch.js';
+import { WGSL_GELU as geluLib, WGSL_UNPACK_BF16 as unpackBf16Lib, WGSL_UNPACK_F16 as unpackF16Lib } from './wgsl-lib.js';
 import { geluScalar } from './gelu.js';
 
 export type MatmulEpilogue = 'none' | 'gelu';

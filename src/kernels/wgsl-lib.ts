@@ -1,0 +1,12 @@
+// The shared WGSL functions of shaders/lib/, as strings: kernels (built-in and users') prepend the
+// ones they call, since WGSL has no includes.
+import geluErf from '../../shaders/lib/gelu_erf.wgsl?raw';
+import unpackBf16 from '../../shaders/lib/unpack_bf16.wgsl?raw';
+import unpackF16 from '../../shaders/lib/unpack_f16.wgsl?raw';
+
+/** `erf_f32(v)` and `gelu(x)` (exact erf form). */
+export const WGSL_GELU: string = geluErf;
+/** `unpackHalf2(p: u32) -> vec2<f32>` for a bf16 tensor bound as u32 (element 2i in the low half). */
+export const WGSL_UNPACK_BF16: string = unpackBf16;
+/** `unpackHalf2(p: u32) -> vec2<f32>` for an f16 tensor bound as u32 (core WGSL, no shader-f16). */
+export const WGSL_UNPACK_F16: string = unpackF16;
