@@ -141,6 +141,10 @@ async function run(query: URLSearchParams): Promise<void> {
   Object.assign(report, { done: false, running: true, records: [], error: undefined });
   render();
   const opts = parseOptions((k) => query.get(k), (k) => query.has(k));
+  if (opts.suites.includes('checks')) {
+    // The page times; the kernel checks have their own page (npm run page:checks).
+    throw new Error("suite 'checks' runs in the Node runner (npm run bench:node -- --suites checks); in the browser use npm run page:checks");
+  }
   report.options = opts;
   const gpu = await getGpu();
   report.adapter = describeGpu(gpu);

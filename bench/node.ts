@@ -2,7 +2,8 @@
 // execution provider as the peer in the same process, on the same adapter. Writes bench/results/.
 //
 //   --quick                 sizes for a software adapter on a CPU-only machine (internvit-tiny, small kernels)
-//   --suites kernels,model  which suites (default both)
+//   --suites kernels,model  which suites (default both); `checks` runs every kernel check (test/checks, the
+//                           selfcheck) on this adapter first: correctness on the hardware, printed, not timed
 //   --models 300M,6B        full mode: presets (random weights unless --model-dir gives a folder); tiny = models/internvit-tiny
 //   --model-dir KEY=DIR     weights (+ model.onnx, pixels/expected files) for a model key, e.g. 300M=/tmp/m300
 //   --sizes 224,448  --batches 1,8  --runs N  --warmup N  --kernels TEXT (name filter)  --no-peer
@@ -24,6 +25,7 @@ import { runModelSuite, type ModelSpec, type Peer } from './lib/model.js';
 import { ortWebGpuPeer } from './lib/peer-ort.js';
 import { mergeResults, readResults, writeResults } from './lib/results.js';
 import { formatRecord } from './lib/format.js';
+import { checkNames, fileCount, formatHeader, formatOutcome, loadCheckModules, nameWidth, runAll, summarize } from '../test/browser/check-suite.js';
 import { parseOptions, type BenchRecord, type Runner } from './lib/types.js';
 
 // Run from the repository root (npm scripts do; the GPU script cds there): the runner is bundled elsewhere.
@@ -123,6 +125,15 @@ async function main(): Promise<void> {
     await save();
   };
   try {
+    if (opts.suites.includes('checks')) {
+      // The kernel checks against their float64 CPU references, on this adapter: on a GPU, the
+      // test suite's correctness claims checked on the hardware the timings come from.
+      const modules = await loadCheckModules();
+      const width = nameWidth(checkNames(modules));
+      console.log(`kernel checks: ${checkNames(modules).length} from ${fileCount(modules)} files\n${formatHeader(width)}`);
+      const s = summarize(await runAll(gpu, modules, (r) => console.log(formatOutcome(r, width))));
+      console.log(`kernel checks on ${adapterLine.split('\n')[0]}: ${s.line}`);
+    }
     if (opts.suites.includes('model')) {
       const { peer, error } = opts.peer ? await nodePeer(gpu) : { peer: null, error: undefined };
       await runModelSuite({ gpu, opts, runner, peer, peerError: error, onRecord, log: (l) => console.log(`… ${l}`) }, specs);

@@ -10,7 +10,7 @@
 #   .gl/*.deb                   the Vulkan loader (libvulkan1), unpacked only if libvulkan.so.1 is missing
 # Environment: OUT (results folder), PYTHON (default python3), RUNS (default 20), SIZE (default 448),
 # BATCHES (default 1,8), WEIGHTS (default f32,bf16,f16), SEED (default 1), WORK (scratch, default
-# /tmp/internvit-bench), BUDGET (seconds the whole script may take, default 460: each step's timeout is
+# /tmp/internvit-bench), BUDGET (seconds the whole script may take, default 520: each step's timeout is
 # cut to what is left, so partial results always come back; a normal run takes about 4-5 minutes).
 # For a dry run of the script's mechanics on a CPU machine (SwiftShader, slow):
 #   VK_ICD=/usr/lib/chromium/vk_swiftshader_icd.json REQUIRE_HARDWARE=0 TORCH_DEVICE=cpu SIZE=28 BATCHES=1
@@ -27,7 +27,7 @@
 #      and adapter, 300M at $SIZE px, batches $BATCHES; ours three times, with the linear weights stored
 #      f32, bf16 (as in the checkpoint) and f16 (the arithmetic is f32 in all three; the peer's weights
 #      are f32); 6. the kernel suite at the real shapes (matmul with f32, bf16 and f16 W, and the
-#      64×64-tile version at B = 1).
+#      64×64-tile version at B = 1); 7. every kernel check on the GPU (test/checks, as selfcheck).
 # Files in $OUT: latest.json, summary.md, model.svg, kernels.svg, torch.json, gpu.txt, run.log.
 set -uo pipefail
 
@@ -45,14 +45,13 @@ WEIGHTS=${WEIGHTS:-f32,bf16,f16}
 TORCH_DEVICE=${TORCH_DEVICE:-cuda}
 KERNEL_FILTER=${KERNEL_FILTER:-}
 mkdir -p "$OUT" "$WORK"
-BUDGET=${BUDGET:-460}
+BUDGET=${BUDGET:-520}
 T0=$(date +%s)
-# Seconds for the next step: its own cap, or what is left of BUDGET (at least 10).
 # A step's timeout: its cap (seconds at the default budget, scaled up with a larger BUDGET, e.g. for a
 # dry run on SwiftShader), cut to what is left of the budget, at least 10.
 left() {
   local cap=$1 l=$(( BUDGET - ($(date +%s) - T0) ))
-  [ "$BUDGET" -le 460 ] || cap=$(( cap * BUDGET / 460 ))
+  [ "$BUDGET" -le 520 ] || cap=$(( cap * BUDGET / 520 ))
   [ "$l" -lt "$cap" ] || l=$cap; [ "$l" -ge 10 ] || l=10; echo "$l"
 }
 log() { echo "[gpu-bench +$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/run.log"; }
@@ -129,4 +128,8 @@ elif [ "$MODEL_RC" != 0 ]; then
 fi
 timeout "$(left 120)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites kernels --kernel-runs "$RUNS" --kernels "$KERNEL_FILTER" "${PEAKARG[@]}" --append 2>&1 \
   | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
+# 7. Every kernel check (test/checks, as `internvit selfcheck`) on this GPU: correctness on the hardware
+#    the numbers come from. Printed to run.log; nothing is timed or written to latest.json.
+[ "${CHECKS:-1}" = 0 ] || timeout "$(left 90)" "$NODE" "$RUNNER" --suites checks --out "$WORK/checks-results" --fresh 2>&1 \
+  | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log" | grep -E '^kernel checks|FAIL'
 log "done: $(ls "$OUT" | tr '\n' ' ')"

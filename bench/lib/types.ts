@@ -71,7 +71,7 @@ export interface BenchRecord {
 
 export interface BenchOptions {
   mode: Mode;
-  /** Which suites: 'kernels', 'model'. */
+  /** Which suites: 'kernels', 'model', and (Node runner) 'checks': every kernel check on the adapter, not timed. */
   suites: string[];
   /** Steady-state repetitions of each model configuration (≥ 10). */
   runs: number;
@@ -120,7 +120,7 @@ export function parseOptions(get: (key: string) => string | null | undefined, ha
     return n;
   };
   const suites = list('suites', d.suites);
-  for (const s of suites) if (s !== 'kernels' && s !== 'model') throw new Error(`--suites: unknown suite '${s}' (kernels, model)`);
+  for (const s of suites) if (s !== 'kernels' && s !== 'model' && s !== 'checks') throw new Error(`--suites: unknown suite '${s}' (kernels, model, checks)`);
   const weights = list('weights', d.weights);
   for (const w of weights) if (!(WEIGHT_STORAGES as readonly string[]).includes(w)) throw new Error(`--weights: unknown weight storage '${w}' (${WEIGHT_STORAGES.join(', ')})`);
   return {
