@@ -8,7 +8,7 @@
 #   .bench-gpu/payload.tar.xz  node (linux-x64), bench-node.mjs (bench/node.ts bundled by Vite), SOURCE
 #                              (bench/gpu/fingerprint.py of the sources it was bundled from), and
 #                              node_modules/{webgpu (dawn.node), onnxruntime-node (its Linux x64 library,
-#                              WebGPU EP built in), onnxruntime-common}: ~40 MB xz-compressed
+#                              WebGPU EP built in), onnxruntime-common, pngjs, jpeg-js}: ~40 MB xz-compressed
 #   .gl/libvulkan1_*.deb       the Vulkan loader (Debian 12 amd64), ~0.1 MB
 # Then, with the device tool: carry [".bench-gpu", ".gl"], command `bash bench/gpu/run.sh`.
 #
@@ -51,6 +51,10 @@ cp node_modules/webgpu/dist/linux-x64/dawn.node "$M/webgpu/dist/linux-x64/"
 cp -r node_modules/onnxruntime-node/{package.json,dist} "$M/onnxruntime-node/"
 cp node_modules/onnxruntime-node/bin/napi-v6/linux/x64/* "$M/onnxruntime-node/bin/napi-v6/linux/x64/"
 cp -r node_modules/onnxruntime-common/{package.json,dist} "$M/onnxruntime-common/"
+# Image decoders the runtime imports at run time in Node (the kernel checks' decode cases use them).
+mkdir -p "$M/pngjs" "$M/jpeg-js"
+cp -r node_modules/pngjs/{package.json,lib} "$M/pngjs/"
+cp -r node_modules/jpeg-js/{package.json,index.js,lib} "$M/jpeg-js/"
 rm -rf "$M"/*/dist/*.map "$M"/onnxruntime-common/dist/*/*.map
 
 mkdir -p .bench-gpu
