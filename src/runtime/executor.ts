@@ -1,7 +1,7 @@
 // Running a compiled plan: upload inputs, encode every op into one command encoder, one submit,
 // then map only the outputs asked for. Nothing is created here; the counters prove it.
 import { assertAlive, whileAlive } from './device.js';
-import { hostView, shapeString, type Tensor } from './tensor.js';
+import { hostView, shapeString, writeHost, type Tensor } from './tensor.js';
 import type { CompiledPlan } from './plan.js';
 import type { OpTime } from './profiler.js';
 
@@ -12,12 +12,6 @@ export type RunOutputs = Record<string, HostArray>;
 export interface RunOptions {
   /** Outputs to read back to the host (default: all). Others stay on the GPU (outputTensor). */
   read?: string[];
-}
-
-function padTo4(v: HostArray): Uint8Array<ArrayBuffer> {
-  const padded = new Uint8Array(Math.ceil(v.byteLength / 4) * 4);
-  padded.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-  return padded;
 }
 
 function isTensor(x: HostArray | Tensor): x is Tensor {
@@ -115,8 +109,7 @@ async function runNow(stages: Stage[]): Promise<RunOutputs[]> {
       const v = inputs[name]!;
       const dst = buffers.get(ref.id)!;
       if (isTensor(v)) encoder.copyBufferToBuffer(v.buffer, 0, dst, 0, Math.ceil(ref.byteLength / 4) * 4);
-      else if (v.byteLength % 4 === 0) queue.writeBuffer(dst, 0, v.buffer, v.byteOffset, v.byteLength);
-      else queue.writeBuffer(dst, 0, padTo4(v)); // an odd count of 16-bit values: writeBuffer wants whole words
+      else writeHost(queue, dst, 0, v);
     }
     encodePlan(compiled, encoder);
     for (const name of reads[i]!) {

@@ -3,7 +3,7 @@
 // outputs are made. After compilePlan nothing is allocated; runPlan (executor.ts) only encodes.
 import { assertAlive, type Gpu } from './device.js';
 import { checkBinding, getBindGroupLayout, getPipeline, type Constants, type Kernel } from './kernel.js';
-import { createBuffer, destroyBuffer, shapeString, tensorBytes, type DType, type Tensor } from './tensor.js';
+import { createBuffer, destroyBuffer, shapeString, tensorBytes, writeHost, type DType, type Tensor } from './tensor.js';
 import { createProfiler, type OpTime, type Profiler } from './profiler.js';
 
 export type TensorKind = 'input' | 'constant' | 'intermediate';
@@ -263,13 +263,7 @@ export async function compilePlan(plan: Plan, options: CompileOptions = {}): Pro
     const host = plan.hostData.get(ref.id);
     if (host) {
       const b = createBuffer(gpu, ref.byteLength, STORAGE, `${plan.label}:${ref.label}`);
-      if (host.byteLength % 4 === 0) gpu.device.queue.writeBuffer(b, 0, host.buffer, host.byteOffset, host.byteLength);
-      else {
-        // An odd count of 16-bit values: writeBuffer wants whole words.
-        const padded = new Uint8Array(Math.ceil(host.byteLength / 4) * 4);
-        padded.set(new Uint8Array(host.buffer, host.byteOffset, host.byteLength));
-        gpu.device.queue.writeBuffer(b, 0, padded);
-      }
+      writeHost(gpu.device.queue, b, 0, host);
       owned.push(b);
       buffers.set(ref.id, b);
     } else if (ref.kind === 'constant') buffers.set(ref.id, plan.constants.get(ref.id)!.buffer);

@@ -73,14 +73,21 @@ export function uploadTensor(gpu: Gpu, data: HostArray, shape: readonly number[]
 
 export function writeTensor(gpu: Gpu, t: Tensor, data: HostArray, byteOffset = 0): void {
   assertAlive(gpu);
-  // writeBuffer wants a multiple of 4 bytes; 16-bit tensors with odd counts get padded.
+  writeHost(gpu.device.queue, t.buffer, byteOffset, data);
+}
+
+/**
+ * queue.writeBuffer of a host array. writeBuffer wants a multiple of 4 bytes: an odd count of 16-bit
+ * values is copied into a zero-padded array first (buffers are 16-byte multiples, so it fits).
+ */
+export function writeHost(queue: GPUQueue, buffer: GPUBuffer, byteOffset: number, data: HostArray): void {
   if (data.byteLength % 4 === 0) {
-    gpu.device.queue.writeBuffer(t.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
-  } else {
-    const padded = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
-    padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    gpu.device.queue.writeBuffer(t.buffer, byteOffset, padded);
+    queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    return;
   }
+  const padded = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+  padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  queue.writeBuffer(buffer, byteOffset, padded);
 }
 
 /**
