@@ -19,20 +19,7 @@ const MAXV = 64u;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
-
-// Sum of `v` over the workgroup; every thread gets the result. Barriers stay in uniform control flow.
-fn workgroup_sum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();  // red is reused by the next reduction
-  return total;
-}
+// workgroup_sum comes from shaders/lib/workgroup_sum.wgsl, prepended by src/kernels/layernorm.ts.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

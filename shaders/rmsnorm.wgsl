@@ -16,7 +16,7 @@ const MAXV = 64u;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
+// workgroup_sum comes from shaders/lib/workgroup_sum.wgsl, prepended by src/kernels/rmsnorm.ts.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -33,13 +33,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     v[i] = a;
     q += a * a;
   }
-  red[lid] = q;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = inverseSqrt(red[0] / f32(C) + EPS);
+  let r = inverseSqrt(workgroup_sum(q, lid) / f32(C) + EPS);
   for (var i = 0u; i < VPT; i++) {
     let c = lid + i * WG;
     if (c < C) { y[base + c] = v[i] * r * weight[c]; }

@@ -4,8 +4,9 @@ import { defineKernel } from '../runtime/kernel.js';
 import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { numel, shapeString } from '../runtime/tensor.js';
 import { grid1D } from './dispatch.js';
+import { WGSL_WORKGROUP_SUM } from './wgsl-lib.js';
 
-export const layernormKernel = defineKernel({ name: 'layernorm', source });
+export const layernormKernel = defineKernel({ name: 'layernorm', source: WGSL_WORKGROUP_SUM + source });
 
 /** Registers per thread the row-norm shaders declare (shaders/{layernorm,rmsnorm,qk_rmsnorm}.wgsl MAXV). */
 export const ROW_NORM_MAX_PER_THREAD = 64;

@@ -5,10 +5,11 @@ import { defineKernel } from '../runtime/kernel.js';
 import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { numel, shapeString } from '../runtime/tensor.js';
 import { grid1D } from './dispatch.js';
+import { WGSL_WORKGROUP_SUM } from './wgsl-lib.js';
 import { checkVector, rowNormLayout } from './layernorm.js';
 
-export const rmsnormKernel = defineKernel({ name: 'rmsnorm', source });
-export const qkRmsNormKernel = defineKernel({ name: 'qk_rmsnorm', source: qkSource });
+export const rmsnormKernel = defineKernel({ name: 'rmsnorm', source: WGSL_WORKGROUP_SUM + source });
+export const qkRmsNormKernel = defineKernel({ name: 'qk_rmsnorm', source: WGSL_WORKGROUP_SUM + qkSource });
 
 function checkEps(label: string, eps: number): void {
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`${label}: eps must be a finite number ≥ 0, got ${eps}`);

@@ -3,6 +3,7 @@
 import geluErf from '../../shaders/lib/gelu_erf.wgsl?raw';
 import unpackBf16 from '../../shaders/lib/unpack_bf16.wgsl?raw';
 import unpackF16 from '../../shaders/lib/unpack_f16.wgsl?raw';
+import workgroupSum from '../../shaders/lib/workgroup_sum.wgsl?raw';
 
 /** `erf_f32(v)` and `gelu(x)` (exact erf form). */
 export const WGSL_GELU: string = geluErf;
@@ -10,3 +11,5 @@ export const WGSL_GELU: string = geluErf;
 export const WGSL_UNPACK_BF16: string = unpackBf16;
 /** `unpackHalf2(p: u32) -> vec2<f32>` for an f16 tensor bound as u32 (core WGSL, no shader-f16). */
 export const WGSL_UNPACK_F16: string = unpackF16;
+/** `workgroup_sum(v, lid) -> f32` over a workgroup of `override WG` threads (and its `red` array). */
+export const WGSL_WORKGROUP_SUM: string = workgroupSum;

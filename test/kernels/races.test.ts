@@ -275,8 +275,16 @@ describe('workgroup-memory kernels have no data races (wgsl_reflect detectRaces,
 
   it('covers every shader that uses workgroup memory or barriers', () => {
     const dir = fileURLToPath(new URL('../../shaders/', import.meta.url));
-    const shared = readdirSync(dir).filter((f) => f.endsWith('.wgsl'))
-      .filter((f) => /var<workgroup>|workgroupBarrier|storageBarrier|workgroupUniformLoad/.test(readFileSync(dir + f, 'utf8')));
+    const usesShared = (src: string) => /var<workgroup>|workgroupBarrier|storageBarrier|workgroupUniformLoad/.test(src);
+    // Functions of shaders/lib/ that use them count as uses where a shader calls them (workgroup_sum).
+    const libFns = readdirSync(dir + 'lib').filter((f) => f.endsWith('.wgsl'))
+      .map((f) => readFileSync(`${dir}lib/${f}`, 'utf8')).filter(usesShared)
+      .flatMap((src) => [...src.matchAll(/^fn (\w+)\(/gm)].map((m) => m[1]!));
+    expect(libFns).toContain('workgroup_sum');
+    const shared = readdirSync(dir).filter((f) => f.endsWith('.wgsl')).filter((f) => {
+      const src = readFileSync(dir + f, 'utf8');
+      return usesShared(src) || libFns.some((fn) => src.includes(`${fn}(`));
+    });
     expect(shared.sort()).toEqual([...new Set(cases.map((c) => c.shader))].sort());
   });
 });
