@@ -1,18 +1,17 @@
 // Pillow's Image.resize(size, Image.BICUBIC) on 8-bit RGB, reproduced byte for byte.
 // The weights (precompute_coeffs + normalize_coeffs_8bpc of Pillow's Resample.c) are computed here in
 // float64 in the same operation order, rounded to Q22 int32 and uploaded as small tables; the two
-// WGSL passes (shaders/resize_bicubic_h.wgsl, _v.wgsl) do Pillow's int32 multiply-adds. As in
+// WGSL passes (shaders/resize_bicubic.wgsl, VERTICAL false / true) do Pillow's int32 multiply-adds. As in
 // ImagingResampleInner: the horizontal pass runs first, over only the source rows the vertical pass
 // will read, into an 8-bit intermediate; a pass is skipped when its dimension is unchanged.
 // Pixels are RGBA8 packed in u32 (R in the low byte); alpha is ignored (InternVL converts to RGB).
-import sourceH from '../../shaders/resize_bicubic_h.wgsl?raw';
-import sourceV from '../../shaders/resize_bicubic_v.wgsl?raw';
+import source from '../../shaders/resize_bicubic.wgsl?raw';
 import { defineKernel } from '../runtime/kernel.js';
 import { copy, dispatch, hostConstant, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { ceilDiv } from './dispatch.js';
 
-export const resizeHKernel = defineKernel({ name: 'resize_bicubic_h', source: sourceH });
-export const resizeVKernel = defineKernel({ name: 'resize_bicubic_v', source: sourceV });
+/** Both passes: the VERTICAL override picks one (two pipelines, no runtime branch). */
+export const resizeKernel = defineKernel({ name: 'resize_bicubic', source });
 
 /** Pillow's PRECISION_BITS = 32 − 8 − 2. */
 export const PRECISION_BITS = 22;
@@ -247,10 +246,10 @@ export function resizeBicubicView(plan: Plan, src: ImageView, outW: number, outH
     const tab = hostConstant(plan, `${label}.h.table`, table, [win.width, taps + 2], 'i32');
     const dst = intermediate(plan, [rows, win.width], 'u32', `${label}.h`);
     dispatch(plan, {
-      kernel: resizeHKernel, label: `${label}.h`,
+      kernel: resizeKernel, label: `${label}.h`,
       bindings: { src: src.ref, table: tab, dst },
       elements: { table: table.length, dst: rows * win.width },
-      constants: { SRC_STRIDE: src.stride, SRC_X0: src.x0, SRC_Y0: src.y0 + rowFirst, OUT_W: win.width, ROWS: rows, TAPS: taps },
+      constants: { VERTICAL: 0, SRC_STRIDE: src.stride, SRC_X0: src.x0, SRC_Y0: src.y0 + rowFirst, OUT_W: win.width, OUT_H: rows, TAPS: taps },
       workgroups: [ceilDiv(win.width, 64), ceilDiv(rows, 4)],
       flops: 6 * taps * rows * win.width,
     });
@@ -263,10 +262,10 @@ export function resizeBicubicView(plan: Plan, src: ImageView, outW: number, outH
   const tab = hostConstant(plan, `${label}.v.table`, table, [win.height, taps + 2], 'i32');
   const dst = intermediate(plan, [win.height, win.width], 'u32', `${label}.v`);
   dispatch(plan, {
-    kernel: resizeVKernel, label: `${label}.v`,
+    kernel: resizeKernel, label: `${label}.v`,
     bindings: { src: cur.ref, table: tab, dst },
     elements: { table: table.length, dst: win.height * win.width },
-    constants: { SRC_STRIDE: cur.stride, SRC_X0: cur.x0, SRC_Y0: cur.y0, OUT_W: win.width, OUT_H: win.height, TAPS: taps },
+    constants: { VERTICAL: 1, SRC_STRIDE: cur.stride, SRC_X0: cur.x0, SRC_Y0: cur.y0, OUT_W: win.width, OUT_H: win.height, TAPS: taps },
     workgroups: [ceilDiv(win.width, 64), ceilDiv(win.height, 4)],
     flops: 6 * taps * win.height * win.width,
   });
