@@ -25,7 +25,7 @@ import { runModelSuite, type ModelSpec, type Peer } from './lib/model.js';
 import { ortWebGpuPeer } from './lib/peer-ort.js';
 import { mergeResults, readResults, writeResults } from './lib/results.js';
 import { formatRecord } from './lib/format.js';
-import { checkNames, fileCount, formatHeader, formatOutcome, loadCheckModules, nameWidth, runAll, summarize } from '../test/browser/check-suite.js';
+import { loadCheckModules, printChecks } from '../test/browser/check-suite.js';
 import { parseOptions, type BenchRecord, type Runner } from './lib/types.js';
 
 // Run from the repository root (npm scripts do; the GPU script cds there): the runner is bundled elsewhere.
@@ -128,10 +128,7 @@ async function main(): Promise<void> {
     if (opts.suites.includes('checks')) {
       // The kernel checks against their float64 CPU references, on this adapter: on a GPU, the
       // test suite's correctness claims checked on the hardware the timings come from.
-      const modules = await loadCheckModules();
-      const width = nameWidth(checkNames(modules));
-      console.log(`kernel checks: ${checkNames(modules).length} from ${fileCount(modules)} files\n${formatHeader(width)}`);
-      const s = summarize(await runAll(gpu, modules, (r) => console.log(formatOutcome(r, width))));
+      const s = await printChecks(gpu, await loadCheckModules(), (line) => console.log(line));
       console.log(`kernel checks on ${adapterLine.split('\n')[0]}: ${s.line}`);
     }
     if (opts.suites.includes('model')) {

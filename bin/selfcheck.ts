@@ -2,7 +2,7 @@
 // time) on this machine's WebGPU adapter and prints one line per check. Exit 1 when any fails.
 import { parseArgs } from 'node:util';
 import { describeGpu, destroyGpu, getGpu, NoAdapterError } from '../src/runtime/device.js';
-import { checkNames, fileCount, formatHeader, formatOutcome, loadCheckModules, nameWidth, runAll, summarize } from '../test/browser/check-suite.js';
+import { checkNames, loadCheckModules, printChecks } from '../test/browser/check-suite.js';
 
 export const SELFCHECK_USAGE = `selfcheck [--filter TEXT] [--software]
     checks every WGSL kernel against its float64 CPU reference on this adapter
@@ -42,12 +42,9 @@ export async function selfcheck(args: string[]): Promise<number> {
     throw e;
   }
   const t0 = performance.now();
-  const width = nameWidth(names);
   try {
     console.log(describeGpu(gpu));
-    console.log(`${names.length} checks from ${fileCount(modules)} files\n${formatHeader(width)}`);
-    const results = await runAll(gpu, modules, (r) => console.log(formatOutcome(r, width)));
-    const s = summarize(results);
+    const s = await printChecks(gpu, modules, (line) => console.log(line));
     console.log(`${s.line} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return s.failed ? 1 : 0;
   } finally {

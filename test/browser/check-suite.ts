@@ -132,6 +132,17 @@ export async function runAll(gpu: Gpu, modules: CheckModule[], report: (r: Check
   return results;
 }
 
+/**
+ * The text report (selfcheck, the Node bench runner): a count line and a header, one row per check as
+ * it finishes, and the summary (returned; the caller prints it with its own context).
+ */
+export async function printChecks(gpu: Gpu, modules: CheckModule[], print: (line: string) => void): Promise<ReturnType<typeof summarize>> {
+  const names = checkNames(modules);
+  const width = nameWidth(names);
+  print(`${names.length} checks from ${fileCount(modules)} files\n${formatHeader(width)}`);
+  return summarize(await runAll(gpu, modules, (r) => print(formatOutcome(r, width))));
+}
+
 /** Files that contribute at least one result (after a filter). */
 export function fileCount(modules: CheckModule[]): number {
   return modules.filter((m) => m.error || m.checks.length).length;
