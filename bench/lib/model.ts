@@ -67,6 +67,11 @@ async function openSource(spec: ModelSpec): Promise<Source> {
   return { spec, ckpt, config: checkpointConfig(ckpt).vision };
 }
 
+/** Where the weights come from, as records name it. */
+function sourceName(spec: ModelSpec): string {
+  return spec.folder ? spec.display ?? spec.folder : 'randomEncoder seed 1 (no ONNX export for these weights)';
+}
+
 /** The GPU dtype `storage` gives this model's linear weights (random weights count as F32). */
 function resolvedStorage(src: Source, storage: WeightStorage): 'f32' | 'bf16' | 'f16' {
   const qkv = src.ckpt ? [...src.ckpt.tensors.values()].find((t) => t.name.endsWith('attn.qkv.weight')) : undefined;
@@ -84,14 +89,14 @@ async function loadModel(gpu: Gpu, src: Source, weights: 'f32' | 'bf16' | 'f16')
     const encoder = encoderFromWeights(gpu, config.vision, map);
     return {
       spec, config: config.vision, encoder, store: src.ckpt.store, weights, setupMs: now() - t0,
-      weightBytes: gpu.counters.bytesLive - before, source: spec.display ?? spec.folder!,
+      weightBytes: gpu.counters.bytesLive - before, source: sourceName(spec),
     };
   }
   const encoder = randomEncoder(gpu, src.config, 1, { weightStorage: weights });
   await gpu.device.queue.onSubmittedWorkDone();
   return {
     spec, config: src.config, encoder, store: null, weights, setupMs: now() - t0,
-    weightBytes: gpu.counters.bytesLive - before, source: 'randomEncoder seed 1 (no ONNX export for these weights)',
+    weightBytes: gpu.counters.bytesLive - before, source: sourceName(spec),
   };
 }
 
@@ -191,6 +196,12 @@ export async function runModelSuite(ctx: ModelSuiteContext, specs: ModelSpec[]):
       // after the first, so a run cut short by a time limit still has the comparison.
       const storages = [...new Set(opts.weights.map((w) => resolvedStorage(src, w)))];
       const oursOut = new Map<string, Float32Array | null>();
+      // Pixels and reference outputs are read once per configuration, for every storage and the peer.
+      const inputCache = new Map<string, Promise<Inputs>>();
+      const inputs = (c: Config) => {
+        if (!inputCache.has(c.key)) inputCache.set(c.key, inputsFor(src.ckpt?.store ?? null, src.config, sourceName(spec), c.size, c.batch));
+        return inputCache.get(c.key)!;
+      };
       for (const [i, weights] of storages.entries()) {
         let loaded: Loaded;
         try {
@@ -201,13 +212,13 @@ export async function runModelSuite(ctx: ModelSuiteContext, specs: ModelSpec[]):
         }
         try {
           for (const c of configs(opts)) {
-            const inputs = await inputsFor(loaded.store, src.config, loaded.source, c.size, c.batch);
+            const { pixels, expected } = await inputs(c);
             log(`model ${spec.label} ${c.size}px B=${c.batch}, ${weights} weights`);
-            const ours = await measureOurs(ctx, loaded, c.name(spec), c.shapeText, c.shape, inputs.pixels, inputs.expected);
+            const ours = await measureOurs(ctx, loaded, c.name(spec), c.shapeText, c.shape, pixels, expected);
             await emit(ours.record);
             if (!oursOut.has(c.key)) oursOut.set(c.key, ours.output);
           }
-          if (i === 0) await runPeer(ctx, src, loaded, oursOut, emit);
+          if (i === 0) await runPeer(ctx, src, loaded, oursOut, inputs, emit);
         } finally {
           disposeEncoder(loaded.encoder);
         }
@@ -228,8 +239,10 @@ function configs(opts: BenchOptions): Config[] {
   }));
 }
 
+interface Inputs { pixels: Float32Array; expected: { file: string; data: Float32Array } | null }
+
 /** Same pixels for every runtime: the folder's pixels file when it has one, else seeded random. */
-async function inputsFor(store: CheckpointStore | null, config: InternVitConfig, where: string, size: number, batch: number) {
+async function inputsFor(store: CheckpointStore | null, config: InternVitConfig, where: string, size: number, batch: number): Promise<Inputs> {
   const native = size === config.imageSize;
   const px = await tensorFrom(store, [`pixels-${size}.safetensors`, ...(native ? ['pixels.safetensors'] : [])], ['pixel_values'], where);
   const pixels = px ? takeRows(px.data, px.shape[0]!, batch) : randomPixels(batch * 3 * size * size, 7);
@@ -238,7 +251,10 @@ async function inputsFor(store: CheckpointStore | null, config: InternVitConfig,
 }
 
 /** The ONNX Runtime peer on every configuration, compared with our first load's outputs. */
-async function runPeer(ctx: ModelSuiteContext, src: Source, loaded: Loaded, oursOut: Map<string, Float32Array | null>, emit: (r: BenchRecord) => Promise<void>): Promise<void> {
+async function runPeer(
+  ctx: ModelSuiteContext, src: Source, loaded: Loaded, oursOut: Map<string, Float32Array | null>,
+  inputs: (c: Config) => Promise<Inputs>, emit: (r: BenchRecord) => Promise<void>,
+): Promise<void> {
   const { opts, runner } = ctx;
   if (!opts.peer) return;
   for (const c of configs(opts)) {
@@ -261,8 +277,8 @@ async function runPeer(ctx: ModelSuiteContext, src: Source, loaded: Loaded, ours
       continue;
     }
     logLine(ctx, `peer ${name}`);
-    const inputs = await inputsFor(loaded.store, src.config, loaded.source, c.size, c.batch);
-    await emit(await measurePeer(ctx, ctx.peer, loaded, name, c.shapeText, c.shape, inputs.pixels, onnx, onnxFile, oursOut.get(c.key) ?? null, inputs.expected));
+    const { pixels, expected } = await inputs(c);
+    await emit(await measurePeer(ctx, ctx.peer, loaded, name, c.shapeText, c.shape, pixels, onnx, onnxFile, oursOut.get(c.key) ?? null, expected));
   }
 }
 
