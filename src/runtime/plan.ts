@@ -5,6 +5,7 @@ import { assertAlive, type Gpu } from './device.js';
 import { checkBinding, getBindGroupLayout, getPipeline, type Constants, type Kernel } from './kernel.js';
 import { createBuffer, destroyBuffer, shapeString, tensorBytes, writeHost, type DType, type Tensor } from './tensor.js';
 import { createProfiler, type OpTime, type Profiler } from './profiler.js';
+import { checkPlanLimits } from './limits.js';
 
 export type TensorKind = 'input' | 'constant' | 'intermediate';
 
@@ -247,6 +248,7 @@ export async function compilePlan(plan: Plan, options: CompileOptions = {}): Pro
   for (const [name, ref] of plan.outputs) {
     if (!written.has(ref.id)) throw new Error(`${plan.label}: output '${name}' is never written by any op`);
   }
+  checkPlanLimits(plan);
   const profiler = options.profile ? createProfiler(gpu, plan.ops.length, plan.label) : null;
 
   const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
