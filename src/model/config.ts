@@ -52,6 +52,23 @@ export interface ModelConfig {
   prefix: '' | 'vision_model.';
 }
 
+/**
+ * Largest values config.json may give. Far above any InternViT / InternVL (6B: hidden 3200, MLP
+ * 12800, 45 layers, 448 px tiles; the largest InternVL LLM is 8192 wide), and low enough that a
+ * hostile config (1e12 layers, hidden_size 1e9) is refused here, before the tensor list it implies
+ * is built or anything is allocated. Tensor sizes themselves are then checked against the file.
+ */
+export const CONFIG_LIMITS = {
+  hidden_size: 65_536,
+  num_attention_heads: 4096,
+  intermediate_size: 262_144,
+  num_hidden_layers: 1024,
+  image_size: 8192,
+  patch_size: 8192,
+  force_image_size: 8192,
+  llm_hidden_size: 65_536,
+} as const;
+
 export const VISION_PREFIX = 'vision_model.';
 export const PROJECTOR_KEYS = [
   'mlp1.0.weight', 'mlp1.0.bias', 'mlp1.1.weight', 'mlp1.1.bias', 'mlp1.3.weight', 'mlp1.3.bias',
@@ -85,15 +102,15 @@ export function parseConfig(json: unknown, file = 'config.json'): ModelConfig {
 
 /** The vision config alone (standalone config.json or a chat config's vision_config). */
 export function parseVisionConfig(c: Record<string, unknown>, file = 'config.json'): InternVitConfig {
-  const hiddenSize = positiveInt(c, 'hidden_size', file);
-  const numHeads = positiveInt(c, 'num_attention_heads', file);
+  const hiddenSize = positiveInt(c, 'hidden_size', file, CONFIG_LIMITS.hidden_size);
+  const numHeads = positiveInt(c, 'num_attention_heads', file, CONFIG_LIMITS.num_attention_heads);
   if (hiddenSize % numHeads !== 0) {
     throw new Error(`${file}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
   }
-  const intermediateSize = positiveInt(c, 'intermediate_size', file);
-  const numLayers = positiveInt(c, 'num_hidden_layers', file);
-  const imageSize = positiveInt(c, 'image_size', file);
-  const patchSize = positiveInt(c, 'patch_size', file);
+  const intermediateSize = positiveInt(c, 'intermediate_size', file, CONFIG_LIMITS.intermediate_size);
+  const numLayers = positiveInt(c, 'num_hidden_layers', file, CONFIG_LIMITS.num_hidden_layers);
+  const imageSize = positiveInt(c, 'image_size', file, CONFIG_LIMITS.image_size);
+  const patchSize = positiveInt(c, 'patch_size', file, CONFIG_LIMITS.patch_size);
   if (patchSize > imageSize) throw new Error(`${file}: patch_size ${patchSize} is larger than image_size ${imageSize}`);
   const numChannels = c.num_channels === undefined ? 3 : positiveInt(c, 'num_channels', file);
   if (numChannels !== 3) throw new Error(`${file}: num_channels ${numChannels} is not supported (RGB only)`);
@@ -146,7 +163,7 @@ function parseChat(json: Record<string, unknown>, vision: InternVitConfig, file:
   if (!Number.isInteger(selectLayer) || (selectLayer as number) >= states || (selectLayer as number) < -states) {
     throw new Error(`${file}: select_layer ${JSON.stringify(selectLayer)} does not index the ${states} hidden states of a ${vision.numLayers}-layer encoder`);
   }
-  const imageSize = json.force_image_size == null ? vision.imageSize : positiveInt(json, 'force_image_size', file);
+  const imageSize = json.force_image_size == null ? vision.imageSize : positiveInt(json, 'force_image_size', file, CONFIG_LIMITS.force_image_size);
   const grid = Math.floor(imageSize / vision.patchSize);
   const k = Math.round(scale);
   if (grid % k !== 0) {
@@ -154,7 +171,7 @@ function parseChat(json: Record<string, unknown>, vision: InternVitConfig, file:
   }
   const llm = json.llm_config;
   if (!isObject(llm)) throw new Error(`${file}: llm_config is missing (needed for the projector's output width)`);
-  const llmHiddenSize = positiveInt(llm, 'hidden_size', `${file} (llm_config)`);
+  const llmHiddenSize = positiveInt(llm, 'hidden_size', `${file} (llm_config)`, CONFIG_LIMITS.llm_hidden_size);
   return {
     downsampleRatio,
     psVersion,
@@ -168,12 +185,13 @@ function parseChat(json: Record<string, unknown>, vision: InternVitConfig, file:
   };
 }
 
-function positiveInt(c: Record<string, unknown>, key: string, file: string): number {
+function positiveInt(c: Record<string, unknown>, key: string, file: string, max = Number.MAX_SAFE_INTEGER): number {
   const v = c[key];
   if (v === undefined) throw new Error(`${file}: "${key}" is missing`);
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
     throw new Error(`${file}: "${key}" is ${JSON.stringify(v)}, expected a positive integer`);
   }
+  if (v > max) throw new Error(`${file}: "${key}" is ${v}, more than the ${max} this runtime accepts (corrupt or not an InternViT config)`);
   return v;
 }
 
