@@ -55,11 +55,14 @@ export const IMAGE_FLAGS: FlagSpec = {
   'min-tiles': { type: 'string' },
   'no-thumbnail': { type: 'boolean' },
   size: { type: 'string' },
+  'max-image-pixels': { type: 'string' },
 };
 
 export const IMAGE_FLAGS_USAGE = `    --mode M        internvl (tiles + thumbnail, default), clip (short side + center crop), none (squash)
     --max-tiles N   internvl: at most N tiles (default 12)   --min-tiles N   at least N tiles (default 1)
     --no-thumbnail  internvl: no thumbnail tile after the grid
+    --max-image-pixels N  refuse larger images from their header, before decoding (default 178956970,
+                    Pillow's decompression-bomb limit)
     --size S        tile side in pixels`;
 
 const MODES: readonly PreprocessMode[] = ['internvl', 'clip', 'none'];
@@ -75,7 +78,8 @@ export function imageOptions(values: FlagValues, defaultSize: number): ImageOpti
     throw usageError(`--max-tiles, --min-tiles and --no-thumbnail apply to --mode internvl only (got --mode ${mode})`);
   }
   const size = intFlag(values, 'size') ?? defaultSize;
-  const opts = { preprocess: mode as PreprocessMode, size, maxTiles, minTiles, thumbnail };
+  const maxImagePixels = intFlag(values, 'max-image-pixels');
+  const opts = { preprocess: mode as PreprocessMode, size, maxTiles, minTiles, thumbnail, maxImagePixels };
   try {
     resolveOptions({ ...opts, mode: opts.preprocess });
   } catch (e) {
@@ -90,10 +94,10 @@ export function rejectImageFlags(values: FlagValues): void {
   if (given.length) throw usageError(`${given.map((k) => `--${k}`).join(', ')} only apply to --image (the --pixels tensor is already preprocessed)`);
 }
 
-export async function readImage(path: string): Promise<DecodedImage> {
+export async function readImage(path: string, opts: { maxImagePixels?: number } = {}): Promise<DecodedImage> {
   if (!existsSync(path)) throw new CliError(`--image ${path}: no such file`);
   if (statSync(path).isDirectory()) throw new CliError(`--image ${path} is a folder; give a PNG or JPEG file`);
-  return decodeImage(path);
+  return decodeImage(path, undefined, { maxImagePixels: opts.maxImagePixels });
 }
 
 export function describeTiles(image: DecodedImage, grid: { cols: number; rows: number }, tiles: number, opts: { preprocess: PreprocessMode; size: number }): string {

@@ -60,7 +60,7 @@ export async function runModelCommand(cmd: ModelCommand, values: FlagValues, io:
   } else {
     const opts = imageOptions(values, modelImageSize(model.config));
     if (cmd.pixelShuffle) checkPixelsForModel([1, 3, opts.size, opts.size], model.config, `--size ${opts.size}`, true);
-    input = { kind: 'image', image: await readImage(imagePath!), opts };
+    input = { kind: 'image', image: await readImage(imagePath!, opts), opts };
   }
 
   return withGpu(io, async (gpu) => {

@@ -20,7 +20,7 @@ export async function preprocess(args: string[], io: Io): Promise<number> {
   const outPath = requireFlag('preprocess', values, 'output', '<out.safetensors>');
   const opts = imageOptions(values, 448);
   await checkOutputPath(outPath);
-  const image = await readImage(imagePath);
+  const image = await readImage(imagePath, opts);
 
   return withGpu(io, async (gpu) => {
     io.err(describeGpu(gpu));

@@ -13,6 +13,12 @@
 // - 16-bit PNGs: we keep the high byte of each sample, as PIL does for 16-bit RGB(A); PIL turns
 //   16-bit greyscale into mode "I" and clips it to 0..255 on convert('RGB'), which we do not copy.
 
+import {
+  checkImagePixels, checkPngData, imageFail, readJpegHeader, readOtherHeader, readPngHeader, resolveMaxImagePixels, type JpegHeader,
+} from './image-header.js';
+
+export { DEFAULT_MAX_IMAGE_PIXELS, ImageError } from './image-header.js';
+
 /** Decoded pixels: RGBA bytes, row-major, 4 bytes per pixel (alpha is carried but never used). */
 export interface DecodedImage {
   width: number;
@@ -30,6 +36,15 @@ export interface RawImage {
   name?: string;
 }
 
+/** Limits applied to every image before it is decoded or drawn. */
+export interface DecodeOptions {
+  /**
+   * Refuse images with more pixels than this, from the header alone (default
+   * DEFAULT_MAX_IMAGE_PIXELS = 178,956,970, Pillow's decompression-bomb error threshold).
+   */
+  maxImagePixels?: number;
+}
+
 export type ImageInput =
   | string | URL | Uint8Array | ArrayBuffer | Blob | RawImage
   | ImageData | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | ImageBitmap | VideoFrame;
@@ -45,18 +60,19 @@ function isInstance(x: unknown, ctorName: string): boolean {
 }
 
 function fail(name: string, problem: string): never {
-  throw new Error(`image '${name}': ${problem}`);
+  imageFail(name, problem);
 }
 
-/** Decodes or reads any supported input into RGBA bytes. */
-export async function decodeImage(input: ImageInput, name?: string): Promise<DecodedImage> {
+/** Decodes or reads any supported input into RGBA bytes; images above opts.maxImagePixels are refused first. */
+export async function decodeImage(input: ImageInput, name?: string, opts: DecodeOptions = {}): Promise<DecodedImage> {
   if (input === null || input === undefined) throw new Error('decodeImage: no image given');
-  if (typeof input === 'string' || input instanceof URL) return decodeLocation(input, name);
-  if (input instanceof ArrayBuffer) return decodeBytes(new Uint8Array(input), name ?? 'buffer');
-  if (input instanceof Uint8Array) return decodeBytes(input, name ?? 'buffer');
-  if (isRawImage(input)) return fromRaw(input, name ?? input.name ?? 'pixels');
-  if (isInstance(input, 'Blob')) return decodeBytes(new Uint8Array(await (input as Blob).arrayBuffer()), name ?? (input as File).name ?? 'blob');
-  return drawToRgba(input as CanvasImageSource, name ?? (input as { constructor: { name: string } }).constructor.name);
+  const max = resolveMaxImagePixels(opts.maxImagePixels);
+  if (typeof input === 'string' || input instanceof URL) return decodeLocation(input, name, max);
+  if (input instanceof ArrayBuffer) return decodeBytes(new Uint8Array(input), name ?? 'buffer', { maxImagePixels: max });
+  if (input instanceof Uint8Array) return decodeBytes(input, name ?? 'buffer', { maxImagePixels: max });
+  if (isRawImage(input)) return fromRaw(input, name ?? input.name ?? 'pixels', max);
+  if (isInstance(input, 'Blob')) return decodeBytes(new Uint8Array(await (input as Blob).arrayBuffer()), name ?? (input as File).name ?? 'blob', { maxImagePixels: max });
+  return drawToRgba(input as CanvasImageSource, name ?? (input as { constructor: { name: string } }).constructor.name, max);
 }
 
 function isRawImage(x: unknown): x is RawImage {
@@ -65,9 +81,10 @@ function isRawImage(x: unknown): x is RawImage {
     typeof o.height === 'number' && (o.data instanceof Uint8Array || o.data instanceof Uint8ClampedArray);
 }
 
-function fromRaw(raw: RawImage, name: string): DecodedImage {
+function fromRaw(raw: RawImage, name: string, maxImagePixels: number): DecodedImage {
   const { width, height } = raw;
   checkDims(width, height, name);
+  checkImagePixels(width, height, name, maxImagePixels);
   const n = width * height;
   const bytes = raw.data instanceof Uint8Array ? raw.data : new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
   if (bytes.length === n * 4) return { width, height, data: bytes, name };
@@ -89,16 +106,16 @@ function checkDims(width: number, height: number, name: string): void {
   if (width === 0 || height === 0) fail(name, `image is empty (${width}×${height})`);
 }
 
-async function decodeLocation(loc: string | URL, name?: string): Promise<DecodedImage> {
+async function decodeLocation(loc: string | URL, name: string | undefined, maxImagePixels: number): Promise<DecodedImage> {
   const text = loc.toString();
   if (/^(https?|blob|data):/i.test(text)) {
     const res = await fetch(text).catch((e: Error) => fail(name ?? text, `cannot fetch: ${e.message}`));
     if (!res.ok) fail(name ?? text, `HTTP ${res.status} ${res.statusText}`);
-    return decodeBytes(new Uint8Array(await res.arrayBuffer()), name ?? text);
+    return decodeBytes(new Uint8Array(await res.arrayBuffer()), name ?? text, { maxImagePixels });
   }
   if (!isNode) {
     // A relative URL in the browser.
-    return decodeLocation(new URL(text, (globalThis as { location?: { href: string } }).location?.href), name ?? text);
+    return decodeLocation(new URL(text, (globalThis as { location?: { href: string } }).location?.href), name ?? text, maxImagePixels);
   }
   const fs = await importNode<typeof import('node:fs/promises')>('node:fs/promises');
   const url = await importNode<typeof import('node:url')>('node:url');
@@ -109,7 +126,7 @@ async function decodeLocation(loc: string | URL, name?: string): Promise<Decoded
   } catch (e) {
     fail(name ?? path, `cannot read file: ${(e as Error).message}`);
   }
-  return decodeBytes(bytes, name ?? path);
+  return decodeBytes(bytes, name ?? path, { maxImagePixels });
 }
 
 export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'bmp' | 'unknown';
@@ -123,12 +140,23 @@ export function sniffFormat(b: Uint8Array): ImageFormat {
   return 'unknown';
 }
 
-/** Bytes of an encoded image (PNG or JPEG in Node; whatever the browser decodes in a browser). */
-export async function decodeBytes(bytes: Uint8Array, name = 'buffer'): Promise<DecodedImage> {
+/**
+ * Bytes of an encoded image (PNG or JPEG in Node; PNG, JPEG, GIF, WebP or BMP in a browser). The
+ * header is read and checked against the pixel limit before any decoder sees the bytes.
+ */
+export async function decodeBytes(bytes: Uint8Array, name = 'buffer', opts: DecodeOptions = {}): Promise<DecodedImage> {
   if (bytes.length === 0) fail(name, 'file is empty (0 bytes)');
+  const max = resolveMaxImagePixels(opts.maxImagePixels);
   const format = sniffFormat(bytes);
   if (!isNode) {
     if (format === 'unknown') fail(name, `unsupported format (first bytes ${hexHead(bytes)})`);
+    if (format === 'png') await checkPngData(readPngHeader(bytes, name, max), name);
+    else if (format === 'jpeg') readJpegHeader(bytes, name, max);
+    else {
+      const h = readOtherHeader(bytes, format, name);
+      checkDims(h.width, h.height, name);
+      checkImagePixels(h.width, h.height, name, max);
+    }
     const C = has<typeof createImageBitmap>('createImageBitmap');
     if (!C) fail(name, 'this environment has no createImageBitmap to decode images');
     let bitmap: ImageBitmap;
@@ -138,13 +166,13 @@ export async function decodeBytes(bytes: Uint8Array, name = 'buffer'): Promise<D
       fail(name, `the browser could not decode this ${format.toUpperCase()}: ${(e as Error).message}`);
     }
     try {
-      return drawToRgba(bitmap, name);
+      return drawToRgba(bitmap, name, max);
     } finally {
       bitmap.close();
     }
   }
-  if (format === 'png') return decodePng(bytes, name);
-  if (format === 'jpeg') return decodeJpeg(bytes, name);
+  if (format === 'png') return decodePng(bytes, name, { maxImagePixels: max });
+  if (format === 'jpeg') return decodeJpeg(bytes, name, { maxImagePixels: max });
   fail(name, `unsupported format${format === 'unknown' ? '' : ` ${format.toUpperCase()}`} (first bytes ${hexHead(bytes)}); ` +
     'Node decodes PNG and JPEG — convert the image, or pass decoded pixels {width, height, data}');
 }
@@ -157,22 +185,15 @@ interface PngModule {
   PNG: { sync: { read(buffer: Uint8Array, options?: { skipRescale?: boolean }): { width: number; height: number; data: Uint8Array | Uint16Array; depth?: number } } };
 }
 interface JpegModule {
-  decode(data: Uint8Array, opts: { useTArray: true; formatAsRGBA: true; tolerantDecoding?: boolean }): { width: number; height: number; data: Uint8Array };
+  decode(data: Uint8Array, opts: {
+    useTArray: true; formatAsRGBA: true; tolerantDecoding?: boolean; maxResolutionInMP?: number; maxMemoryUsageInMB?: number;
+  }): { width: number; height: number; data: Uint8Array };
 }
 
 /** Node-only modules, imported by a non-literal name so browser bundlers leave them alone. */
 async function importNode<T>(pkg: string): Promise<T> {
   const mod = (await import(/* @vite-ignore */ pkg)) as T & { default?: T };
   return (mod.default && typeof mod.default === 'object' ? mod.default : mod) as T;
-}
-
-/** PNG chunks we look at before decoding: IHDR's depth and colour type. */
-function pngHeader(bytes: Uint8Array, name: string): { width: number; height: number; depth: number; colorType: number } {
-  if (bytes.length < 33) fail(name, `corrupt PNG: only ${bytes.length} bytes`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const type = String.fromCharCode(bytes[12]!, bytes[13]!, bytes[14]!, bytes[15]!);
-  if (type !== 'IHDR') fail(name, 'corrupt PNG: first chunk is not IHDR');
-  return { width: dv.getUint32(16), height: dv.getUint32(20), depth: bytes[24]!, colorType: bytes[25]! };
 }
 
 /**
@@ -201,9 +222,10 @@ function withoutTrns(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-export async function decodePng(bytes: Uint8Array, name = 'buffer'): Promise<DecodedImage> {
-  const head = pngHeader(bytes, name);
-  checkDims(head.width, head.height, name);
+/** PNG bytes → RGBA, after readPngHeader (size limit, chunk structure, CRCs) and checkPngData (inflated size). */
+export async function decodePng(bytes: Uint8Array, name = 'buffer', opts: DecodeOptions = {}): Promise<DecodedImage> {
+  const head = readPngHeader(bytes, name, opts.maxImagePixels);
+  await checkPngData(head, name);
   const { PNG } = await importNode<PngModule>('pngjs');
   let png: ReturnType<PngModule['PNG']['sync']['read']>;
   try {
@@ -229,24 +251,42 @@ export async function decodePng(bytes: Uint8Array, name = 'buffer'): Promise<Dec
   return { width: png.width, height: png.height, data, name };
 }
 
-export async function decodeJpeg(bytes: Uint8Array, name = 'buffer'): Promise<DecodedImage> {
+/** JPEG bytes → RGBA, after readJpegHeader (size limit, marker structure, EOI), with jpeg-js's memory caps. */
+export async function decodeJpeg(bytes: Uint8Array, name = 'buffer', opts: DecodeOptions = {}): Promise<DecodedImage> {
+  const head = readJpegHeader(bytes, name, opts.maxImagePixels);
   const jpeg = await importNode<JpegModule>('jpeg-js');
   let img: ReturnType<JpegModule['decode']>;
   try {
-    img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false });
+    img = jpeg.decode(bytes, {
+      useTArray: true, formatAsRGBA: true, tolerantDecoding: false,
+      maxResolutionInMP: (head.width * head.height) / 1e6 + 1e-6, maxMemoryUsageInMB: jpegMemoryMB(head),
+    });
   } catch (e) {
     fail(name, `corrupt or unsupported JPEG: ${(e as Error).message}`);
   }
   checkDims(img.width, img.height, name);
+  if (img.width !== head.width || img.height !== head.height) fail(name, `corrupt JPEG: decoded ${img.width}×${img.height}, the header says ${head.width}×${head.height}`);
   if (img.data.length !== img.width * img.height * 4) fail(name, `corrupt JPEG: decoded ${img.data.length} bytes for ${img.width}×${img.height}`);
   return { width: img.width, height: img.height, data: img.data, name };
 }
 
+/**
+ * What jpeg-js may allocate for this frame: per component, 4 bytes per sample of coefficient blocks
+ * plus a byte per sample of output lines, over the MCU-padded size; then the RGBA result. Anything
+ * beyond it (e.g. tables or scans that never end) is refused by jpeg-js's own cap.
+ */
+function jpegMemoryMB(h: JpegHeader): number {
+  const mcuW = 8 * h.maxH;
+  const mcuH = 8 * h.maxV;
+  const padded = Math.ceil(h.width / mcuW) * mcuW * Math.ceil(h.height / mcuH) * mcuH;
+  return Math.ceil((padded * 5 * h.components + h.width * h.height * 4) / 2 ** 20) + 16;
+}
+
 /** Browser: draw to an OffscreenCanvas and read the RGBA bytes back (ImageData is taken directly). */
-function drawToRgba(source: CanvasImageSource | ImageData, name: string): DecodedImage {
+function drawToRgba(source: CanvasImageSource | ImageData, name: string, maxImagePixels: number): DecodedImage {
   if (isInstance(source, 'ImageData')) {
     const d = source as ImageData;
-    return fromRaw({ width: d.width, height: d.height, data: d.data }, name);
+    return fromRaw({ width: d.width, height: d.height, data: d.data }, name, maxImagePixels);
   }
   let width: number;
   let height: number;
@@ -268,6 +308,7 @@ function drawToRgba(source: CanvasImageSource | ImageData, name: string): Decode
     fail(name, 'unsupported input: pass a path/URL, bytes, a Blob, ImageData, {width, height, data}, or an image/canvas/bitmap/video frame');
   }
   checkDims(width, height, name);
+  checkImagePixels(width, height, name, maxImagePixels);
   const Canvas = has<typeof OffscreenCanvas>('OffscreenCanvas');
   if (!Canvas) fail(name, 'OffscreenCanvas is not available to read the pixels');
   const canvas = new Canvas(width, height);

@@ -20,6 +20,7 @@ import { runPlan, type Stage } from '../runtime/executor.js';
 import { compilePlan, createPlan, disposePlan, input, intermediate, output, outputTensor, type CompiledPlan, type Plan, type TensorRef } from '../runtime/plan.js';
 import { createTensor, type Tensor } from '../runtime/tensor.js';
 import { decodeImage, type DecodedImage, type ImageInput } from './image.js';
+import { checkImagePixels, resolveMaxImagePixels } from './image-header.js';
 import { checkTileRange, chooseGrid, type Grid } from './tiling.js';
 
 export type PreprocessMode = 'internvl' | 'clip' | 'none';
@@ -35,6 +36,11 @@ export interface PreprocessOptions {
   /** Per-channel normalization (default ImageNet: InternViT's preprocessor_config). */
   mean?: readonly number[];
   std?: readonly number[];
+  /**
+   * Images with more pixels are refused from their header, before decoding (default
+   * DEFAULT_MAX_IMAGE_PIXELS = 178,956,970, Pillow's decompression-bomb error threshold).
+   */
+  maxImagePixels?: number;
 }
 
 /** One resize of the source and the tiles cut from it. */
@@ -70,6 +76,7 @@ export function resolveOptions(opts: PreprocessOptions = {}): Required<Preproces
   const o = {
     mode: opts.mode ?? 'internvl', size: opts.size ?? 448, minTiles: opts.minTiles ?? 1, maxTiles: opts.maxTiles ?? 12,
     thumbnail: opts.thumbnail ?? true, mean: opts.mean ?? IMAGENET_MEAN, std: opts.std ?? IMAGENET_STD,
+    maxImagePixels: resolveMaxImagePixels(opts.maxImagePixels),
   };
   if (!MODES.includes(o.mode)) throw new Error(`preprocess: unknown mode '${o.mode}' (modes: ${MODES.join(', ')})`);
   if (!Number.isInteger(o.size) || o.size < 1 || o.size > 8192) throw new Error(`preprocess: size must be an integer in 1..8192 (got ${o.size})`);
@@ -240,7 +247,9 @@ export function withPreprocessLock<T>(cached: PreprocessPlan, fn: () => Promise<
  * runs both in one command buffer, with no buffer made per image. Run it under withPreprocessLock.
  */
 export async function preprocessStage(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions = {}): Promise<PreprocessResult<Tensor> & { cached: PreprocessPlan; stage: Stage }> {
-  const decoded = isDecoded(image) ? image : await decodeImage(image);
+  const { maxImagePixels } = resolveOptions(options);
+  const decoded = isDecoded(image) ? image : await decodeImage(image, undefined, { maxImagePixels });
+  checkImagePixels(decoded.width, decoded.height, decoded.name, maxImagePixels);
   const cached = await getPreprocessPlan(gpu, decoded.width, decoded.height, options);
   const { layout, compiled } = cached;
   const S = layout.size;

@@ -295,7 +295,7 @@ export function mutateImage(name: string, src: Uint8Array, seed: number): ImageC
   const isPng = src[0] === 0x89;
   let b: Uint8Array = Uint8Array.from(src);
   let label: string;
-  const kind = int(r, 0, 5);
+  const kind = int(r, 0, 6);
   if (kind === 0) {
     const cut = int(r, 0, b.length - 1);
     b = b.subarray(0, cut);
@@ -326,6 +326,16 @@ export function mutateImage(name: string, src: Uint8Array, seed: number): ImageC
       else b[28] = pick(r, [1, 2, 255]);
       fixCrc(b, 8);
       label = `IHDR ${['width', 'height', 'bit depth', 'colour type', 'interlace'][field]} changed (CRC fixed)`;
+    } else if (kind === 6) {
+      // Bytes inside a chunk's data with the CRC recomputed: only the decoder can notice (filter
+      // types, zlib stream, palette indices).
+      const target = pick(r, chunks.filter((x) => x.len > 0 && x.type !== 'IHDR'));
+      if (target) {
+        const n = int(r, 1, 3);
+        for (let k = 0; k < n; k++) b[target.at + 8 + int(r, 0, target.len - 1)] = int(r, 0, 255);
+        fixCrc(b, target.at);
+      }
+      label = `bytes inside chunk ${target?.type ?? '(none)'} changed (CRC fixed)`;
     } else {
       const drop = pick(r, chunks);
       b = Uint8Array.from([...b.subarray(0, drop.at), ...b.subarray(drop.at + 12 + drop.len)]);
