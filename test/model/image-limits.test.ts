@@ -1,0 +1,158 @@
+// Images are untrusted input: the pixel limit is applied from the header before any decoding
+// (the issue's 30000×30000 PNG), and truncated or corrupt PNG/JPEG files are refused with one line
+// naming the file and the problem, through the API, the preprocessing options and the CLI.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS } from '../../src/model/image.js';
+import { preprocess } from '../../src/model/preprocess.js';
+import { runCli, tempDir } from '../cli/harness.js';
+import { useGpu } from '../node-gpu.js';
+import { pngClaiming } from '../fuzz/mutate.js';
+
+const dir = new URL('../fixtures/preprocess/sources/', import.meta.url);
+const png = new Uint8Array(readFileSync(new URL('a_37x23.png', dir))); // 37×23 = 851 pixels
+const jpeg = new Uint8Array(readFileSync(new URL('jpeg_48x40.jpg', dir)));
+
+/** The JPEG with its frame header (SOF0) claiming width × height. */
+function jpegClaiming(width: number, height: number): Uint8Array {
+  const b = Uint8Array.from(jpeg);
+  const sof = b.findIndex((v, i) => v === 0xff && b[i + 1] === 0xc0);
+  b[sof + 5] = height >> 8; b[sof + 6] = height & 255;
+  b[sof + 7] = width >> 8; b[sof + 8] = width & 255;
+  return b;
+}
+
+/** A valid PNG chunk (length, type, data, CRC). */
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, data.length);
+  out.set(new TextEncoder().encode(type), 4);
+  out.set(data, 8);
+  let c = 0xffffffff;
+  for (let i = 4; i < 8 + data.length; i++) {
+    c ^= out[i]!;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  dv.setUint32(8 + data.length, (c ^ 0xffffffff) >>> 0);
+  return out;
+}
+
+/** An 8-bit RGB PNG of width × height whose zlib stream holds `raw` (filter bytes + samples). */
+function pngWith(width: number, height: number, raw: Uint8Array, interlace = 0): Uint8Array {
+  const ihdr = new Uint8Array(13);
+  const dv = new DataView(ihdr.buffer);
+  dv.setUint32(0, width);
+  dv.setUint32(4, height);
+  ihdr.set([8, 2, 0, 0, interlace], 8);
+  const parts = [Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))];
+  return Uint8Array.from(parts.flatMap((p) => [...p]));
+}
+
+describe('the pixel limit, from the header, before decoding', () => {
+  it(`refuses the issue's 30000×30000 PNG in milliseconds (default limit ${DEFAULT_MAX_IMAGE_PIXELS}, Pillow's)`, async () => {
+    const bomb = pngClaiming(30000, 30000);
+    expect(bomb.length).toBeLessThan(100);
+    const t = performance.now();
+    await expect(decodeImage(bomb, 'huge.png')).rejects.toThrow(
+      /^image 'huge\.png': 30000×30000 is 900000000 pixels, more than the limit of 178956970 \(maxImagePixels/);
+    const ms = performance.now() - t;
+    console.log(`30000×30000 PNG header refused in ${ms.toFixed(2)} ms`);
+    expect(ms).toBeLessThan(100);
+  });
+
+  it('the limit is exact and an option: 851 pixels pass at 851, fail at 850', async () => {
+    expect((await decodeImage(png, 'a.png', { maxImagePixels: 851 })).width).toBe(37);
+    await expect(decodeImage(png, 'a.png', { maxImagePixels: 850 })).rejects.toThrow(/'a\.png': 37×23 is 851 pixels, more than the limit of 850/);
+    // Just under the default passes the header check (and is then found to have too little data).
+    const side = Math.floor(Math.sqrt(DEFAULT_MAX_IMAGE_PIXELS));
+    await expect(decodeImage(pngClaiming(side, side), 'big.png')).rejects.toThrow(/'big\.png': corrupt PNG: .*cut short|truncated image data/);
+    await expect(decodeImage(png, 'a.png', { maxImagePixels: 0 })).rejects.toThrow(/maxImagePixels must be a positive integer/);
+    await expect(decodeImage(png, 'a.png', { maxImagePixels: Infinity })).resolves.toBeDefined();
+  });
+
+  it('JPEG: from the frame header (SOF), before jpeg-js allocates', async () => {
+    const t = performance.now();
+    await expect(decodeImage(jpegClaiming(30000, 30000), 'huge.jpg')).rejects.toThrow(/'huge\.jpg': 30000×30000 is 900000000 pixels/);
+    expect(performance.now() - t).toBeLessThan(100);
+    await expect(decodeImage(jpeg, 'j.jpg', { maxImagePixels: 1919 })).rejects.toThrow(/48×40 is 1920 pixels, more than the limit of 1919/);
+  });
+
+  it('raw pixels and images already decoded obey the same limit', async () => {
+    const raw = { width: 40, height: 30, data: new Uint8Array(40 * 30 * 4) };
+    await expect(decodeImage(raw, 'raw', { maxImagePixels: 1000 })).rejects.toThrow(/'raw': 40×30 is 1200 pixels, more than the limit of 1000/);
+  });
+});
+
+describe('truncated and corrupt files: one line naming the file and the problem', () => {
+  it('PNG: cut short, a bad CRC, missing IEND, image data shorter or longer than the header says', async () => {
+    await expect(decodeImage(png.subarray(0, 500), 'cut.png')).rejects.toThrow(/^image 'cut\.png': corrupt PNG: truncated: chunk 'IDAT' at byte 33 claims \d+ bytes, the file has 455/);
+    const crc = Uint8Array.from(png);
+    crc[45]! ^= 1; // a byte of IDAT data
+    await expect(decodeImage(crc, 'crc.png')).rejects.toThrow(/'crc\.png': corrupt PNG: chunk 'IDAT' at byte 33 fails its CRC check/);
+    await expect(decodeImage(png.subarray(0, png.length - 12), 'noend.png')).rejects.toThrow(/'noend\.png': corrupt PNG: truncated: no IEND chunk/);
+    const rowBytes = 1 + 3 * 10;
+    await expect(decodeImage(pngWith(10, 10, new Uint8Array(rowBytes * 9)), 'short.png'))
+      .rejects.toThrow(/'short\.png': corrupt PNG: truncated image data: IDAT inflates to 279 bytes, a 10×10 image needs 310/);
+    expect((await decodeImage(pngWith(10, 10, new Uint8Array(rowBytes * 10)), 'exact.png')).width).toBe(10);
+  });
+
+  it('PNG: a small interlaced image whose data inflates to 16 MB is refused while inflating (pngjs would inflate it whole)', async () => {
+    const bomb = pngWith(2, 2, new Uint8Array(16 * 2 ** 20), 1);
+    expect(bomb.length).toBeLessThan(100_000);
+    const t = performance.now();
+    await expect(decodeImage(bomb, 'zip.png')).rejects.toThrow(/'zip\.png': corrupt PNG: the image data \(IDAT\) inflates to more than the 15 bytes a 2×2 image needs/);
+    console.log(`2×2 interlaced PNG with 16 MB of image data refused in ${(performance.now() - t).toFixed(1)} ms`);
+  });
+
+  it('JPEG: cut short, a lost end-of-image marker, a broken segment length', async () => {
+    await expect(decodeImage(jpeg.subarray(0, jpeg.length - 200), 'cut.jpg')).rejects.toThrow(/^image 'cut\.jpg': corrupt JPEG: truncated: the file ends at byte \d+ inside the image data \(no end-of-image marker\)/);
+    await expect(decodeImage(jpeg.subarray(0, 100), 'head.jpg')).rejects.toThrow(/'head\.jpg': corrupt JPEG: truncated: marker 0xff\w+ at byte \d+ claims \d+ bytes/);
+    const len = Uint8Array.from(jpeg);
+    len[4] = 0; len[5] = 1; // APP0's length
+    await expect(decodeImage(len, 'len.jpg')).rejects.toThrow(/'len\.jpg': corrupt JPEG: marker 0xffe0 at byte 2 has an invalid length 1/);
+    // Bytes after the end-of-image marker are ignored, as by libjpeg.
+    expect((await decodeImage(Uint8Array.from([...jpeg, 1, 2, 3]), 'trailing.jpg')).width).toBe(48);
+  });
+});
+
+describe('options and the CLI', () => {
+  const gpu = useGpu();
+
+  it('preprocess() takes maxImagePixels and checks images already decoded too', async () => {
+    const decoded = await decodeImage(png, 'a.png');
+    await expect(preprocess(gpu(), decoded, { maxImagePixels: 800 })).rejects.toThrow(/'a\.png': 37×23 is 851 pixels, more than the limit of 800/);
+    await expect(preprocess(gpu(), png, { maxImagePixels: 800 })).rejects.toThrow(/'buffer': 37×23 is 851 pixels/);
+    await expect(preprocess(gpu(), png, { maxImagePixels: -1 })).rejects.toThrow(/maxImagePixels must be a positive integer/);
+  });
+
+  it('internvit preprocess: the 30000×30000 PNG, --max-image-pixels, a truncated file: one line, exit 1 (2 for a bad flag)', async () => {
+    const tmp = tempDir();
+    const out = join(tmp, 'out.safetensors');
+    const huge = join(tmp, 'huge.png');
+    writeFileSync(huge, pngClaiming(30000, 30000));
+    let r = await runCli(['preprocess', '--image', huge, '--output', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^internvit: image '.*huge\.png': 30000×30000 is 900000000 pixels, more than the limit of 178956970 .*--max-image-pixels/);
+    expect(r.stderr.split('\n')).toHaveLength(1);
+
+    const small = join(tmp, 'a.png');
+    writeFileSync(small, png);
+    r = await runCli(['preprocess', '--image', small, '--output', out, '--max-image-pixels', '850']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^internvit: image '.*a\.png': 37×23 is 851 pixels, more than the limit of 850/);
+
+    r = await runCli(['preprocess', '--image', small, '--output', out, '--max-image-pixels', 'lots']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^internvit: --max-image-pixels must be an integer ≥ 1 \(got 'lots'\)/);
+
+    const cut = join(tmp, 'cut.jpg');
+    writeFileSync(cut, jpeg.subarray(0, 1000));
+    r = await runCli(['preprocess', '--image', cut, '--output', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^internvit: image '.*cut\.jpg': corrupt JPEG: truncated/);
+    expect(r.stderr.split('\n')).toHaveLength(1);
+  });
+});
