@@ -84,6 +84,15 @@ export interface Checkpoint {
 }
 
 export const CONFIG_FILE = 'config.json';
+/**
+ * config.json and the shard index are read whole: larger ones are refused before they are read
+ * (real ones are a few KB; the index of a 76B model is well under 1 MB).
+ */
+export const MAX_TEXT_BYTES = 16 * 2 ** 20;
+
+function textTooLarge(file: string, bytes: number | string): Error {
+  return new Error(`${file}: ${bytes} bytes is too large for a JSON file (limit ${MAX_TEXT_BYTES}; corrupt or not a checkpoint file)`);
+}
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
 
@@ -145,12 +154,15 @@ export function folderStore(dir: string): CheckpointStore {
     },
     async readText(file) {
       const fs = await nodeFs();
-      try {
-        return await fs.readFile(`${base}/${file}`, 'utf8');
-      } catch (e) {
+      const path = `${base}/${file}`;
+      const fail = (e: unknown) => {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw new Error(`${base}/${file}: ${(e as Error).message}`);
-      }
+        throw new Error(`${path}: ${(e as Error).message}`);
+      };
+      const stat = await fs.stat(path).catch(fail);
+      if (!stat) return null;
+      if (stat.size > MAX_TEXT_BYTES) throw textTooLarge(path, stat.size);
+      return fs.readFile(path, 'utf8').catch(fail);
     },
     async close() {
       await Promise.all([...sources.values()].map((s) => s.close?.()));
@@ -287,9 +299,33 @@ export function urlStore(prefix: string, opts: UrlOptions = {}, location?: strin
         return null;
       }
       if (!res.ok) throw httpError(url, res);
-      return res.text();
+      return cappedText(url, res);
     },
   };
+}
+
+/** A response body as text, refused once it passes MAX_TEXT_BYTES (a declared length is checked first). */
+async function cappedText(url: string, res: Response): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > MAX_TEXT_BYTES && !res.headers.get('content-encoding')) {
+    await res.body?.cancel();
+    throw textTooLarge(url, declared);
+  }
+  if (!res.body) return res.text();
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_TEXT_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw textTooLarge(url, `more than ${MAX_TEXT_BYTES}`);
+    }
+    parts.push(value);
+  }
+  return new TextDecoder().decode(await new Blob(parts as BlobPart[]).arrayBuffer());
 }
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
@@ -350,6 +386,8 @@ export function memoryStore(files: Record<string, Uint8Array | Blob>, location =
     async readText(file) {
       const data = files[file];
       if (data === undefined) return null;
+      const size = data instanceof Uint8Array ? data.byteLength : data.size;
+      if (size > MAX_TEXT_BYTES) throw textTooLarge(named(file), size);
       return data instanceof Uint8Array ? new TextDecoder().decode(data) : data.text();
     },
   };

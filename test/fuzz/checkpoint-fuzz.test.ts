@@ -6,17 +6,18 @@
 // that runs before a byte is uploaded); a handful go through a full GPU load and forward, and a
 // sample through the CLI. Default: 300 random cases; INTERNVIT_FUZZ=full: 1200; both add every
 // config field set to every absurd value (about 700 more). Seeds are fixed.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InternViT } from '../../src/api.js';
 import { checkpointConfig } from '../../src/model/config.js';
 import { validateCheckpoint } from '../../src/model/weights.js';
-import { memoryStore, openCheckpoint } from '../../src/runtime/loader.js';
+import { MAX_TEXT_BYTES, memoryStore, openCheckpoint } from '../../src/runtime/loader.js';
+import { makeTempDir, serveFolder, writeFiles } from '../runtime/checkpoint-helpers.js';
 import { runCli, tempDir } from '../cli/harness.js';
 import { randomArray } from '../checks/harness.js';
 import { useGpu } from '../node-gpu.js';
-import { baseCheckpoint, configCases, FULL_FUZZ, mutateCheckpoint, type CheckpointCase } from './mutate.js';
+import { assemble, baseCheckpoint, configCases, FULL_FUZZ, misaligned, mutateCheckpoint, type BaseCheckpoint, type CheckpointCase } from './mutate.js';
 import { defects, outcome, summarize, type Outcome } from './outcome.js';
 
 const PER_BASE = FULL_FUZZ ? 600 : 150;
@@ -81,6 +82,68 @@ describe(`checkpoint fuzz (${cases.length} cases${FULL_FUZZ ? ', INTERNVIT_FUZZ=
         expect(r.ok, `${o.label}: GPU load disagrees with validation`).toBe(o.ok);
       }
     }, 120_000);
+  });
+
+  describe('valid but unusual layouts that mutations rarely produce', () => {
+    const gpu = useGpu();
+    const pixels = randomArray(3 * 28 * 28, 6);
+    const forward = async (files: Record<string, Uint8Array>, opts: { weightStorage?: 'f32' } = {}) => {
+      const vit = await InternViT.load(memoryStore(files, 'unusual'), { gpu: gpu(), ...opts });
+      try {
+        return (await vit.embedPixels(pixels, [1, 3, 28, 28])).lastHiddenState;
+      } finally {
+        vit.dispose();
+      }
+    };
+    const configText = (b: BaseCheckpoint) => new TextEncoder().encode(JSON.stringify(b.config));
+
+    it('every tensor at an unaligned offset (1, 2, 3 bytes of padding before each) loads the same weights', async () => {
+      const base = bases[0]!;
+      const want = await forward({ 'config.json': configText(base), 'model.safetensors': assemble(new TextEncoder().encode(JSON.stringify(base.header)), base.data) });
+      for (const pad of [1, 2, 3]) {
+        const got = await forward({ 'config.json': configText(base), 'model.safetensors': misaligned(base, pad) });
+        expect(got.shape).toEqual(want.shape);
+        expect(Array.from(got.data), `padding ${pad}`).toEqual(Array.from(want.data));
+      }
+    }, 120_000);
+
+    it('16-bit linear weights with an odd element count (projector 13×13) load, bit-identical to widening them at load', async () => {
+      const odd = baseCheckpoint('chat', 13);
+      const files = { 'config.json': configText(odd), 'model.safetensors': assemble(new TextEncoder().encode(JSON.stringify(odd.header)), odd.data) };
+      const tokens = async (weightStorage?: 'f32') => {
+        const vit = await InternViT.load(memoryStore(files, 'odd'), { gpu: gpu(), weightStorage });
+        try {
+          return await vit.imageTokensFromPixels(pixels, [1, 3, 28, 28]);
+        } finally {
+          vit.dispose();
+        }
+      };
+      const bf16 = await tokens();
+      const f32 = await tokens('f32');
+      expect(bf16.shape).toEqual([1, 1, 13]);
+      expect(bf16.data.every(Number.isFinite)).toBe(true);
+      expect(Array.from(bf16.data)).toEqual(Array.from(f32.data));
+    }, 120_000);
+  });
+
+  it('config.json above 16 MiB is refused before it is read (memory, folder, URL)', async () => {
+    const big = new Uint8Array(MAX_TEXT_BYTES + 1).fill(0x20);
+    const model = assemble(new TextEncoder().encode(JSON.stringify(bases[0]!.header)), bases[0]!.data);
+    await expect(openCheckpoint(memoryStore({ 'config.json': big, 'model.safetensors': model }, 'fuzz-big')))
+      .rejects.toThrow(/^fuzz-big\/config\.json: 16777217 bytes is too large for a JSON file \(limit 16777216/);
+    const tmp = await makeTempDir();
+    const server = await serveFolder(tmp.dir);
+    try {
+      await writeFiles(tmp.dir, { 'model.safetensors': model });
+      const fd = openSync(join(tmp.dir, 'config.json'), 'w');
+      ftruncateSync(fd, MAX_TEXT_BYTES + 1); // sparse: nothing is written
+      closeSync(fd);
+      await expect(openCheckpoint(tmp.dir)).rejects.toThrow(/config\.json: 16777217 bytes is too large for a JSON file/);
+      await expect(openCheckpoint(`${server.url}/`)).rejects.toThrow(/config\.json: 16777217 bytes is too large for a JSON file/);
+    } finally {
+      await server.close();
+      await tmp.cleanup();
+    }
   });
 
   it('the CLI prints one line and exits 1 for a sample of them (no stack trace)', async () => {

@@ -26,8 +26,9 @@ export interface BaseCheckpoint {
 }
 
 /** A tiny valid checkpoint (linear weights BF16, the rest F32, as published checkpoints mix them). */
-export function baseCheckpoint(kind: 'standalone' | 'chat'): BaseCheckpoint {
+export function baseCheckpoint(kind: 'standalone' | 'chat', llmHidden?: number): BaseCheckpoint {
   const config = kind === 'chat' ? tinyChatConfigJson() : tinyConfigJson();
+  if (llmHidden !== undefined) (config.llm_config as Record<string, unknown>).hidden_size = llmHidden;
   const parsed = parseConfig(config);
   const rand = seeded(kind === 'chat' ? 2 : 1);
   const tensors: Record<string, WriteTensor> = {};
@@ -38,6 +39,23 @@ export function baseCheckpoint(kind: 'standalone' | 'chat'): BaseCheckpoint {
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as BaseCheckpoint['header'];
   return { kind, config, header, data: bytes.subarray(8 + n) };
+}
+
+/**
+ * The same tensors with `pad` bytes before the data and between tensors: valid safetensors (the
+ * format does not require alignment), but every tensor starts at an odd or unaligned offset.
+ */
+export function misaligned(base: BaseCheckpoint, pad: number): Uint8Array {
+  const entries = Object.entries(base.header).sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0]);
+  const header: BaseCheckpoint['header'] = {};
+  const parts: number[] = [];
+  for (const [name, e] of entries) {
+    for (let k = 0; k < pad; k++) parts.push(0xee);
+    const begin = parts.length;
+    for (let k = e.data_offsets[0]; k < e.data_offsets[1]; k++) parts.push(base.data[k]!);
+    header[name] = { ...e, data_offsets: [begin, parts.length] };
+  }
+  return assemble(enc(JSON.stringify(header)), Uint8Array.from(parts));
 }
 
 /** header JSON text + data → a safetensors file; `lengthField` overrides the 8-byte header length. */
