@@ -6,6 +6,7 @@
 import { parseConfig } from '../../src/model/config.js';
 import { expectedTensors } from '../../src/model/weights.js';
 import { rng } from '../checks/harness.js';
+import { fixCrc } from './png-bytes.js';
 import { randomTensor, safetensorsFile, seeded, tinyChatConfigJson, tinyConfigJson } from '../runtime/checkpoint-helpers.js';
 import type { WriteTensor } from '../../src/runtime/safetensors.js';
 
@@ -277,6 +278,7 @@ export function mutateCheckpoint(base: BaseCheckpoint, seed: number): Checkpoint
 
 // ---------------------------------------------------------------------------------- images
 
+const setU32 = (b: Uint8Array, at: number, v: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(at, v >>> 0);
 const u32be = (b: Uint8Array, at: number) => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 
 function pngChunks(b: Uint8Array): { at: number; len: number; type: string }[] {
@@ -288,21 +290,6 @@ function pngChunks(b: Uint8Array): { at: number; len: number; type: string }[] {
     pos += 12 + len;
   }
   return out;
-}
-
-function setU32(b: Uint8Array, at: number, v: number): void {
-  new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(at, v >>> 0);
-}
-
-/** CRC-32 of a chunk's type + data, so a mutation can keep (or deliberately break) the CRC. */
-function fixCrc(b: Uint8Array, at: number): void {
-  const len = u32be(b, at);
-  let c = 0xffffffff;
-  for (let i = at + 4; i < at + 8 + len; i++) {
-    c ^= b[i]!;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  setU32(b, at + 8 + len, (c ^ 0xffffffff) >>> 0);
 }
 
 export interface ImageCase { label: string; bytes: Uint8Array }
@@ -385,24 +372,4 @@ export function mutateImage(name: string, src: Uint8Array, seed: number): ImageC
     }
   }
   return { label: `${name} #${seed}: ${label}`, bytes: b };
-}
-
-/** Bytes of a PNG that claims width × height pixels: signature, IHDR (8-bit RGB), a tiny IDAT, IEND. */
-export function pngClaiming(width: number, height: number): Uint8Array {
-  const chunk = (type: string, data: number[]) => {
-    const b = new Uint8Array(12 + data.length);
-    setU32(b, 0, data.length);
-    b.set(enc(type), 4);
-    b.set(data, 8);
-    fixCrc(b, 0);
-    return [...b];
-  };
-  const ihdr = [0, 0, 0, 0, 0, 0, 0, 0, 8, 2, 0, 0, 0];
-  const dv = new Uint8Array(13);
-  dv.set(ihdr);
-  setU32(dv, 0, width);
-  setU32(dv, 4, height);
-  // zlib stream of a few zero bytes (stored block): far too little data for the claimed size.
-  const idat = [0x78, 0x01, 0x01, 0x04, 0x00, 0xfb, 0xff, 0, 0, 0, 0, 0x00, 0x04, 0x00, 0x01];
-  return Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...chunk('IHDR', [...dv]), ...chunk('IDAT', idat), ...chunk('IEND', [])]);
 }

@@ -7,9 +7,10 @@ import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS } from '../../src/model/image.js';
 import { preprocess } from '../../src/model/preprocess.js';
-import { runCli, tempDir } from '../cli/harness.js';
+import { InternViT } from '../../src/api.js';
+import { at, runCli, tempDir } from '../cli/harness.js';
 import { useGpu } from '../node-gpu.js';
-import { pngClaiming } from '../fuzz/mutate.js';
+import { pngClaiming, pngFile } from '../fuzz/png-bytes.js';
 
 const dir = new URL('../fixtures/preprocess/sources/', import.meta.url);
 const png = new Uint8Array(readFileSync(new URL('a_37x23.png', dir))); // 37×23 = 851 pixels
@@ -22,33 +23,6 @@ function jpegClaiming(width: number, height: number): Uint8Array {
   b[sof + 5] = height >> 8; b[sof + 6] = height & 255;
   b[sof + 7] = width >> 8; b[sof + 8] = width & 255;
   return b;
-}
-
-/** A valid PNG chunk (length, type, data, CRC). */
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, data.length);
-  out.set(new TextEncoder().encode(type), 4);
-  out.set(data, 8);
-  let c = 0xffffffff;
-  for (let i = 4; i < 8 + data.length; i++) {
-    c ^= out[i]!;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  dv.setUint32(8 + data.length, (c ^ 0xffffffff) >>> 0);
-  return out;
-}
-
-/** An 8-bit RGB PNG of width × height whose zlib stream holds `raw` (filter bytes + samples). */
-function pngWith(width: number, height: number, raw: Uint8Array, interlace = 0): Uint8Array {
-  const ihdr = new Uint8Array(13);
-  const dv = new DataView(ihdr.buffer);
-  dv.setUint32(0, width);
-  dv.setUint32(4, height);
-  ihdr.set([8, 2, 0, 0, interlace], 8);
-  const parts = [Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))];
-  return Uint8Array.from(parts.flatMap((p) => [...p]));
 }
 
 describe('the pixel limit, from the header, before decoding', () => {
@@ -94,13 +68,13 @@ describe('truncated and corrupt files: one line naming the file and the problem'
     await expect(decodeImage(crc, 'crc.png')).rejects.toThrow(/'crc\.png': corrupt PNG: chunk 'IDAT' at byte 33 fails its CRC check/);
     await expect(decodeImage(png.subarray(0, png.length - 12), 'noend.png')).rejects.toThrow(/'noend\.png': corrupt PNG: truncated: no IEND chunk/);
     const rowBytes = 1 + 3 * 10;
-    await expect(decodeImage(pngWith(10, 10, new Uint8Array(rowBytes * 9)), 'short.png'))
+    await expect(decodeImage(pngFile(10, 10, deflateSync(new Uint8Array(rowBytes * 9))), 'short.png'))
       .rejects.toThrow(/'short\.png': corrupt PNG: truncated image data: IDAT inflates to 279 bytes, a 10×10 image needs 310/);
-    expect((await decodeImage(pngWith(10, 10, new Uint8Array(rowBytes * 10)), 'exact.png')).width).toBe(10);
+    expect((await decodeImage(pngFile(10, 10, deflateSync(new Uint8Array(rowBytes * 10))), 'exact.png')).width).toBe(10);
   });
 
   it('PNG: a small interlaced image whose data inflates to 16 MB is refused while inflating (pngjs would inflate it whole)', async () => {
-    const bomb = pngWith(2, 2, new Uint8Array(16 * 2 ** 20), 1);
+    const bomb = pngFile(2, 2, deflateSync(new Uint8Array(16 * 2 ** 20)), 1);
     expect(bomb.length).toBeLessThan(100_000);
     const t = performance.now();
     await expect(decodeImage(bomb, 'zip.png')).rejects.toThrow(/'zip\.png': corrupt PNG: the image data \(IDAT\) inflates to more than the 15 bytes a 2×2 image needs/);
@@ -126,6 +100,18 @@ describe('options and the CLI', () => {
     await expect(preprocess(gpu(), decoded, { maxImagePixels: 800 })).rejects.toThrow(/'a\.png': 37×23 is 851 pixels, more than the limit of 800/);
     await expect(preprocess(gpu(), png, { maxImagePixels: 800 })).rejects.toThrow(/'buffer': 37×23 is 851 pixels/);
     await expect(preprocess(gpu(), png, { maxImagePixels: -1 })).rejects.toThrow(/maxImagePixels must be a positive integer/);
+  });
+
+  it('InternViT.embed and imageTokens pass maxImagePixels on (refused before preprocessing compiles anything)', async () => {
+    const vit = await InternViT.load(at('models/internvit-tiny'), { gpu: gpu() });
+    try {
+      const pipelines = gpu().counters.pipelinesCreated;
+      await expect(vit.embed(png, { maxImagePixels: 850 })).rejects.toThrow(/^image 'buffer': 37×23 is 851 pixels, more than the limit of 850/);
+      await expect(vit.embed(pngClaiming(30000, 30000))).rejects.toThrow(/30000×30000 is 900000000 pixels/);
+      expect(gpu().counters.pipelinesCreated).toBe(pipelines);
+    } finally {
+      vit.dispose();
+    }
   });
 
   it('internvit preprocess: the 30000×30000 PNG, --max-image-pixels, a truncated file: one line, exit 1 (2 for a bad flag)', async () => {
