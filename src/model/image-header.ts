@@ -205,6 +205,12 @@ export interface JpegHeader extends ImageHeader {
   maxV: number;
 }
 
+/**
+ * Most scans a JPEG may have. Real progressive JPEGs have about 10; each scan makes the decoder
+ * walk every block again, so thousands of tiny scans in a small file would keep it busy for minutes.
+ */
+export const MAX_JPEG_SCANS = 500;
+
 const isSof = (m: number) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
 
 /**
@@ -260,7 +266,7 @@ export function readJpegHeader(b: Uint8Array, name: string, maxImagePixels?: num
       if (!frame) corrupt(`scan (SOS) at byte ${pos - len - 2} before the frame header (SOF)`);
       const ns = seg[0] ?? 0;
       if (ns < 1 || ns > 4 || ns > frame.components || seg.length !== 4 + 2 * ns) corrupt(`scan header (SOS) at byte ${pos - len - 2}: ${len} bytes for ${ns} components`);
-      scans++;
+      if (++scans > MAX_JPEG_SCANS) corrupt(`more than ${MAX_JPEG_SCANS} scans (real files have a few; this one would take the decoder minutes)`);
       // Entropy-coded data: 0xff is stuffed as ff 00, restart markers ff d0..d7 sit inside it; the
       // first other marker ends the scan.
       while (pos < b.length) {

@@ -87,6 +87,12 @@ describe('truncated and corrupt files: one line naming the file and the problem'
     const len = Uint8Array.from(jpeg);
     len[4] = 0; len[5] = 1; // APP0's length
     await expect(decodeImage(len, 'len.jpg')).rejects.toThrow(/'len\.jpg': corrupt JPEG: marker 0xffe0 at byte 2 has an invalid length 1/);
+    // Thousands of empty scans (a progressive-JPEG CPU bomb) are refused before jpeg-js walks them.
+    const sos = jpeg.findIndex((v, i) => v === 0xff && jpeg[i + 1] === 0xda);
+    const sosLength = (jpeg[sos + 2]! << 8) | jpeg[sos + 3]!;
+    const scan = jpeg.subarray(sos, sos + 2 + sosLength);
+    const many = Uint8Array.from([...jpeg.subarray(0, sos), ...Array.from({ length: 501 }, () => [...scan]).flat(), ...jpeg.subarray(sos)]);
+    await expect(decodeImage(many, 'scans.jpg')).rejects.toThrow(/'scans\.jpg': corrupt JPEG: more than 500 scans/);
     // Bytes after the end-of-image marker are ignored, as by libjpeg.
     expect((await decodeImage(Uint8Array.from([...jpeg, 1, 2, 3]), 'trailing.jpg')).width).toBe(48);
   });
