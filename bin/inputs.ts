@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  decodeImage, FileNotFoundError, fileSource, openCheckpoint, openSafetensors, parseConfig, readSafetensorsFloat32,
+  decodeImage, DEFAULT_MAX_IMAGE_PIXELS, FileNotFoundError, fileSource, openCheckpoint, openSafetensors, parseConfig, readSafetensorsFloat32,
   resolveOptions, tokenGrid, validateCheckpoint, type Checkpoint, type CheckpointStore, type DecodedImage,
   type ImageOptions, type ModelConfig, type PreprocessMode,
 } from '../src/index.js';
@@ -61,8 +61,8 @@ export const IMAGE_FLAGS: FlagSpec = {
 export const IMAGE_FLAGS_USAGE = `    --mode M        internvl (tiles + thumbnail, default), clip (short side + center crop), none (squash)
     --max-tiles N   internvl: at most N tiles (default 12)   --min-tiles N   at least N tiles (default 1)
     --no-thumbnail  internvl: no thumbnail tile after the grid
-    --max-image-pixels N  refuse larger images from their header, before decoding (default 178956970,
-                    Pillow's decompression-bomb limit)
+    --max-image-pixels N  refuse larger images from their header, before decoding
+                    (default ${DEFAULT_MAX_IMAGE_PIXELS}, Pillow's decompression-bomb limit)
     --size S        tile side in pixels`;
 
 const MODES: readonly PreprocessMode[] = ['internvl', 'clip', 'none'];
