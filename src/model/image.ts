@@ -59,9 +59,7 @@ function isInstance(x: unknown, ctorName: string): boolean {
   return typeof C === 'function' && x instanceof C;
 }
 
-function fail(name: string, problem: string): never {
-  imageFail(name, problem);
-}
+const fail: (name: string, problem: string) => never = imageFail;
 
 /** Decodes or reads any supported input into RGBA bytes; images above opts.maxImagePixels are refused first. */
 export async function decodeImage(input: ImageInput, name?: string, opts: DecodeOptions = {}): Promise<DecodedImage> {
@@ -271,15 +269,16 @@ export async function decodeJpeg(bytes: Uint8Array, name = 'buffer', opts: Decod
 }
 
 /**
- * What jpeg-js may allocate for this frame: per component, 4 bytes per sample of coefficient blocks
- * plus a byte per sample of output lines, over the MCU-padded size; then the RGBA result. Anything
+ * What jpeg-js may allocate for this frame: per component, 4 bytes per sample of coefficient blocks,
+ * a byte per sample of output lines and one of interleaved output, over the MCU-padded size; then
+ * the RGBA result. Anything
  * beyond it (e.g. tables or scans that never end) is refused by jpeg-js's own cap.
  */
 function jpegMemoryMB(h: JpegHeader): number {
   const mcuW = 8 * h.maxH;
   const mcuH = 8 * h.maxV;
   const padded = Math.ceil(h.width / mcuW) * mcuW * Math.ceil(h.height / mcuH) * mcuH;
-  return Math.ceil((padded * 5 * h.components + h.width * h.height * 4) / 2 ** 20) + 16;
+  return Math.ceil((padded * 6 * h.components + h.width * h.height * 4) / 2 ** 20) + 16;
 }
 
 /** Browser: draw to an OffscreenCanvas and read the RGBA bytes back (ImageData is taken directly). */
