@@ -110,7 +110,7 @@ function mutateHeaderObject(r: Rand, h: Header, dataLength: number): string {
   const name = pick(r, names);
   const e = h[name] as Entry;
   const [b, en] = e.data_offsets as [number, number];
-  const which = int(r, 0, 11);
+  const which = int(r, 0, 12);
   switch (which) {
     case 0: e.dtype = pick(r, DTYPES); return `dtype of '${name}' → ${JSON.stringify(e.dtype)}`;
     case 1: {
@@ -151,6 +151,15 @@ function mutateHeaderObject(r: Rand, h: Header, dataLength: number): string {
     }
     case 9: h[name] = pick(r, [null, 1, 'F32', [], [e.dtype, e.shape, e.data_offsets]]); return `entry '${name}' is not an object`;
     case 10: h.__metadata__ = pick(r, [[], 'x', null, { a: 1 }, { a: ['x'] }, { format: 'pt', n: null }]); return `__metadata__ → ${JSON.stringify(h.__metadata__)}`;
+    case 11: {
+      // Names that are special to JavaScript objects (defineProperty: plain assignment to
+      // '__proto__' would set the prototype instead of adding a key).
+      const key = pick(r, ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '']);
+      const empty = r() < 0.5; // an empty tensor overlaps nothing, so it reaches validateCheckpoint
+      const value = empty ? { dtype: 'F32', shape: [0], data_offsets: [dataLength, dataLength] } : { ...e };
+      Object.defineProperty(h, key, { value, enumerable: true, configurable: true, writable: true });
+      return `tensor named '${key}' (${empty ? 'empty' : `a copy of '${name}'`})`;
+    }
     default: {
       const [k1, k2] = [pick(r, names), pick(r, names)];
       const tmp = h[k1];
