@@ -1,5 +1,5 @@
 // Image fuzzing: the preprocessing fixture PNGs (RGB, RGBA, grey, 16-bit grey, palette) and JPEGs
-// (4:4:4, 4:2:0) with chunk lengths, CRCs, IHDR fields, JPEG marker lengths and frame headers
+// (4:4:4, 4:2:0; test/fuzz/fixtures: progressive) with chunk lengths, CRCs, IHDR fields, JPEG marker lengths and frame headers
 // changed, chunks removed, files truncated and random bytes flipped. Each must be refused with an
 // Error naming the file and the problem, or decode (a flip in entropy-coded JPEG data may be
 // harmless) into RGBA of the header's size; a few decoded ones go through GPU preprocessing (finite
@@ -15,9 +15,9 @@ import { useGpu } from '../node-gpu.js';
 import { FULL_FUZZ, mutateImage, type ImageCase } from './mutate.js';
 import { defects, outcome, summarize, type Outcome } from './outcome.js';
 
-const SOURCES = new URL('../fixtures/preprocess/sources/', import.meta.url);
-const sources = readdirSync(SOURCES).filter((f) => /\.(png|jpg)$/.test(f)).sort()
-  .map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(new URL(f, SOURCES))) }));
+const FOLDERS = [new URL('../fixtures/preprocess/sources/', import.meta.url), new URL('./fixtures/', import.meta.url)];
+const sources = FOLDERS.flatMap((dir) => readdirSync(dir).filter((f) => /\.(png|jpg)$/.test(f)).sort()
+  .map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(new URL(f, dir))) })));
 const COUNT = FULL_FUZZ ? 240 : 80;
 const cases: (ImageCase & { file: string })[] = Array.from({ length: COUNT }, (_, i) => {
   const src = sources[i % sources.length]!;

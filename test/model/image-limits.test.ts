@@ -73,6 +73,27 @@ describe('truncated and corrupt files: one line naming the file and the problem'
     expect((await decodeImage(pngFile(10, 10, deflateSync(new Uint8Array(rowBytes * 10))), 'exact.png')).width).toBe(10);
   });
 
+  it('PNG: an interlaced (Adam7) image has the inflated size its header implies, and decodes like the plain one', async () => {
+    const [w, h] = [13, 11];
+    const rgb = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37 + 11) & 255);
+    const rows = (x0: number, y0: number, dx: number, dy: number) => {
+      const out: number[] = [];
+      for (let y = y0; y < h; y += dy) {
+        if (x0 >= w) break;
+        out.push(0); // filter type None
+        for (let x = x0; x < w; x += dx) out.push(...rgb.subarray((y * w + x) * 3, (y * w + x) * 3 + 3));
+      }
+      return out;
+    };
+    const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+    const interlaced = pngFile(w, h, deflateSync(Uint8Array.from(passes.flatMap(([x0, y0, dx, dy]) => rows(x0, y0, dx, dy)))), 1);
+    const plain = pngFile(w, h, deflateSync(Uint8Array.from(rows(0, 0, 1, 1))));
+    const a = await decodeImage(interlaced, 'adam7.png');
+    const b = await decodeImage(plain, 'plain.png');
+    expect([a.width, a.height]).toEqual([w, h]);
+    expect(Array.from(a.data)).toEqual(Array.from(b.data));
+  });
+
   it('PNG: a small interlaced image whose data inflates to 16 MB is refused while inflating (pngjs would inflate it whole)', async () => {
     const bomb = pngFile(2, 2, deflateSync(new Uint8Array(16 * 2 ** 20)), 1);
     expect(bomb.length).toBeLessThan(100_000);
@@ -81,7 +102,7 @@ describe('truncated and corrupt files: one line naming the file and the problem'
     console.log(`2×2 interlaced PNG with 16 MB of image data refused in ${(performance.now() - t).toFixed(1)} ms`);
   });
 
-  it('JPEG: cut short, a lost end-of-image marker, a broken segment length', async () => {
+  it('JPEG: cut short, a lost end-of-image marker, a broken segment length, too many scans; progressive accepted', async () => {
     await expect(decodeImage(jpeg.subarray(0, jpeg.length - 200), 'cut.jpg')).rejects.toThrow(/^image 'cut\.jpg': corrupt JPEG: truncated: the file ends at byte \d+ inside the image data \(no end-of-image marker\)/);
     await expect(decodeImage(jpeg.subarray(0, 100), 'head.jpg')).rejects.toThrow(/'head\.jpg': corrupt JPEG: truncated: marker 0xff\w+ at byte \d+ claims \d+ bytes/);
     const len = Uint8Array.from(jpeg);
@@ -93,6 +114,14 @@ describe('truncated and corrupt files: one line naming the file and the problem'
     const scan = jpeg.subarray(sos, sos + 2 + sosLength);
     const many = Uint8Array.from([...jpeg.subarray(0, sos), ...Array.from({ length: 501 }, () => [...scan]).flat(), ...jpeg.subarray(sos)]);
     await expect(decodeImage(many, 'scans.jpg')).rejects.toThrow(/'scans\.jpg': corrupt JPEG: more than 500 scans/);
+    // A progressive JPEG (several scans, tables between them) passes the walk and decodes like libjpeg.
+    const progressive = await decodeImage(new URL('../fuzz/fixtures/progressive_40x30.jpg', import.meta.url));
+    const pil = await decodeImage(new URL('../fuzz/fixtures/progressive_40x30.pil.png', import.meta.url));
+    let maxDiff = 0;
+    for (let i = 0; i < pil.data.length; i++) if (i % 4 !== 3) maxDiff = Math.max(maxDiff, Math.abs(progressive.data[i]! - pil.data[i]!));
+    console.log(`progressive JPEG 40×30: jpeg-js vs libjpeg (PIL) max difference ${maxDiff} levels`);
+    expect([progressive.width, progressive.height]).toEqual([40, 30]);
+    expect(maxDiff).toBeLessThanOrEqual(3);
     // Bytes after the end-of-image marker are ignored, as by libjpeg.
     expect((await decodeImage(Uint8Array.from([...jpeg, 1, 2, 3]), 'trailing.jpg')).width).toBe(48);
   });
