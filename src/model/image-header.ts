@@ -88,6 +88,8 @@ const PNG_TYPES: Record<number, { depths: number[]; channels: number }> = {
   6: { depths: [8, 16], channels: 4 },
 };
 
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
 /** Adam7 passes: x0, y0, dx, dy. */
 const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
 
@@ -110,6 +112,7 @@ function pngInflatedBytes(width: number, height: number, bitsPerPixel: number, i
 export function readPngHeader(b: Uint8Array, name: string, maxImagePixels?: number): PngHeader {
   const corrupt: (what: string) => never = (what) => imageFail(name, `corrupt PNG: ${what}`);
   if (b.length < 8 + 25) corrupt(`only ${b.length} bytes, too short for the signature and IHDR (truncated)`);
+  if (!PNG_SIGNATURE.every((v, i) => b[i] === v)) corrupt('no PNG signature');
   if (u32(b, 8) !== 13 || String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!) !== 'IHDR') corrupt('the first chunk is not a 13-byte IHDR');
   const width = u32(b, 16);
   const height = u32(b, 20);
