@@ -126,6 +126,36 @@ describe(`checkpoint fuzz (${cases.length} cases${FULL_FUZZ ? ', INTERNVIT_FUZZ=
     }, 120_000);
   });
 
+  it('a sample served over HTTP (Range requests) ends the same way, the error naming the URL', async () => {
+    const outcomes = await results();
+    const tmp = await makeTempDir();
+    const server = await serveFolder(tmp.dir);
+    try {
+      const sample = outcomes.map((o, i) => [o, i] as const).filter((_, k) => k % 9 === 0).slice(0, 40);
+      for (const [, i] of sample) await writeFiles(join(tmp.dir, where(i)), cases[i]!.files);
+      const http: Outcome[] = [];
+      for (const [o, i] of sample) {
+        const url = `${server.url}/${where(i)}/`;
+        const r = await outcome(o.label, url, async () => {
+          const ckpt = await openCheckpoint(url);
+          try {
+            const config = checkpointConfig(ckpt);
+            validateCheckpoint(ckpt, config, { projector: config.chat !== null });
+          } finally {
+            await ckpt.close();
+          }
+        });
+        expect(r.ok, `${o.label}: over HTTP ${r.ok ? 'validated' : `refused (${r.message})`}, in memory ${o.ok ? 'validated' : `refused (${o.message})`}`).toBe(o.ok);
+        http.push(r);
+      }
+      console.log(`${sample.length} mutated checkpoints over HTTP:\n${summarize(http)}`);
+      expect(defects(http), defects(http).join('\n')).toEqual([]);
+    } finally {
+      await server.close();
+      await tmp.cleanup();
+    }
+  }, 60_000);
+
   it('config.json above 16 MiB is refused before it is read (memory, folder, URL)', async () => {
     const big = new Uint8Array(MAX_TEXT_BYTES + 1).fill(0x20);
     const model = assemble(new TextEncoder().encode(JSON.stringify(bases[0]!.header)), bases[0]!.data);

@@ -47,7 +47,7 @@ export async function outcome(label: string, where: string, run: () => Promise<v
 export function summarize(outcomes: Outcome[]): string {
   const kinds = new Map<string, number>();
   for (const o of outcomes) {
-    const key = o.ok ? 'succeeded (harmless mutation)' : (o.message ?? '').replace(/^[^:]*fuzz[^:]*: /, '').replace(/['"`][^'"`]*['"`]/g, '…').replace(/\d+/g, 'N').slice(0, 70);
+    const key = o.ok ? 'succeeded (harmless mutation)' : (o.message ?? '').replace(/^.*?fuzz-\d+[^:]*: /, '').replace(/['"`][^'"`]*['"`]/g, '…').replace(/\d+/g, 'N').slice(0, 70);
     kinds.set(key, (kinds.get(key) ?? 0) + 1);
   }
   const slowest = Math.max(...outcomes.map((o) => o.ms));
