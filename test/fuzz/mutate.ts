@@ -1,4 +1,4 @@
-// Seeded mutations of checkpoints (safetensors header, data, config.json, shard index) and of
+// Seeded mutations of checkpoints (safetensors header, layout, truncation, config.json, shard index) and of
 // encoded images (PNG chunks, JPEG markers, truncation, byte flips) for the fuzz tests. Every
 // mutation is a pure function of its seed (the checks' mulberry32 rng), so a failing case number
 // reproduces on its own. Mutations are applied to real files: a tiny generated checkpoint and the
@@ -26,7 +26,10 @@ export interface BaseCheckpoint {
   data: Uint8Array;
 }
 
-/** A tiny valid checkpoint (linear weights BF16, the rest F32, as published checkpoints mix them). */
+/**
+ * A tiny valid checkpoint (linear weights BF16, the rest F32, as published checkpoints mix them);
+ * `llmHidden` changes a chat checkpoint's projector width.
+ */
 export function baseCheckpoint(kind: 'standalone' | 'chat', llmHidden?: number): BaseCheckpoint {
   const config = kind === 'chat' ? tinyChatConfigJson() : tinyConfigJson();
   if (llmHidden !== undefined) (config.llm_config as Record<string, unknown>).hidden_size = llmHidden;
