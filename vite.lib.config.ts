@@ -1,5 +1,5 @@
 // Library + CLI build (npm run build): src/index.ts → dist/index.js, bin/internvit.ts →
-// dist/internvit.js (with a shebang), shared code in dist/chunks/. Runtime dependencies and node:
+// dist/internvit.js (with a shebang), embed-dataset's decode worker → dist/dataset-worker.js, shared code in dist/chunks/. Runtime dependencies and node:
 // builtins stay imports; WGSL `?raw` imports are inlined as strings. Types: tsconfig.lib.json.
 import { chmodSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -28,7 +28,7 @@ export default defineConfig({
     minify: false,
     sourcemap: true,
     lib: {
-      entry: { index: 'src/index.ts', internvit: 'bin/internvit.ts' },
+      entry: { index: 'src/index.ts', internvit: 'bin/internvit.ts', 'dataset-worker': 'bin/dataset/decode-worker.ts' },
       formats: ['es'],
       fileName: (_format, name) => `${name}.js`,
     },

@@ -16,8 +16,9 @@ export class CliError extends Error {
 /** Wrong use of the command line itself (exit code 2). */
 export const usageError = (message: string): CliError => new CliError(message, 2);
 
-export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
-export type FlagValues = Record<string, string | boolean | undefined>;
+export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+/** A `multiple` string flag gives string[] (read it with listFlag). */
+export type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
 /** Parses `args` strictly (unknown flags and stray arguments are errors); null when --help was asked for. */
 export function parseFlags(command: string, args: string[], options: FlagSpec): FlagValues | null {
@@ -41,6 +42,14 @@ export function stringFlag(values: FlagValues, name: string): string | undefined
   if (typeof v !== 'string') return undefined;
   if (v === '') throw usageError(`--${name} needs a value`);
   return v;
+}
+
+/** A repeatable string flag (`multiple: true` in its spec): every value, in order. */
+export function listFlag(values: FlagValues, name: string): string[] {
+  const v = values[name];
+  const list = v === undefined ? [] : Array.isArray(v) ? v : [String(v)];
+  if (list.some((x) => x === '')) throw usageError(`--${name} needs a value`);
+  return list;
 }
 
 export function requireFlag(command: string, values: FlagValues, name: string, what: string): string {

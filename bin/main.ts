@@ -5,6 +5,7 @@
 // command-line mistakes, 1 otherwise); INTERNVIT_DEBUG=1 adds the stack trace.
 import { CliError, oneLine, usageError, type Io } from './cli.js';
 import { embed, EMBED_USAGE } from './embed.js';
+import { embedDataset, EMBED_DATASET_USAGE } from './dataset/command.js';
 import { packageVersion } from './inputs.js';
 import { info, INFO_USAGE } from './info.js';
 import { preprocess, PREPROCESS_USAGE } from './preprocess.js';
@@ -17,6 +18,7 @@ type Command = (args: string[], io: Io) => Promise<number>;
 const commands: Record<string, { run: Command; usage: string }> = {
   run: { run, usage: RUN_USAGE },
   embed: { run: embed, usage: EMBED_USAGE },
+  'embed-dataset': { run: embedDataset, usage: EMBED_DATASET_USAGE },
   tokens: { run: tokens, usage: TOKENS_USAGE },
   preprocess: { run: preprocess, usage: PREPROCESS_USAGE },
   info: { run: info, usage: INFO_USAGE },
