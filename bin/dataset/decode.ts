@@ -21,7 +21,7 @@ export interface Tiles {
 
 /** Width and height from a PNG's IHDR, or null for other formats (jpeg-js has its own 100 MP limit). */
 function pngSize(b: Uint8Array): [number, number] | null {
-  if (sniffFormat(b) !== 'png' || b.length < 24) return null;
+  if (sniffFormat(b) !== 'png' || b.length < 24 || String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!) !== 'IHDR') return null;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return [dv.getUint32(16), dv.getUint32(20)];
 }
