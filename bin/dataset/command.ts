@@ -22,6 +22,7 @@ import { ownsPart, resolveShard, type Shard } from './shard.js';
 import { planDataset, type DatasetPlan, type Part } from './sources.js';
 import { readTarSamples } from './tar.js';
 import type { DecodeReply } from './decode-job.js';
+import { chooseJpegDecoder, type JpegDecoder } from './decode.js';
 
 export const EMBED_DATASET_USAGE = `embed-dataset --model M --input SRC [--input SRC …] --output DIR [options]
     embeds every image of a dataset; writes DIR/img_emb/img_emb_<part>.npy (rows × D),
@@ -244,16 +245,16 @@ interface Item {
 }
 
 /** Every input of the parts to do, in order, decoding ahead through the pool (bounded by the caller). */
-async function* items(parts: Part[], pool: DecodePool, prep: PreprocessOptions): AsyncGenerator<Item> {
+async function* items(parts: Part[], pool: DecodePool, prep: PreprocessOptions, jpeg: JpegDecoder): AsyncGenerator<Item> {
   for (const part of parts) {
     if (part.kind === 'files') {
-      for (const path of part.paths) yield { part, id: path, decoded: pool.decode({ path, name: path, opts: prep }) };
+      for (const path of part.paths) yield { part, id: path, decoded: pool.decode({ path, name: path, opts: prep, jpeg }) };
       continue;
     }
     try {
       for await (const s of readTarSamples(part.tar)) {
         if ('error' in s.image) yield { part, id: s.key, decoded: null, error: s.image.error, json: s.json, caption: s.caption };
-        else yield { part, id: s.key, decoded: pool.decode({ bytes: s.image.bytes, name: `${part.tar}:${s.image.member}`, opts: prep }), json: s.json, caption: s.caption };
+        else yield { part, id: s.key, decoded: pool.decode({ bytes: s.image.bytes, name: `${part.tar}:${s.image.member}`, opts: prep, jpeg }), json: s.json, caption: s.caption };
       }
     } catch (e) {
       // The samples before the damage are embedded; the damage itself is one error row of the part.
@@ -295,6 +296,8 @@ export async function runDataset(vit: InternViT, gpu: Gpu, s: Settings, io: Io):
   const B = s.batch;
   const pool = createDecodePool(s.workers, s.workers > 0 ? findWorkerFile() : null);
   if (s.workers > 0 && pool.threads === 0) io.err('decoding in the main thread: no dataset-worker.js next to this build (running from sources)');
+  const jpeg = await chooseJpegDecoder();
+  io.err(`decoders: ${jpeg.note}; ${pool.threads || 'no'} worker threads`);
   const timings: DatasetTimings = { decodeMs: 0, waitMs: 0, uploadMs: 0, gpuMs: 0, writeMs: 0, totalMs: 0 };
   const summary: DatasetSummary = { images: 0, errors: 0, parts: 0, partsSkipped: 0, batches: 0, timings };
   const imagesTotal = s.todo.some((p) => p.kind === 'tar') ? null : s.todo.reduce((a, p) => a + (p.kind === 'files' ? p.paths.length : 0), 0);
@@ -363,7 +366,7 @@ export async function runDataset(vit: InternViT, gpu: Gpu, s: Settings, io: Io):
   };
 
   try {
-    for await (const item of ahead(items(s.todo, pool, s.preprocess), s.prefetch)) {
+    for await (const item of ahead(items(s.todo, pool, s.preprocess, jpeg.decoder), s.prefetch)) {
       if (current?.part !== item.part) {
         if (current) await finishPart(current);
         current = { part: item.part, rows: [], vectors: [], errors: [] };

@@ -1,7 +1,7 @@
 // A decode job and its reply: the message format between the pool and its workers, and the work
 // itself (also run in the main thread when there are no workers).
 import type { PreprocessOptions } from '../../src/index.js';
-import { imageToTiles } from './decode.js';
+import { imageToTiles, type JpegDecoder } from './decode.js';
 
 /** Files larger than this are refused before they are read (tar members are checked by the reader). */
 export const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
@@ -13,6 +13,7 @@ export interface DecodeJob {
   bytes?: Uint8Array;
   name: string;
   opts: PreprocessOptions;
+  jpeg: JpegDecoder;
 }
 
 export type DecodeReply =
@@ -31,7 +32,7 @@ export async function decodeJob(job: DecodeJob, read: ReadFile): Promise<DecodeR
       if (size > MAX_IMAGE_BYTES) throw new Error(`image '${job.name}': ${size} bytes is beyond the ${MAX_IMAGE_BYTES} this command reads`);
       bytes = await read(job.path!);
     }
-    const tiles = await imageToTiles(bytes, job.name, job.opts);
+    const tiles = await imageToTiles(bytes, job.name, job.opts, job.jpeg);
     return { id: job.id, ok: true, ...tiles, ms: performance.now() - t };
   } catch (e) {
     const message = (e as Error).message ?? String(e);

@@ -1,7 +1,7 @@
 // embed-dataset's pieces without a GPU: shard selection (flags and scheduler environments), input
 // listing and part planning, .npy and Parquet part files (read back with hyparquet), webdataset tar
 // reading, CPU preprocessing against the CPU reference, and pooling.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects, parquetSchema, parquetMetadata } from 'hyparquet';
@@ -158,7 +158,6 @@ describe('webdataset tars', () => {
     const [a] = generateImages(1, 6);
     const path = join(tmp, 'cut.tar');
     await writeTar(path, [{ key: 'k0', members: { png: a!.bytes } }, { key: 'k1', members: { png: a!.bytes } }]);
-    const { readFileSync } = await import('node:fs');
     const whole = readFileSync(path);
     writeFileSync(path, whole.subarray(0, 512 + Math.ceil(a!.bytes.length / 512) * 512 + 700));
     const keys: string[] = [];
@@ -181,6 +180,18 @@ describe('CPU preprocessing', () => {
       expect(got.pixels.length).toBe(ref.pixelValues.length);
       expect(worst, `${img.name} ${mode}`).toBeLessThan(1e-6);
     }
+  });
+  it('JPEGs through sharp give exactly Pillow\'s pixels (4:4:4 and 4:2:0); jpeg-js does not', async () => {
+    const dir = 'test/fixtures/preprocess/sources';
+    for (const name of ['jpeg_48x40', 'jpeg420_48x40']) {
+      const opts = { mode: 'none' as const, size: 28 };
+      const pil = await imageToTiles(readFileSync(join(dir, `${name}.pil.png`)), `${name}.pil.png`, opts);
+      const viaSharp = await imageToTiles(readFileSync(join(dir, `${name}.jpg`)), `${name}.jpg`, opts, 'sharp');
+      const viaJs = await imageToTiles(readFileSync(join(dir, `${name}.jpg`)), `${name}.jpg`, opts, 'jpeg-js');
+      expect(viaSharp.pixels, name).toEqual(pil.pixels);
+      expect(viaJs.pixels, `${name}: jpeg-js is known to differ`).not.toEqual(pil.pixels);
+    }
+    await expect(imageToTiles(readFileSync(join(dir, 'jpeg_48x40.jpg')).subarray(0, 300), 'cut.jpg', { mode: 'clip', size: 28 }, 'sharp')).rejects.toThrow(/image 'cut\.jpg': corrupt or unsupported JPEG \(/);
   });
   it('refuses a decompression bomb from its header, before decoding', async () => {
     const png = encodeImage('png', 4, 4, 1);
