@@ -3,7 +3,8 @@
 //
 //   --quick                 sizes for a software adapter on a CPU-only machine (internvit-tiny, small kernels)
 //   --suites kernels,model  which suites (default both); `checks` runs every kernel check (test/checks, the
-//                           selfcheck) on this adapter first: correctness on the hardware, printed, not timed
+//                           selfcheck) on this adapter first: correctness on the hardware, printed, not timed;
+//                           `dataset`: internvit embed-dataset end to end on generated images (bench/lib/dataset.ts)
 //   --models 300M,6B        full mode: presets (random weights unless --model-dir gives a folder); tiny = models/internvit-tiny
 //   --model-dir KEY=DIR     weights (+ model.onnx, pixels/expected files) for a model key, e.g. 300M=/tmp/m300
 //   --sizes 224,448  --batches 1,8  --runs N  --warmup N  --kernels TEXT (name filter)  --no-peer
@@ -22,6 +23,7 @@ import { join, relative, resolve } from 'node:path';
 import { describeGpu, destroyGpu, getGpu, type Gpu } from '../src/runtime/device.js';
 import { runKernelSuite } from './lib/kernels.js';
 import { runModelSuite, type ModelSpec, type Peer } from './lib/model.js';
+import { runDatasetSuite } from './lib/dataset.js';
 import { ortWebGpuPeer } from './lib/peer-ort.js';
 import { mergeResults, readResults, writeResults } from './lib/results.js';
 import { formatRecord } from './lib/format.js';
@@ -136,6 +138,12 @@ async function main(): Promise<void> {
       await runModelSuite({ gpu, opts, runner, peer, peerError: error, onRecord, log: (l) => console.log(`… ${l}`) }, specs);
     }
     if (opts.suites.includes('kernels')) await runKernelSuite(gpu, opts, runner, onRecord);
+    if (opts.suites.includes('dataset')) {
+      const tiny = modelSpecs(['tiny'], dirs)[0]!;
+      const model = specs.find((m) => m.folder) ?? tiny;
+      await runDatasetSuite({ opts, runner, repoRoot, model: { label: model.label, folder: model.folder! }, adapter: adapterLine.split('\n')[0]!.replace(/^adapter: /, ''),
+        software: gpu.adapter.software, onRecord, log: (l) => console.log(`… ${l}`) });
+    }
   } finally {
     destroyGpu(gpu);
   }

@@ -109,6 +109,20 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
     lines.push('');
   }
 
+  const datasets = records.filter((r) => r.suite === 'dataset');
+  if (datasets.length) {
+    lines.push('## Dataset (`internvit embed-dataset` end to end)', '',
+      'Per image: wall clock of the whole command (load and compilation included), then the run\'s own split: GPU forward, decode work in the worker threads, the GPU waiting for decode, upload, writing.', '',
+      '| runner | configuration | images | images/s (pipeline) | wall ms | GPU ms | decode ms (threads) | waiting for decode ms | upload ms | write ms |',
+      '|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of datasets) {
+      const d = r.dataset;
+      lines.push(r.error || !d ? `| ${r.runner} | ${r.name} | error (below) | | | | | | | |`
+        : `| ${r.runner} | ${r.name} | ${d.images} | ${fmt(d.images_per_s)} | ${fmt(r.median_ms, 1)} | ${fmt(d.gpu_ms_per_image, 1)} | ${fmt(d.decode_ms_per_image, 1)} (${d.workers}) | ${fmt(d.wait_ms_per_image, 1)} | ${fmt(d.upload_ms_per_image, 2)} | ${fmt(d.write_ms_per_image, 2)} |`);
+    }
+    lines.push('');
+  }
+
   const notes = records.filter((r) => r.error || (r.note && r.suite === 'model'));
   if (notes.length) {
     lines.push('## Errors and notes', '');

@@ -23,8 +23,22 @@ export interface Agreement {
   ok: boolean;
 }
 
+/** The dataset suite's split of an embed-dataset run (bench/lib/dataset.ts); times per image. */
+export interface DatasetTimes {
+  images: number;
+  images_per_s: number;
+  wall_ms: number;
+  workers: number;
+  batch: number;
+  decode_ms_per_image: number;
+  wait_ms_per_image: number;
+  upload_ms_per_image: number;
+  gpu_ms_per_image: number;
+  write_ms_per_image: number;
+}
+
 export interface BenchRecord {
-  suite: 'kernel' | 'model';
+  suite: 'kernel' | 'model' | 'dataset';
   /** e.g. "matmul 300M fc1 B=1" or "internvit-tiny 224px B=1". */
   name: string;
   /** The measured shape in words, e.g. "M=1025 K=1024 N=4096" or "1×3×448×448". */
@@ -63,6 +77,7 @@ export interface BenchRecord {
   weight_bytes?: number;
   /** The peer's output vs ours (on the peer's record), ours vs the float64 reference (on ours). */
   agreement?: Agreement[];
+  dataset?: DatasetTimes;
   /** Set when the measurement could not be made: the reason, visibly (never silently dropped). */
   error?: string;
   note?: string;
@@ -71,7 +86,7 @@ export interface BenchRecord {
 
 export interface BenchOptions {
   mode: Mode;
-  /** Which suites: 'kernels', 'model', and (Node runner) 'checks': every kernel check on the adapter, not timed. */
+  /** Which suites: 'kernels', 'model', and (Node runner) 'checks': every kernel check on the adapter, not timed; 'dataset': embed-dataset end to end. */
   suites: string[];
   /** Steady-state repetitions of each model configuration (≥ 10). */
   runs: number;
@@ -120,7 +135,7 @@ export function parseOptions(get: (key: string) => string | null | undefined, ha
     return n;
   };
   const suites = list('suites', d.suites);
-  for (const s of suites) if (s !== 'kernels' && s !== 'model' && s !== 'checks') throw new Error(`--suites: unknown suite '${s}' (kernels, model, checks)`);
+  for (const s of suites) if (!['kernels', 'model', 'checks', 'dataset'].includes(s)) throw new Error(`--suites: unknown suite '${s}' (kernels, model, checks, dataset)`);
   const weights = list('weights', d.weights);
   for (const w of weights) if (!(WEIGHT_STORAGES as readonly string[]).includes(w)) throw new Error(`--weights: unknown weight storage '${w}' (${WEIGHT_STORAGES.join(', ')})`);
   return {

@@ -46,11 +46,16 @@ export interface GeneratedImage {
 
 /** `count` images, alternating PNG/JPEG, sizes between 20 and 70 pixels (never square multiples of 14). */
 export function generateImages(count: number, seed = 1, prefix = 'img'): GeneratedImage[] {
+  return generateImagesOfSize(count, 20, 69, seed, prefix);
+}
+
+/** `count` images, alternating PNG/JPEG, each side drawn in [minSide, maxSide]. */
+export function generateImagesOfSize(count: number, minSide: number, maxSide: number, seed = 1, prefix = 'img'): GeneratedImage[] {
   const r = rng(seed);
   return Array.from({ length: count }, (_, i) => {
     const kind: ImageKind = i % 2 ? 'jpeg' : 'png';
-    const width = 20 + Math.floor(r() * 50);
-    const height = 20 + Math.floor(r() * 50);
+    const width = minSide + Math.floor(r() * (maxSide - minSide + 1));
+    const height = minSide + Math.floor(r() * (maxSide - minSide + 1));
     return { name: `${prefix}${String(i).padStart(4, '0')}.${kind === 'png' ? 'png' : 'jpg'}`, kind, width, height, bytes: encodeImage(kind, width, height, seed * 1000 + i) };
   });
 }
