@@ -18,12 +18,12 @@ type Command = (args: string[], io: Io) => Promise<number>;
 const commands: Record<string, { run: Command; usage: string }> = {
   run: { run, usage: RUN_USAGE },
   embed: { run: embed, usage: EMBED_USAGE },
-  'embed-dataset': { run: embedDataset, usage: EMBED_DATASET_USAGE },
   tokens: { run: tokens, usage: TOKENS_USAGE },
   preprocess: { run: preprocess, usage: PREPROCESS_USAGE },
   info: { run: info, usage: INFO_USAGE },
   // selfcheck keeps its own output and device handling (console, its --software flag).
   selfcheck: { run: (args) => selfcheck(args), usage: SELFCHECK_USAGE },
+  'embed-dataset': { run: embedDataset, usage: EMBED_DATASET_USAGE },
 };
 export const COMMANDS = Object.keys(commands);
 const DEFAULT_COMMAND = 'run';
