@@ -228,7 +228,7 @@ function summaryText(s: DatasetSummary, settings: Settings): string {
     `done: ${s.images} images embedded, ${s.errors} errors, ${s.parts} parts written to ${settings.output} in ${formatDuration(t.totalMs)} ` +
       `(${((s.images * 1000) / Math.max(t.totalMs, 1e-9)).toFixed(2)} images/s)`,
     `time: GPU forward ${formatMs(t.gpuMs)} (${pct(t.gpuMs)}), upload ${formatMs(t.uploadMs)} (${pct(t.uploadMs)}), waiting for decode ${formatMs(t.waitMs)} (${pct(t.waitMs)}), ` +
-      `writing ${formatMs(t.writeMs)} (${pct(t.writeMs)}); decode work ${formatMs(t.decodeMs)} over ${settings.workers || 'no'} worker threads`,
+      `writing ${formatMs(t.writeMs)} (${pct(t.writeMs)}); decode work ${formatMs(t.decodeMs)} over ${settings.workers || 'no'} worker thread${settings.workers === 1 ? '' : 's'}`,
   ].join('\n');
 }
 

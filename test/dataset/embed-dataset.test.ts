@@ -10,8 +10,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join, relative } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../bin/main.js';
 import { f16BitsToF32 } from '../../src/runtime/dtype.js';
-import { at, buildCli, expectClose, readOutputs, spawnCli, tempDir, type ProcessResult } from '../cli/harness.js';
+import { at, buildCli, expectClose, readOutputs, runCli, spawnCli, tempDir, type ProcessResult } from '../cli/harness.js';
 import { encodeImage, generateImages, writeImages, writeTar } from './images.js';
 
 const MODEL = at('models/internvit-tiny');
@@ -241,15 +242,31 @@ describe('internvit embed-dataset', () => {
     ['f16 compute', ['--input', data, '--precision', 'f16'], /--precision f16: this build computes in f32 only/],
     ['no --input', [], /--input <folder\|file\.tar\|list\.txt\|image> is required/],
   ];
+  // In this process (bin/main.ts): each mistake must fail before the command asks for a GPU.
+  // withGpu reads io.gpu first: a mistake found after that point would fail with 'a GPU was requested'.
+  const noGpu = (err: string[]) => ({ out: () => undefined, err: (l = '') => { err.push(l); }, get gpu(): undefined { throw new Error('a GPU was requested'); } });
+  it('(the probe: a correct command does ask for a GPU)', async () => {
+    const err: string[] = [];
+    mkdirSync(out('g'), { recursive: true });
+    expect(await main(['embed-dataset', ...COMMON, '--input', data, '--output', out('g')], noGpu(err))).toBe(1);
+    expect(err.at(-1)).toBe('internvit: a GPU was requested');
+  });
   for (const [what, args, want] of mistakes) {
-    it(`one line before any GPU work: ${what}`, () => {
+    it(`one line before any GPU work: ${what}`, async () => {
       mkdirSync(out('f'), { recursive: true });
       const withOut = args.includes('--output') ? args.map((a) => (a === 'A' ? out('a') : a)) : [...args, '--output', out('f')];
-      const r = spawnCli(cli.js, ['embed-dataset', ...COMMON, ...withOut], { env: { JOB_COMPLETION_INDEX: '', SLURM_ARRAY_TASK_ID: '' } });
-      expect(r.code).not.toBe(0);
-      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
-      expect(r.stderr.trim()).toMatch(/^internvit: /);
-      expect(r.stderr).toMatch(want);
+      const err: string[] = [];
+      const code = await main(['embed-dataset', ...COMMON, ...withOut], noGpu(err));
+      expect(code).not.toBe(0);
+      expect(err, err.join('\n')).toHaveLength(1);
+      expect(err[0]).toMatch(/^internvit: /);
+      expect(err[0]).toMatch(want);
     });
   }
+
+  it('--help describes every option', async () => {
+    const r = await runCli(['embed-dataset', '--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--input', '--output', '--mode', '--pool', '--normalize', '--dtype', '--batch', '--part-size', '--shard', '--max-errors', '--workers', '--prefetch', '--precision', '--weights']) expect(r.stdout).toContain(flag);
+  });
 });
