@@ -1,6 +1,6 @@
 // One image, bytes → pixel_values tiles on the CPU: decode (PNG: pngjs, as the library does; JPEG:
 // sharp/libvips, whose pixels equal Pillow's — measured on 4:4:4 and 4:2:0 JPEGs, where jpeg-js is off
-// by up to 64 levels on chroma edges — or jpeg-js when sharp cannot load), Pillow's bicubic resize in integer arithmetic (resizeBicubicReference, the same bytes as
+// by up to 64 levels on chroma edges — or jpeg-js when sharp cannot load; WebP: sharp only), Pillow's bicubic resize in integer arithmetic (resizeBicubicReference, the same bytes as
 // Pillow and as the GPU kernel) and normalization through the same float32 table the GPU uses, so the
 // tiles equal what `embed --image` feeds the encoder bit for bit. Done on the CPU (in worker threads)
 // because a dataset's images come in countless sizes: on the GPU each new size would compile a new
@@ -48,14 +48,14 @@ export function loadSharp(): Promise<SharpFn> {
 export async function chooseJpegDecoder(): Promise<{ decoder: JpegDecoder; note: string }> {
   try {
     const sharp = await loadSharp();
-    return { decoder: 'sharp', note: `JPEG: sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}; Pillow's pixels), PNG: pngjs` };
+    return { decoder: 'sharp', note: `JPEG and WebP: sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}; Pillow's pixels), PNG: pngjs` };
   } catch (e) {
-    return { decoder: 'jpeg-js', note: `JPEG: jpeg-js (sharp did not load: ${(e as Error).message.split('\n')[0]}; 4:2:0 JPEGs then differ from Pillow by several levels), PNG: pngjs` };
+    return { decoder: 'jpeg-js', note: `JPEG: jpeg-js (sharp did not load: ${(e as Error).message.split('\n')[0]}; 4:2:0 JPEGs then differ from Pillow by several levels; no WebP), PNG: pngjs` };
   }
 }
 
-/** JPEG → RGBA with libvips, as Pillow's convert('RGB'): no EXIF rotation, no ICC colour conversion. */
-async function decodeJpegSharp(bytes: Uint8Array, name: string): Promise<DecodedImage> {
+/** JPEG or WebP → RGBA with libvips, as Pillow's convert('RGB'): no EXIF rotation, no ICC colour conversion. */
+async function decodeWithSharp(bytes: Uint8Array, name: string, format: 'JPEG' | 'WebP'): Promise<DecodedImage> {
   const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(bytes, { ignoreIcc: true, limitInputPixels: MAX_IMAGE_PIXELS, autoOrient: false })
@@ -63,7 +63,7 @@ async function decodeJpegSharp(bytes: Uint8Array, name: string): Promise<Decoded
     if (info.channels !== 4 || data.length !== info.width * info.height * 4) throw new Error(`decoded ${info.channels} channels, ${data.length} bytes for ${info.width}×${info.height}`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), name };
   } catch (e) {
-    throw new Error(`image '${name}': corrupt or unsupported JPEG (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(`image '${name}': corrupt or unsupported ${format} (${(e as Error).message.split('\n')[0]})`);
   }
 }
 
@@ -72,8 +72,10 @@ export async function imageToTiles(bytes: Uint8Array, name: string, opts: Prepro
   if (dims && dims[0] * dims[1] > MAX_IMAGE_PIXELS) {
     throw new Error(`image '${name}': ${dims[0]}×${dims[1]} pixels is beyond the ${MAX_IMAGE_PIXELS} this command decodes (decompression bomb guard)`);
   }
-  const isJpeg = sniffFormat(bytes) === 'jpeg';
-  const image = isJpeg ? await (jpeg === 'sharp' ? decodeJpegSharp(bytes, name) : decodeJpeg(bytes, name)) : await decodeBytes(bytes, name);
+  const format = sniffFormat(bytes);
+  const image = format === 'jpeg' ? await (jpeg === 'sharp' ? decodeWithSharp(bytes, name, 'JPEG') : decodeJpeg(bytes, name))
+    : format === 'webp' && jpeg === 'sharp' ? await decodeWithSharp(bytes, name, 'WebP')
+    : await decodeBytes(bytes, name);
   const layout = preprocessLayout(image.width, image.height, opts);
   const key = `${layout.rescale}:${layout.mean.join()}:${layout.std.join()}`;
   let lut = tables.get(key);

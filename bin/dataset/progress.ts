@@ -20,8 +20,11 @@ export interface Progress {
 
 const rate = (n: number, ms: number) => (ms > 0 ? (n * 1000) / ms : 0);
 
+/** Inputs handled so far: embedded or failed (both count towards the total). */
+const handled = (s: ProgressState) => s.images + s.errors;
+
 export function eta(s: ProgressState, ms: number): number | null {
-  if (s.imagesTotal !== null && s.images > 0) return ((s.imagesTotal - s.images) * ms) / s.images;
+  if (s.imagesTotal !== null && handled(s) > 0) return ((s.imagesTotal - handled(s)) * ms) / handled(s);
   if (s.partsDone > 0) return ((s.partsTotal - s.partsDone) * ms) / s.partsDone;
   return null;
 }
@@ -35,8 +38,8 @@ export function formatDuration(ms: number | null): string {
 }
 
 export function progressLine(s: ProgressState, ms: number): string {
-  const of = s.imagesTotal !== null ? `/${s.imagesTotal}` : '';
-  return `${s.images}${of} images, ${rate(s.images, ms).toFixed(2)} images/s, ${s.errors} errors, parts ${s.partsDone}/${s.partsTotal}, ETA ${formatDuration(eta(s, ms))}`;
+  const of = s.imagesTotal !== null ? ` (${handled(s)}/${s.imagesTotal} inputs)` : '';
+  return `${s.images} images${of}, ${rate(s.images, ms).toFixed(2)} images/s, ${s.errors} errors, parts ${s.partsDone}/${s.partsTotal}, ETA ${formatDuration(eta(s, ms))}`;
 }
 
 export function createProgress(opts: { tty: boolean; intervalMs: number; write: (line: string) => void }): Progress {
@@ -63,9 +66,9 @@ export function createProgress(opts: { tty: boolean; intervalMs: number; write: 
     update(s) {
       const ms = performance.now() - start;
       const byImages = s.imagesTotal !== null;
-      const payload = { unit: byImages ? 'images' : 'parts', rate: rate(s.images, ms).toFixed(2), etaText: formatDuration(eta(s, ms)), errors: s.errors };
+      const payload = { unit: byImages ? 'inputs' : 'parts', rate: rate(s.images, ms).toFixed(2), etaText: formatDuration(eta(s, ms)), errors: s.errors };
       const total = byImages ? s.imagesTotal! : s.partsTotal;
-      const value = byImages ? s.images : s.partsDone;
+      const value = byImages ? handled(s) : s.partsDone;
       if (!started) {
         bar.start(total, value, payload);
         started = true;

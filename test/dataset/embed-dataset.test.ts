@@ -154,7 +154,7 @@ describe('internvit embed-dataset', () => {
     const jpegs = ['jpeg420_48x40', 'jpeg_48x40'];
     const r = run(['embed-dataset', ...COMMON, ...jpegs.flatMap((j) => ['--input', join(src, `${j}.jpg`)]), '--output', out('j'), '--dtype', 'f32']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/decoders: JPEG: sharp [\d.]+ \(libvips [\d.]+; Pillow's pixels\), PNG: pngjs; 2 worker threads/);
+    expect(r.stderr).toMatch(/decoders: JPEG and WebP: sharp [\d.]+ \(libvips [\d.]+; Pillow's pixels\), PNG: pngjs; 2 worker threads/);
     const npy = readNpy(join(out('j'), 'img_emb', 'img_emb_00000.npy'));
     for (const [row, j] of jpegs.entries()) {
       const one = out(`${j}.safetensors`);

@@ -14,7 +14,7 @@ import { expandInput, planDataset } from '../../bin/dataset/sources.js';
 import { readTarSamples } from '../../bin/dataset/tar.js';
 import { decodeBytes, preprocessReference } from '../../src/index.js';
 import { f16BitsToF32 } from '../../src/runtime/dtype.js';
-import { encodeImage, generateImages, writeImages, writeTar } from './images.js';
+import { encodeImage, generateImages, imagePixels, writeImages, writeTar } from './images.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'internvit-dataset-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -192,6 +192,18 @@ describe('CPU preprocessing', () => {
       expect(viaJs.pixels, `${name}: jpeg-js is known to differ`).not.toEqual(pil.pixels);
     }
     await expect(imageToTiles(readFileSync(join(dir, 'jpeg_48x40.jpg')).subarray(0, 300), 'cut.jpg', { mode: 'clip', size: 28 }, 'sharp')).rejects.toThrow(/image 'cut\.jpg': corrupt or unsupported JPEG \(/);
+  });
+  it('lossless WebP through sharp: exactly the pixels it was made from', async () => {
+    const { default: sharp } = await import('sharp');
+    const [w, h] = [37, 23];
+    const rgba = imagePixels(w, h, 4);
+    const webp = await sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).webp({ lossless: true }).toBuffer();
+    const opts = { mode: 'none' as const, size: 28 };
+    const got = await imageToTiles(webp, 'a.webp', opts, 'sharp');
+    const want = await imageToTiles(encodeImage('png', w, h, 4), 'a.png', opts);
+    expect([got.width, got.height]).toEqual([w, h]);
+    expect(got.pixels).toEqual(want.pixels);
+    await expect(imageToTiles(webp, 'a.webp', opts, 'jpeg-js')).rejects.toThrow(/a\.webp': unsupported format WEBP/);
   });
   it('refuses a decompression bomb from its header, before decoding', async () => {
     const png = encodeImage('png', 4, 4, 1);
