@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { imageToTiles } from '../../bin/dataset/decode.js';
 import { metadataParquet, npyBytes, partName } from '../../bin/dataset/parts.js';
 import { addTileVector, finishVector } from '../../bin/dataset/pooling.js';
+import { progressLine } from '../../bin/dataset/progress.js';
 import { ownsPart, resolveShard } from '../../bin/dataset/shard.js';
 import { expandInput, planDataset } from '../../bin/dataset/sources.js';
 import { readTarSamples } from '../../bin/dataset/tar.js';
@@ -211,6 +212,13 @@ describe('CPU preprocessing', () => {
     dv.setUint32(16, 20_000);
     dv.setUint32(20, 20_000);
     await expect(imageToTiles(png, 'bomb.png', { mode: 'clip', size: 28 })).rejects.toThrow(/bomb\.png': 20000×20000 pixels is beyond/);
+  });
+});
+
+describe('progress', () => {
+  it('lines count failed inputs as handled; ETA from inputs, or parts when tars make the total unknown', () => {
+    expect(progressLine({ images: 8, errors: 2, partsDone: 1, imagesTotal: 20, partsTotal: 4 }, 10_000)).toBe('8 images (10/20 inputs), 0.80 images/s, 2 errors, parts 1/4, ETA 10s');
+    expect(progressLine({ images: 500, errors: 0, partsDone: 1, imagesTotal: null, partsTotal: 100 }, 60_000)).toBe('500 images, 8.33 images/s, 0 errors, parts 1/100, ETA 1h39m');
   });
 });
 
