@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { isatty } from 'node:tty';
 import { access, constants, readFile, rename, stat, writeFile, mkdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createTensor, describeGpu, disposeTensor, InternViT, type Gpu, type PreprocessOptions, type Tensor } from '../../src/index.js';
+import { createTensor, describeGpu, disposeTensor, InternViT, type DecodeOptions, type Gpu, type PreprocessOptions, type Tensor } from '../../src/index.js';
 import {
   CliError, formatMs, intFlag, listFlag, now, parseFlags, requireFlag, stringFlag, usageError, WEIGHTS_USAGE, weightsFlag, withGpu, type Io,
 } from '../cli.js';
@@ -33,6 +33,7 @@ export const EMBED_DATASET_USAGE = `embed-dataset --model M --input SRC [--input
     --mode M          clip (short side + center crop: one tile, default), none (squash), internvl (tiles,
                       averaged per image)   --size S  tile side (default: the model's)
                       --max-tiles N, --min-tiles N, --no-thumbnail: as for embed, with --mode internvl
+    --max-image-pixels N  refuse larger images from their header (default 178956970, Pillow's limit)
     --pool P          cls (the CLS token, default) or mean (mean of the patch tokens)
     --normalize       scale each embedding to unit L2 norm (for inner-product search)
     --dtype T         stored embeddings: f16 (default) or f32
@@ -142,7 +143,7 @@ interface Settings {
   plan: DatasetPlan;
   shard: Shard;
   todo: Part[];
-  preprocess: PreprocessOptions & { mode: NonNullable<PreprocessOptions['mode']>; size: number };
+  preprocess: PreprocessOptions & DecodeOptions & { mode: NonNullable<PreprocessOptions['mode']>; size: number };
   batch: number;
   workers: number;
   prefetch: number;
@@ -183,7 +184,7 @@ export async function embedDataset(args: string[], io: Io): Promise<number> {
   await checkWritable(output);
   const model = await inspectModel(modelSpec);
   const opts = imageOptions(values, modelImageSize(model.config));
-  const preprocess = { mode: opts.preprocess, size: opts.size, minTiles: opts.minTiles, maxTiles: opts.maxTiles, thumbnail: opts.thumbnail };
+  const preprocess = { mode: opts.preprocess, size: opts.size, minTiles: opts.minTiles, maxTiles: opts.maxTiles, thumbnail: opts.thumbnail, maxImagePixels: opts.maxImagePixels };
   const plan = await planDataset(inputs, partSize);
   const spec: RunSpec = {
     tool: `internvit-webgpu ${packageVersion()} embed-dataset`,
@@ -245,7 +246,7 @@ interface Item {
 }
 
 /** Every input of the parts to do, in order, decoding ahead through the pool (bounded by the caller). */
-async function* items(parts: Part[], pool: DecodePool, prep: PreprocessOptions, jpeg: JpegDecoder): AsyncGenerator<Item> {
+async function* items(parts: Part[], pool: DecodePool, prep: PreprocessOptions & DecodeOptions, jpeg: JpegDecoder): AsyncGenerator<Item> {
   for (const part of parts) {
     if (part.kind === 'files') {
       for (const path of part.paths) yield { part, id: path, decoded: pool.decode({ path, name: path, opts: prep, jpeg }) };

@@ -6,11 +6,10 @@
 // because a dataset's images come in countless sizes: on the GPU each new size would compile a new
 // preprocessing plan.
 import {
-  decodeBytes, decodeJpeg, normalizeTable, preprocessLayout, resizeBicubicReference, sniffFormat, type DecodedImage, type PreprocessOptions,
+  decodeBytes, decodeJpeg, DEFAULT_MAX_IMAGE_PIXELS, normalizeTable, preprocessLayout, resizeBicubicReference, sniffFormat,
+  type DecodedImage, type DecodeOptions, type PreprocessOptions,
 } from '../../src/index.js';
 
-/** PIL's decompression-bomb limit (Image.MAX_IMAGE_PIXELS · 2): larger images are refused, not decoded. */
-export const MAX_IMAGE_PIXELS = 178_956_970;
 
 export interface Tiles {
   width: number;
@@ -18,13 +17,6 @@ export interface Tiles {
   tiles: number;
   /** (tiles, 3, S, S) float32, the encoder's pixel_values. */
   pixels: Float32Array;
-}
-
-/** Width and height from a PNG's IHDR, or null for other formats (jpeg-js has its own 100 MP limit). */
-function pngSize(b: Uint8Array): [number, number] | null {
-  if (sniffFormat(b) !== 'png' || b.length < 24 || String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!) !== 'IHDR') return null;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return [dv.getUint32(16), dv.getUint32(20)];
 }
 
 const tables = new Map<string, Float32Array>();
@@ -55,27 +47,33 @@ export async function chooseJpegDecoder(): Promise<{ decoder: JpegDecoder; note:
 }
 
 /** JPEG or WebP → RGBA with libvips, as Pillow's convert('RGB'): no EXIF rotation, no ICC colour conversion. */
-async function decodeWithSharp(bytes: Uint8Array, name: string, format: 'JPEG' | 'WebP'): Promise<DecodedImage> {
+async function decodeWithSharp(bytes: Uint8Array, name: string, format: 'JPEG' | 'WebP', maxImagePixels: number): Promise<DecodedImage> {
   const sharp = await loadSharp();
   try {
-    const { data, info } = await sharp(bytes, { ignoreIcc: true, limitInputPixels: MAX_IMAGE_PIXELS, autoOrient: false })
+    // limitInputPixels: libvips checks the header's size before decoding (the library's bomb guard).
+    const { data, info } = await sharp(bytes, { ignoreIcc: true, limitInputPixels: Number.isFinite(maxImagePixels) ? maxImagePixels : false, autoOrient: false })
       .toColourspace('srgb').ensureAlpha(1).raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 4 || data.length !== info.width * info.height * 4) throw new Error(`decoded ${info.channels} channels, ${data.length} bytes for ${info.width}×${info.height}`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), name };
   } catch (e) {
-    throw new Error(`image '${name}': corrupt or unsupported ${format} (${(e as Error).message.split('\n')[0]})`);
+    const msg = (e as Error).message.split('\n')[0]!;
+    if (/exceeds pixel limit/.test(msg)) {
+      throw new Error(`image '${name}': more pixels than the limit of ${maxImagePixels} (--max-image-pixels; a decompression-bomb guard, as in Pillow): downscale the image or raise the limit`);
+    }
+    throw new Error(`image '${name}': corrupt or unsupported ${format} (${msg})`);
   }
 }
 
-export async function imageToTiles(bytes: Uint8Array, name: string, opts: PreprocessOptions, jpeg: JpegDecoder = 'jpeg-js'): Promise<Tiles> {
-  const dims = pngSize(bytes);
-  if (dims && dims[0] * dims[1] > MAX_IMAGE_PIXELS) {
-    throw new Error(`image '${name}': ${dims[0]}×${dims[1]} pixels is beyond the ${MAX_IMAGE_PIXELS} this command decodes (decompression bomb guard)`);
-  }
+/**
+ * `opts.maxImagePixels` (default DEFAULT_MAX_IMAGE_PIXELS, Pillow's bomb limit) refuses larger images
+ * from their header, before decoding, in every decoder.
+ */
+export async function imageToTiles(bytes: Uint8Array, name: string, opts: PreprocessOptions & DecodeOptions, jpeg: JpegDecoder = 'jpeg-js'): Promise<Tiles> {
+  const limit = { maxImagePixels: opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS };
   const format = sniffFormat(bytes);
-  const image = format === 'jpeg' ? await (jpeg === 'sharp' ? decodeWithSharp(bytes, name, 'JPEG') : decodeJpeg(bytes, name))
-    : format === 'webp' && jpeg === 'sharp' ? await decodeWithSharp(bytes, name, 'WebP')
-    : await decodeBytes(bytes, name);
+  const image = format === 'jpeg' ? await (jpeg === 'sharp' ? decodeWithSharp(bytes, name, 'JPEG', limit.maxImagePixels) : decodeJpeg(bytes, name, limit))
+    : format === 'webp' && jpeg === 'sharp' ? await decodeWithSharp(bytes, name, 'WebP', limit.maxImagePixels)
+    : await decodeBytes(bytes, name, limit);
   const layout = preprocessLayout(image.width, image.height, opts);
   const key = `${layout.rescale}:${layout.mean.join()}:${layout.std.join()}`;
   let lut = tables.get(key);

@@ -206,12 +206,16 @@ describe('CPU preprocessing', () => {
     expect(got.pixels).toEqual(want.pixels);
     await expect(imageToTiles(webp, 'a.webp', opts, 'jpeg-js')).rejects.toThrow(/a\.webp': unsupported format WEBP/);
   });
-  it('refuses a decompression bomb from its header, before decoding', async () => {
+  it('refuses a decompression bomb from its header, before decoding, in every decoder', async () => {
     const png = encodeImage('png', 4, 4, 1);
     const dv = new DataView(png.buffer, png.byteOffset);
     dv.setUint32(16, 20_000);
     dv.setUint32(20, 20_000);
-    await expect(imageToTiles(png, 'bomb.png', { mode: 'clip', size: 28 })).rejects.toThrow(/bomb\.png': 20000×20000 pixels is beyond/);
+    await expect(imageToTiles(png, 'bomb.png', { mode: 'clip', size: 28 })).rejects.toThrow(/bomb\.png': 20000×20000 is 400000000 pixels, more than the limit of 178956970/);
+    const jpg = readFileSync('test/fixtures/preprocess/sources/jpeg_48x40.jpg');
+    await expect(imageToTiles(jpg, 'a.jpg', { mode: 'clip', size: 28, maxImagePixels: 1000 }, 'sharp')).rejects.toThrow(/a\.jpg': more pixels than the limit of 1000 \(--max-image-pixels/);
+    await expect(imageToTiles(jpg, 'a.jpg', { mode: 'clip', size: 28, maxImagePixels: 1000 }, 'jpeg-js')).rejects.toThrow(/a\.jpg': 48×40 is 1920 pixels, more than the limit of 1000/);
+    expect((await imageToTiles(jpg, 'a.jpg', { mode: 'clip', size: 28, maxImagePixels: 1920 }, 'sharp')).tiles).toBe(1);
   });
 });
 
