@@ -49,7 +49,7 @@ export const EMBED_DATASET_USAGE = `embed-dataset --model M --input SRC [--input
     --precision P     f32 (the only compute precision of this build)
 ${WEIGHTS_USAGE}`;
 
-const FLAGS = {
+export const FLAGS = {
   model: { type: 'string' }, input: { type: 'string', multiple: true }, output: { type: 'string' }, ...IMAGE_FLAGS,
   pool: { type: 'string' }, normalize: { type: 'boolean' }, dtype: { type: 'string' }, batch: { type: 'string' },
   'part-size': { type: 'string' }, shard: { type: 'string' }, shards: { type: 'string' }, 'max-errors': { type: 'string' },
