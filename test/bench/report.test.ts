@@ -47,4 +47,17 @@ describe('benchmark report', () => {
     expect(opts({ weights: 'f32,bf16,f16' }).weights).toEqual(['f32', 'bf16', 'f16']);
     expect(() => opts({ weights: 'int8' })).toThrow(/--weights: unknown weight storage 'int8' \(auto, f32, bf16, f16\)/);
   });
+
+  it('dataset records get their own table: images/s and the per-image split', () => {
+    const d = rec('internvit-webgpu', 50, {
+      suite: 'dataset', name: 'embed-dataset tiny clip 224px B=8 workers=1', median_ms: 2395, p90_ms: null,
+      dataset: { images: 48, images_per_s: 0.42, wall_ms: 115_000, workers: 1, batch: 8, decode_ms_per_image: 88.2, wait_ms_per_image: 22.2, upload_ms_per_image: 0.76, gpu_ms_per_image: 2338, write_ms_per_image: 1.91 },
+    });
+    const md = summaryMarkdown([d, rec('internvit-webgpu', 1, { suite: 'dataset', name: 'broken', error: 'exit 1' })]);
+    expect(md).toContain('## Dataset (`internvit embed-dataset` end to end)');
+    expect(md).toContain('| gpu-script | embed-dataset tiny clip 224px B=8 workers=1 | 48 | 0.42 | 2395 | 2338 | 88.2 (1) | 22.2 | 0.76 | 1.91 |');
+    expect(md).toMatch(/\| gpu-script \| broken \| error \(below\)/);
+    expect(md).toMatch(/\*\*error\*\* gpu-script internvit-webgpu broken: exit 1/);
+    expect(() => parseOptions((k) => (k === 'suites' ? 'dataset,model' : undefined), () => false)).not.toThrow();
+  });
 });
