@@ -8,6 +8,7 @@ import { parquetReadObjects, parquetSchema, parquetMetadata } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
 import { imageToTiles } from '../../bin/dataset/decode.js';
 import { metadataParquet, npyBytes, partName } from '../../bin/dataset/parts.js';
+import { createDecodePool } from '../../bin/dataset/pool.js';
 import { addTileVector, finishVector } from '../../bin/dataset/pooling.js';
 import { progressLine } from '../../bin/dataset/progress.js';
 import { ownsPart, resolveShard } from '../../bin/dataset/shard.js';
@@ -216,6 +217,34 @@ describe('CPU preprocessing', () => {
     await expect(imageToTiles(jpg, 'a.jpg', { mode: 'clip', size: 28, maxImagePixels: 1000 }, 'sharp')).rejects.toThrow(/a\.jpg': more pixels than the limit of 1000 \(--max-image-pixels/);
     await expect(imageToTiles(jpg, 'a.jpg', { mode: 'clip', size: 28, maxImagePixels: 1000 }, 'jpeg-js')).rejects.toThrow(/a\.jpg': 48×40 is 1920 pixels, more than the limit of 1000/);
     expect((await imageToTiles(jpg, 'a.jpg', { mode: 'clip', size: 28, maxImagePixels: 1920 }, 'sharp')).tiles).toBe(1);
+  });
+});
+
+describe('decode pool', () => {
+  it('a worker that dies fails its job only; a fresh worker takes the next ones; results keep their jobs', async () => {
+    const file = join(tmp, 'fake-worker.mjs');
+    writeFileSync(file, `import { parentPort } from 'node:worker_threads';
+parentPort.on('message', (job) => {
+  if (job.name === 'crash') process.exit(3);
+  if (job.name === 'throw') throw new Error('boom');
+  setTimeout(() => parentPort.postMessage({ id: job.id, ok: false, error: 'echo ' + job.name, ms: 0 }), job.name === 'slow' ? 50 : 0);
+});`);
+    const pool = createDecodePool(2, file);
+    try {
+      const names = ['slow', 'a', 'crash', 'b', 'throw', 'c', 'd'];
+      const replies = await Promise.all(names.map((name) => pool.decode({ name, bytes: new Uint8Array(1), opts: {}, jpeg: 'jpeg-js' })));
+      expect(replies.map((r) => (r.ok ? 'ok' : r.error))).toEqual([
+        'echo slow', 'echo a', 'decode worker died: exit code 3', 'echo b', 'decode worker died: boom', 'echo c', 'echo d',
+      ]);
+    } finally {
+      await pool.close();
+    }
+  });
+  it('without a worker file, jobs run in this thread', async () => {
+    const pool = createDecodePool(4, null);
+    expect(pool.threads).toBe(0);
+    const r = await pool.decode({ name: 'x.png', bytes: encodeImage('png', 30, 20, 1), opts: { mode: 'none', size: 28 }, jpeg: 'jpeg-js' });
+    expect(r.ok && [r.width, r.height, r.tiles, r.pixels.length]).toEqual([30, 20, 1, 3 * 28 * 28]);
   });
 });
 
