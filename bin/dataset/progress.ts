@@ -59,7 +59,7 @@ export function createProgress(opts: { tty: boolean; intervalMs: number; write: 
   }
   const bar = new cliProgress.SingleBar({
     format: '{bar} {percentage}% | {value}/{total} {unit} | {rate} images/s | ETA {etaText} | {errors} errors',
-    hideCursor: true, clearOnComplete: false, stream: process.stderr, fps: 5,
+    hideCursor: false, clearOnComplete: false, stream: process.stderr, fps: 5, // a killed run must not leave the cursor hidden
   }, cliProgress.Presets.shades_classic);
   let started = false;
   return {
