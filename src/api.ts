@@ -10,8 +10,9 @@ import type { CheckpointStore, LoadProgress } from './runtime/loader.js';
 import type { Tensor } from './runtime/tensor.js';
 import type { ModelConfig } from './model/config.js';
 import type { DecodedImage, ImageInput } from './model/image.js';
-import { disposeEncoder, encode, loadEncoder, type ForwardResult, type HostOutput, type InternVitEncoder } from './model/internvit.js';
-import { imageTokens, type InternVlVision } from './model/internvl.js';
+import { disposeEncoder, encode, loadEncoder, maxBatch, type ForwardResult, type HostOutput, type InternVitEncoder } from './model/internvit.js';
+import { MAX_BATCH_SEARCH, type BatchFit } from './model/micro-batch.js';
+import { imageTokens, maxTilesPerPass, type ImageTokensOutput, type InternVlVision } from './model/internvl.js';
 import { disposePlan } from './runtime/plan.js';
 import { preprocessStage, withPreprocessLock, type PreprocessMode, type PreprocessOptions } from './model/preprocess.js';
 import type { Grid } from './model/tiling.js';
@@ -59,6 +60,8 @@ export type EmbedResult = ForwardResult & { tiles: TileInfo };
 export interface ImageTokensResult extends HostOutput {
   tiles: TileInfo;
   gpu?: Tensor;
+  /** Tiles per pass: [T] in one pass, e.g. [6, 6, 1] when the stack was split to fit the device. */
+  microBatches: number[];
 }
 
 export class InternViT {
@@ -92,9 +95,12 @@ export class InternViT {
         `${v.normType}${v.qkNormalization ? ' + QK norm' : ''}, image ${v.imageSize}/${v.patchSize}, ${(paramCount(v) / 1e6).toFixed(1)} M params`,
     ];
     lines.push(describeWeights(this.encoder.weights));
+    lines.push(describePass('embed', 'images', v.imageSize, () => maxBatch(this.encoder, v.imageSize, v.imageSize)));
     if (this.config.chat) {
       const c = this.config.chat;
       lines.push(`InternVL projector: pixel shuffle ${c.psVersion} → ${c.numImageTokens} tokens/tile → LLM hidden ${c.llmHiddenSize}, select_layer ${c.selectLayer}`);
+      const internvl = this.internvl!;
+      lines.push(describePass('imageTokens', 'tiles', c.imageSize, () => maxTilesPerPass(internvl, c.imageSize, c.imageSize)));
     }
     return lines.join('\n');
   }
@@ -125,7 +131,7 @@ export class InternViT {
   }
 
   /** InternVL chat checkpoints: pixel_values (T, 3, S, S) → image tokens. */
-  imageTokensFromPixels(pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean } = {}): Promise<HostOutput & { gpu?: Tensor }> {
+  imageTokensFromPixels(pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean } = {}): Promise<ImageTokensOutput> {
     return imageTokens(this.requireChat(), pixels, shape, opts);
   }
 
@@ -140,6 +146,22 @@ export class InternViT {
     disposeEncoder(this.encoder);
     if (this.ownsGpu) destroyGpu(this.gpu);
   }
+}
+
+/**
+ * "embed: one pass on this device takes up to 12 images at 448×448 (13 would break …); larger batches
+ * run as micro-batches". The answer comes from recorded plans (maxBatch), nothing is allocated.
+ */
+export function describePass(call: string, items: string, size: number, fit: () => BatchFit): string {
+  let f: BatchFit;
+  try {
+    f = fit();
+  } catch (e) {
+    return `${call}: not even one ${size}×${size} input fits this device in one pass: ${(e as Error).message}`;
+  }
+  const most = f.batch >= MAX_BATCH_SEARCH ? `at least ${f.batch}` : `up to ${f.batch}`;
+  const why = f.limitedBy ? ` (${f.batch + 1} would break ${f.limitedBy})` : '';
+  return `${call}: one pass on this device takes ${most} ${items} at ${size}×${size}${why}; larger batches run as micro-batches`;
 }
 
 /** "weights on the GPU: 0.61 GB (96 linear weights in bf16, the rest f32)". */

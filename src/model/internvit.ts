@@ -3,7 +3,7 @@
 import type { Gpu } from '../runtime/device.js';
 import { runPlans, type HostArray, type Stage } from '../runtime/executor.js';
 import {
-  compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan,
+  compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan, type Plan,
 } from '../runtime/plan.js';
 import { disposeTensor, uploadTensor, type Tensor } from '../runtime/tensor.js';
 import { toHalfBits } from '../runtime/dtype.js';
@@ -13,6 +13,7 @@ import { parseConfig, type InternVitConfig, type ModelConfig } from './config.js
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
 import { expectedTensors, linearWeightDType, loadWeights, type WeightStorage } from './weights.js';
 import { checkAgainstPreset } from './presets.js';
+import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type BatchFit, type FitQuery } from './micro-batch.js';
 
 export interface InternVitEncoder {
   gpu: Gpu;
@@ -45,7 +46,10 @@ export interface ForwardResult {
   hiddenStates?: HostOutput[];
   /** With keepOnGpu: the GPU tensors, valid until the next forward with the same shape. */
   gpu?: { lastHiddenState: Tensor; poolerOutput: Tensor; hiddenStates?: Tensor[] };
+  /** With profile: every op of every pass, in order (an op appears once per micro-batch). */
   profile?: OpTime[];
+  /** Images per pass: [B] when the batch fit the device in one pass, e.g. [6, 6, 1] when split. */
+  microBatches: number[];
 }
 
 /** Wraps weights already on the GPU; checks every expected tensor is there with the right shape and dtype. */
@@ -133,18 +137,19 @@ function hiddenIndices(config: InternVitConfig, opt: ForwardOptions['hiddenState
   return [...new Set(opt)].sort((a, b) => a - b);
 }
 
-/** The compiled forward for one input shape; compiled on first use, then reused. */
-export async function forwardPlan(model: InternVitEncoder, shape: readonly number[], options: ForwardOptions = {}): Promise<CompiledPlan> {
+function checkPixelShape(model: InternVitEncoder, shape: readonly number[]): [number, number, number, number] {
   if (model.disposed) throw new Error('InternViT encoder was disposed');
   const [batch, channels, height, width] = shape as [number, number, number, number];
   if (shape.length !== 4 || channels !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
     throw new Error(`pixel_values must have shape (B, 3, H, W); got [${shape.join(', ')}]`);
   }
   tokenGrid(model.config, height, width);
-  const hidden = hiddenIndices(model.config, options.hiddenStates);
-  const key = `${batch}x${height}x${width}|h${hidden.join(',')}|${options.profile ? 'p' : ''}`;
-  let compiled = model.plans.get(key);
-  if (compiled) return compiled;
+  return [batch, channels, height, width];
+}
+
+/** Records (does not compile: nothing is allocated) the forward of pixel_values `shape`. */
+export function recordForward(model: InternVitEncoder, shape: readonly number[], hidden: readonly number[]): Plan {
+  const [batch, , height, width] = shape as [number, number, number, number];
   const plan = createPlan(model.gpu, `internvit ${batch}×3×${height}×${width}`);
   const pixels = input(plan, 'pixel_values', [batch, 3, height, width]);
   const w = weightRefs(plan, model.weights);
@@ -152,14 +157,79 @@ export async function forwardPlan(model: InternVitEncoder, shape: readonly numbe
   output(plan, 'last_hidden_state', out.lastHiddenState);
   output(plan, 'pooler_output', out.poolerOutput);
   for (const i of hidden) output(plan, `hidden_states.${i}`, out.hiddenStates.get(i)!);
-  compiled = await compilePlan(plan, { profile: options.profile });
+  return plan;
+}
+
+function fitQuery(model: InternVitEncoder, height: number, width: number, hidden: readonly number[]): FitQuery {
+  return {
+    owner: model, key: `${height}x${width}|h${hidden.join(',')}`,
+    record: (batch) => recordForward(model, [batch, 3, height, width], hidden),
+    advice: `Even one ${height}×${width} image does not fit this device in one pass: use smaller images, 16-bit linear weights ` +
+      `(weightStorage 'bf16') when the binding is a weight, or a device with larger limits`,
+  };
+}
+
+/**
+ * The largest batch of H×W images (with these hidden states) that runs in one pass on this device:
+ * at most `want` (default: search up to MAX_BATCH_SEARCH). Recorded plans checked with
+ * planLimitViolations, cached per model and shape. Throws a LimitError when one image does not fit.
+ */
+export function maxBatch(model: InternVitEncoder, height: number, width: number, opts: { hiddenStates?: ForwardOptions['hiddenStates']; want?: number } = {}): BatchFit {
+  checkPixelShape(model, [1, 3, height, width]);
+  return largestBatch(fitQuery(model, height, width, hiddenIndices(model.config, opts.hiddenStates)), opts.want ?? Infinity);
+}
+
+/** The compiled forward for one input shape; compiled on first use, then reused. */
+export async function forwardPlan(model: InternVitEncoder, shape: readonly number[], options: ForwardOptions = {}): Promise<CompiledPlan> {
+  const [batch, , height, width] = checkPixelShape(model, shape);
+  const hidden = hiddenIndices(model.config, options.hiddenStates);
+  const key = `${batch}x${height}x${width}|h${hidden.join(',')}|${options.profile ? 'p' : ''}`;
+  let compiled = model.plans.get(key);
+  if (compiled) return compiled;
+  compiled = await compilePlan(recordForward(model, shape, hidden), { profile: options.profile });
   model.plans.set(key, compiled);
   return compiled;
 }
 
-/** One forward pass: one command buffer, one submit. */
+/**
+ * A forward: one command buffer and one submit per pass. A batch too large for the device's limits
+ * runs as passes of the largest batch that fits (see maxBatch); outputs are joined along the batch.
+ * The per-image results are bit-identical either way: every image goes through the same kernels.
+ */
 export async function encode(
   model: InternVitEncoder, pixels: HostArray | Tensor, shape: readonly number[], options: ForwardOptions = {},
+): Promise<ForwardResult> {
+  const [batch, , height, width] = checkPixelShape(model, shape);
+  const fit = largestBatch(fitQuery(model, height, width, hiddenIndices(model.config, options.hiddenStates)), batch);
+  if (fit.batch >= batch) return encodeOnce(model, pixels, shape, options);
+  const sizes = passSizes(batch, fit.batch);
+  if (options.keepOnGpu) {
+    throw new Error(`keepOnGpu: a batch of ${batch} at ${height}×${width} needs ${sizes.length} passes on this device (at most ${fit.batch} ` +
+      `images per pass; one more breaks ${fit.limitedBy}). GPU outputs exist per pass only: pass at most ${fit.batch} images per call, or read the outputs back`);
+  }
+  const itemBytes = 3 * height * width * 4;
+  checkBatchInput(`internvit ${batch}×3×${height}×${width}`, 'pixel_values', pixels, shape, batch * itemBytes);
+  const parts: ForwardResult[] = [];
+  let start = 0;
+  for (const [i, n] of sizes.entries()) {
+    // Preprocessing stages run with the first pass; later passes read their slice of its output.
+    const slice = sliceBatch(pixels, [3, height, width], start, n, itemBytes);
+    parts.push(await encodeOnce(model, slice, [n, 3, height, width], { ...options, before: i === 0 ? options.before : undefined }));
+    start += n;
+  }
+  const hidden = parts[0]!.hiddenStates;
+  return {
+    lastHiddenState: concatBatch(parts.map((p) => p.lastHiddenState)),
+    poolerOutput: concatBatch(parts.map((p) => p.poolerOutput)),
+    hiddenStates: hidden?.map((_, k) => concatBatch(parts.map((p) => p.hiddenStates![k]!))),
+    profile: options.profile ? parts.flatMap((p) => p.profile ?? []) : undefined,
+    microBatches: sizes,
+  };
+}
+
+/** One pass: one command buffer, one submit. */
+async function encodeOnce(
+  model: InternVitEncoder, pixels: HostArray | Tensor, shape: readonly number[], options: ForwardOptions,
 ): Promise<ForwardResult> {
   const compiled = await forwardPlan(model, shape, options);
   const names = [...compiled.plan.outputs.keys()];
@@ -175,6 +245,7 @@ export async function encode(
     poolerOutput: host('pooler_output'),
     hiddenStates: hiddenNames.length ? hiddenNames.map(host) : undefined,
     profile: compiled.lastProfile,
+    microBatches: [shape[0]!],
   };
   if (options.keepOnGpu) {
     result.gpu = {

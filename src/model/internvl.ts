@@ -2,12 +2,13 @@
 // tile count. The encoder runs only the layers select_layer needs (−2 skips the last layer).
 import type { Gpu } from '../runtime/device.js';
 import { runPlans, type HostArray, type Stage } from '../runtime/executor.js';
-import { compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan } from '../runtime/plan.js';
+import { compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan, type Plan } from '../runtime/plan.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { InternVlChatConfig, ModelConfig } from './config.js';
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
 import { disposeEncoder, loadEncoder, type HostOutput, type InternVitEncoder, type LoadEncoderOptions } from './internvit.js';
 import { recordProjector } from './internvl-graph.js';
+import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type BatchFit, type FitQuery } from './micro-batch.js';
 
 export interface InternVlVision {
   encoder: InternVitEncoder;
@@ -34,14 +35,21 @@ export function selectedLayer(numLayers: number, selectLayer: number): number {
   return i;
 }
 
-async function tokensPlan(model: InternVlVision, shape: readonly number[]): Promise<CompiledPlan> {
-  const { encoder, chat } = model;
+function checkTileShape(model: InternVlVision, shape: readonly number[]): [number, number, number, number] {
+  if (model.encoder.disposed) throw new Error('InternViT encoder was disposed');
   const [tiles, channels, height, width] = shape as [number, number, number, number];
-  if (shape.length !== 4 || channels !== 3) throw new Error(`pixel_values must have shape (T, 3, S, S); got [${shape.join(', ')}]`);
-  if (chat.downsampleRatio !== 0.5) throw new Error(`downsample_ratio ${chat.downsampleRatio} is not supported (InternVL uses 0.5)`);
-  const key = `${tiles}x${height}x${width}`;
-  let compiled = model.plans.get(key);
-  if (compiled) return compiled;
+  if (shape.length !== 4 || channels !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new Error(`pixel_values must have shape (T, 3, S, S); got [${shape.join(', ')}]`);
+  }
+  if (model.chat.downsampleRatio !== 0.5) throw new Error(`downsample_ratio ${model.chat.downsampleRatio} is not supported (InternVL uses 0.5)`);
+  tokenGrid(model.encoder.config, height, width);
+  return [tiles, channels, height, width];
+}
+
+/** Records (does not compile) encoder → pixel shuffle → mlp1 for pixel_values `shape`. */
+export function recordTokens(model: InternVlVision, shape: readonly number[]): Plan {
+  const { encoder, chat } = model;
+  const [tiles, , height, width] = shape as [number, number, number, number];
   const { hp, wp } = tokenGrid(encoder.config, height, width);
   const plan = createPlan(encoder.gpu, `internvl tokens ${tiles}×3×${height}×${width}`);
   const pixels = input(plan, 'pixel_values', [tiles, 3, height, width]);
@@ -49,15 +57,71 @@ async function tokensPlan(model: InternVlVision, shape: readonly number[]): Prom
   const layers = selectedLayer(encoder.config.numLayers, chat.selectLayer);
   const enc = recordEncoder(plan, encoder.config, pixels, w, new Set(), layers);
   output(plan, 'image_tokens', recordProjector(plan, enc.lastHiddenState, w, { gridH: hp, gridW: wp, psVersion: chat.psVersion }));
-  compiled = await compilePlan(plan);
+  return plan;
+}
+
+function fitQuery(model: InternVlVision, height: number, width: number): FitQuery {
+  return {
+    owner: model, key: `${height}x${width}`,
+    record: (tiles) => recordTokens(model, [tiles, 3, height, width]),
+    advice: `Even one ${height}×${width} tile does not fit this device in one pass: use 16-bit linear weights (weightStorage 'bf16') ` +
+      'when the binding is a weight, or a device with larger limits',
+  };
+}
+
+/** The largest tile count at S×S whose image tokens run in one pass on this device (see micro-batch.ts). */
+export function maxTilesPerPass(model: InternVlVision, height: number, width: number, want = Infinity): BatchFit {
+  checkTileShape(model, [1, 3, height, width]);
+  return largestBatch(fitQuery(model, height, width), want);
+}
+
+async function tokensPlan(model: InternVlVision, shape: readonly number[]): Promise<CompiledPlan> {
+  const [tiles, , height, width] = checkTileShape(model, shape);
+  const key = `${tiles}x${height}x${width}`;
+  let compiled = model.plans.get(key);
+  if (compiled) return compiled;
+  compiled = await compilePlan(recordTokens(model, shape));
   model.plans.set(key, compiled);
   return compiled;
 }
 
-/** pixel_values (T, 3, S, S) → image tokens (T, tokens per tile, LLM hidden), one submit. */
+export interface ImageTokensOutput extends HostOutput {
+  gpu?: Tensor;
+  /** Tiles per pass: [T] in one pass, e.g. [6, 6, 1] when the stack was split to fit the device. */
+  microBatches: number[];
+}
+
+/**
+ * pixel_values (T, 3, S, S) → image tokens (T, tokens per tile, LLM hidden): one submit per pass.
+ * A tile stack too large for the device's limits runs as passes of the largest count that fits;
+ * each tile's tokens are bit-identical to a run of that tile alone.
+ */
 export async function imageTokens(
   model: InternVlVision, pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean; before?: Stage[] } = {},
-): Promise<HostOutput & { gpu?: Tensor }> {
+): Promise<ImageTokensOutput> {
+  const [tiles, , height, width] = checkTileShape(model, shape);
+  const fit = largestBatch(fitQuery(model, height, width), tiles);
+  if (fit.batch >= tiles) return tokensOnce(model, pixels, shape, opts);
+  const sizes = passSizes(tiles, fit.batch);
+  if (opts.keepOnGpu) {
+    throw new Error(`keepOnGpu: ${tiles} tiles at ${height}×${width} need ${sizes.length} passes on this device (at most ${fit.batch} ` +
+      `tiles per pass; one more breaks ${fit.limitedBy}). GPU outputs exist per pass only: pass at most ${fit.batch} tiles per call, or read the tokens back`);
+  }
+  const itemBytes = 3 * height * width * 4;
+  checkBatchInput(`internvl tokens ${tiles}×3×${height}×${width}`, 'pixel_values', pixels, shape, tiles * itemBytes);
+  const parts: HostOutput[] = [];
+  let start = 0;
+  for (const [i, n] of sizes.entries()) {
+    const slice = sliceBatch(pixels, [3, height, width], start, n, itemBytes);
+    parts.push(await tokensOnce(model, slice, [n, 3, height, width], { before: i === 0 ? opts.before : undefined }));
+    start += n;
+  }
+  return { ...concatBatch(parts), microBatches: sizes };
+}
+
+async function tokensOnce(
+  model: InternVlVision, pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean; before?: Stage[] },
+): Promise<ImageTokensOutput> {
   const compiled = await tokensPlan(model, shape);
   const stages = [...(opts.before ?? []), { compiled, inputs: { pixel_values: pixels }, read: opts.keepOnGpu ? [] : ['image_tokens'] }];
   const out = (await runPlans(stages)).at(-1)!;
@@ -66,6 +130,7 @@ export async function imageTokens(
     data: (out.image_tokens as Float32Array | undefined) ?? new Float32Array(0),
     shape: [...ref.shape],
     gpu: opts.keepOnGpu ? outputTensor(compiled, 'image_tokens') : undefined,
+    microBatches: [shape[0]!],
   };
 }
 

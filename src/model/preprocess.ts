@@ -21,6 +21,8 @@ import { compilePlan, createPlan, disposePlan, input, intermediate, output, outp
 import { createTensor, type Tensor } from '../runtime/tensor.js';
 import { decodeImage, type DecodedImage, type ImageInput } from './image.js';
 import { checkImagePixels, resolveMaxImagePixels } from './image-header.js';
+import { planLimitViolations } from '../runtime/limits.js';
+import { limitErrorWithAdvice } from './micro-batch.js';
 import { checkTileRange, chooseGrid, type Grid } from './tiling.js';
 
 export type PreprocessMode = 'internvl' | 'clip' | 'none';
@@ -146,22 +148,17 @@ export interface PreprocessPlan {
   lock: Promise<unknown>;
 }
 
-function checkFits(gpu: Gpu, layout: PreprocessLayout): void {
-  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-  const need: [string, number][] = [[`the ${layout.width}×${layout.height} image`, layout.width * layout.height * 4]];
-  for (const s of layout.steps) need.push([`the ${s.resizeTo[0]}×${s.resizeTo[1]} resize`, s.window.width * s.window.height * 4]);
-  need.push([`pixel_values (${layout.tiles} tiles)`, layout.tiles * 3 * layout.size * layout.size * 4]);
-  for (const [what, bytes] of need) {
-    if (bytes > limit) throw new Error(`preprocess: ${what} needs ${bytes} bytes, more than this device's storage binding limit ${limit}; downscale the image first`);
-  }
-}
-
 export async function compilePreprocess(gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}): Promise<PreprocessPlan> {
   const layout = preprocessLayout(width, height, options);
-  checkFits(gpu, layout);
   const plan = createPlan(gpu, `preprocess ${width}×${height} ${layout.mode} S=${layout.size}`);
   const image = input(plan, 'image', [height, width], 'u32');
   output(plan, 'pixel_values', recordPreprocess(plan, image, layout));
+  // The image, its resizes and the tiles are each bound whole: a binding over the device's limit is
+  // refused here, before anything is allocated, with what to change.
+  const violations = planLimitViolations(plan);
+  if (violations.length) {
+    throw limitErrorWithAdvice(plan, violations, 'Downscale the image before preprocessing it, or use fewer tiles (maxTiles) or a smaller size');
+  }
   return { layout, compiled: await compilePlan(plan), lock: Promise.resolve() };
 }
 

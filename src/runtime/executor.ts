@@ -108,7 +108,7 @@ async function runNow(stages: Stage[]): Promise<RunOutputs[]> {
     for (const [name, ref] of plan.inputs) {
       const v = inputs[name]!;
       const dst = buffers.get(ref.id)!;
-      if (isTensor(v)) encoder.copyBufferToBuffer(v.buffer, 0, dst, 0, Math.ceil(ref.byteLength / 4) * 4);
+      if (isTensor(v)) encoder.copyBufferToBuffer(v.buffer, v.byteOffset ?? 0, dst, 0, Math.ceil(ref.byteLength / 4) * 4);
       else writeHost(queue, dst, 0, v);
     }
     encodePlan(compiled, encoder);

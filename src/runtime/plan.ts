@@ -85,6 +85,8 @@ export function input(plan: Plan, name: string, shape: readonly number[], dtype:
 
 /** An existing GPU tensor (a weight) bound read-only into the plan. */
 export function constant(plan: Plan, tensor: Tensor): TensorRef {
+  // Bindings start at the buffer's beginning; a view (byteOffset) is only valid as a run input.
+  if (tensor.byteOffset) throw new Error(`${plan.label}: constant '${tensor.label}' is a view at byte ${tensor.byteOffset}; bind a whole tensor`);
   const ref = addRef(plan, tensor.shape, tensor.dtype, tensor.label, 'constant');
   plan.constants.set(ref.id, tensor);
   return ref;

@@ -15,6 +15,8 @@ export interface Tensor {
   /** Bytes the tensor's elements occupy (the buffer may be larger when it is reused). */
   byteLength: number;
   label: string;
+  /** Where the elements start in `buffer` (default 0): a view of part of a larger tensor, e.g. one micro-batch. */
+  byteOffset?: number;
 }
 
 export function numel(shape: readonly number[]): number {
@@ -73,7 +75,7 @@ export function uploadTensor(gpu: Gpu, data: HostArray, shape: readonly number[]
 
 export function writeTensor(gpu: Gpu, t: Tensor, data: HostArray, byteOffset = 0): void {
   assertAlive(gpu);
-  writeHost(gpu.device.queue, t.buffer, byteOffset, data);
+  writeHost(gpu.device.queue, t.buffer, (t.byteOffset ?? 0) + byteOffset, data);
 }
 
 /**
@@ -98,7 +100,7 @@ export async function readTensor(gpu: Gpu, t: Tensor): Promise<Float32Array | Ui
   const bytes = Math.ceil(t.byteLength / 4) * 4;
   const staging = createBuffer(gpu, bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${t.label}:readback`);
   const enc = gpu.device.createCommandEncoder();
-  enc.copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+  enc.copyBufferToBuffer(t.buffer, t.byteOffset ?? 0, staging, 0, bytes);
   gpu.device.queue.submit([enc.finish()]);
   gpu.counters.submits++;
   await whileAlive(gpu, staging.mapAsync(GPUMapMode.READ));
