@@ -1,16 +1,18 @@
 // `internvit info`: a model's shape, parameter count and cost, from its config.json alone (presets
 // need no download; a checkpoint's headers are read and checked, never its weights).
 import {
-  gflopsPerImage, isHubId, paramCount, PRESET_NAMES, PRESETS, presetConfig, selectedLayer, tokenGrid, weightBytes,
-  type ModelConfig, type PresetName,
+  describeGpu, describePass, gflopsPerImage, isHubId, maxBatch, maxTilesPerPass, paramCount, PRESET_NAMES, PRESETS, presetConfig,
+  selectedLayer, shapeOnlyEncoder, tokenGrid, weightBytes, type Gpu, type ModelConfig, type PresetName,
 } from '../src/index.js';
-import { CliError, formatGflop, intFlag, parseFlags, stringFlag, type Io } from './cli.js';
+import { CliError, formatGflop, intFlag, parseFlags, stringFlag, withGpu, type Io } from './cli.js';
 import { checkpointLine, inspectModel, modelImageSize } from './inputs.js';
 
-export const INFO_USAGE = `info [--model M] [--size S]
+export const INFO_USAGE = `info [--model M] [--size S] [--gpu]
     a model's config, parameter count and GFLOP per image (tile) at S×S; presets need no download
     --model M   a preset name (listed by "internvit info" alone), checkpoint folder, URL, or Hugging Face id
-    --size S    input side in pixels (default: the model's image size)`;
+    --size S    input side in pixels (default: the model's image size)
+    --gpu       also ask this machine's WebGPU device how many images (tiles) one pass takes at S×S
+                (larger batches are split into passes); no weights are loaded`;
 
 function presetFor(name: string): PresetName | undefined {
   return PRESET_NAMES.find((n) => n === name || PRESETS[n].hubId === name);
@@ -22,6 +24,23 @@ function presetList(): string {
 
 const millions = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n.toLocaleString('en-US'));
 const gflops = formatGflop;
+
+/**
+ * The largest batch per pass on `gpu` at size×size, with 16-bit and with f32 linear weights, from
+ * recorded plans of a shape-only encoder (nothing is uploaded or compiled).
+ */
+export function describePasses(gpu: Gpu, config: ModelConfig, size: number): string[] {
+  const lines = [`on this device: ${describeGpu(gpu)}`];
+  for (const [linear, what] of [['bf16', '16-bit linear weights'], ['f32', '--weights f32']] as const) {
+    const encoder = shapeOnlyEncoder(gpu, config.vision, linear, config.chat);
+    lines.push(describePass(`embed (${what})`, 'images', size, () => maxBatch(encoder, size, size)));
+    if (config.chat) {
+      const vl = { encoder, chat: config.chat, plans: new Map() };
+      lines.push(describePass(`imageTokens (${what})`, 'tiles', size, () => maxTilesPerPass(vl, size, size)));
+    }
+  }
+  return lines;
+}
 
 /** The report: encoder shape, parameters, tokens and matmul GFLOP at size×size, projector for chat models. */
 export function describeModel(config: ModelConfig, size: number): string[] {
@@ -59,7 +78,7 @@ export function describeModel(config: ModelConfig, size: number): string[] {
 }
 
 export async function info(args: string[], io: Io): Promise<number> {
-  const values = parseFlags('info', args, { model: { type: 'string' }, size: { type: 'string' } });
+  const values = parseFlags('info', args, { model: { type: 'string' }, size: { type: 'string' }, gpu: { type: 'boolean' } });
   if (!values) {
     io.out(`usage: internvit ${INFO_USAGE}`);
     return 0;
@@ -101,6 +120,8 @@ export async function info(args: string[], io: Io): Promise<number> {
   } catch (e) {
     throw new CliError(`--size ${size}: ${(e as Error).message}`);
   }
+  if (values.gpu) lines.push(...(await withGpu(io, async (gpu) => describePasses(gpu, config, size))));
+  else lines.push('largest batch per pass: add --gpu to ask this machine\'s WebGPU device (no weights are loaded)');
   for (const l of lines) io.out(l);
   return 0;
 }

@@ -157,7 +157,7 @@ export function describePass(call: string, items: string, size: number, fit: () 
   try {
     f = fit();
   } catch (e) {
-    return `${call}: not even one ${size}×${size} input fits this device in one pass: ${(e as Error).message}`;
+    return `${call}: ${(e as Error).message}`; // the LimitError says that even one input does not fit
   }
   const most = f.batch >= MAX_BATCH_SEARCH ? `at least ${f.batch}` : `up to ${f.batch}`;
   const why = f.limitedBy ? ` (${f.batch + 1} would break ${f.limitedBy})` : '';

@@ -5,11 +5,11 @@ import { runPlans, type HostArray, type Stage } from '../runtime/executor.js';
 import {
   compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan, type Plan,
 } from '../runtime/plan.js';
-import { disposeTensor, uploadTensor, type Tensor } from '../runtime/tensor.js';
+import { disposeTensor, tensorBytes, uploadTensor, type Tensor } from '../runtime/tensor.js';
 import { toHalfBits } from '../runtime/dtype.js';
 import type { OpTime } from '../runtime/profiler.js';
 import { openCheckpoint, type OpenCheckpointOptions } from '../runtime/loader.js';
-import { parseConfig, type InternVitConfig, type ModelConfig } from './config.js';
+import { parseConfig, type InternVitConfig, type InternVlChatConfig, type ModelConfig } from './config.js';
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
 import { expectedTensors, linearWeightDType, loadWeights, type WeightStorage } from './weights.js';
 import { checkAgainstPreset } from './presets.js';
@@ -126,6 +126,30 @@ export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1, opts:
   return { gpu, config, weights, plans: new Map(), disposed: false };
 }
 
+// Encoders made by shapeOnlyEncoder: their weights have no GPU buffers, so they may record, never compile.
+const shapeOnly = new WeakSet<InternVitEncoder>();
+
+/**
+ * An encoder for sizing questions only (maxBatch, maxTilesPerPass): every expected weight (and the
+ * projector's, with `chat`) as shape and dtype without a GPU buffer. Nothing is read or uploaded, so
+ * `internvit info --gpu` can ask a device about a 6B model it never loads. It cannot run.
+ */
+export function shapeOnlyEncoder(gpu: Gpu, config: InternVitConfig, linear: 'f32' | 'bf16' | 'f16', chat: InternVlChatConfig | null = null): InternVitEncoder {
+  const weights = new Map<string, Tensor>();
+  for (const t of expectedTensors(config, { projector: chat })) {
+    const dtype = t.linear ? linear : 'f32';
+    weights.set(t.name, { buffer: undefined as unknown as GPUBuffer, shape: t.shape, dtype, byteLength: tensorBytes(t.shape, dtype), label: t.name });
+  }
+  const encoder: InternVitEncoder = { gpu, config, weights, plans: new Map(), disposed: false };
+  shapeOnly.add(encoder);
+  return encoder;
+}
+
+/** Compiling needs real weight buffers: refuses a shape-only encoder before anything is allocated. */
+export function assertRunnable(model: InternVitEncoder): void {
+  if (shapeOnly.has(model)) throw new Error('this encoder was made by shapeOnlyEncoder (for sizing): it has no weights on the GPU and cannot run');
+}
+
 function hiddenIndices(config: InternVitConfig, opt: ForwardOptions['hiddenStates']): number[] {
   if (!opt) return [];
   if (opt === true) return Array.from({ length: config.numLayers + 1 }, (_, i) => i);
@@ -186,6 +210,7 @@ export async function forwardPlan(model: InternVitEncoder, shape: readonly numbe
   const key = `${batch}x${height}x${width}|h${hidden.join(',')}|${options.profile ? 'p' : ''}`;
   let compiled = model.plans.get(key);
   if (compiled) return compiled;
+  assertRunnable(model);
   compiled = await compilePlan(recordForward(model, shape, hidden), { profile: options.profile });
   model.plans.set(key, compiled);
   return compiled;

@@ -6,7 +6,7 @@ import { compilePlan, createPlan, disposePlan, input, output, outputTensor, type
 import type { Tensor } from '../runtime/tensor.js';
 import type { InternVlChatConfig, ModelConfig } from './config.js';
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
-import { disposeEncoder, loadEncoder, type HostOutput, type InternVitEncoder, type LoadEncoderOptions } from './internvit.js';
+import { assertRunnable, disposeEncoder, loadEncoder, type HostOutput, type InternVitEncoder, type LoadEncoderOptions } from './internvit.js';
 import { recordProjector } from './internvl-graph.js';
 import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type BatchFit, type FitQuery } from './micro-batch.js';
 
@@ -80,6 +80,7 @@ async function tokensPlan(model: InternVlVision, shape: readonly number[]): Prom
   const key = `${tiles}x${height}x${width}`;
   let compiled = model.plans.get(key);
   if (compiled) return compiled;
+  assertRunnable(model.encoder);
   compiled = await compilePlan(recordTokens(model, shape));
   model.plans.set(key, compiled);
   return compiled;

@@ -11,6 +11,7 @@ import {
 } from '../../src/index.js';
 import { expectedTensors, parseConfig, type WriteTensor } from '../../src/index.js';
 import { makeTempDir, randomTensor, safetensorsFile, seeded, tinyChatConfigJson, writeFiles } from '../runtime/checkpoint-helpers.js';
+import { runCli } from '../cli/harness.js';
 import { imageTokens, loadInternVlVision, maxTilesPerPass, recordTokens, disposeInternVlVision } from '../../src/model/internvl.js';
 
 const tiny: InternVitConfig = {
@@ -223,6 +224,29 @@ describe('automatic micro-batching', () => {
     const err = await preprocess(g, 'test/fixtures/preprocess/sources/d_100x25.png', { size: 28 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LimitError);
     expect((err as Error).message).toMatch(/preprocess 100×25 internvl S=28: op '[\w.]+', binding '\w+' needs 10000 bytes, over this device's maxStorageBufferBindingSize of 8192.*Downscale the image/);
+  });
+
+  it('internvit info --gpu: the largest batch per pass of InternViT-300M and -6B on this device, nothing loaded', async () => {
+    const g = gpu();
+    const limit = Math.min(g.limits.maxStorageBufferBindingSize, g.limits.maxBufferSize);
+    const before = { ...g.counters };
+    const r300 = await runCli(['info', '--model', 'InternViT-300M-448px-V2_5', '--gpu'], g);
+    const r6b = await runCli(['info', '--model', 'InternViT-6B-448px-V2_5', '--gpu'], g);
+    const plain = await runCli(['info', '--model', 'InternViT-300M-448px-V2_5']);
+    console.log(`${r300.stdout}\n${r6b.stdout}`);
+    expect(g.counters).toEqual(before); // recorded plans only: no buffer, pipeline or submit
+    expect([r300.code, r6b.code, plain.code]).toEqual([0, 0, 0]);
+    // fc1's activation is the largest binding: 1025 tokens × MLP width × 4 bytes per image.
+    const per300 = Math.floor(limit / (1025 * 4096 * 4));
+    expect(r300.stdout).toContain(`embed (16-bit linear weights): one pass on this device takes up to ${per300} images at 448×448 (${per300 + 1} would break internvit ${per300 + 1}×3×448×448: op 'matmul'`);
+    expect(r300.stdout).toContain(`embed (--weights f32): one pass on this device takes up to ${per300} images at 448×448`);
+    expect(plain.stdout).toMatch(/^largest batch per pass: add --gpu/m);
+    // The 6B's f32 fc1 weight (12800 × 3200 × 4 = 163,840,000 bytes) is itself over a 128 MiB binding limit.
+    const per6b = Math.floor(limit / (1025 * 12800 * 4));
+    expect(r6b.stdout).toContain(`embed (16-bit linear weights): one pass on this device takes up to ${per6b} images at 448×448`);
+    if (limit < 163_840_000) {
+      expect(r6b.stdout).toMatch(/embed \(--weights f32\): internvit 1×3×448×448: op '[\w.]+', binding 'w' needs 163840000 bytes.*Even one 448×448 image does not fit/);
+    }
   });
 
   it("the adapter's real binding limit: a batch whose fc1 activation is over it equals per-image results", async (ctx) => {
