@@ -7,11 +7,12 @@ import { useGpu } from '../node-gpu.js';
 import { randomArray } from '../checks/harness.js';
 import {
   disposeEncoder, disposeTensor, encode, InternViT, LimitError, maxBatch, passSizes, planLimitViolations, preprocess,
-  randomEncoder, recordForward, uploadTensor, type ForwardResult, type Gpu, type InternVitConfig, type InternVitEncoder,
+  randomEncoder, recordForward, uploadTensor, type ForwardResult, type InternVitConfig, type InternVitEncoder,
 } from '../../src/index.js';
 import { expectedTensors, parseConfig, type WriteTensor } from '../../src/index.js';
 import { makeTempDir, randomTensor, safetensorsFile, seeded, tinyChatConfigJson, writeFiles } from '../runtime/checkpoint-helpers.js';
 import { runCli } from '../cli/harness.js';
+import { largestBinding, withLimits } from './lowered-limits.js';
 import { imageTokens, loadInternVlVision, maxTilesPerPass, recordTokens, disposeInternVlVision } from '../../src/model/internvl.js';
 
 const tiny: InternVitConfig = {
@@ -20,16 +21,6 @@ const tiny: InternVitConfig = {
 };
 /** fc1's activation for one 28×28 image: 5 tokens × 2048 × 4 bytes, the largest per-image binding of `tiny`. */
 const FC1_PER_IMAGE = 5 * 2048 * 4;
-
-/**
- * The same device, seen through lower limits: what a constrained browser would offer. Its own cache,
- * so plans cached per device (preprocessing) are not shared with the unrestricted view.
- */
-function withLimits(gpu: Gpu, lower: Partial<Record<keyof GPUSupportedLimits, number>>): Gpu {
-  const limits: Record<string, number> = {};
-  for (const k in gpu.limits) limits[k] = (gpu.limits as unknown as Record<string, number>)[k]!;
-  return { ...gpu, limits: { ...limits, ...lower } as unknown as GPUSupportedLimits, cache: new Map() };
-}
 
 function fits(model: InternVitEncoder, batch: number, size: number, hidden: number[] = []): boolean {
   return planLimitViolations(recordForward(model, [batch, 3, size, size], hidden)).length === 0;
@@ -141,10 +132,7 @@ describe('automatic micro-batching', () => {
     const { model: probe } = await loadInternVlVision(real, chat);
     const S = probe.chat.imageSize;
     const oneTile = recordTokens(probe, [1, 3, S, S]);
-    const sizes = (kind: 'constant' | 'activation') => oneTile.ops.flatMap((op) => (op.type === 'dispatch'
-      ? Object.values(op.bindings).filter((r) => (r.kind === 'constant') === (kind === 'constant')).map((r) => Math.ceil(r.byteLength / 4) * 4) : []));
-    const largest = Math.max(...sizes('activation'), ...sizes('constant'));
-    console.log(`one ${S}×${S} tile: largest activation binding ${Math.max(...sizes('activation'))} bytes, largest weight ${Math.max(...sizes('constant'))}`);
+    const largest = largestBinding(oneTile);
     disposeInternVlVision(probe);
     const g = withLimits(real, { maxStorageBufferBindingSize: largest });
     const { model } = await loadInternVlVision(g, chat);

@@ -5,9 +5,11 @@
 import type { Gpu } from '../../src/runtime/device.js';
 import type { CheckpointStore } from '../../src/runtime/loader.js';
 import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
-import { disposeEncoder, encode, loadEncoder } from '../../src/model/internvit.js';
+import { disposeEncoder, encode, encoderFromWeights, loadEncoder, recordForward, type ForwardResult, type InternVitEncoder } from '../../src/model/internvit.js';
+import { disposePlan } from '../../src/runtime/plan.js';
 import { disposeInternVlVision, imageTokens, loadInternVlVision } from '../../src/model/internvl.js';
 import { compare, type CheckResult } from '../checks/harness.js';
+import { largestBinding, planFits, withLimits } from './lowered-limits.js';
 
 export type FixtureKind = 'model' | 'internvl';
 
@@ -41,6 +43,8 @@ export interface FixtureResult {
   /** Largest |got − want| over all outputs (NaN if nothing was compared). */
   maxAbs: number;
   seconds: number;
+  /** Passes of the micro-batching check (checkSplit), when the fixture's batch could be split. */
+  splitPasses?: number[];
 }
 
 export const fixtureId = (kind: FixtureKind, name: string) => `${kind}/${name}`;
@@ -89,9 +93,46 @@ async function checkModel(gpu: Gpu, src: FixtureSource) {
       ['pooler_output', out.poolerOutput],
       ...(out.hiddenStates ?? []).map((h, i) => [`hidden_states.${i}`, h] as const),
     ]);
-    return compareOutputs(id, got, expected, [...expected.keys()]);
+    const r: ReturnType<typeof compareOutputs> & { splitPasses?: number[] } = compareOutputs(id, got, expected, [...expected.keys()]);
+    if (pixels.shape[0]! > 1) {
+      const split = await checkSplit(id, encoder, pixels, out);
+      r.problems.push(...split.problems);
+      r.splitPasses = split.passes;
+    }
+    return r;
   } finally {
     disposeEncoder(encoder);
+  }
+}
+
+const sameBits = (a: Float32Array, b: Float32Array) =>
+  a.length === b.length && new Uint32Array(a.buffer, a.byteOffset, a.length).every((x, i) => x === new Uint32Array(b.buffer, b.byteOffset, b.length)[i]);
+
+/**
+ * Micro-batching: the same batch on a view of the device with the lowest binding limit a single
+ * image's plan fits must run in several passes and give the one-pass outputs bit for bit. Batches
+ * that still fit whole at that limit (a weight is the largest binding) cannot be split: not checked.
+ */
+async function checkSplit(id: string, encoder: InternVitEncoder, pixels: Host, onePass: ForwardResult): Promise<{ problems: string[]; passes?: number[] }> {
+  const limit = largestBinding(recordForward(encoder, [1, ...pixels.shape.slice(1)], []));
+  const lowered = withLimits(encoder.gpu, { maxStorageBufferBindingSize: limit }, { shareCache: true });
+  const view = encoderFromWeights(lowered, encoder.config, encoder.weights); // the same weights, its own plans
+  if (planFits(recordForward(view, pixels.shape, []))) return { problems: [] };
+  try {
+    const split = await encode(view, pixels.data, pixels.shape, { hiddenStates: true });
+    const problems: string[] = [];
+    if (split.microBatches.length < 2) problems.push(`${id}: a ${limit}-byte binding limit did not split the batch (passes ${split.microBatches.join(', ')})`);
+    const pairs: [string, Float32Array, Float32Array][] = [
+      ['last_hidden_state', split.lastHiddenState.data, onePass.lastHiddenState.data],
+      ['pooler_output', split.poolerOutput.data, onePass.poolerOutput.data],
+      ...(onePass.hiddenStates ?? []).map((h, i) => [`hidden_states.${i}`, split.hiddenStates?.[i]?.data ?? new Float32Array(0), h.data] as [string, Float32Array, Float32Array]),
+    ];
+    for (const [name, a, b] of pairs) {
+      if (!sameBits(a, b)) problems.push(`${id} ${name}: passes of ${split.microBatches.join(' + ')} differ from one pass`);
+    }
+    return { problems, passes: split.microBatches };
+  } finally {
+    for (const p of view.plans.values()) disposePlan(p);
   }
 }
 
@@ -115,13 +156,14 @@ async function checkInternVl(gpu: Gpu, src: FixtureSource) {
 /** Runs one fixture and compares it; throws if it cannot run (see runFixture for a never-throwing one). */
 export async function checkFixture(gpu: Gpu, src: FixtureSource): Promise<FixtureResult> {
   const t0 = performance.now();
-  const { outputs, problems } = src.kind === 'model' ? await checkModel(gpu, src) : await checkInternVl(gpu, src);
+  const { outputs, problems, splitPasses } = src.kind === 'model' ? await checkModel(gpu, src) : { ...(await checkInternVl(gpu, src)), splitPasses: undefined };
   const worst = outputs.reduce<CheckResult | undefined>((w, o) => (!w || o.worstRatio > w.worstRatio ? o : w), undefined);
   return {
     kind: src.kind, name: src.name, id: fixtureId(src.kind, src.name),
     ok: problems.length === 0 && outputs.length > 0 && outputs.every((o) => o.ok),
     outputs, problems, worst, maxAbs: outputs.length ? Math.max(...outputs.map((o) => o.maxAbs)) : NaN,
     seconds: (performance.now() - t0) / 1000,
+    ...(splitPasses ? { splitPasses } : {}),
   };
 }
 
@@ -149,6 +191,7 @@ export function formatFixture(r: FixtureResult): string {
   const where = w.ok ? '' : ` at ${w.worst.index}: got ${w.worst.got}, want ${w.worst.want}`;
   return `${head} ${time}  max |err| ${r.maxAbs.toExponential(2)} over ${r.outputs.length} outputs; ` +
     `worst ${(100 * w.worstRatio).toFixed(1)}% of tolerance in ${w.name.slice(r.id.length + 1)}${where}` +
+    (r.splitPasses ? `; micro-batching check: ${r.splitPasses.join(' + ')} passes` : '') +
     (r.problems.length ? `; ${r.problems.join('; ')}` : '');
 }
 

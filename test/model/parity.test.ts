@@ -24,6 +24,8 @@ describe('InternViT forward vs PyTorch float64 (Node)', () => {
       expect(r.outputs.length).toBeGreaterThanOrEqual(3);
       // ...and within tolerance.
       for (const o of r.outputs) expect(o.ok, formatResult(o)).toBe(true);
+      // The batch-of-3 fixture is also run in passes under a lowered binding limit (parity-core checkSplit).
+      if (name === 'batch3-42x56') expect(r.splitPasses).toEqual([2, 1]);
     });
   }
 });
