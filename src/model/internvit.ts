@@ -186,7 +186,7 @@ export function recordForward(model: InternVitEncoder, shape: readonly number[],
 
 function fitQuery(model: InternVitEncoder, height: number, width: number, hidden: readonly number[]): FitQuery {
   return {
-    owner: model, key: `${height}x${width}|h${hidden.join(',')}`,
+    gpu: model.gpu, owner: model, key: `${height}x${width}|h${hidden.join(',')}`,
     record: (batch) => recordForward(model, [batch, 3, height, width], hidden),
     advice: `Even one ${height}×${width} image does not fit this device in one pass: use smaller images, 16-bit linear weights ` +
       `(weightStorage 'bf16') when the binding is a weight, or a device with larger limits`,

@@ -62,7 +62,7 @@ export function recordTokens(model: InternVlVision, shape: readonly number[]): P
 
 function fitQuery(model: InternVlVision, height: number, width: number): FitQuery {
   return {
-    owner: model, key: `${height}x${width}`,
+    gpu: model.encoder.gpu, owner: model, key: `${height}x${width}`,
     record: (tiles) => recordTokens(model, [tiles, 3, height, width]),
     advice: `Even one ${height}×${width} tile does not fit this device in one pass: use 16-bit linear weights (weightStorage 'bf16') ` +
       'when the binding is a weight, or a device with larger limits',

@@ -4,6 +4,7 @@
 // parallel size formula: recording allocates nothing (compilePlan does), so candidate batches are
 // recorded and handed to planLimitViolations, and the answer is cached per model and shape.
 import { describeViolation, LimitError, planLimitViolations, type LimitViolation } from '../runtime/limits.js';
+import type { Gpu } from '../runtime/device.js';
 import type { Plan } from '../runtime/plan.js';
 import type { HostArray } from '../runtime/executor.js';
 import { shapeString, type Tensor } from '../runtime/tensor.js';
@@ -25,11 +26,14 @@ interface Bounds {
   reason: string | null;
 }
 
-const known = new WeakMap<object, Map<string, Bounds>>();
+// Per device view (a Gpu: its limits) and per owner, so a model moved to a new device asks again.
+const known = new WeakMap<Gpu, WeakMap<object, Map<string, Bounds>>>();
 
-function boundsFor(owner: object, key: string): Bounds {
-  let byKey = known.get(owner);
-  if (!byKey) known.set(owner, (byKey = new Map()));
+function boundsFor(gpu: Gpu, owner: object, key: string): Bounds {
+  let byOwner = known.get(gpu);
+  if (!byOwner) known.set(gpu, (byOwner = new WeakMap()));
+  let byKey = byOwner.get(owner);
+  if (!byKey) byOwner.set(owner, (byKey = new Map()));
   let b = byKey.get(key);
   if (!b) byKey.set(key, (b = { fits: 0, fails: Infinity, reason: null }));
   return b;
@@ -63,7 +67,9 @@ function tryBatch(record: (batch: number) => Plan, batch: number, advice: string
 }
 
 export interface FitQuery {
-  /** Whose plans these are (a model): the cache lives as long as it does. */
+  /** The device view whose limits apply. */
+  gpu: Gpu;
+  /** Whose plans these are (a model): the cache lives as long as it and the Gpu do. */
   owner: object;
   /** Everything besides the batch that changes the recorded plan (image size, outputs, …). */
   key: string;
@@ -78,7 +84,7 @@ export interface FitQuery {
  * then bisection) up to MAX_BATCH_SEARCH. Throws the LimitError (with advice) when batch 1 does not fit.
  */
 export function largestBatch(q: FitQuery, want: number): BatchFit {
-  const b = boundsFor(q.owner, q.key);
+  const b = boundsFor(q.gpu, q.owner, q.key);
   const test = (n: number): boolean => {
     const reason = tryBatch(q.record, n, q.advice);
     if (reason === null) b.fits = Math.max(b.fits, n);

@@ -87,6 +87,12 @@ describe('automatic micro-batching', () => {
     expect(bitsEqual(fromGpu.lastHiddenState.data, want.last)).toBe(true);
     disposeTensor(g, t);
 
+    // profile: every op of every pass, in order.
+    const profiled = await encode(model, pixels, [B, 3, 28, 28], { profile: true });
+    const opsOf = (n: number) => recordForward(model, [n, 3, 28, 28], []).ops.filter((op) => op.type === 'dispatch').length;
+    expect(profiled.profile!.length).toBe(2 * opsOf(3) + opsOf(1));
+    expect(bitsEqual(profiled.lastHiddenState.data, want.last)).toBe(true);
+
     // The answer is cached: a second split forward records no plan and compiles nothing new.
     const created = g.counters.bindGroupsCreated;
     const again = await encode(model, pixels, [B, 3, 28, 28], { hiddenStates: [0, 1] });
