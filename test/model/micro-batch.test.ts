@@ -101,6 +101,33 @@ describe('automatic micro-batching', () => {
     disposeEncoder(model);
   });
 
+  it('other limits that grow with the batch split it too: workgroups per dimension', async () => {
+    const g = withLimits(gpu(), { maxComputeWorkgroupsPerDimension: 4 });
+    const model = randomEncoder(g, { ...tiny, intermediateSize: 512 }, 26); // fc1: 512 / 128 = 4 column tiles
+    const B = 6;
+    const pixels = randomArray(B * 3 * 28 * 28, 27, -2, 2);
+    // layernorm's grid of one workgroup per row: 4 images are 20 rows, 4×5 workgroups; 3 are 15, 4×4.
+    expect(() => recordForward(model, [4, 3, 28, 28], [])).toThrow(/layernorm: dispatch of 4×5×1 workgroups is outside 1\.\.4/);
+    expect(fits(model, 3, 28)).toBe(true);
+    const out = await encode(model, pixels, [B, 3, 28, 28]);
+    expect(out.microBatches).toEqual([3, 3]);
+    const want = await perImage(model, pixels, B, 28);
+    expect(bitsEqual(out.lastHiddenState.data, want.last)).toBe(true);
+    disposeEncoder(model);
+  });
+
+  it('concurrent split forwards on one model give exactly the serial results', async () => {
+    const g = withLimits(gpu(), { maxStorageBufferBindingSize: Math.floor(3.5 * FC1_PER_IMAGE) });
+    const model = randomEncoder(g, tiny, 28);
+    const inputs = [7, 5, 2, 7].map((b, i) => ({ b, px: randomArray(b * 3 * 28 * 28, 60 + i, -2, 2) }));
+    const serial: ForwardResult[] = [];
+    for (const { b, px } of inputs) serial.push(await encode(model, px, [b, 3, 28, 28]));
+    const together = await Promise.all(inputs.map(({ b, px }) => encode(model, px, [b, 3, 28, 28])));
+    expect(together.map((r) => r.microBatches)).toEqual([[3, 3, 1], [3, 2], [2], [3, 3, 1]]);
+    together.forEach((r, i) => expect(bitsEqual(r.lastHiddenState.data, serial[i]!.lastHiddenState.data), `call ${i}`).toBe(true));
+    disposeEncoder(model);
+  });
+
   it('maxBatch reports the largest batch and what the next one breaks; passSizes fills passes first', () => {
     const g = withLimits(gpu(), { maxStorageBufferBindingSize: Math.floor(3.5 * FC1_PER_IMAGE) });
     const model = randomEncoder(g, tiny, 23);
