@@ -136,9 +136,11 @@ const shapeOnly = new WeakSet<InternVitEncoder>();
  */
 export function shapeOnlyEncoder(gpu: Gpu, config: InternVitConfig, linear: 'f32' | 'bf16' | 'f16', chat: InternVlChatConfig | null = null): InternVitEncoder {
   const weights = new Map<string, Tensor>();
+  // No GPU memory behind it: only disposeEncoder touches it (size 0, destroy does nothing); assertRunnable keeps it out of bindings.
+  const noBuffer = { size: 0, label: 'shape-only', destroy: () => undefined } as unknown as GPUBuffer;
   for (const t of expectedTensors(config, { projector: chat })) {
     const dtype = t.linear ? linear : 'f32';
-    weights.set(t.name, { buffer: undefined as unknown as GPUBuffer, shape: t.shape, dtype, byteLength: tensorBytes(t.shape, dtype), label: t.name });
+    weights.set(t.name, { buffer: noBuffer, shape: t.shape, dtype, byteLength: tensorBytes(t.shape, dtype), label: t.name });
   }
   const encoder: InternVitEncoder = { gpu, config, weights, plans: new Map(), disposed: false };
   shapeOnly.add(encoder);

@@ -7,7 +7,7 @@ import { useGpu } from '../node-gpu.js';
 import { randomArray } from '../checks/harness.js';
 import {
   disposeEncoder, disposeTensor, encode, InternViT, LimitError, maxBatch, passSizes, planLimitViolations, preprocess,
-  randomEncoder, recordForward, uploadTensor, type ForwardResult, type InternVitConfig, type InternVitEncoder,
+  presetConfig, randomEncoder, recordForward, shapeOnlyEncoder, uploadTensor, type ForwardResult, type InternVitConfig, type InternVitEncoder,
 } from '../../src/index.js';
 import { expectedTensors, parseConfig, type WriteTensor } from '../../src/index.js';
 import { makeTempDir, randomTensor, safetensorsFile, seeded, tinyChatConfigJson, writeFiles } from '../runtime/checkpoint-helpers.js';
@@ -262,6 +262,12 @@ describe('automatic micro-batching', () => {
     expect(r300.stdout).toContain(`embed (16-bit linear weights): one pass on this device takes up to ${per300} images at 448×448 (${per300 + 1} would break internvit ${per300 + 1}×3×448×448: op 'matmul'`);
     expect(r300.stdout).toContain(`embed (--weights f32): one pass on this device takes up to ${per300} images at 448×448`);
     expect(plain.stdout).toMatch(/^largest batch per pass: add --gpu/m);
+    // A shape-only encoder sizes but cannot run, and disposing it frees nothing real.
+    const sizing = shapeOnlyEncoder(g, presetConfig('InternViT-300M-448px').vision, 'bf16');
+    expect(maxBatch(sizing, 448, 448).batch).toBe(per300);
+    await expect(encode(sizing, new Float32Array(3 * 448 * 448), [1, 3, 448, 448])).rejects.toThrow(/shapeOnlyEncoder \(for sizing\).*cannot run/);
+    disposeEncoder(sizing);
+    expect(g.counters).toEqual(before);
     // The 6B's f32 fc1 weight (12800 × 3200 × 4 = 163,840,000 bytes) is itself over a 128 MiB binding limit.
     const per6b = Math.floor(limit / (1025 * 12800 * 4));
     expect(r6b.stdout).toContain(`embed (16-bit linear weights): one pass on this device takes up to ${per6b} images at 448×448`);
