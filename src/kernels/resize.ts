@@ -258,6 +258,11 @@ export function resizeBicubicView(plan: Plan, src: ImageView, outW: number, outH
     cur = { ref: src.ref, stride: src.stride, x0: src.x0 + win.x0, y0: src.y0 + rowFirst, width: win.width, height: rowEnd - rowFirst };
   }
   if (!vert) return cur;
+  return verticalPass(plan, cur, vert, win, rowFirst, label);
+}
+
+/** The vertical pass over `cur` (source rows rowFirst.. of the resize), for the window's rows. */
+function verticalPass(plan: Plan, cur: ImageView, vert: ResampleAxis, win: ResizeWindow, rowFirst: number, label: string): ImageView {
   const { taps, table } = resampleTable(vert, win.y0, win.height, rowFirst);
   const tab = hostConstant(plan, `${label}.v.table`, table, [win.height, taps + 2], 'i32');
   const dst = intermediate(plan, [win.height, win.width], 'u32', `${label}.v`);
@@ -270,6 +275,51 @@ export function resizeBicubicView(plan: Plan, src: ImageView, outW: number, outH
     flops: 6 * taps * win.height * win.width,
   });
   return { ref: dst, stride: win.width, x0: 0, y0: 0, width: win.width, height: win.height };
+}
+
+/** A source image given as horizontal bands: [rows, W] u32 tensors, band i starting at row y0. */
+export interface ImageBands {
+  width: number;
+  height: number;
+  bands: { ref: TensorRef; y0: number }[];
+}
+
+/**
+ * resizeBicubicView for a source split into row bands (an image too large for one storage binding):
+ * the horizontal pass runs per band into its own rows, which are copied together, then the vertical
+ * pass runs as usual. The horizontal pass is row-independent, so the bytes are the same as unbanded.
+ */
+export function resizeBicubicBands(plan: Plan, src: ImageBands, outW: number, outH: number, window?: ResizeWindow, label = 'resize'): ImageView {
+  if (src.bands.length === 1) return resizeBicubicView(plan, wholeImage(src.bands[0]!.ref), outW, outH, window, label);
+  const win = window ?? { x0: 0, y0: 0, width: outW, height: outH };
+  if (win.x0 < 0 || win.y0 < 0 || win.width < 1 || win.height < 1 || win.x0 + win.width > outW || win.y0 + win.height > outH) {
+    throw new Error(`${label}: window ${win.width}×${win.height} at (${win.x0}, ${win.y0}) is outside the ${outW}×${outH} output`);
+  }
+  if (outW === src.width) {
+    throw new Error(`${label}: the ${src.width}×${src.height} image is split into ${src.bands.length} bands to fit the storage binding limit, which needs a horizontal resize (the width stays ${outW})`);
+  }
+  const vert = outH !== src.height ? precomputeCoeffs(src.height, outH) : null;
+  const [rowFirst, rowEnd] = vert ? sourceSpan(vert, win.y0, win.height) : [win.y0, win.y0 + win.height];
+  const { taps, table } = resampleTable(precomputeCoeffs(src.width, outW), win.x0, win.width);
+  const tab = hostConstant(plan, `${label}.h.table`, table, [win.width, taps + 2], 'i32');
+  const full = intermediate(plan, [rowEnd - rowFirst, win.width], 'u32', `${label}.h`);
+  src.bands.forEach(({ ref, y0 }, i) => {
+    const a = Math.max(rowFirst, y0);
+    const b = Math.min(rowEnd, y0 + ref.shape[0]!);
+    if (a >= b) return;
+    const part = intermediate(plan, [b - a, win.width], 'u32', `${label}.h${i}`);
+    dispatch(plan, {
+      kernel: resizeKernel, label: `${label}.h${i}`,
+      bindings: { src: ref, table: tab, dst: part },
+      elements: { table: table.length, dst: (b - a) * win.width },
+      constants: { VERTICAL: 0, SRC_STRIDE: src.width, SRC_X0: 0, SRC_Y0: a - y0, OUT_W: win.width, OUT_H: b - a, TAPS: taps },
+      workgroups: [ceilDiv(win.width, 64), ceilDiv(b - a, 4)],
+      flops: 6 * taps * (b - a) * win.width,
+    });
+    copy(plan, part, full, { dstOffset: (a - rowFirst) * win.width * 4, label: `${label}.h${i}.rows` });
+  });
+  const cur = { ref: full, stride: win.width, x0: 0, y0: 0, width: win.width, height: rowEnd - rowFirst };
+  return vert ? verticalPass(plan, cur, vert, win, rowFirst, label) : cur;
 }
 
 /**

@@ -14,7 +14,7 @@
 // (src/kernels/normalize.ts): torchvision ToTensor + Normalize for 'internvl' and 'none',
 // Transformers' rescale (float64 ·1/255) + normalize for 'clip'.
 import { IMAGENET_MEAN, IMAGENET_STD, normalizeTable, normalizeTiles, type Rescale } from '../kernels/normalize.js';
-import { resizeBicubicReference, resizeBicubicView, wholeImage, type ResizeWindow } from '../kernels/resize.js';
+import { resizeBicubicBands, resizeBicubicReference, wholeImage, type ImageBands, type ResizeWindow } from '../kernels/resize.js';
 import type { Gpu } from '../runtime/device.js';
 import { runPlan, type Stage } from '../runtime/executor.js';
 import { compilePlan, createPlan, disposePlan, input, intermediate, output, outputTensor, type CompiledPlan, type Plan, type TensorRef } from '../runtime/plan.js';
@@ -123,8 +123,8 @@ export function preprocessLayout(width: number, height: number, options: Preproc
  * Records the preprocessing of `image` (a [H, W] u32 tensor of packed RGBA8 pixels, H×W as in the
  * layout) into a new (T, 3, S, S) f32 tensor, which it returns.
  */
-export function recordPreprocess(plan: Plan, image: TensorRef, layout: PreprocessLayout, label = 'preprocess'): TensorRef {
-  const src = wholeImage(image);
+export function recordPreprocess(plan: Plan, image: TensorRef | ImageBands, layout: PreprocessLayout, label = 'preprocess'): TensorRef {
+  const src: ImageBands = 'bands' in image ? image : { width: wholeImage(image).width, height: wholeImage(image).height, bands: [{ ref: image, y0: 0 }] };
   if (src.width !== layout.width || src.height !== layout.height) {
     throw new Error(`${label}: image tensor is ${src.width}×${src.height}, the layout was made for ${layout.width}×${layout.height}`);
   }
@@ -132,7 +132,7 @@ export function recordPreprocess(plan: Plan, image: TensorRef, layout: Preproces
   const pixelValues = intermediate(plan, [layout.tiles, 3, S, S], 'f32', 'pixel_values');
   layout.steps.forEach((step, i) => {
     const name = `${label}.${i === 0 ? 'resize' : 'thumbnail'}`;
-    const view = resizeBicubicView(plan, src, step.resizeTo[0], step.resizeTo[1], step.window, name);
+    const view = resizeBicubicBands(plan, src, step.resizeTo[0], step.resizeTo[1], step.window, name);
     normalizeTiles(plan, view, pixelValues, {
       tile: step.firstTile, count: step.count, cols: step.cols, mean: layout.mean, std: layout.std, rescale: layout.rescale, label: `${name}.normalize`,
     });
@@ -146,20 +146,44 @@ export interface PreprocessPlan {
   compiled: CompiledPlan;
   /** Serialises preprocess() calls on this plan (run + optional copy out). */
   lock: Promise<unknown>;
+  /** Source rows per input band: the image is one input, or bands when it is over the binding limit. */
+  bandRows: number;
+}
+
+/**
+ * Rows of the source per band: all of them when the image fits one storage binding, else as many
+ * as fit (a band of h rows binds h·W·4 bytes). The horizontal resize runs per band.
+ */
+function bandRowsFor(gpu: Gpu, width: number, height: number): number {
+  const fit = Math.floor(Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize) / (width * 4));
+  return Math.max(1, Math.min(height, fit));
+}
+
+/** Inputs of a preprocessing plan: `image`, or `image.0`, `image.1`, … for a banded source. */
+function imageInputs(pixels: Uint32Array, width: number, height: number, bandRows: number): Record<string, Uint32Array> {
+  if (bandRows >= height) return { image: pixels };
+  const out: Record<string, Uint32Array> = {};
+  for (let i = 0, y = 0; y < height; i++, y += bandRows) out[`image.${i}`] = pixels.subarray(y * width, Math.min(height, y + bandRows) * width);
+  return out;
 }
 
 export async function compilePreprocess(gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}): Promise<PreprocessPlan> {
   const layout = preprocessLayout(width, height, options);
   const plan = createPlan(gpu, `preprocess ${width}×${height} ${layout.mode} S=${layout.size}`);
-  const image = input(plan, 'image', [height, width], 'u32');
-  output(plan, 'pixel_values', recordPreprocess(plan, image, layout));
+  const bandRows = bandRowsFor(gpu, width, height);
+  const bands: ImageBands['bands'] = [];
+  for (let y = 0; y < height; y += bandRows) {
+    const name = bandRows >= height ? 'image' : `image.${bands.length}`;
+    bands.push({ ref: input(plan, name, [Math.min(bandRows, height - y), width], 'u32'), y0: y });
+  }
+  output(plan, 'pixel_values', recordPreprocess(plan, { width, height, bands }, layout));
   // The image, its resizes and the tiles are each bound whole: a binding over the device's limit is
   // refused here, before anything is allocated, with what to change.
   const violations = planLimitViolations(plan);
   if (violations.length) {
     throw limitErrorWithAdvice(plan, violations, 'Downscale the image before preprocessing it, or use fewer tiles (maxTiles) or a smaller size');
   }
-  return { layout, compiled: await compilePlan(plan), lock: Promise.resolve() };
+  return { layout, compiled: await compilePlan(plan), lock: Promise.resolve(), bandRows };
 }
 
 // Per-device cache of compiled plans, least recently used first; evicted plans are disposed once
@@ -252,7 +276,7 @@ export async function preprocessStage(gpu: Gpu, image: ImageInput | DecodedImage
   const S = layout.size;
   return {
     cached,
-    stage: { compiled, inputs: { image: packedPixels(decoded) }, read: [] },
+    stage: { compiled, inputs: imageInputs(packedPixels(decoded), decoded.width, decoded.height, cached.bandRows), read: [] },
     pixelValues: outputTensor(compiled, 'pixel_values'),
     shape: [layout.tiles, 3, S, S], grid: { ...layout.grid }, tiles: layout.tiles, layout,
   };

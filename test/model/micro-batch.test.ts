@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
 import { randomArray } from '../checks/harness.js';
 import {
-  disposeEncoder, disposeTensor, encode, InternViT, LimitError, maxBatch, passSizes, planLimitViolations, preprocess,
-  presetConfig, randomEncoder, recordForward, shapeOnlyEncoder, uploadTensor, type ForwardResult, type InternVitConfig, type InternVitEncoder,
+  disposeEncoder, disposeTensor, encode, getPreprocessPlan, InternViT, LimitError, maxBatch, passSizes, planLimitViolations, preprocess,
+  presetConfig, randomEncoder, type PreprocessOptions, recordForward, shapeOnlyEncoder, uploadTensor, type ForwardResult, type InternVitConfig, type InternVitEncoder,
 } from '../../src/index.js';
 import { expectedTensors, parseConfig, type WriteTensor } from '../../src/index.js';
 import { makeTempDir, randomTensor, safetensorsFile, seeded, tinyChatConfigJson, writeFiles } from '../runtime/checkpoint-helpers.js';
@@ -239,12 +239,34 @@ describe('automatic micro-batching', () => {
     }
   }, 180_000);
 
-  it('preprocessing whose image binding is over the limit is refused with a LimitError saying what to do', async () => {
-    // d_100x25.png is 100×25: 10,000 bytes as one u32 per pixel.
+  it('preprocessing an image over the binding limit: the source is split into row bands, bytes unchanged', async () => {
+    // f_120x90.png binds 120 × 90 × 4 = 43200 bytes as one u32 per pixel; at 16 KiB, bands of 34 rows.
+    // At 28 KiB (bands of 59 rows) a 2×1 grid + thumbnail fits: two resizes read the bands.
+    const real = gpu();
+    const image = 'test/fixtures/preprocess/sources/f_120x90.png';
+    const cases: [number, PreprocessOptions, string[]][] = [
+      [16384, { mode: 'none', size: 28 }, ['image.0', 'image.1', 'image.2']],
+      [16384, { mode: 'clip', size: 28 }, ['image.0', 'image.1', 'image.2']],
+      [16384, { mode: 'internvl', size: 28, maxTiles: 1 }, ['image.0', 'image.1', 'image.2']],
+      [28672, { mode: 'internvl', size: 28, maxTiles: 2 }, ['image.0', 'image.1']],
+    ];
+    for (const [limit, o, inputs] of cases) {
+      const g = withLimits(real, { maxStorageBufferBindingSize: limit });
+      const plan = await getPreprocessPlan(g, 120, 90, o);
+      expect([...plan.compiled.plan.inputs.keys()]).toEqual(inputs);
+      const banded = await preprocess(g, image, o);
+      const whole = await preprocess(real, image, o);
+      expect(banded.tiles).toBe(whole.tiles);
+      expect(bitsEqual(banded.pixelValues, whole.pixelValues), `${o.mode} max ${o.maxTiles}`).toBe(true);
+    }
+  });
+
+  it('preprocessing whose resize is over the limit even in bands is refused with a LimitError saying what to do', async () => {
+    // d_100x25.png at S=28: the 112×28 resize for a 4×1 grid is bound whole (12544 bytes > 8192).
     const g = withLimits(gpu(), { maxStorageBufferBindingSize: 8192 });
     const err = await preprocess(g, 'test/fixtures/preprocess/sources/d_100x25.png', { size: 28 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LimitError);
-    expect((err as Error).message).toMatch(/preprocess 100×25 internvl S=28: op '[\w.]+', binding '\w+' needs 10000 bytes, over this device's maxStorageBufferBindingSize of 8192.*Downscale the image/);
+    expect((err as Error).message).toMatch(/preprocess 100×25 internvl S=28: op '[\w.]+', binding '\w+' needs \d+ bytes, over this device's maxStorageBufferBindingSize of 8192.*Downscale the image/);
   });
 
   it('internvit info --gpu: the largest batch per pass of InternViT-300M and -6B on this device, nothing loaded', async () => {
