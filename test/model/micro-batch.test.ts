@@ -4,9 +4,9 @@
 // changes, which is all the splitter and compilePlan read); one case uses the adapter's real limit.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { randomArray } from '../checks/harness.js';
+import { compare, formatResult, randomArray } from '../checks/harness.js';
 import {
-  disposeEncoder, disposeTensor, encode, getPreprocessPlan, InternViT, LimitError, maxBatch, passSizes, planLimitViolations, preprocess,
+  clearPreprocessCache, disposeEncoder, disposeTensor, encode, getPreprocessPlan, InternViT, LimitError, maxBatch, passSizes, planLimitViolations, preprocess, preprocessReference,
   presetConfig, randomEncoder, type PreprocessOptions, recordForward, shapeOnlyEncoder, uploadTensor, type ForwardResult, type InternVitConfig, type InternVitEncoder,
 } from '../../src/index.js';
 import { expectedTensors, parseConfig, type WriteTensor } from '../../src/index.js';
@@ -260,6 +260,27 @@ describe('automatic micro-batching', () => {
       expect(bitsEqual(banded.pixelValues, whole.pixelValues), `${o.mode} max ${o.maxTiles}`).toBe(true);
     }
   });
+
+  it("preprocessing a 33.6 Mpx image over the adapter's real binding limit: row bands, equal to the Pillow-exact CPU reference", async (ctx) => {
+    const g = gpu();
+    const [W, H] = [6000, 5600]; // 134,400,000 bytes as one u32 per pixel
+    if (W * H * 4 <= g.limits.maxStorageBufferBindingSize) {
+      ctx.skip(`this adapter binds ${g.limits.maxStorageBufferBindingSize} bytes: a ${W}×${H} image fits whole; the lowered-limit case above covers bands`);
+    }
+    const data = new Uint8Array(W * H * 4);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24; // deterministic noise
+    const img = { data, width: W, height: H, name: 'noise 6000×5600' };
+    const o = { mode: 'none', size: 28 } as const;
+    const plan = await getPreprocessPlan(g, W, H, o);
+    expect(plan.compiled.plan.inputs.size).toBe(Math.ceil(H / Math.floor(g.limits.maxStorageBufferBindingSize / (W * 4))));
+    expect(plan.compiled.plan.inputs.size).toBeGreaterThan(1);
+    const got = await preprocess(g, img, o);
+    const want = preprocessReference(img, o);
+    const r = compare('banded 6000×5600 → 28×28', got.pixelValues, want.pixelValues);
+    console.log(formatResult(r));
+    expect(r.ok, formatResult(r)).toBe(true);
+    clearPreprocessCache(g); // frees the bands' buffers now
+  }, 120_000);
 
   it('preprocessing whose resize is over the limit even in bands is refused with a LimitError saying what to do', async () => {
     // d_100x25.png at S=28: the 112×28 resize for a 4×1 grid is bound whole (12544 bytes > 8192).
