@@ -43,7 +43,10 @@ export interface ImageOptions extends Omit<PreprocessOptions, 'mode'> {
 
 export interface EmbedOptions extends ImageOptions {
   hiddenStates?: boolean | readonly number[];
-  /** Leave outputs on the GPU: tensors owned by the model, valid until the next call with the same tile count. */
+  /**
+   * Leave outputs on the GPU: tensors owned by the model, valid until the next call with the same tile
+   * count. Refused (with the count per pass) when the tiles need several passes on this device.
+   */
   keepOnGpu?: boolean;
   /** Time every op with timestamp queries (a separate profiled plan; needs 'timestamp-query'): result.profile. */
   profile?: boolean;
