@@ -94,6 +94,29 @@ const planChecks: KernelCheck[] = planCases.map(([w, h, opts], i) => ({
   },
 }));
 
+// A source over the storage binding limit is preprocessed from row bands (resizeBicubicBands): each
+// band its own input, the horizontal pass per band. Ragged last bands; the clip crop skips bands.
+const bandCases: [number, number, PreprocessOptions, number][] = [
+  [45, 33, { mode: 'internvl', size: 16, maxTiles: 4 }, 7],
+  [33, 90, { mode: 'clip', size: 28 }, 16],
+  [77, 12, { mode: 'none', size: 24 }, 5],
+];
+const bandChecks: KernelCheck[] = bandCases.map(([w, h, opts, rows], i) => ({
+  name: `preprocess plan from ${Math.ceil(h / rows)} row bands ${w}×${h} ${JSON.stringify(opts)}`,
+  async run(gpu) {
+    const img = randomImage(w, h, 750 + i);
+    const layout = preprocessLayout(w, h, opts);
+    const all = words(img);
+    const inputs: Record<string, { data: Uint32Array; shape: number[]; dtype: 'u32' }> = {};
+    for (let y = 0; y < h; y += rows) inputs[`band${y}`] = { data: all.subarray(y * w, Math.min(h, y + rows) * w), shape: [Math.min(rows, h - y), w], dtype: 'u32' };
+    const out = await runOnce(gpu, inputs, (plan, refs) => ({
+      pv: recordPreprocess(plan, { width: w, height: h, bands: Object.keys(inputs).map((k) => ({ ref: refs[k]!, y0: Number(k.slice(4)) })) }, layout),
+    }));
+    const want = preprocessReference({ width: w, height: h, data: img, name: 'random' }, opts).pixelValues;
+    return compare(`${this.name} → ${layout.tiles} tiles`, out.pv as Float32Array, want, 1e-6, 0);
+  },
+}));
+
 // Decoding: a PNG made here (stored deflate blocks, so no zlib is needed) must decode to its exact
 // pixels, through pngjs in Node and createImageBitmap + OffscreenCanvas in a browser; canvas and
 // bitmap inputs (browser only) must read back exactly.
@@ -200,4 +223,4 @@ const decodeChecks: KernelCheck[] = [
   },
 ];
 
-export const checks: KernelCheck[] = [...resizeChecks, ...windowChecks, ...planChecks, ...decodeChecks];
+export const checks: KernelCheck[] = [...resizeChecks, ...windowChecks, ...planChecks, ...bandChecks, ...decodeChecks];
