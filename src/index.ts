@@ -6,6 +6,7 @@ export * from './runtime/tensor.js';
 export * from './runtime/kernel.js';
 export * from './runtime/wgsl-variants.js';
 export * from './runtime/plan.js';
+export * from './runtime/lru.js';
 export * from './runtime/limits.js';
 export * from './runtime/executor.js';
 export * from './runtime/profiler.js';

@@ -6,6 +6,7 @@ import { checkBinding, getBindGroupLayout, getPipeline, type Constants, type Ker
 import { createBuffer, destroyBuffer, shapeString, tensorBytes, writeHost, type DType, type Tensor } from './tensor.js';
 import { createProfiler, type OpTime, type Profiler } from './profiler.js';
 import { checkPlanLimits } from './limits.js';
+import { ByteLru } from './lru.js';
 
 export type TensorKind = 'input' | 'constant' | 'intermediate';
 
@@ -325,4 +326,20 @@ export function disposePlan(compiled: CompiledPlan): void {
   compiled.disposed = true;
   for (const b of compiled.owned) destroyBuffer(compiled.gpu, b);
   compiled.profiler?.dispose();
+}
+
+/** GPU bytes a compiled plan owns (pool slots, inputs, outputs, staging, host constants, timestamps). */
+export function planBytes(compiled: CompiledPlan): number {
+  const owned = compiled.owned.reduce((a, b) => a + b.size, 0);
+  return owned + (compiled.profiler ? compiled.profiler.count * 16 : 0);
+}
+
+/** Default budget of a model's plan cache: a few plans of a large model, many of a small one. */
+export const DEFAULT_PLAN_CACHE_BYTES = 512 * 2 ** 20;
+
+export type PlanCache = ByteLru<CompiledPlan>;
+
+/** Compiled plans by key, least recently used freed first beyond `budget` bytes (see lru.ts). */
+export function createPlanCache(budget = DEFAULT_PLAN_CACHE_BYTES): PlanCache {
+  return new ByteLru<CompiledPlan>({ budget, sizeOf: planBytes, dispose: disposePlan });
 }
