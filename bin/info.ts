@@ -35,7 +35,7 @@ export function describePasses(gpu: Gpu, config: ModelConfig, size: number): str
     const encoder = shapeOnlyEncoder(gpu, config.vision, linear, config.chat);
     lines.push(describePass(`embed (${what})`, 'images', size, () => maxBatch(encoder, size, size)));
     if (config.chat) {
-      const vl = { encoder, chat: config.chat, plans: new Map() };
+      const vl = { encoder, chat: config.chat, plans: encoder.plans };
       lines.push(describePass(`imageTokens (${what})`, 'tiles', size, () => maxTilesPerPass(vl, size, size)));
     }
   }

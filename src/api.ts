@@ -4,7 +4,7 @@
 //   const model = await InternViT.load('OpenGVLab/InternViT-300M-448px-V2_5');
 //   const { lastHiddenState, poolerOutput } = await model.embed(imageElement);
 //   model.dispose();
-import { describeGpu, destroyGpu, getGpu, type Gpu } from './runtime/device.js';
+import { DeviceLostError, describeGpu, destroyGpu, getGpu, type Gpu } from './runtime/device.js';
 import type { HostArray, Stage } from './runtime/executor.js';
 import type { CheckpointStore, LoadProgress } from './runtime/loader.js';
 import type { Tensor } from './runtime/tensor.js';
@@ -13,8 +13,11 @@ import type { DecodedImage, ImageInput } from './model/image.js';
 import { disposeEncoder, encode, loadEncoder, maxBatch, type ForwardResult, type HostOutput, type InternVitEncoder } from './model/internvit.js';
 import { MAX_BATCH_SEARCH, type BatchFit } from './model/micro-batch.js';
 import { imageTokens, maxTilesPerPass, type ImageTokensOutput, type InternVlVision } from './model/internvl.js';
-import { disposePlan } from './runtime/plan.js';
-import { preprocessStage, withPreprocessLock, type PreprocessMode, type PreprocessOptions } from './model/preprocess.js';
+import { DEFAULT_PLAN_CACHE_BYTES } from './runtime/plan.js';
+import {
+  createPreprocessCache, DEFAULT_PREPROCESS_CACHE_BYTES, preprocessStage, withPreprocessLock,
+  type PreprocessCache, type PreprocessMode, type PreprocessOptions,
+} from './model/preprocess.js';
 import type { Grid } from './model/tiling.js';
 import { paramCount } from './model/presets.js';
 import type { WeightStorage } from './model/weights.js';
@@ -34,6 +37,17 @@ export interface LoadOptions {
    * arithmetic is f32 in every case.
    */
   weightStorage?: WeightStorage;
+  /**
+   * GPU bytes of compiled plans (one per input shape and options) the model keeps for reuse; beyond
+   * it the least recently used are freed (default DEFAULT_PLAN_CACHE_BYTES, 512 MiB; Infinity keeps all). Plans in use,
+   * held by a keepOnGpu result, or the most recently used one are never freed.
+   */
+  planCacheBytes?: number;
+  /**
+   * GPU bytes of preprocessing plans (one per image size and options) the model keeps for reuse
+   * (default DEFAULT_PREPROCESS_CACHE_BYTES, 128 MiB), with the same rules.
+   */
+  preprocessCacheBytes?: number;
 }
 
 export interface ImageOptions extends Omit<PreprocessOptions, 'mode'> {
@@ -45,7 +59,8 @@ export interface EmbedOptions extends ImageOptions {
   hiddenStates?: boolean | readonly number[];
   /**
    * Leave outputs on the GPU: tensors owned by the model, valid until the next call with the same tile
-   * count. Refused (with the count per pass) when the tiles need several passes on this device.
+   * count (and options), or until `out.gpu.release()`; until then their plan is not evicted. Refused
+   * (with the count per pass) when the tiles need several passes on this device.
    */
   keepOnGpu?: boolean;
   /** Time every op with timestamp queries (a separate profiled plan; needs 'timestamp-query'): result.profile. */
@@ -65,28 +80,56 @@ export interface ImageTokensResult extends HostOutput {
   gpu?: Tensor;
   /** Tiles per pass: [T] in one pass, e.g. [6, 6, 1] when the stack was split to fit the device. */
   microBatches: number[];
+  /** With keepOnGpu: lets the plan behind `gpu` be evicted (the tensor is then invalid). */
+  release?: () => void;
+}
+
+/** What a model runs on; replaced as a whole by recover(). */
+interface Parts {
+  gpu: Gpu;
+  encoder: InternVitEncoder;
+  internvl: InternVlVision | null;
+  preprocessPlans: PreprocessCache;
+  ownsGpu: boolean;
+}
+
+/** GPU memory the model holds now, in bytes (buffers made by the runtime). */
+export interface ModelMemory {
+  weightBytes: number;
+  /** Encoder (and InternVL token) plans cached, and their bytes; planCacheBytes bounds them. */
+  plans: number;
+  planBytes: number;
+  /** Preprocessing plans cached, and their bytes; preprocessCacheBytes bounds them. */
+  preprocessPlans: number;
+  preprocessBytes: number;
+  /** Every live buffer on the model's device (other users of a shared device included). */
+  deviceBytesLive: number;
 }
 
 export class InternViT {
+  private parts: Parts;
+  private recovering: Promise<void> | null = null;
+  private disposed = false;
+
   private constructor(
-    readonly gpu: Gpu,
+    parts: Parts,
     readonly config: ModelConfig,
-    private readonly encoder: InternVitEncoder,
-    private readonly internvl: InternVlVision | null,
-    private readonly ownsGpu: boolean,
-  ) {}
+    /** Where the weights came from and how they were loaded: recover() loads them again from there. */
+    private readonly source: string | CheckpointStore,
+    private readonly options: LoadOptions,
+  ) {
+    this.parts = parts;
+  }
 
   /** Loads a checkpoint: a local folder (Node), a URL prefix, or a Hugging Face model id. */
   static async load(source: string | CheckpointStore, options: LoadOptions = {}): Promise<InternViT> {
-    const gpu = options.gpu ?? (await getGpu());
-    try {
-      const { encoder, config } = await loadEncoder(gpu, source, { ...options, projector: 'auto' });
-      const internvl = config.chat ? { encoder, chat: config.chat, plans: new Map() } : null;
-      return new InternViT(gpu, config, encoder, internvl, !options.gpu);
-    } catch (e) {
-      if (!options.gpu) destroyGpu(gpu);
-      throw e;
-    }
+    const { parts, config } = await loadParts(source, options, options.gpu);
+    return new InternViT(parts, config, source, options);
+  }
+
+  /** The device the model runs on (a new one after recover()). */
+  get gpu(): Gpu {
+    return this.parts.gpu;
   }
 
   /** Adapter, model shape and size in a few lines. */
@@ -97,57 +140,130 @@ export class InternViT {
       `InternViT: ${v.numLayers} layers, hidden ${v.hiddenSize}, ${v.numHeads} heads, MLP ${v.intermediateSize}, ` +
         `${v.normType}${v.qkNormalization ? ' + QK norm' : ''}, image ${v.imageSize}/${v.patchSize}, ${(paramCount(v) / 1e6).toFixed(1)} M params`,
     ];
-    lines.push(describeWeights(this.encoder.weights));
-    lines.push(describePass('embed', 'images', v.imageSize, () => maxBatch(this.encoder, v.imageSize, v.imageSize)));
+    lines.push(describeWeights(this.parts.encoder.weights));
+    lines.push(describePass('embed', 'images', v.imageSize, () => maxBatch(this.parts.encoder, v.imageSize, v.imageSize)));
     if (this.config.chat) {
       const c = this.config.chat;
       lines.push(`InternVL projector: pixel shuffle ${c.psVersion} → ${c.numImageTokens} tokens/tile → LLM hidden ${c.llmHiddenSize}, select_layer ${c.selectLayer}`);
-      const internvl = this.internvl!;
+      const internvl = this.parts.internvl!;
       lines.push(describePass('imageTokens', 'tiles', c.imageSize, () => maxTilesPerPass(internvl, c.imageSize, c.imageSize)));
     }
     return lines.join('\n');
   }
 
+  /**
+   * The model's parts for one call: waits for a recover() in progress; on a lost device rejects with a
+   * DeviceLostError that says how to recover. Errors of the call itself get the same hint.
+   */
+  private async call<T>(fn: (parts: Parts) => Promise<T>): Promise<T> {
+    if (this.disposed) throw new Error('InternViT: the model was disposed');
+    if (this.recovering) await this.recovering.catch(() => undefined);
+    const parts = this.parts;
+    try {
+      if (parts.gpu.lostReason !== null) throw new DeviceLostError(parts.gpu.lostReason);
+      return await fn(parts);
+    } catch (e) {
+      if (e instanceof DeviceLostError && !this.disposed) throw new DeviceLostError(e.reason, this.recoverHint(parts));
+      throw e;
+    }
+  }
+
+  private recoverHint(parts: Parts): string {
+    return parts.ownsGpu
+      ? 'Call model.recover() to re-create the device and reload the weights'
+      : 'Call model.recover(gpu) with a new device (getGpu()) to reload the weights on it';
+  }
+
   /** Preprocessing as a stage of the model's run: one command buffer per image, nothing allocated. */
-  private async preprocessed<T>(image: ImageInput | DecodedImage, opts: ImageOptions, run: (pixels: Tensor, shape: number[], before: Stage[]) => Promise<T>): Promise<T & { tiles: TileInfo }> {
+  private async preprocessed<T>(parts: Parts, image: ImageInput | DecodedImage, opts: ImageOptions, run: (pixels: Tensor, shape: number[], before: Stage[]) => Promise<T>): Promise<T & { tiles: TileInfo }> {
     const size = opts.size ?? this.config.chat?.imageSize ?? this.config.vision.imageSize;
     const { preprocess: mode, ...rest } = opts;
-    const p = await preprocessStage(this.gpu, image, { ...rest, mode: mode ?? 'internvl', size });
-    const out = await withPreprocessLock(p.cached, () => run(p.pixelValues, p.shape, [p.stage]));
-    return { ...out, tiles: { count: p.tiles, grid: p.grid } };
+    const p = await preprocessStage(parts.gpu, image, { ...rest, mode: mode ?? 'internvl', size }, parts.preprocessPlans);
+    try {
+      const out = await withPreprocessLock(p.cached, () => run(p.pixelValues, p.shape, [p.stage]));
+      return { ...out, tiles: { count: p.tiles, grid: p.grid } };
+    } finally {
+      p.release();
+    }
+  }
+
+  /** What the model holds on the GPU now: weights, cached plans, and the device's live bytes. */
+  memory(): ModelMemory {
+    const { encoder, preprocessPlans, gpu } = this.parts;
+    let weightBytes = 0;
+    for (const t of encoder.weights.values()) weightBytes += t.buffer.size;
+    return {
+      weightBytes, plans: encoder.plans.size, planBytes: encoder.plans.bytes,
+      preprocessPlans: preprocessPlans.size, preprocessBytes: preprocessPlans.bytes, deviceBytesLive: gpu.counters.bytesLive,
+    };
   }
 
   /** Image → preprocessing on the GPU → encoder outputs for every tile (one submit). */
-  async embed(image: ImageInput | DecodedImage, opts: EmbedOptions = {}): Promise<EmbedResult> {
-    return this.preprocessed(image, opts, (pixels, shape, before) => encode(this.encoder, pixels, shape, { ...opts, before }));
+  embed(image: ImageInput | DecodedImage, opts: EmbedOptions = {}): Promise<EmbedResult> {
+    return this.call((parts) => this.preprocessed(parts, image, opts, (pixels, shape, before) => encode(parts.encoder, pixels, shape, { ...opts, before })));
   }
 
   /** pixel_values (B, 3, H, W) already prepared (host array or GPU tensor) → encoder outputs. */
   embedPixels(pixels: HostArray | Tensor, shape: readonly number[], opts: Omit<EmbedOptions, keyof ImageOptions> = {}): Promise<ForwardResult> {
-    return encode(this.encoder, pixels, shape, opts);
+    return this.call((parts) => encode(parts.encoder, pixels, shape, opts));
   }
 
   /** InternVL chat checkpoints: image → (tiles, tokens per tile, LLM hidden) image tokens (one submit). */
-  async imageTokens(image: ImageInput | DecodedImage, opts: ImageOptions & { keepOnGpu?: boolean } = {}): Promise<ImageTokensResult> {
-    const internvl = this.requireChat();
-    return this.preprocessed(image, opts, (pixels, shape, before) => imageTokens(internvl, pixels, shape, { keepOnGpu: opts.keepOnGpu, before }));
+  imageTokens(image: ImageInput | DecodedImage, opts: ImageOptions & { keepOnGpu?: boolean } = {}): Promise<ImageTokensResult> {
+    return this.call(async (parts) => {
+      const internvl = this.requireChat(parts);
+      return this.preprocessed(parts, image, opts, (pixels, shape, before) => imageTokens(internvl, pixels, shape, { keepOnGpu: opts.keepOnGpu, before }));
+    });
   }
 
   /** InternVL chat checkpoints: pixel_values (T, 3, S, S) → image tokens. */
   imageTokensFromPixels(pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean } = {}): Promise<ImageTokensOutput> {
-    return imageTokens(this.requireChat(), pixels, shape, opts);
+    return this.call(async (parts) => imageTokens(this.requireChat(parts), pixels, shape, opts));
   }
 
-  private requireChat(): InternVlVision {
-    if (!this.internvl) throw new Error('imageTokens needs an InternVL chat checkpoint (config.json with vision_config and llm_config); this one is a standalone InternViT');
-    return this.internvl;
+  private requireChat(parts: Parts): InternVlVision {
+    if (!parts.internvl) throw new Error('imageTokens needs an InternVL chat checkpoint (config.json with vision_config and llm_config); this one is a standalone InternViT');
+    return parts.internvl;
+  }
+
+  /**
+   * Restores the model after its device was lost (DeviceLostError): acquires a new device with the
+   * load options (or uses `gpu`, required when load() was given one), loads the weights again from
+   * the original source, and compiles plans again on first use. Outputs are the same as before the
+   * loss. On a live device without `gpu` it does nothing; with `gpu` it moves the model there.
+   * Calls made while it runs wait for it.
+   */
+  recover(gpu?: Gpu): Promise<void> {
+    if (this.disposed) return Promise.reject(new Error('InternViT.recover(): the model was disposed'));
+    if (this.recovering) return this.recovering;
+    const run = this.reload(gpu).finally(() => {
+      this.recovering = null;
+    });
+    this.recovering = run;
+    return run;
+  }
+
+  private async reload(gpu?: Gpu): Promise<void> {
+    const old = this.parts;
+    if (gpu?.lostReason) throw new DeviceLostError(gpu.lostReason, 'InternViT.recover(gpu) needs a live device: pass a new one from getGpu()');
+    if (!gpu && old.gpu.lostReason === null) return;
+    if (!gpu && !old.ownsGpu) {
+      throw new Error('InternViT.recover(): this model runs on a device passed to load() ({ gpu }); pass a new one: model.recover(await getGpu())');
+    }
+    const { parts } = await loadParts(this.source, this.options, gpu);
+    if (this.disposed) {
+      // dispose() came while the weights were loading.
+      disposeParts(parts);
+      return;
+    }
+    disposeParts(old);
+    this.parts = parts;
   }
 
   /** Frees every GPU buffer (weights, plans) and the device if load() acquired it. */
   dispose(): void {
-    if (this.internvl) for (const p of this.internvl.plans.values()) disposePlan(p);
-    disposeEncoder(this.encoder);
-    if (this.ownsGpu) destroyGpu(this.gpu);
+    this.disposed = true;
+    disposeParts(this.parts);
   }
 }
 
@@ -165,6 +281,32 @@ export function describePass(call: string, items: string, size: number, fit: () 
   const most = f.batch >= MAX_BATCH_SEARCH ? `at least ${f.batch}` : `up to ${f.batch}`;
   const why = f.limitedBy ? ` (${f.batch + 1} would break ${f.limitedBy})` : '';
   return `${call}: one pass on this device takes ${most} ${items} at ${size}×${size}${why}; larger batches run as micro-batches`;
+}
+
+/** Acquires a device (unless given one), loads and validates the weights, makes the plan cache. */
+async function loadParts(source: string | CheckpointStore, options: LoadOptions, given?: Gpu): Promise<{ parts: Parts; config: ModelConfig }> {
+  for (const k of ['planCacheBytes', 'preprocessCacheBytes'] as const) {
+    const v = options[k];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0)) throw new Error(`InternViT.load: ${k} must be a number of bytes ≥ 0 or Infinity (got ${v})`);
+  }
+  const gpu = given ?? (await getGpu());
+  try {
+    const { encoder, config } = await loadEncoder(gpu, source, { ...options, projector: 'auto' });
+    encoder.plans.setBudget(options.planCacheBytes ?? DEFAULT_PLAN_CACHE_BYTES);
+    const preprocessPlans = createPreprocessCache(options.preprocessCacheBytes ?? DEFAULT_PREPROCESS_CACHE_BYTES);
+    const internvl = config.chat ? { encoder, chat: config.chat, plans: encoder.plans } : null;
+    return { parts: { gpu, encoder, internvl, preprocessPlans, ownsGpu: !given }, config };
+  } catch (e) {
+    if (!given) destroyGpu(gpu);
+    throw e;
+  }
+}
+
+/** Frees the weights and plans (token plans share the encoder's cache), and the device if owned. */
+function disposeParts(parts: Parts): void {
+  parts.preprocessPlans.clear();
+  disposeEncoder(parts.encoder);
+  if (parts.ownsGpu) destroyGpu(parts.gpu);
 }
 
 /** "weights on the GPU: 0.61 GB (96 linear weights in bf16, the rest f32)". */

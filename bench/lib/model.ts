@@ -4,7 +4,6 @@
 import type { Gpu } from '../../src/runtime/device.js';
 import { openCheckpoint, FileNotFoundError, type Checkpoint, type CheckpointStore } from '../../src/runtime/loader.js';
 import { openSafetensors } from '../../src/runtime/safetensors.js';
-import { disposePlan } from '../../src/runtime/plan.js';
 import { checkpointConfig, type InternVitConfig } from '../../src/model/config.js';
 import { gflopsPerImage, presetConfig } from '../../src/model/presets.js';
 import { linearWeightDType, loadWeights, type WeightStorage } from '../../src/model/weights.js';
@@ -158,7 +157,6 @@ function profileRows(ops: { kernel: string; ms: number; flops?: number }[]): OpP
 }
 
 function freePlans(encoder: InternVitEncoder): void {
-  for (const p of encoder.plans.values()) disposePlan(p);
   encoder.plans.clear();
 }
 

@@ -3,8 +3,9 @@
 import type { Gpu } from '../runtime/device.js';
 import { runPlans, type HostArray, type Stage } from '../runtime/executor.js';
 import {
-  compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan, type Plan,
+  compilePlan, createPlan, createPlanCache, input, output, outputTensor, type CompiledPlan, type Plan, type PlanCache,
 } from '../runtime/plan.js';
+import type { Lease } from '../runtime/lru.js';
 import { disposeTensor, tensorBytes, uploadTensor, type Tensor } from '../runtime/tensor.js';
 import { toHalfBits } from '../runtime/dtype.js';
 import type { OpTime } from '../runtime/profiler.js';
@@ -20,7 +21,8 @@ export interface InternVitEncoder {
   config: InternVitConfig;
   /** Weights by state-dict name without prefix: f32 on the GPU, linear weights f32, bf16 or f16. */
   weights: Map<string, Tensor>;
-  plans: Map<string, CompiledPlan>;
+  /** Compiled plans by shape and options: an LRU with a byte budget (InternVL token plans share it). */
+  plans: PlanCache;
   disposed: boolean;
 }
 
@@ -44,8 +46,11 @@ export interface ForwardResult {
   lastHiddenState: HostOutput;
   poolerOutput: HostOutput;
   hiddenStates?: HostOutput[];
-  /** With keepOnGpu: the GPU tensors, valid until the next forward with the same shape. */
-  gpu?: { lastHiddenState: Tensor; poolerOutput: Tensor; hiddenStates?: Tensor[] };
+  /**
+   * With keepOnGpu: the GPU tensors, valid until the next forward with the same shape and options.
+   * They keep their plan from eviction until then; release() lets it go earlier.
+   */
+  gpu?: { lastHiddenState: Tensor; poolerOutput: Tensor; hiddenStates?: Tensor[]; release(): void };
   /** With profile: every op of every pass, in order (an op appears once per micro-batch). */
   profile?: OpTime[];
   /** Images per pass: [B] when the batch fit the device in one pass, e.g. [6, 6, 1] when split. */
@@ -65,7 +70,7 @@ export function encoderFromWeights(gpu: Gpu, config: InternVitConfig, weights: M
     }
   }
   if (problems.length) throw new Error(`InternViT weights do not match the config: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (+${problems.length - 8} more)` : ''}`);
-  return { gpu, config, weights, plans: new Map(), disposed: false };
+  return { gpu, config, weights, plans: createPlanCache(), disposed: false };
 }
 
 export interface LoadEncoderOptions extends OpenCheckpointOptions {
@@ -123,7 +128,7 @@ export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1, opts:
     const dtype = linear ? linearWeightDType(storage, 'F32') : 'f32';
     weights.set(name, dtype === 'f32' ? uploadTensor(gpu, data, shape, 'f32', name) : uploadTensor(gpu, toHalfBits(data, dtype, name), shape, dtype, name));
   }
-  return { gpu, config, weights, plans: new Map(), disposed: false };
+  return { gpu, config, weights, plans: createPlanCache(), disposed: false };
 }
 
 // Encoders made by shapeOnlyEncoder: their weights have no GPU buffers, so they may record, never compile.
@@ -142,7 +147,7 @@ export function shapeOnlyEncoder(gpu: Gpu, config: InternVitConfig, linear: 'f32
     const dtype = t.linear ? linear : 'f32';
     weights.set(t.name, { buffer: noBuffer, shape: t.shape, dtype, byteLength: tensorBytes(t.shape, dtype), label: t.name });
   }
-  const encoder: InternVitEncoder = { gpu, config, weights, plans: new Map(), disposed: false };
+  const encoder: InternVitEncoder = { gpu, config, weights, plans: createPlanCache(), disposed: false };
   shapeOnly.add(encoder);
   return encoder;
 }
@@ -205,17 +210,25 @@ export function maxBatch(model: InternVitEncoder, height: number, width: number,
   return largestBatch(fitQuery(model, height, width, hiddenIndices(model.config, opts.hiddenStates)), opts.want ?? Infinity);
 }
 
-/** The compiled forward for one input shape; compiled on first use, then reused. */
+/**
+ * The compiled forward for one input shape; compiled on first use, then reused while it stays in the
+ * plan cache (a plan evicted later is disposed: runs should go through encode()).
+ */
 export async function forwardPlan(model: InternVitEncoder, shape: readonly number[], options: ForwardOptions = {}): Promise<CompiledPlan> {
+  const lease = await leaseForwardPlan(model, shape, options);
+  lease.release();
+  return lease.value;
+}
+
+/** The cached forward plan for this shape, protected from eviction until the lease is released. */
+async function leaseForwardPlan(model: InternVitEncoder, shape: readonly number[], options: ForwardOptions): Promise<Lease<CompiledPlan>> {
   const [batch, , height, width] = checkPixelShape(model, shape);
   const hidden = hiddenIndices(model.config, options.hiddenStates);
   const key = `${batch}x${height}x${width}|h${hidden.join(',')}|${options.profile ? 'p' : ''}`;
-  let compiled = model.plans.get(key);
-  if (compiled) return compiled;
-  assertRunnable(model);
-  compiled = await compilePlan(recordForward(model, shape, hidden), { profile: options.profile });
-  model.plans.set(key, compiled);
-  return compiled;
+  return model.plans.acquire(key, async () => {
+    assertRunnable(model);
+    return compilePlan(recordForward(model, shape, hidden), { profile: options.profile });
+  });
 }
 
 /**
@@ -258,7 +271,16 @@ export async function encode(
 async function encodeOnce(
   model: InternVitEncoder, pixels: HostArray | Tensor, shape: readonly number[], options: ForwardOptions,
 ): Promise<ForwardResult> {
-  const compiled = await forwardPlan(model, shape, options);
+  const lease = await leaseForwardPlan(model, shape, options);
+  try {
+    return await encodeWith(lease, pixels, shape, options);
+  } finally {
+    lease.release();
+  }
+}
+
+async function encodeWith(lease: Lease<CompiledPlan>, pixels: HostArray | Tensor, shape: readonly number[], options: ForwardOptions): Promise<ForwardResult> {
+  const compiled = lease.value;
   const names = [...compiled.plan.outputs.keys()];
   const stages = [...(options.before ?? []), { compiled, inputs: { pixel_values: pixels }, read: options.keepOnGpu ? [] : names }];
   const outs = (await runPlans(stages)).at(-1)!;
@@ -279,6 +301,7 @@ async function encodeOnce(
       lastHiddenState: outputTensor(compiled, 'last_hidden_state'),
       poolerOutput: outputTensor(compiled, 'pooler_output'),
       hiddenStates: hiddenNames.length ? hiddenNames.map((n) => outputTensor(compiled, n)) : undefined,
+      release: lease.hold(),
     };
   }
   return result;
@@ -288,7 +311,6 @@ async function encodeOnce(
 export function disposeEncoder(model: InternVitEncoder): void {
   if (model.disposed) return;
   model.disposed = true;
-  for (const p of model.plans.values()) disposePlan(p);
   model.plans.clear();
   for (const t of model.weights.values()) disposeTensor(model.gpu, t);
   model.weights.clear();

@@ -2,7 +2,8 @@
 // tile count. The encoder runs only the layers select_layer needs (−2 skips the last layer).
 import type { Gpu } from '../runtime/device.js';
 import { runPlans, type HostArray, type Stage } from '../runtime/executor.js';
-import { compilePlan, createPlan, disposePlan, input, output, outputTensor, type CompiledPlan, type Plan } from '../runtime/plan.js';
+import { compilePlan, createPlan, input, output, outputTensor, type CompiledPlan, type Plan, type PlanCache } from '../runtime/plan.js';
+import type { Lease } from '../runtime/lru.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { InternVlChatConfig, ModelConfig } from './config.js';
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
@@ -13,7 +14,8 @@ import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type
 export interface InternVlVision {
   encoder: InternVitEncoder;
   chat: InternVlChatConfig;
-  plans: Map<string, CompiledPlan>;
+  /** The encoder's plan cache: token plans and encoder plans share one byte budget. */
+  plans: PlanCache;
 }
 
 /** Loads the vision encoder and mlp1 of an InternVL chat checkpoint; language-model tensors are never read. */
@@ -23,7 +25,7 @@ export async function loadInternVlVision(gpu: Gpu, source: Parameters<typeof loa
     disposeEncoder(encoder);
     throw new Error('image tokens need an InternVL chat checkpoint (config.json with vision_config, llm_config, downsample_ratio)');
   }
-  return { model: { encoder, chat: config.chat, plans: new Map() }, config };
+  return { model: { encoder, chat: config.chat, plans: encoder.plans }, config };
 }
 
 /** hidden_states index InternVL feeds the projector: −1 → the last layer, −k → L+1−k, k ≥ 0 → k. */
@@ -75,19 +77,19 @@ export function maxTilesPerPass(model: InternVlVision, height: number, width: nu
   return largestBatch(fitQuery(model, height, width), want);
 }
 
-async function tokensPlan(model: InternVlVision, shape: readonly number[]): Promise<CompiledPlan> {
+/** The cached token plan for this shape, protected from eviction until the lease is released. */
+async function tokensPlan(model: InternVlVision, shape: readonly number[]): Promise<Lease<CompiledPlan>> {
   const [tiles, , height, width] = checkTileShape(model, shape);
-  const key = `${tiles}x${height}x${width}`;
-  let compiled = model.plans.get(key);
-  if (compiled) return compiled;
-  assertRunnable(model.encoder);
-  compiled = await compilePlan(recordTokens(model, shape));
-  model.plans.set(key, compiled);
-  return compiled;
+  return model.plans.acquire(`tokens ${tiles}x${height}x${width}`, async () => {
+    assertRunnable(model.encoder);
+    return compilePlan(recordTokens(model, shape));
+  });
 }
 
 export interface ImageTokensOutput extends HostOutput {
   gpu?: Tensor;
+  /** With keepOnGpu: the plan behind `gpu` stays (not evicted) until the next call of this shape or release(). */
+  release?: () => void;
   /** Tiles per pass: [T] in one pass, e.g. [6, 6, 1] when the stack was split to fit the device. */
   microBatches: number[];
 }
@@ -123,7 +125,18 @@ export async function imageTokens(
 async function tokensOnce(
   model: InternVlVision, pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean; before?: Stage[] },
 ): Promise<ImageTokensOutput> {
-  const compiled = await tokensPlan(model, shape);
+  const lease = await tokensPlan(model, shape);
+  try {
+    return await tokensWith(lease, pixels, shape, opts);
+  } finally {
+    lease.release();
+  }
+}
+
+async function tokensWith(
+  lease: Lease<CompiledPlan>, pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean; before?: Stage[] },
+): Promise<ImageTokensOutput> {
+  const compiled = lease.value;
   const stages = [...(opts.before ?? []), { compiled, inputs: { pixel_values: pixels }, read: opts.keepOnGpu ? [] : ['image_tokens'] }];
   const out = (await runPlans(stages)).at(-1)!;
   const ref = compiled.plan.outputs.get('image_tokens')!;
@@ -131,12 +144,12 @@ async function tokensOnce(
     data: (out.image_tokens as Float32Array | undefined) ?? new Float32Array(0),
     shape: [...ref.shape],
     gpu: opts.keepOnGpu ? outputTensor(compiled, 'image_tokens') : undefined,
+    release: opts.keepOnGpu ? lease.hold() : undefined,
     microBatches: [shape[0]!],
   };
 }
 
 export function disposeInternVlVision(model: InternVlVision): void {
-  for (const p of model.plans.values()) disposePlan(p);
   model.plans.clear();
   disposeEncoder(model.encoder);
 }

@@ -17,8 +17,9 @@ import { IMAGENET_MEAN, IMAGENET_STD, normalizeTable, normalizeTiles, type Resca
 import { resizeBicubicBands, resizeBicubicReference, wholeImage, type ImageBands, type ResizeWindow } from '../kernels/resize.js';
 import type { Gpu } from '../runtime/device.js';
 import { runPlan, type Stage } from '../runtime/executor.js';
-import { compilePlan, createPlan, disposePlan, input, intermediate, output, outputTensor, type CompiledPlan, type Plan, type TensorRef } from '../runtime/plan.js';
+import { compilePlan, createPlan, disposePlan, input, intermediate, output, outputTensor, planBytes, type CompiledPlan, type Plan, type TensorRef } from '../runtime/plan.js';
 import { createTensor, type Tensor } from '../runtime/tensor.js';
+import { ByteLru, type Lease } from '../runtime/lru.js';
 import { decodeImage, type DecodedImage, type ImageInput } from './image.js';
 import { checkImagePixels, resolveMaxImagePixels } from './image-header.js';
 import { planLimitViolations } from '../runtime/limits.js';
@@ -186,51 +187,49 @@ export async function compilePreprocess(gpu: Gpu, width: number, height: number,
   return { layout, compiled: await compilePlan(plan), lock: Promise.resolve(), bandRows };
 }
 
-// Per-device cache of compiled plans, least recently used first; evicted plans are disposed once
-// their last run has finished.
+// Compiled plans by (image size, options): LRUs with a byte budget (see runtime/lru.ts). A model keeps
+// its own (InternViT: freed by dispose()); preprocess() without one uses a per-device cache. A plan in
+// use (leased until its run is done) is never evicted under a caller.
 const CACHE_KEY = 'preprocess:plans';
-const CACHE_SIZE = 8;
 
-function planCache(gpu: Gpu): Map<string, Promise<PreprocessPlan>> {
-  let cache = gpu.cache.get(CACHE_KEY) as Map<string, Promise<PreprocessPlan>> | undefined;
+/** Default budget of a preprocessing plan cache. */
+export const DEFAULT_PREPROCESS_CACHE_BYTES = 128 * 2 ** 20;
+
+export type PreprocessCache = ByteLru<PreprocessPlan>;
+
+export function createPreprocessCache(budget = DEFAULT_PREPROCESS_CACHE_BYTES): PreprocessCache {
+  return new ByteLru<PreprocessPlan>({ budget, sizeOf: (p) => planBytes(p.compiled), dispose: (p) => disposePlan(p.compiled) });
+}
+
+/** The device's own cache, for preprocess() calls that bring none. */
+export function devicePreprocessCache(gpu: Gpu): PreprocessCache {
+  let cache = gpu.cache.get(CACHE_KEY) as PreprocessCache | undefined;
   if (!cache) {
-    cache = new Map();
+    cache = createPreprocessCache();
     gpu.cache.set(CACHE_KEY, cache);
   }
   return cache;
 }
 
-function releasePlan(p: Promise<PreprocessPlan>): void {
-  p.then((plan) => plan.lock.then(() => plan.compiled.queue).then(() => disposePlan(plan.compiled)), () => undefined);
-}
-
-/** The cached compiled plan for this image size and options (compiled on first use). */
-export function getPreprocessPlan(gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}): Promise<PreprocessPlan> {
+/** The cached compiled plan for this image size and options (compiled on first use), leased until release(). */
+export function leasePreprocessPlan(
+  gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}, cache: PreprocessCache = devicePreprocessCache(gpu),
+): Promise<Lease<PreprocessPlan>> {
   const o = resolveOptions(options);
   const key = JSON.stringify([width, height, o.mode, o.size, o.mode === 'internvl' ? [o.minTiles, o.maxTiles, o.thumbnail] : 0, o.mean, o.std]);
-  const cache = planCache(gpu);
-  let hit = cache.get(key);
-  if (hit) {
-    cache.delete(key);
-    cache.set(key, hit);
-    return hit;
-  }
-  hit = compilePreprocess(gpu, width, height, o);
-  hit.catch(() => cache.delete(key));
-  cache.set(key, hit);
-  while (cache.size > CACHE_SIZE) {
-    const [oldest, p] = cache.entries().next().value as [string, Promise<PreprocessPlan>];
-    cache.delete(oldest);
-    releasePlan(p);
-  }
-  return hit;
+  return cache.acquire(key, () => compilePreprocess(gpu, width, height, o));
 }
 
-/** Disposes every cached preprocessing plan of this device. */
+/** The cached compiled plan (not leased: it may be evicted once other plans are used). */
+export async function getPreprocessPlan(gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}): Promise<PreprocessPlan> {
+  const lease = await leasePreprocessPlan(gpu, width, height, options);
+  lease.release();
+  return lease.value;
+}
+
+/** Disposes every plan in the device's own preprocessing cache. */
 export function clearPreprocessCache(gpu: Gpu): void {
-  const cache = planCache(gpu);
-  for (const p of cache.values()) releasePlan(p);
-  cache.clear();
+  devicePreprocessCache(gpu).clear();
 }
 
 export interface PreprocessResult<P = Float32Array> {
@@ -265,17 +264,22 @@ export function withPreprocessLock<T>(cached: PreprocessPlan, fn: () => Promise<
 
 /**
  * The preprocessing of one image as a stage for runPlans(): a caller that feeds the encoder with it
- * runs both in one command buffer, with no buffer made per image. Run it under withPreprocessLock.
+ * runs both in one command buffer, with no buffer made per image. Run it under withPreprocessLock,
+ * and call release() once the run is done (until then the plan cannot be evicted).
  */
-export async function preprocessStage(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions = {}): Promise<PreprocessResult<Tensor> & { cached: PreprocessPlan; stage: Stage }> {
+export async function preprocessStage(
+  gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions = {}, cache?: PreprocessCache,
+): Promise<PreprocessResult<Tensor> & { cached: PreprocessPlan; stage: Stage; release(): void }> {
   const { maxImagePixels } = resolveOptions(options);
   const decoded = isDecoded(image) ? image : await decodeImage(image, undefined, { maxImagePixels });
   checkImagePixels(decoded.width, decoded.height, decoded.name, maxImagePixels);
-  const cached = await getPreprocessPlan(gpu, decoded.width, decoded.height, options);
+  const lease = await leasePreprocessPlan(gpu, decoded.width, decoded.height, options, cache);
+  const cached = lease.value;
   const { layout, compiled } = cached;
   const S = layout.size;
   return {
     cached,
+    release: lease.release,
     stage: { compiled, inputs: imageInputs(packedPixels(decoded), decoded.width, decoded.height, cached.bandRows), read: [] },
     pixelValues: outputTensor(compiled, 'pixel_values'),
     shape: [layout.tiles, 3, S, S], grid: { ...layout.grid }, tiles: layout.tiles, layout,
@@ -289,7 +293,7 @@ export async function preprocessStage(gpu: Gpu, image: ImageInput | DecodedImage
 export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options?: PreprocessOptions & { output?: 'host' }): Promise<PreprocessResult<Float32Array>>;
 export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions & { output: 'gpu' }): Promise<PreprocessResult<Tensor>>;
 export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions & { output?: 'host' | 'gpu' } = {}): Promise<PreprocessResult<Float32Array | Tensor>> {
-  const { cached, stage, pixelValues: planOutput, ...meta } = await preprocessStage(gpu, image, options);
+  const { cached, stage, pixelValues: planOutput, release, ...meta } = await preprocessStage(gpu, image, options);
   const { compiled } = cached;
   const pixelValues = await withPreprocessLock(cached, async () => {
     if (options.output !== 'gpu') return (await runPlan(compiled, stage.inputs)).pixel_values as Float32Array;
@@ -301,7 +305,7 @@ export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, opt
     gpu.device.queue.submit([enc.finish()]);
     gpu.counters.submits++;
     return tensor;
-  });
+  }).finally(release);
   return { pixelValues, ...meta };
 }
 

@@ -53,8 +53,9 @@ export interface GetGpuOptions {
 }
 
 export class DeviceLostError extends Error {
-  constructor(reason: string) {
-    super(`WebGPU device lost: ${reason}`);
+  /** `hint`: what the caller can do about it (e.g. the model's recover()). */
+  constructor(readonly reason: string, hint?: string) {
+    super(`WebGPU device lost: ${reason}${hint ? `. ${hint}` : ''}`);
     this.name = 'DeviceLostError';
   }
 }
@@ -218,13 +219,32 @@ export function assertAlive(gpu: Gpu): void {
   if (gpu.lostReason !== null) throw new DeviceLostError(gpu.lostReason);
 }
 
+// Who waits on each device's loss. One handler per device on gpu.lost, and each waiter leaves the
+// set when its work settles: a callback per call on gpu.lost itself would pile up for the life of
+// the device (a long-running process would grow without bound).
+const lostWaiters = new WeakMap<Gpu, Set<() => void>>();
+
+function onLost(gpu: Gpu, fn: () => void): () => void {
+  let waiters = lostWaiters.get(gpu);
+  if (!waiters) {
+    const set = (waiters = new Set());
+    lostWaiters.set(gpu, set);
+    gpu.lost.then(() => {
+      for (const f of [...set]) f();
+      set.clear();
+    });
+  }
+  waiters.add(fn);
+  return () => waiters.delete(fn);
+}
+
 /** Races a GPU promise against device loss so nothing waits forever on a dead device. */
 export async function whileAlive<T>(gpu: Gpu, work: Promise<T>): Promise<T> {
   assertAlive(gpu);
   // A settled promise ignores later reject calls, so no unhandled rejection is left behind.
   return new Promise<T>((resolve, reject) => {
-    gpu.lost.then(() => reject(new DeviceLostError(gpu.lostReason ?? 'unknown')));
-    work.then(resolve, reject);
+    const off = onLost(gpu, () => reject(new DeviceLostError(gpu.lostReason ?? 'unknown')));
+    work.then((v) => { off(); resolve(v); }, (e: unknown) => { off(); reject(e); });
   });
 }
 

@@ -148,8 +148,18 @@ export async function getPipeline(gpu: Gpu, kernel: Kernel, constants: Constants
   assertAlive(gpu);
   checkConstants(kernel, constants);
   const key = `pipeline|${kernel.name}|${sourceHash(kernel.source)}|${kernel.entryPoint}|${constantsKey(constants)}`;
-  const hit = gpu.cache.get(key) as GPUComputePipeline | undefined;
+  // The promise is cached, so concurrent compiles of plans that share a pipeline make it once.
+  const hit = gpu.cache.get(key) as Promise<GPUComputePipeline> | undefined;
   if (hit) return hit;
+  const made = createPipeline(gpu, kernel, constants);
+  gpu.cache.set(key, made);
+  made.catch(() => {
+    if (gpu.cache.get(key) === made) gpu.cache.delete(key);
+  });
+  return made;
+}
+
+async function createPipeline(gpu: Gpu, kernel: Kernel, constants: Constants): Promise<GPUComputePipeline> {
   const device = gpu.device;
   const layout = getBindGroupLayout(gpu, kernel);
   device.pushErrorScope('validation');
@@ -171,7 +181,6 @@ export async function getPipeline(gpu: Gpu, kernel: Kernel, constants: Constants
     throw new Error(`kernel '${kernel.name}' with constants {${constantsKey(constants)}}: pipeline creation failed: ${(e as Error).message}`);
   }
   gpu.counters.pipelinesCreated++;
-  gpu.cache.set(key, pipeline);
   return pipeline;
 }
 

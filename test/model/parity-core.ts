@@ -6,7 +6,6 @@ import type { Gpu } from '../../src/runtime/device.js';
 import type { CheckpointStore } from '../../src/runtime/loader.js';
 import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
 import { disposeEncoder, encode, encoderFromWeights, loadEncoder, recordForward, type ForwardResult, type InternVitEncoder } from '../../src/model/internvit.js';
-import { disposePlan } from '../../src/runtime/plan.js';
 import { disposeInternVlVision, imageTokens, loadInternVlVision } from '../../src/model/internvl.js';
 import { compare, type CheckResult } from '../checks/harness.js';
 import { largestBinding, planFits, withLimits } from './lowered-limits.js';
@@ -132,7 +131,7 @@ async function checkSplit(id: string, encoder: InternVitEncoder, pixels: Host, o
     }
     return { problems, passes: split.microBatches };
   } finally {
-    for (const p of view.plans.values()) disposePlan(p);
+    view.plans.clear();
   }
 }
 
