@@ -5,6 +5,9 @@
 //   --suites kernels,model  which suites (default both); `checks` runs every kernel check (test/checks, the
 //                           selfcheck) on this adapter first: correctness on the hardware, printed, not timed;
 //                           `dataset`: internvit embed-dataset end to end on generated images (bench/lib/dataset.ts)
+//                           `soak`: --soak-forwards N (default 1000) forwards of mixed shapes through the API on
+//                           models/internvit-tiny (or --model-dir tiny=DIR), host RSS and live GPU bytes at start
+//                           and end. A run replaces only the records of the suites it ran.
 //   --models 300M,6B        full mode: presets (random weights unless --model-dir gives a folder); tiny = models/internvit-tiny
 //   --model-dir KEY=DIR     weights (+ model.onnx, pixels/expected files) for a model key, e.g. 300M=/tmp/m300
 //   --sizes 224,448  --batches 1,8  --runs N  --warmup N  --kernels TEXT (name filter)  --no-peer
@@ -20,10 +23,13 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describeGpu, destroyGpu, getGpu, type Gpu } from '../src/runtime/device.js';
 import { runKernelSuite } from './lib/kernels.js';
 import { runModelSuite, type ModelSpec, type Peer } from './lib/model.js';
 import { runDatasetSuite } from './lib/dataset.js';
+import { runSoakSuite } from './lib/soak.js';
 import { ortWebGpuPeer } from './lib/peer-ort.js';
 import { mergeResults, readResults, writeResults } from './lib/results.js';
 import { formatRecord } from './lib/format.js';
@@ -77,6 +83,12 @@ async function nodePeer(gpu: Gpu): Promise<{ peer: Peer | null; error?: string }
   }
 }
 
+/** The record suites a run of these option suites writes (what its results replace). */
+function recordSuites(suites: string[]): BenchRecord['suite'][] {
+  const of: Record<string, BenchRecord['suite']> = { kernels: 'kernel', model: 'model', dataset: 'dataset', soak: 'soak' };
+  return suites.flatMap((s) => (of[s] ? [of[s]] : []));
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const one = (k: string) => args.get(k)?.at(-1);
@@ -116,7 +128,7 @@ async function main(): Promise<void> {
   // Results are rewritten after every record, so a crash or a timeout keeps what was measured.
   const save = () => writeResults(outDir, mergeResults(old, {
     runner, mode: opts.mode, command: `${runner === 'node' ? 'npm run bench:node --' : 'node bench-node.mjs'} ${process.argv.slice(2).join(' ')}`.trim(),
-    seconds: (Date.now() - started) / 1000, adapter: adapterLine,
+    seconds: (Date.now() - started) / 1000, adapter: adapterLine, suites: recordSuites(opts.suites),
     environment: `Node ${process.version}, Dawn (webgpu npm package); adapter shader-f16: ${gpu.features.shaderF16 ? 'yes' : 'no'} (unused: the arithmetic is f32)`,
     date: new Date(started).toISOString(),
   }, [...included, ...fresh], args.has('append')));
@@ -143,6 +155,18 @@ async function main(): Promise<void> {
       const model = specs.find((m) => m.folder) ?? tiny;
       await runDatasetSuite({ opts, runner, repoRoot, model: { label: model.label, folder: model.folder! }, adapter: adapterLine.split('\n')[0]!.replace(/^adapter: /, ''),
         software: gpu.adapter.software, onRecord, log: (l) => console.log(`… ${l}`) });
+    }
+    if (opts.suites.includes('soak')) {
+      const folder = resolve(dirs.get('tiny') ?? join(repoRoot, 'models/internvit-tiny'));
+      // A collection before each sample, so RSS and heap show what is retained, not what is pending.
+      setFlagsFromString('--expose_gc');
+      const gc = runInNewContext('gc') as () => void;
+      const hostMemory = () => {
+        gc();
+        const m = process.memoryUsage();
+        return { rss: m.rss, heap: m.heapUsed };
+      };
+      await runSoakSuite({ gpu, opts, runner, source: folder, label: 'internvit-tiny', hostMemory, onRecord, log: (l) => console.log(`… ${l}`) });
     }
   } finally {
     destroyGpu(gpu);

@@ -5,6 +5,12 @@ export function formatRecord(r: BenchRecord): string {
   const name = r.suite === 'model' && r.weights ? `${r.name}, ${r.weights} weights` : r.name;
   const head = `[${r.suite}] ${r.runtime.padEnd(16)} ${name.padEnd(38)}`;
   if (r.error) return `${head} ERROR ${r.error}`;
+  if (r.soak) {
+    const { soak: s } = r;
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    return `${head} ${s.forwards} forwards, ${s.errors} errors, median ${r.median_ms?.toFixed(1)} ms; RSS ${mb(s.start.rss)} → ${mb(s.end.rss)}, ` +
+      `GPU live ${mb(s.start.gpu_live)} → ${mb(s.end.gpu_live)} (peak ${mb(s.gpu_peak)})`;
+  }
   const parts = [`median ${r.median_ms?.toFixed(3)} ms`, `p90 ${r.p90_ms?.toFixed(3)} ms`];
   if (r.gflops !== null) parts.push(`${r.gflops.toFixed(2)} GFLOP/s`);
   if (r.gbps) parts.push(`${r.gbps.toFixed(2)} GB/s`);

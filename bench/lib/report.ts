@@ -123,6 +123,8 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
     lines.push('');
   }
 
+  lines.push(...soakSection(records));
+
   const notes = records.filter((r) => r.error || (r.note && r.suite === 'model'));
   if (notes.length) {
     lines.push('## Errors and notes', '');
@@ -132,6 +134,30 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** Soak runs: memory at the start (after a warm-up pass over every shape) and after the last forward. */
+function soakSection(records: BenchRecord[]): string[] {
+  const soaks = records.filter((r) => r.suite === 'soak');
+  if (!soaks.length) return [];
+  const lines = ['## Soak: consecutive forwards of mixed shapes (memory must stay flat)', '',
+    'Host memory right after a forced garbage collection; GPU: live buffers made by the runtime (weights included). ' +
+    'Every output is compared bit for bit with the first run of its shape; a mismatch counts as an error.', '',
+    '| runner | model | forwards | shapes | errors | median / p90 ms | host RSS start → end MiB | JS heap start → end MiB | GPU live start → end (peak) MiB | buffers made while soaking |',
+    '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const r of soaks) {
+    const s = r.soak;
+    if (!s) {
+      lines.push(`| ${r.runner} | ${r.name} | – | – | error (below) | – | – | – | – | – |`);
+      continue;
+    }
+    const span = (a: number, b: number) => `${mib(a)} → ${mib(b)}`;
+    lines.push(`| ${r.runner} | ${r.name} | ${s.forwards} | ${s.shapes} | ${s.errors} | ${fmt(r.median_ms)} / ${fmt(r.p90_ms)} | ${span(s.start.rss, s.end.rss)} | ` +
+      `${span(s.start.heap, s.end.heap)} | ${span(s.start.gpu_live, s.end.gpu_live)} (${mib(s.gpu_peak)}) | ${s.buffers_created} |`);
+  }
+  lines.push('');
+  for (const r of soaks.filter((x) => x.note)) lines.push(`- ${r.runner} ${r.name}: ${cellText(r.note!)}`);
+  return [...lines, ''];
 }
 
 interface Bar { series: string; value: number | null }

@@ -15,6 +15,8 @@ export interface RunInfo {
   adapter: string;
   environment: string;
   date: string;
+  /** The record suites this run measured; absent: kernel and model (runs before the soak suite). */
+  suites?: BenchRecord['suite'][];
 }
 
 export interface Results {
@@ -33,12 +35,16 @@ export async function readResults(file: string): Promise<Results> {
 }
 
 /**
- * Fresh records replace this runner's old ones (with `append`, they are added to them); other runners'
- * records stay if they are of the same mode.
+ * Fresh records replace this runner's old ones of the suites it ran (with `append`, they are added to
+ * them); other runners' records, and this runner's of other suites, stay if they are of the same mode.
  */
 export function mergeResults(old: Results, run: RunInfo, records: BenchRecord[], append = false): Results {
-  const keep = (x: { runner: Runner; mode: Mode }) => x.mode === run.mode && (append || x.runner !== run.runner);
-  return { runs: [...old.runs.filter(keep), run], records: [...old.records.filter(keep), ...records] };
+  const ran = new Set(run.suites ?? ['kernel', 'model', 'dataset', 'soak']);
+  const other = (x: { runner: Runner; mode: Mode }) => x.mode === run.mode && (append || x.runner !== run.runner);
+  const keepRecord = (x: BenchRecord) => other(x) || (x.mode === run.mode && !ran.has(x.suite));
+  // An old run stays while some of its suites were not measured again.
+  const keepRun = (x: RunInfo) => other(x) || (x.mode === run.mode && (x.suites ?? ['kernel', 'model']).some((s) => !ran.has(s)));
+  return { runs: [...old.runs.filter(keepRun), run], records: [...old.records.filter(keepRecord), ...records] };
 }
 
 async function writeAtomic(file: string, text: string): Promise<void> {

@@ -37,8 +37,39 @@ export interface DatasetTimes {
   write_ms_per_image: number;
 }
 
+/** Host and GPU memory at one point of a soak run. */
+export interface SoakSample {
+  /** Forwards done when the sample was taken. */
+  forward: number;
+  /** Host: process RSS and JS heap in use (Node's process.memoryUsage()), bytes. */
+  rss: number;
+  heap: number;
+  /** Live GPU buffers made by the runtime (gpu.counters.bytesLive), bytes. */
+  gpu_live: number;
+}
+
+export interface SoakResult {
+  forwards: number;
+  /** Distinct input shapes (image size × preprocessing × hidden states) cycled through. */
+  shapes: number;
+  /** Forwards that failed; the first failure's message is the record's `error`. */
+  errors: number;
+  /** After one warm-up pass over every shape (caches full), and after the last forward. */
+  start: SoakSample;
+  end: SoakSample;
+  /** Every soak_every forwards (the trend, not just the ends). */
+  samples: SoakSample[];
+  gpu_peak: number;
+  weight_bytes: number;
+  /** The model's cache budgets (null: the defaults). */
+  plan_cache_bytes: number | null;
+  preprocess_cache_bytes: number | null;
+  /** Buffers created over the measured forwards (plans compiled again after eviction). */
+  buffers_created: number;
+}
+
 export interface BenchRecord {
-  suite: 'kernel' | 'model' | 'dataset';
+  suite: 'kernel' | 'model' | 'dataset' | 'soak';
   /** e.g. "matmul 300M fc1 B=1" or "internvit-tiny 224px B=1". */
   name: string;
   /** The measured shape in words, e.g. "M=1025 K=1024 N=4096" or "1×3×448×448". */
@@ -78,6 +109,8 @@ export interface BenchRecord {
   /** The peer's output vs ours (on the peer's record), ours vs the float64 reference (on ours). */
   agreement?: Agreement[];
   dataset?: DatasetTimes;
+  /** Soak suite: memory at the start and end of many forwards. */
+  soak?: SoakResult;
   /** Set when the measurement could not be made: the reason, visibly (never silently dropped). */
   error?: string;
   note?: string;
@@ -86,8 +119,14 @@ export interface BenchRecord {
 
 export interface BenchOptions {
   mode: Mode;
-  /** Which suites: 'kernels', 'model', and (Node runner) 'checks': every kernel check on the adapter, not timed; 'dataset': embed-dataset end to end. */
+  /**
+   * Which suites: 'kernels', 'model', and (Node runner) 'checks': every kernel check on the adapter,
+   * not timed; 'dataset': embed-dataset end to end; 'soak': many forwards of mixed shapes, memory at
+   * start and end.
+   */
   suites: string[];
+  /** Soak: forwards to run after the warm-up pass (default 1000). */
+  soakForwards: number;
   /** Steady-state repetitions of each model configuration (≥ 10). */
   runs: number;
   /** Repetitions of each kernel case. */
@@ -106,12 +145,12 @@ export interface BenchOptions {
 
 export const QUICK_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 10, kernelRuns: 5, warmup: 1, models: ['tiny'], sizes: [224], batches: [1],
-  kernelFilter: '', peer: true, weights: ['auto'],
+  kernelFilter: '', peer: true, weights: ['auto'], soakForwards: 1000,
 };
 
 export const FULL_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 20, kernelRuns: 20, warmup: 3, models: ['300M', '6B'], sizes: [224, 448], batches: [1, 8],
-  kernelFilter: '', peer: true, weights: ['f32', 'bf16'],
+  kernelFilter: '', peer: true, weights: ['f32', 'bf16'], soakForwards: 1000,
 };
 
 /** Options from key/value pairs (CLI flags or URL query), over the mode's defaults. */
@@ -135,7 +174,7 @@ export function parseOptions(get: (key: string) => string | null | undefined, ha
     return n;
   };
   const suites = list('suites', d.suites);
-  for (const s of suites) if (!['kernels', 'model', 'checks', 'dataset'].includes(s)) throw new Error(`--suites: unknown suite '${s}' (kernels, model, checks, dataset)`);
+  for (const s of suites) if (!['kernels', 'model', 'checks', 'dataset', 'soak'].includes(s)) throw new Error(`--suites: unknown suite '${s}' (kernels, model, checks, dataset, soak)`);
   const weights = list('weights', d.weights);
   for (const w of weights) if (!(WEIGHT_STORAGES as readonly string[]).includes(w)) throw new Error(`--weights: unknown weight storage '${w}' (${WEIGHT_STORAGES.join(', ')})`);
   return {
@@ -150,5 +189,6 @@ export function parseOptions(get: (key: string) => string | null | undefined, ha
     kernelFilter: get('kernels') ?? d.kernelFilter,
     peer: !(has('no-peer') && get('no-peer') !== '0'),
     weights: weights as WeightStorage[],
+    soakForwards: int('soak-forwards', d.soakForwards, 1),
   };
 }
