@@ -55,7 +55,7 @@ export interface GetGpuOptions {
 export class DeviceLostError extends Error {
   /** `hint`: what the caller can do about it (e.g. the model's recover()). */
   constructor(readonly reason: string, hint?: string) {
-    super(`WebGPU device lost: ${reason}${hint ? `. ${hint}` : ''}`);
+    super(`WebGPU device lost: ${reason}${hint ? `${/[.!]$/.test(reason) ? '' : '.'} ${hint}` : ''}`);
     this.name = 'DeviceLostError';
   }
 }

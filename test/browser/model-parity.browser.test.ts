@@ -14,6 +14,7 @@ import { chromium, forwardPageLog, openBrowser, type BrowserSession } from '../.
 import { listFixtures } from '../model/fixtures.js';
 import { fixtureId, formatFixture, type FixtureResult } from '../model/parity-core.js';
 import type { ParityReport } from './model-page/main.js';
+import type { RecoverReport } from './model-page/recover.js';
 import { fromReportJson, readPageReport } from './report-json.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -105,4 +106,21 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
     expect(problems, `${problems.length} problems`).toEqual([]);
     expect([...ran].sort()).toEqual([...fixtures].sort());
   }, (timeoutS + 120) * 1000);
+
+  it('device loss in the browser: the run in flight and the next call reject, recover() gives identical outputs', async () => {
+    const page = await session!.browser.newPage();
+    const lines: string[] = [];
+    forwardPageLog(page, (line) => lines.push(line), {
+      ignoreRequest: (r) => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED',
+    });
+    await page.goto(`${session!.url}/${pagePath}?recover=model/ragged-47x61`, { waitUntil: 'load' });
+    await page.waitForFunction(() => window.__internvitRecover?.done === true, { timeout: 300_000, polling: 500 });
+    const r = await readPageReport<RecoverReport>(page, '__internvitRecover');
+    await page.close();
+    console.log(`${lines.join('\n')}\n${r.adapter ?? 'no adapter'}\nin flight: ${r.inFlight}\nnext call: ${r.later}\nidentical after recover(): ${r.identical}`);
+    expect(r.error).toBeUndefined();
+    expect(r.inFlight).toMatch(/^DeviceLostError: WebGPU device lost/);
+    expect(r.later).toMatch(/^DeviceLostError: .*Call model\.recover\(\)/);
+    expect(r.identical).toBe(true);
+  }, 400_000);
 });

@@ -7,6 +7,7 @@ import {
 } from '../../model/parity-core.js';
 import { addRow, cell, runPage, withPageGpu, type PageReport } from '../page-shell.js';
 import { toReportJson } from '../report-json.js';
+import { startRecoverPage } from './recover.js';
 
 export interface ParityReport extends PageReport {
   /** Fixture ids the page was asked to run, in order. */
@@ -53,7 +54,10 @@ function fixtureSource(id: string): FixtureSource {
   };
 }
 
-runPage(report, async () => {
+// ?recover=model/NAME: the device-loss scenario (recover.ts) instead of the fixtures.
+const recoverId = new URLSearchParams(location.search).get('recover');
+if (recoverId) startRecoverPage(fixtureSource(recoverId).checkpoint as string);
+else runPage(report, async () => {
   const list = new URLSearchParams(location.search).get('fixtures');
   if (!list) throw new Error('no fixtures named: open this page with ?fixtures=model/NAME,internvl/NAME,…');
   report.requested = list.split(',').filter(Boolean);
