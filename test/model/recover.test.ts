@@ -73,6 +73,7 @@ describe('device loss and recover()', () => {
     await first.lost;
     await expect(model.embed(img, OPTS)).rejects.toThrow(/recover\(gpu\) with a new device/);
     await expect(model.recover()).rejects.toThrow(/pass a new one/);
+    await expect(model.recover(first)).rejects.toThrow(/needs a live device/);
     const second = await getGpu();
     try {
       await model.recover(second);
