@@ -139,6 +139,44 @@ function sourceHash(text: string): string {
   return (h >>> 0).toString(16);
 }
 
+// Pipelines by (kernel, source, constants), most recently used last. Shapes are override constants,
+// so every new image size or batch adds pipelines: the cache keeps the most recent `limit` of them
+// (a compiled plan holds its own references, so dropping one from here never breaks a plan; the
+// implementation frees it once nothing refers to it).
+interface PipelineCache { entries: Map<string, Promise<GPUComputePipeline>>; limit: number }
+
+/** Pipelines a device keeps for reuse by default (InternViT-6B uses ~15 per input shape). */
+export const DEFAULT_PIPELINE_CACHE_LIMIT = 512;
+
+function pipelineCache(gpu: Gpu): PipelineCache {
+  let cache = gpu.cache.get('pipelines') as PipelineCache | undefined;
+  if (!cache) {
+    cache = { entries: new Map(), limit: DEFAULT_PIPELINE_CACHE_LIMIT };
+    gpu.cache.set('pipelines', cache);
+  }
+  return cache;
+}
+
+/** How many pipelines the device keeps for reuse (default DEFAULT_PIPELINE_CACHE_LIMIT), and how many it holds. */
+export function pipelineCacheStats(gpu: Gpu): { size: number; limit: number } {
+  const c = pipelineCache(gpu);
+  return { size: c.entries.size, limit: c.limit };
+}
+
+export function setPipelineCacheLimit(gpu: Gpu, limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`pipeline cache limit must be an integer ≥ 1 (got ${limit})`);
+  const c = pipelineCache(gpu);
+  c.limit = limit;
+  trimPipelines(c);
+}
+
+function trimPipelines(c: PipelineCache): void {
+  for (const key of c.entries.keys()) {
+    if (c.entries.size <= c.limit) break;
+    c.entries.delete(key);
+  }
+}
+
 /**
  * The compute pipeline for a kernel specialised with `constants`, made once per device and cached.
  * Layouts are explicit (from reflection), not 'auto', so unused bindings stay bindable. WGSL errors
@@ -147,14 +185,20 @@ function sourceHash(text: string): string {
 export async function getPipeline(gpu: Gpu, kernel: Kernel, constants: Constants = {}): Promise<GPUComputePipeline> {
   assertAlive(gpu);
   checkConstants(kernel, constants);
-  const key = `pipeline|${kernel.name}|${sourceHash(kernel.source)}|${kernel.entryPoint}|${constantsKey(constants)}`;
+  const key = `${kernel.name}|${sourceHash(kernel.source)}|${kernel.entryPoint}|${constantsKey(constants)}`;
   // The promise is cached, so concurrent compiles of plans that share a pipeline make it once.
-  const hit = gpu.cache.get(key) as Promise<GPUComputePipeline> | undefined;
-  if (hit) return hit;
+  const cache = pipelineCache(gpu);
+  const hit = cache.entries.get(key);
+  if (hit) {
+    cache.entries.delete(key);
+    cache.entries.set(key, hit);
+    return hit;
+  }
   const made = createPipeline(gpu, kernel, constants);
-  gpu.cache.set(key, made);
+  cache.entries.set(key, made);
+  trimPipelines(cache);
   made.catch(() => {
-    if (gpu.cache.get(key) === made) gpu.cache.delete(key);
+    if (cache.entries.get(key) === made) cache.entries.delete(key);
   });
   return made;
 }
