@@ -143,7 +143,7 @@ function soakSection(records: BenchRecord[]): string[] {
   const lines = ['## Soak: consecutive forwards of mixed shapes (memory must stay flat)', '',
     'Host memory right after a forced garbage collection; GPU: live buffers made by the runtime (weights included). ' +
     'Every output is compared bit for bit with the first run of its shape; a mismatch counts as an error.', '',
-    '| runner | model | forwards | shapes | errors | median / p90 ms | host RSS start → end MiB | JS heap start → end MiB | GPU live start → end (peak) MiB | buffers made while soaking |',
+    '| runner | model | forwards | shapes (+ new sizes) | errors | median / p90 ms | host RSS start → end MiB | JS heap start → end MiB | GPU live start → end (peak) MiB | buffers made while soaking |',
     '|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of soaks) {
     const s = r.soak;
@@ -152,7 +152,7 @@ function soakSection(records: BenchRecord[]): string[] {
       continue;
     }
     const span = (a: number, b: number) => `${mib(a)} → ${mib(b)}`;
-    lines.push(`| ${r.runner} | ${r.name} | ${s.forwards} | ${s.shapes} | ${s.errors} | ${fmt(r.median_ms)} / ${fmt(r.p90_ms)} | ${span(s.start.rss, s.end.rss)} | ` +
+    lines.push(`| ${r.runner} | ${r.name} | ${s.forwards} | ${s.shapes}${s.fresh_sizes ? ` (+${s.fresh_sizes})` : ''} | ${s.errors} | ${fmt(r.median_ms)} / ${fmt(r.p90_ms)} | ${span(s.start.rss, s.end.rss)} | ` +
       `${span(s.start.heap, s.end.heap)} | ${span(s.start.gpu_live, s.end.gpu_live)} (${mib(s.gpu_peak)}) | ${s.buffers_created} |`);
   }
   lines.push('');

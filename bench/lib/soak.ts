@@ -1,6 +1,8 @@
 // Soak suite: many consecutive forwards of mixed shapes through the public API (InternViT.load →
 // embed), to show that memory stays flat over time and that nothing goes wrong quietly:
-//   - shapes cycle through image sizes × preprocessing modes × hidden-state selections;
+//   - shapes cycle through image sizes × preprocessing modes × hidden-state selections, and every
+//     fourth forward is an image size never seen before (new preprocessing plan and pipelines: what
+//     a service fed arbitrary photos does);
 //   - quick mode uses small plan-cache budgets, so plans are evicted and compiled again all along;
 //   - host memory (the runner's callback: RSS and JS heap in Node) and live GPU bytes are sampled
 //     after one warm-up pass over every shape, every few forwards, and at the end;
@@ -66,6 +68,14 @@ function soakCases(opts: BenchOptions): SoakCase[] {
   });
 }
 
+/** The n-th never-seen image size, squashed like the first case (same encoder shape as it). */
+function freshCase(cases: SoakCase[], n: number): SoakCase {
+  const base = cases[0]!;
+  const w = Math.round(base.image.width * 0.5) + n;
+  const h = Math.round(base.image.height * 0.5) + ((n * 13) % 97);
+  return { name: `${w}×${h} (new size) ${base.opts.preprocess} S=${base.opts.size}`, image: noiseImage(w, h), opts: base.opts };
+}
+
 function sample(ctx: SoakContext, forward: number): SoakSample {
   const { rss, heap } = ctx.hostMemory();
   return { forward, rss, heap, gpu_live: ctx.gpu.counters.bytesLive };
@@ -89,7 +99,8 @@ export async function runSoakSuite(ctx: SoakContext): Promise<BenchRecord> {
   const record: BenchRecord = {
     suite: 'soak', name: `${ctx.label} soak`, shape: `${cases.length} shapes cycled (${cases.slice(0, 3).map((c) => c.name).join('; ')}; …)`,
     runtime: 'internvit-webgpu', runner, mode: opts.mode, ...describeAdapter(gpu), dtype: 'f32',
-    median_ms: null, p90_ms: null, gflops: null, timing: 'wall clock per embed(): RGBA pixels in, preprocessing + encoder, outputs read back',
+    median_ms: null, p90_ms: null, gflops: null,
+    timing: 'wall clock per embed() of the cycled shapes (new sizes, which compile, excluded): RGBA pixels in, preprocessing + encoder, outputs read back',
     runs: 0, date: new Date().toISOString(),
   };
   const before = gpu.counters.bytesLive;
@@ -121,14 +132,21 @@ export async function runSoakSuite(ctx: SoakContext): Promise<BenchRecord> {
     const times: number[] = [];
     let peak = start.gpu_live;
     let done = 0;
+    let fresh = 0;
     for (let f = 0; f < opts.soakForwards && errors < STOP_AFTER_ERRORS; f++) {
       const i = f % cases.length;
-      const c = cases[i]!;
+      const c = f % 4 === 3 ? freshCase(cases, f >> 2) : cases[i]!;
       const t = now();
       try {
         const out = await model.embed(c.image, c.opts);
-        times.push(now() - t);
-        if (!sameBits(out.lastHiddenState.data, want[i]!)) fail(f, c, 'last_hidden_state differs from the warm-up run of this shape');
+        // Fresh sizes compile a plan: timed apart from the steady state, and they have no earlier run to equal.
+        if (c === cases[i]) {
+          times.push(now() - t);
+          if (!sameBits(out.lastHiddenState.data, want[i]!)) fail(f, c, 'last_hidden_state differs from the warm-up run of this shape');
+        } else {
+          fresh++;
+          if (out.lastHiddenState.data.length !== want[0]!.length || out.lastHiddenState.data.some((v) => !Number.isFinite(v))) fail(f, c, 'wrong size or non-finite output');
+        }
       } catch (e) {
         fail(f, c, errText(e));
       }
@@ -146,7 +164,7 @@ export async function runSoakSuite(ctx: SoakContext): Promise<BenchRecord> {
       median_ms: times.length ? median(times) : null, p90_ms: times.length ? percentile(times, 90) : null, runs: done,
       peak_gpu_bytes: peak - before,
       soak: {
-        forwards: done, shapes: cases.length, errors, start, end, samples, gpu_peak: peak, weight_bytes: m.weightBytes,
+        forwards: done, shapes: cases.length, fresh_sizes: fresh, errors, start, end, samples, gpu_peak: peak, weight_bytes: m.weightBytes,
         plan_cache_bytes: budgets.planCacheBytes ?? null, preprocess_cache_bytes: budgets.preprocessCacheBytes ?? null,
         buffers_created: gpu.counters.buffersCreated - buffers0,
       },

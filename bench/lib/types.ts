@@ -52,6 +52,8 @@ export interface SoakResult {
   forwards: number;
   /** Distinct input shapes (image size × preprocessing × hidden states) cycled through. */
   shapes: number;
+  /** Of the forwards, those on an image size never seen before (a new preprocessing plan each). */
+  fresh_sizes?: number;
   /** Forwards that failed; the first failure's message is the record's `error`. */
   errors: number;
   /** After one warm-up pass over every shape (caches full), and after the last forward. */
