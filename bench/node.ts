@@ -6,6 +6,7 @@
 //                           selfcheck) on this adapter first: correctness on the hardware, printed, not timed;
 //                           `dataset`: internvit embed-dataset end to end on generated images (bench/lib/dataset.ts)
 //                           `soak`: --soak-forwards N (default 1000) forwards of mixed shapes through the API on
+//                           (--soak-new-every N: every N-th one on an image size never seen before)
 //                           models/internvit-tiny (or --model-dir tiny=DIR), host RSS and live GPU bytes at start
 //                           and end. A run replaces only the records of the suites it ran.
 //   --models 300M,6B        full mode: presets (random weights unless --model-dir gives a folder); tiny = models/internvit-tiny

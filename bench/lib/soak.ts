@@ -1,8 +1,8 @@
 // Soak suite: many consecutive forwards of mixed shapes through the public API (InternViT.load →
 // embed), to show that memory stays flat over time and that nothing goes wrong quietly:
-//   - shapes cycle through image sizes × preprocessing modes × hidden-state selections, and every
-//     fourth forward is an image size never seen before (new preprocessing plan and pipelines: what
-//     a service fed arbitrary photos does);
+//   - shapes cycle through image sizes × preprocessing modes × hidden-state selections; with
+//     --soak-new-every N, every N-th forward is an image size never seen before (a new preprocessing
+//     plan and pipelines: what a service fed arbitrary photos does);
 //   - quick mode uses small plan-cache budgets, so plans are evicted and compiled again all along;
 //   - host memory (the runner's callback: RSS and JS heap in Node) and live GPU bytes are sampled
 //     after one warm-up pass over every shape, every few forwards, and at the end;
@@ -97,7 +97,7 @@ export async function runSoakSuite(ctx: SoakContext): Promise<BenchRecord> {
   const cases = soakCases(opts);
   const budgets: { planCacheBytes?: number; preprocessCacheBytes?: number } = opts.mode === 'quick' ? QUICK_BUDGETS : {};
   const record: BenchRecord = {
-    suite: 'soak', name: `${ctx.label} soak`, shape: `${cases.length} shapes cycled (${cases.slice(0, 3).map((c) => c.name).join('; ')}; …)`,
+    suite: 'soak', name: `${ctx.label} soak${opts.soakNewEvery ? `, a new image size every ${opts.soakNewEvery}` : ''}`, shape: `${cases.length} shapes cycled (${cases.slice(0, 3).map((c) => c.name).join('; ')}; …)`,
     runtime: 'internvit-webgpu', runner, mode: opts.mode, ...describeAdapter(gpu), dtype: 'f32',
     median_ms: null, p90_ms: null, gflops: null,
     timing: 'wall clock per embed() of the cycled shapes (new sizes, which compile, excluded): RGBA pixels in, preprocessing + encoder, outputs read back',
@@ -135,7 +135,8 @@ export async function runSoakSuite(ctx: SoakContext): Promise<BenchRecord> {
     let fresh = 0;
     for (let f = 0; f < opts.soakForwards && errors < STOP_AFTER_ERRORS; f++) {
       const i = f % cases.length;
-      const c = f % 4 === 3 ? freshCase(cases, f >> 2) : cases[i]!;
+      const n = opts.soakNewEvery;
+      const c = n > 0 && f % n === n - 1 ? freshCase(cases, Math.floor(f / n)) : cases[i]!;
       const t = now();
       try {
         const out = await model.embed(c.image, c.opts);

@@ -129,6 +129,8 @@ export interface BenchOptions {
   suites: string[];
   /** Soak: forwards to run after the warm-up pass (default 1000). */
   soakForwards: number;
+  /** Soak: every N-th forward is an image size never seen before (0: never, the default). */
+  soakNewEvery: number;
   /** Steady-state repetitions of each model configuration (≥ 10). */
   runs: number;
   /** Repetitions of each kernel case. */
@@ -147,12 +149,12 @@ export interface BenchOptions {
 
 export const QUICK_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 10, kernelRuns: 5, warmup: 1, models: ['tiny'], sizes: [224], batches: [1],
-  kernelFilter: '', peer: true, weights: ['auto'], soakForwards: 1000,
+  kernelFilter: '', peer: true, weights: ['auto'], soakForwards: 1000, soakNewEvery: 0,
 };
 
 export const FULL_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 20, kernelRuns: 20, warmup: 3, models: ['300M', '6B'], sizes: [224, 448], batches: [1, 8],
-  kernelFilter: '', peer: true, weights: ['f32', 'bf16'], soakForwards: 1000,
+  kernelFilter: '', peer: true, weights: ['f32', 'bf16'], soakForwards: 1000, soakNewEvery: 0,
 };
 
 /** Options from key/value pairs (CLI flags or URL query), over the mode's defaults. */
@@ -192,5 +194,6 @@ export function parseOptions(get: (key: string) => string | null | undefined, ha
     peer: !(has('no-peer') && get('no-peer') !== '0'),
     weights: weights as WeightStorage[],
     soakForwards: int('soak-forwards', d.soakForwards, 1),
+    soakNewEvery: int('soak-new-every', d.soakNewEvery, 0),
   };
 }
