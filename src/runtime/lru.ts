@@ -10,7 +10,7 @@
 // of the resolved entries are within the budget.
 
 export interface ByteLruOptions<V> {
-  /** Bytes the cache may keep (0: only the most recently used entry). */
+  /** Bytes the cache may keep (0: only the most recently used entry; Infinity: everything). */
   budget: number;
   /** Bytes a value owns (known once it is made). */
   sizeOf(value: V): number;
@@ -150,6 +150,7 @@ export class ByteLru<V> {
 }
 
 function checkBudget(bytes: number): number {
-  if (!Number.isFinite(bytes) || bytes < 0) throw new Error(`cache budget must be a finite number of bytes ≥ 0 (got ${bytes})`);
+  // Infinity is allowed: keep everything (the old unbounded behaviour, for callers who manage memory themselves).
+  if (typeof bytes !== 'number' || !(bytes >= 0)) throw new Error(`cache budget must be a number of bytes ≥ 0 or Infinity (got ${bytes})`);
   return bytes;
 }

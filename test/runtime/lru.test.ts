@@ -87,5 +87,10 @@ describe('ByteLru', () => {
     expect(c.disposed.sort()).toEqual(['a', 'slow']);
     expect(c.lru.bytes).toBe(0);
     expect(() => c.lru.setBudget(-1)).toThrow(/budget/);
+    expect(() => c.lru.setBudget(NaN)).toThrow(/budget/);
+    c.lru.setBudget(Infinity);
+    await c.use('b', 1e12);
+    await c.use('c', 1e12);
+    expect(c.lru.size).toBe(2);
   });
 });
