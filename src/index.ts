@@ -27,6 +27,7 @@ export * from './kernels/attention.js';
 export * from './kernels/patch-embed.js';
 export * from './kernels/pos-embed.js';
 export * from './kernels/pixel-shuffle.js';
+export * from './kernels/feature-layout.js';
 
 // Model: configs, presets, weights, the encoder graph, InternVL glue.
 export * from './model/config.js';
