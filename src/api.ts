@@ -16,8 +16,9 @@ import { imageTokens, maxTilesPerPass, type ImageTokensOutput, type InternVlVisi
 import { DEFAULT_PLAN_CACHE_BYTES } from './runtime/plan.js';
 import {
   createPreprocessCache, DEFAULT_PREPROCESS_CACHE_BYTES, preprocessStage, withPreprocessLock,
-  type PreprocessCache, type PreprocessMode, type PreprocessOptions,
+  type PreprocessCache, type PreprocessLayout, type PreprocessMode, type PreprocessOptions,
 } from './model/preprocess.js';
+import { featureMap, type FeatureMapOptions, type FeatureMapResult } from './model/feature-map.js';
 import type { Grid } from './model/tiling.js';
 import { paramCount } from './model/presets.js';
 import type { WeightStorage } from './model/weights.js';
@@ -175,12 +176,12 @@ export class InternViT {
   }
 
   /** Preprocessing as a stage of the model's run: one command buffer per image, nothing allocated. */
-  private async preprocessed<T>(parts: Parts, image: ImageInput | DecodedImage, opts: ImageOptions, run: (pixels: Tensor, shape: number[], before: Stage[]) => Promise<T>): Promise<T & { tiles: TileInfo }> {
+  private async preprocessed<T>(parts: Parts, image: ImageInput | DecodedImage, opts: ImageOptions, run: (pixels: Tensor, shape: number[], before: Stage[], layout: PreprocessLayout) => Promise<T>): Promise<T & { tiles: TileInfo }> {
     const size = opts.size ?? this.config.chat?.imageSize ?? this.config.vision.imageSize;
     const { preprocess: mode, ...rest } = opts;
     const p = await preprocessStage(parts.gpu, image, { ...rest, mode: mode ?? 'internvl', size }, parts.preprocessPlans);
     try {
-      const out = await withPreprocessLock(p.cached, () => run(p.pixelValues, p.shape, [p.stage]));
+      const out = await withPreprocessLock(p.cached, () => run(p.pixelValues, p.shape, [p.stage], p.layout));
       return { ...out, tiles: { count: p.tiles, grid: p.grid } };
     } finally {
       p.release();
@@ -201,6 +202,16 @@ export class InternViT {
   /** Image → preprocessing on the GPU → encoder outputs for every tile (one submit). */
   embed(image: ImageInput | DecodedImage, opts: EmbedOptions = {}): Promise<EmbedResult> {
     return this.call((parts) => this.preprocessed(parts, image, opts, (pixels, shape, before) => encode(parts.encoder, pixels, shape, { ...opts, before })));
+  }
+
+  /**
+   * Image → the patch-feature map of one layer (default the last), CLS dropped: (D, H', W') with
+   * InternVL's grid tiles stitched in the image's layout on the GPU (thumbnail separately), one tile's
+   * map for 'clip' / 'none', or (T, D, h, w) with stitch: false. One submit; the tiles must fit one pass.
+   */
+  featureMap(image: ImageInput | DecodedImage, opts: ImageOptions & FeatureMapOptions = {}): Promise<FeatureMapResult> {
+    const { layer, stitch, ...imageOpts } = opts;
+    return this.call((parts) => this.preprocessed(parts, image, imageOpts, (pixels, shape, before, layout) => featureMap(parts.encoder, pixels, shape, layout, { layer, stitch, before })));
   }
 
   /** pixel_values (B, 3, H, W) already prepared (host array or GPU tensor) → encoder outputs. */

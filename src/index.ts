@@ -45,4 +45,5 @@ export * from './model/image.js';
 export * from './model/tiling.js';
 export * from './model/preprocess.js';
 export * from './model/internvl.js';
+export * from './model/feature-map.js';
 export * from './api.js';

@@ -221,7 +221,7 @@ export async function forwardPlan(model: InternVitEncoder, shape: readonly numbe
 }
 
 /** The cached forward plan for this shape, protected from eviction until the lease is released. */
-async function leaseForwardPlan(model: InternVitEncoder, shape: readonly number[], options: ForwardOptions): Promise<Lease<CompiledPlan>> {
+export async function leaseForwardPlan(model: InternVitEncoder, shape: readonly number[], options: ForwardOptions): Promise<Lease<CompiledPlan>> {
   const [batch, , height, width] = checkPixelShape(model, shape);
   const hidden = hiddenIndices(model.config, options.hiddenStates);
   const key = `${batch}x${height}x${width}|h${hidden.join(',')}|${options.profile ? 'p' : ''}`;
