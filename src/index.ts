@@ -12,6 +12,7 @@ export * from './runtime/executor.js';
 export * from './runtime/profiler.js';
 export * from './runtime/run-once.js';
 export * from './runtime/dtype.js';
+export * from './runtime/rng.js';
 export * from './runtime/safetensors.js';
 export * from './runtime/loader.js';
 
@@ -46,4 +47,8 @@ export * from './model/tiling.js';
 export * from './model/preprocess.js';
 export * from './model/internvl.js';
 export * from './model/feature-map.js';
+
+// Dense features: PCA, similarity and k-means views of a feature map, rendered at the image's size.
+export * from './features/analysis.js';
+export * from './features/render.js';
 export * from './api.js';

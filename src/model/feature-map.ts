@@ -13,6 +13,7 @@ import { assertRunnable, leaseForwardPlan, maxBatch, type HostOutput, type Inter
 import type { Lease } from '../runtime/lru.js';
 import { clipGeometry, type PreprocessLayout } from './preprocess.js';
 import type { Grid } from './tiling.js';
+import type { Rect } from '../features/render.js';
 
 export interface FeatureMapOptions {
   /** Hidden state to map: 0 = embeddings, l = after layer l; negative counts from the end (−1 = last, the default). */
@@ -21,8 +22,6 @@ export interface FeatureMapOptions {
   stitch?: boolean;
 }
 
-/** A rectangle in source-image pixels (fractional: cells rarely fall on whole pixels). */
-export interface Rect { x: number; y: number; width: number; height: number }
 
 export interface FeatureMapMeta {
   /** The hidden-state index mapped (0..L). */

@@ -1,6 +1,10 @@
 // Kernel checks shared by the Node suite (vitest) and the browser page (Puppeteer): each check
 // builds random inputs, runs the kernel on the GPU, and compares with the float64 CPU reference.
 import type { Gpu } from '../../src/runtime/device.js';
+import { rng } from '../../src/runtime/rng.js';
+
+// The seeded generator lives in the package (k-means uses it); re-exported for the checks.
+export { rng };
 
 export interface CheckResult {
   name: string;
@@ -53,18 +57,6 @@ export function formatResult(r: CheckResult): string {
   if (r.skipped) return `SKIP ${r.name}: ${r.skipped}`;
   return `${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: max |err| ${r.maxAbs.toExponential(2)} over ${r.n} values ` +
     `(worst at ${r.worst.index}: got ${r.worst.got}, want ${r.worst.want}; ${(100 * r.worstRatio).toFixed(1)}% of tolerance)`;
-}
-
-/** Deterministic uniform random numbers (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Uniform values in [lo, hi). */
