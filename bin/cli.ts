@@ -3,7 +3,7 @@
 import { rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { destroyGpu, getGpu, WEIGHT_STORAGES, writeSafetensors, type Gpu, type WeightStorage } from '../src/index.js';
+import { destroyGpu, getGpu, WEIGHT_STORAGES, writeSafetensors, type Gpu, type WeightStorage, type WriteTensor } from '../src/index.js';
 
 /** An error the user can fix (bad flag, missing file, wrong tensor): one line, no stack. */
 export class CliError extends Error {
@@ -157,9 +157,12 @@ export interface F32Output {
   data: Float32Array;
 }
 
-/** Writes F32 tensors (in the given order) as safetensors; a temporary file is renamed into place. */
-export async function writeOutput(path: string, tensors: Record<string, F32Output>, metadata: Record<string, string> = {}): Promise<void> {
-  const spec = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
+/**
+ * Writes F32 tensors (in the given order), then any `extra` tensors of other dtypes, as safetensors;
+ * a temporary file is renamed into place.
+ */
+export async function writeOutput(path: string, tensors: Record<string, F32Output>, metadata: Record<string, string> = {}, extra: Record<string, WriteTensor> = {}): Promise<void> {
+  const spec = { ...Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { dtype: 'F32' as const, shape: t.shape, data: t.data }])), ...extra };
   const bytes = writeSafetensors(spec, metadata);
   const tmp = `${path}.${process.pid}.tmp`;
   try {

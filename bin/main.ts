@@ -6,6 +6,7 @@
 import { CliError, oneLine, usageError, type Io } from './cli.js';
 import { embed, EMBED_USAGE } from './embed.js';
 import { embedDataset, EMBED_DATASET_USAGE } from './dataset/command.js';
+import { features, FEATURES_USAGE } from './features.js';
 import { packageVersion } from './inputs.js';
 import { info, INFO_USAGE } from './info.js';
 import { preprocess, PREPROCESS_USAGE } from './preprocess.js';
@@ -19,6 +20,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   run: { run, usage: RUN_USAGE },
   embed: { run: embed, usage: EMBED_USAGE },
   tokens: { run: tokens, usage: TOKENS_USAGE },
+  features: { run: features, usage: FEATURES_USAGE },
   preprocess: { run: preprocess, usage: PREPROCESS_USAGE },
   info: { run: info, usage: INFO_USAGE },
   // selfcheck keeps its own output and device handling (console, its --software flag).
