@@ -9,6 +9,9 @@ import { decodeImage, type DecodedImage } from '../../src/model/image.js';
 import { preprocess, type PreprocessMode } from '../../src/model/preprocess.js';
 import { describeGpu } from '../../src/runtime/device.js';
 import type { LoadProgress } from '../../src/runtime/loader.js';
+import type { FeatureMapResult } from '../../src/model/feature-map.js';
+import { cosineSimilarity } from '../../src/features/analysis.js';
+import { cellAtPixel, heatCellColors, upscaleCells } from '../../src/features/render.js';
 import { patchGridImage, patchTokens, pca, scoresToRgba, type RgbaImage } from './pca.js';
 
 export interface EmbedPageState {
@@ -24,6 +27,8 @@ export interface EmbedPageState {
   timings?: Record<string, number>;
   /** Variances of the three principal components. */
   variances?: number[];
+  /** The similarity view: the stitched map's size, the last query pixel and its cell, queries so far. */
+  similarity?: { rows: number; cols: number; pixel: [number, number]; cell: { y: number; x: number }; queries: number };
 }
 
 declare global {
@@ -64,6 +69,8 @@ function showTimings(): void {
     ['second', 'embed, second run (preprocess + encode)'],
     ['tiles', 'preprocess to host (for the tile view)'],
     ['pca', 'PCA on the CPU'],
+    ['features', 'stitched feature map (preprocess + encode + layout kernel)'],
+    ['similarity', 'similarity view on the CPU (last click)'],
   ];
   $('timings').replaceChildren(...rows.filter(([k]) => timings[k] !== undefined).map(([k, label]) => {
     const tr = document.createElement('tr');
@@ -134,6 +141,36 @@ function tileImages(pixels: Float32Array, tiles: number, size: number, mean: rea
   });
 }
 
+// "Click a point, see what belongs with it": the stitched feature map of the last run, and the cosine
+// similarity of every cell to the cell under the clicked pixel, drawn at the image's size.
+let features: FeatureMapResult | null = null;
+
+function showSimilarity(px: number, py: number): void {
+  if (!features) return;
+  const [, rows, cols] = features.features.shape as [number, number, number];
+  const cell = cellAtPixel(features, rows, cols, px, py);
+  if (!cell) {
+    $('similarity-info').textContent = `pixel ${px},${py} is outside the part of the image the map covers (the crop)`;
+    return;
+  }
+  const t0 = performance.now();
+  const picture = upscaleCells(heatCellColors(cosineSimilarity(features.features, cell.y, cell.x)), rows, cols, features);
+  timings.similarity = performance.now() - t0;
+  toCanvas(picture, $<HTMLCanvasElement>('similarity'));
+  $('similarity-info').textContent = `pixel ${px},${py} → cell (${cell.y}, ${cell.x}) of the ${rows}×${cols} map (layer ${features.layer}); ` +
+    'colour = cosine similarity, −1 dark blue … 1 yellow';
+  state.similarity = { rows, cols, pixel: [px, py], cell, queries: (state.similarity?.queries ?? 0) + 1 };
+  showTimings();
+}
+
+$<HTMLCanvasElement>('similarity').addEventListener('click', (ev) => {
+  const canvas = ev.currentTarget as HTMLCanvasElement;
+  const r = canvas.getBoundingClientRect(); // border box: the picture starts after the border (clientLeft/Top)
+  const px = Math.floor(((ev.clientX - r.left - canvas.clientLeft) * canvas.width) / canvas.clientWidth);
+  const py = Math.floor(((ev.clientY - r.top - canvas.clientTop) * canvas.height) / canvas.clientHeight);
+  showSimilarity(px, py);
+});
+
 async function run(): Promise<void> {
   if (running || !image) return;
   running = true;
@@ -191,6 +228,13 @@ async function run(): Promise<void> {
     $('pca-info').textContent = `${patches.rows} patch tokens (${result.tiles.count} tiles × ${side}×${side}), D = ${patches.dim}; ` +
       `component variances ${[...fit.variances].map((v) => v.toPrecision(3)).join(', ')} (${fit.iterations} iterations)` +
       (total > 0 ? '' : ' — the features are constant');
+
+    // The stitched map for the similarity view; it starts at the image's centre.
+    status.textContent = 'feature map…';
+    t0 = performance.now();
+    features = await model.featureMap(image, opts);
+    timings.features = performance.now() - t0;
+    showSimilarity(Math.floor(image.width / 2), Math.floor(image.height / 2));
 
     showTimings();
     status.textContent = '';
