@@ -7,6 +7,8 @@
 // covariance's as Xᵀu (same eigenvalues). Either way the eigen solve is orthogonal (subspace)
 // iteration with a few extra vectors and a Rayleigh–Ritz step (Jacobi on the small p×p matrix).
 
+import { symmetricEigen } from '../../src/features/analysis.js';
+
 export interface PcaOptions {
   /** Fit on at most this many rows (evenly strided); every row is still projected. Default 4096. */
   maxFitRows?: number;
@@ -28,54 +30,8 @@ export interface PcaResult {
   iterations: number;
 }
 
-/** Eigen-decomposition of a small symmetric matrix (cyclic Jacobi); values descending, vectors as columns. */
-export function symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  const a = Float64Array.from(matrix);
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let diag = 0;
-    for (let i = 0; i < n; i++) {
-      diag += a[i * n + i]! ** 2;
-      for (let j = i + 1; j < n; j++) off += a[i * n + j]! ** 2;
-    }
-    if (off <= 1e-30 * diag || off === 0) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q]!;
-        if (apq === 0) continue;
-        const theta = (a[q * n + q]! - a[p * n + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let r = 0; r < n; r++) { // columns p, q
-          const arp = a[r * n + p]!;
-          const arq = a[r * n + q]!;
-          a[r * n + p] = c * arp - s * arq;
-          a[r * n + q] = s * arp + c * arq;
-        }
-        for (let r = 0; r < n; r++) { // rows p, q
-          const apr = a[p * n + r]!;
-          const aqr = a[q * n + r]!;
-          a[p * n + r] = c * apr - s * aqr;
-          a[q * n + r] = s * apr + c * aqr;
-        }
-        for (let r = 0; r < n; r++) {
-          const vrp = v[r * n + p]!;
-          const vrq = v[r * n + q]!;
-          v[r * n + p] = c * vrp - s * vrq;
-          v[r * n + q] = s * vrp + c * vrq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => a[y * n + y]! - a[x * n + x]!);
-  const values = Float64Array.from(order, (i) => a[i * n + i]!);
-  const vectors = new Float64Array(n * n);
-  order.forEach((src, dst) => { for (let r = 0; r < n; r++) vectors[r * n + dst] = v[r * n + src]!; });
-  return { values, vectors };
-}
+// The small symmetric eigen solve is the package's (src/features/analysis.ts), one copy for both.
+export { symmetricEigen };
 
 /** Orthonormalizes the p columns of q (n×p, row-major) in place (modified Gram–Schmidt, twice). */
 function orthonormalize(q: Float64Array, n: number, p: number): void {

@@ -45,9 +45,12 @@ export function symmetricEigen(a: Float64Array, p: number): { values: Float64Arr
   const v = new Float64Array(p * p);
   for (let i = 0; i < p; i++) v[i * p + i] = 1;
   for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let i = 0; i < p; i++) for (let j = i + 1; j < p; j++) off += m[i * p + j]! ** 2;
-    if (off < 1e-30) break;
+    let off = 0, diag = 0;
+    for (let i = 0; i < p; i++) {
+      diag += m[i * p + i]! ** 2;
+      for (let j = i + 1; j < p; j++) off += m[i * p + j]! ** 2;
+    }
+    if (off <= 1e-30 * diag || off === 0) break; // relative: the matrix's scale does not matter
     for (let i = 0; i < p; i++) {
       for (let j = i + 1; j < p; j++) {
         const aij = m[i * p + j]!;
