@@ -2,7 +2,8 @@
 // rearranged here by an independent CPU rearrangement; tiny model (D = 32, 2 layers), S = 28 (2×2 patches/tile).
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { cellRect, InternViT, type DecodedImage } from '../../src/index.js';
+import { cellRect, disposeEncoder, featureMap, InternViT, loadEncoder, preprocessLayout, recordForward, type DecodedImage } from '../../src/index.js';
+import { largestBinding, withLimits } from './lowered-limits.js';
 import { rng } from '../checks/harness.js';
 
 const checkpoint = 'test/fixtures/model/layernorm-f32';
@@ -110,5 +111,19 @@ describe('featureMap (stitched patch-feature maps)', () => {
 
     await expect(model.featureMap(image, { layer: 3 })).rejects.toThrow(/layer 3 is outside 0\.\.2/);
     model.dispose();
+  });
+
+  it('refuses, naming the per-pass count, when the tiles do not fit one pass (no host-side stitching)', async () => {
+    const base = await loadEncoder(gpu(), checkpoint);
+    // The largest binding of one tile's plan (a weight, here); pixel_values of 9 tiles of 28×28 exceed it.
+    const limit = largestBinding(recordForward(base.encoder, [1, 3, 28, 28], []));
+    expect(9 * 3 * 28 * 28 * 4).toBeGreaterThan(limit);
+    disposeEncoder(base.encoder);
+    const { encoder } = await loadEncoder(withLimits(gpu(), { maxStorageBufferBindingSize: limit }), checkpoint);
+    const layout = preprocessLayout(224, 112, { size: 28, minTiles: 8, maxTiles: 8 });
+    expect(layout.tiles).toBe(9);
+    await expect(featureMap(encoder, new Float32Array(9 * 3 * 28 * 28), [9, 3, 28, 28], layout))
+      .rejects.toThrow(/the 9 tiles of this image need one pass to be stitched, and this device takes at most 8 .*lower maxTiles/);
+    disposeEncoder(encoder);
   });
 });
