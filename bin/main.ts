@@ -20,12 +20,12 @@ const commands: Record<string, { run: Command; usage: string }> = {
   run: { run, usage: RUN_USAGE },
   embed: { run: embed, usage: EMBED_USAGE },
   tokens: { run: tokens, usage: TOKENS_USAGE },
-  features: { run: features, usage: FEATURES_USAGE },
   preprocess: { run: preprocess, usage: PREPROCESS_USAGE },
   info: { run: info, usage: INFO_USAGE },
   // selfcheck keeps its own output and device handling (console, its --software flag).
   selfcheck: { run: (args) => selfcheck(args), usage: SELFCHECK_USAGE },
   'embed-dataset': { run: embedDataset, usage: EMBED_DATASET_USAGE },
+  features: { run: features, usage: FEATURES_USAGE },
 };
 export const COMMANDS = Object.keys(commands);
 const DEFAULT_COMMAND = 'run';
