@@ -1,5 +1,6 @@
 // The embed demo page: load a checkpoint once, then for each image: embed it twice (cold, then warm),
-// show the preprocessed tiles and a PCA-to-RGB picture of the patch features.
+// show the preprocessed tiles, a PCA-to-RGB picture of the stitched patch-feature map, and the
+// similarity of every patch to a clicked one.
 //
 // Query parameters: ?model=URL-prefix (default /models/internvit-tiny/), ?mode=internvl|clip|none,
 // ?maxTiles=N, ?demo=1 (runs on the bundled sample.png without any input; used by the browser test).
@@ -10,9 +11,8 @@ import { preprocess, type PreprocessMode } from '../../src/model/preprocess.js';
 import { describeGpu } from '../../src/runtime/device.js';
 import type { LoadProgress } from '../../src/runtime/loader.js';
 import type { FeatureMapResult } from '../../src/model/feature-map.js';
-import { cosineSimilarity } from '../../src/features/analysis.js';
-import { cellAtPixel, heatCellColors, upscaleCells } from '../../src/features/render.js';
-import { patchGridImage, patchTokens, pca, scoresToRgba, type RgbaImage } from './pca.js';
+import { cosineSimilarity, pca, projectCells } from '../../src/features/analysis.js';
+import { cellAtPixel, heatCellColors, pcaCellColors, upscaleCells, type RgbaImage } from '../../src/features/render.js';
 
 export interface EmbedPageState {
   /** True once a run has finished (or failed: see error). */
@@ -68,8 +68,8 @@ function showTimings(): void {
     ['first', 'embed, first run (preprocess + encode, compiles the plans)'],
     ['second', 'embed, second run (preprocess + encode)'],
     ['tiles', 'preprocess to host (for the tile view)'],
-    ['pca', 'PCA on the CPU'],
     ['features', 'stitched feature map (preprocess + encode + layout kernel)'],
+    ['pca', 'PCA on the CPU'],
     ['similarity', 'similarity view on the CPU (last click)'],
   ];
   $('timings').replaceChildren(...rows.filter(([k]) => timings[k] !== undefined).map(([k, label]) => {
@@ -210,30 +210,33 @@ async function run(): Promise<void> {
     $('thumb-tile').replaceChildren(...(hasThumb ? [figure(toCanvas(images[gridTiles]!), 'thumbnail')] : []));
     $('tile-count').textContent = `(${result.tiles.count} tiles: ${cols}×${rows} grid${hasThumb ? ' + thumbnail' : ''}, ${size}×${size} px)`;
 
-    // PCA over the patch tokens of every tile (CLS dropped), one colour scale for all.
-    status.textContent = 'PCA…';
-    t0 = performance.now();
-    const hidden = result.lastHiddenState;
-    const patches = patchTokens(hidden.data, hidden.shape);
-    const side = Math.round(Math.sqrt(patches.perTile));
-    if (side * side !== patches.perTile) throw new Error(`${patches.perTile} patch tokens per tile is not a square grid`);
-    const fit = pca(patches.data, patches.rows, patches.dim, 3);
-    const colours = scoresToRgba(fit.scores, patches.rows, 3);
-    timings.pca = performance.now() - t0;
-    const cell = Math.max(1, Math.floor(224 / side));
-    toCanvas(patchGridImage(colours, side, cell, { cols, rows }), $<HTMLCanvasElement>('pca'));
-    $('pca-thumb-figure').hidden = !hasThumb;
-    if (hasThumb) toCanvas(patchGridImage(colours, side, cell, { cols: 1, rows: 1 }, gridTiles), $<HTMLCanvasElement>('pca-thumb'));
-    const total = fit.variances.reduce((a, v) => a + v, 0);
-    $('pca-info').textContent = `${patches.rows} patch tokens (${result.tiles.count} tiles × ${side}×${side}), D = ${patches.dim}; ` +
-      `component variances ${[...fit.variances].map((v) => v.toPrecision(3)).join(', ')} (${fit.iterations} iterations)` +
-      (total > 0 ? '' : ' — the features are constant');
-
-    // The stitched map for the similarity view; it starts at the image's centre.
+    // The stitched feature map (grid tiles in the image's layout, the thumbnail apart) feeds both views.
     status.textContent = 'feature map…';
     t0 = performance.now();
     features = await model.featureMap(image, opts);
     timings.features = performance.now() - t0;
+    const [dim, mapRows, mapCols] = features.features.shape as [number, number, number];
+    const side = features.patchGrid[0];
+
+    // PCA over the map's cells; the thumbnail's cells projected on the same components, one colour scale.
+    status.textContent = 'PCA…';
+    t0 = performance.now();
+    const fit = pca(features.features, 3);
+    const thumb = features.thumbnailFeatures ? projectCells(fit, features.thumbnailFeatures) : new Float64Array(0);
+    const cells = mapRows * mapCols;
+    const colours = pcaCellColors({ projections: Float64Array.from([...fit.projections, ...thumb]), k: fit.k }, cells + thumb.length / fit.k);
+    timings.pca = performance.now() - t0;
+    const cell = Math.max(1, Math.floor(224 / side));
+    const blocks = (rows: number, cols: number, from: number) => upscaleCells(colours.subarray(from * 4, (from + rows * cols) * 4), rows, cols,
+      { image: { width: cols * cell, height: rows * cell }, region: { x: 0, y: 0, width: cols * cell, height: rows * cell } });
+    toCanvas(blocks(mapRows, mapCols, 0), $<HTMLCanvasElement>('pca'));
+    $('pca-thumb-figure').hidden = !hasThumb;
+    if (hasThumb) toCanvas(blocks(side, side, cells), $<HTMLCanvasElement>('pca-thumb'));
+    const total = fit.variances.reduce((a, v) => a + v, 0);
+    $('pca-info').textContent = `${cells} cells (${mapRows}×${mapCols}, ${gridTiles} tiles of ${side}×${side}) + ${hasThumb ? `${side * side} thumbnail cells` : 'no thumbnail'}, ` +
+      `D = ${dim}; component variances ${[...fit.variances].map((v) => v.toPrecision(3)).join(', ')}` + (total > 0 ? '' : ' — the features are constant');
+
+    // The similarity view starts at the image's centre.
     showSimilarity(Math.floor(image.width / 2), Math.floor(image.height / 2));
 
     showTimings();

@@ -174,6 +174,22 @@ export function pca(map: FeatureGrid, k = 3, opts: { tol?: number; maxIterations
   return { components, variances: values.slice(0, k).map((e) => e / Math.max(1, n - 1)), projections, mean, k };
 }
 
+/**
+ * Another map's cells (same D) projected on components fitted elsewhere, (N, k) row-major: e.g. the
+ * thumbnail's cells on the stitched map's components, so both pictures share one colour scale.
+ */
+export function projectCells(p: PcaResult, map: FeatureGrid): Float64Array {
+  const { x, n, d } = cellMatrix(map, 'projectCells');
+  if (d !== p.mean.length) throw new Error(`projectCells: the map has ${d} channels, the components ${p.mean.length}`);
+  const out = new Float64Array(n * p.k);
+  for (let i = 0; i < n; i++) for (let c = 0; c < p.k; c++) {
+    let s = 0;
+    for (let r = 0; r < d; r++) s += (x[i * d + r]! - p.mean[r]!) * p.components[c * d + r]!;
+    out[i * p.k + c] = s;
+  }
+  return out;
+}
+
 /** Cosine similarity of every cell to cell (y, x): H·W values in [−1, 1] (0 for an all-zero cell). */
 export function cosineSimilarity(map: FeatureGrid, y: number, x: number): Float64Array {
   const [D, H, W] = dims(map, 'cosineSimilarity');

@@ -46,8 +46,12 @@ export function upscaleCells(cells: Uint8ClampedArray, rows: number, cols: numbe
   return { data, width, height };
 }
 
-/** PCA projections → RGB: component c in channel c, each stretched min..max over the cells to 0..255. */
-export function pcaCellColors(p: PcaResult, cells: number): Uint8ClampedArray {
+/**
+ * PCA projections (cells × p.k, default p.projections) → RGB: component c in channel c, each stretched
+ * min..max over the cells to 0..255.
+ */
+export function pcaCellColors(p: Pick<PcaResult, 'projections' | 'k'>, cells: number): Uint8ClampedArray {
+  if (p.projections.length !== cells * p.k) throw new Error(`pcaCellColors: ${p.projections.length} projections is not ${cells} cells × ${p.k}`);
   const out = new Uint8ClampedArray(cells * 4);
   for (let c = 0; c < 3; c++) {
     let lo = Infinity, hi = -Infinity;

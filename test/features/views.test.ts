@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  blendOver, cellAtPixel, cosineSimilarity, heatCellColors, kmeans, labelCellColors, pca, pcaCellColors, readSafetensorsFloat32, upscaleCells,
+  blendOver, cellAtPixel, cosineSimilarity, heatCellColors, kmeans, labelCellColors, pca, pcaCellColors, projectCells, readSafetensorsFloat32, upscaleCells,
 } from '../../src/index.js';
 import { compare, formatResult, randomArray, rng } from '../checks/harness.js';
 
@@ -30,6 +30,8 @@ describe('feature views vs NumPy', () => {
       const sign = got.reduce((s, g, i) => s + g * ref[i]!, 0) < 0 ? -1 : 1;
       expectWithin(`pca projection ${c}`, got.map((g) => sign * g), ref);
     }
+    // Projecting the same cells again (the thumbnail's path) gives the fitted projections.
+    expectWithin('projectCells on the fitted map', projectCells(p, map), p.projections);
     // Our sign convention is fixed (largest-magnitude entry positive): another start vector converges to the same components.
     expect(Array.from(pca(map, 3, { seed: 9 }).components).every((v, i) => Math.abs(v - p.components[i]!) < 1e-6)).toBe(true);
   });
