@@ -8,7 +8,6 @@
 // A pure gather (a transpose): consecutive threads write consecutive X, reads are D apart. It runs
 // once per image on at most a few MB, far below the encoder's cost, so no tiled transpose.
 
-override TILES: u32;
 override FIRST: u32;
 override B: u32;
 override GR: u32;

@@ -40,7 +40,7 @@ export function featureLayout(plan: Plan, x: TensorRef, opts: FeatureLayoutOptio
     kernel: featureLayoutKernel, label,
     bindings: { x, y },
     elements: { x: tiles * tokens * d, y: count },
-    constants: { TILES: tiles, FIRST: first, B: maps, GR: rows, GC: cols, H: h, W: w, D: d },
+    constants: { FIRST: first, B: maps, GR: rows, GC: cols, H: h, W: w, D: d },
     workgroups: grid1D(ceilDiv(count, 256), plan.gpu.limits.maxComputeWorkgroupsPerDimension),
   });
   return y;
