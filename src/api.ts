@@ -139,6 +139,11 @@ export class InternViT {
     return this.parts.gpu;
   }
 
+  /** What the model computes in: 'f32', or 'f16' (resolved from the load option `precision`). */
+  get precision(): 'f32' | 'f16' {
+    return this.parts.encoder.precision;
+  }
+
   /** Adapter, model shape and size in a few lines. */
   describe(): string {
     const v = this.config.vision;

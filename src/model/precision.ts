@@ -37,3 +37,52 @@ export function checkFiniteOutputs(precision: ActDType, outputs: Readonly<Record
     }
   }
 }
+
+// Per-token cosine similarity: the accuracy measure of precision 'f16' (an elementwise float32
+// tolerance is the wrong yardstick there). Used by `internvit run`'s parity and the f16 tests.
+
+/** The accuracy contract of precision 'f16': every token's cosine to the float64 reference ≥ this, all values finite. */
+export const F16_COSINE_MIN = 0.9995;
+
+export interface TokenCosine {
+  /** Smallest cosine over the rows (tokens) of the last dimension. */
+  min: number;
+  /** Row of the smallest cosine. */
+  worstRow: number;
+  rows: number;
+  /** Values of `got` that are NaN or ±inf (any one fails an accuracy contract). */
+  nonFinite: number;
+}
+
+/**
+ * cos(got_r, want_r) for every row r of length `dim` (a token's hidden vector), computed in float64.
+ * A row where both vectors are zero counts as 1; one zero vector against a non-zero one as 0.
+ */
+export function tokenCosine(got: ArrayLike<number>, want: ArrayLike<number>, dim: number): TokenCosine {
+  if (got.length !== want.length) throw new Error(`tokenCosine: got ${got.length} values, want ${want.length}`);
+  if (!Number.isInteger(dim) || dim < 1 || want.length % dim !== 0) throw new Error(`tokenCosine: ${want.length} values are not rows of ${dim}`);
+  const rows = want.length / dim;
+  let min = Infinity;
+  let worstRow = -1;
+  let nonFinite = 0;
+  for (let r = 0; r < rows; r++) {
+    let dot = 0;
+    let gg = 0;
+    let ww = 0;
+    for (let i = r * dim; i < (r + 1) * dim; i++) {
+      const g = got[i]!;
+      const w = want[i]!;
+      if (!Number.isFinite(g)) nonFinite++;
+      dot += g * w;
+      gg += g * g;
+      ww += w * w;
+    }
+    const cos = gg === 0 && ww === 0 ? 1 : gg === 0 || ww === 0 ? 0 : dot / Math.sqrt(gg * ww);
+    // NaN (from a non-finite value) is the worst possible row.
+    if (!(cos >= min)) {
+      min = Number.isNaN(cos) ? -Infinity : cos;
+      worstRow = r;
+    }
+  }
+  return { min, worstRow, rows, nonFinite };
+}

@@ -95,3 +95,12 @@ export function f16Values(values: Float32Array): { bits: Uint16Array; values: Fl
   const bits = toHalfBits(values, 'f16');
   return { bits, values: halfBitsToF32(bits, 'f16') };
 }
+
+/**
+ * Checks of the f16-compute variants are named "<kernel> f16 …" (`matmul f16 tiled: …`,
+ * `attention f16 fused …`, `layernorm f16 out …`); f32-compute checks with 16-bit weights say
+ * "… f16 w" later in the name and are not among them. `selfcheck --precision` selects by this.
+ */
+export function isF16Check(name: string): boolean {
+  return /^\S+ f16 /.test(name);
+}
