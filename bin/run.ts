@@ -108,7 +108,7 @@ async function parity(vit: InternViT, config: ModelConfig, ref: Extract<Referenc
       const c = tokenCosine(g.data, want.data, want.shape[want.shape.length - 1]!);
       const pass = c.nonFinite === 0 && c.min >= F16_COSINE_MIN;
       if (!pass) ok = false;
-      out(`  ${name.padEnd(width)}  ${`(${g.shape.join(', ')})`.padEnd(shapeWidth)}  min token cosine ${c.min.toFixed(6)}  ${c.nonFinite} non-finite${pass ? '' : '  FAIL'}`);
+      out(`  ${name.padEnd(width)}  ${`(${g.shape.join(', ')})`.padEnd(shapeWidth)}  min token cosine ${c.min.toFixed(7)}  ${c.nonFinite} non-finite${pass ? '' : '  FAIL'}`);
       continue;
     }
     const a = agreement(g.data, want.data);
