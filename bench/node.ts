@@ -110,7 +110,7 @@ async function main(): Promise<void> {
 
   const gpu = await getGpu();
   const adapterLine = describeGpu(gpu);
-  console.log(`${adapterLine}\nmode ${opts.mode}: suites ${opts.suites.join(', ')}; runs ${opts.runs} (+${opts.warmup} warmup); weights ${opts.weights.join(', ')}`);
+  console.log(`${adapterLine}\nmode ${opts.mode}: suites ${opts.suites.join(', ')}; runs ${opts.runs} (+${opts.warmup} warmup); weights ${opts.weights.join(', ')}; precision ${opts.precisions.join(', ')}`);
   if (args.has('require-hardware') && gpu.adapter.software) {
     destroyGpu(gpu);
     throw new Error(`--require-hardware: got a software adapter (${adapterLine}); is the GPU's Vulkan driver visible (VK_DRIVER_FILES / VK_ICD_FILENAMES, libvulkan.so.1)?`);
