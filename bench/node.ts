@@ -19,6 +19,8 @@
 //   --runner NAME           label of the records (node, gpu-script)
 //   --require-hardware      fail unless the adapter is a hardware GPU (the GPU script)
 //   --peak-tflops N         the GPU's float32 peak: kernel records get the fraction of it they reach
+//   --precision f32,f16     our model runs per storage, one per precision (default f32; auto = f16 where the
+//                           adapter has shader-f16; f16 without it is an error record)
 //   --weights f32,bf16,f16  our model runs, one per storage of the linear weights (auto = as in the checkpoint;
 //                           quick default auto, full default f32,bf16); the arithmetic is f32 in every run
 import { existsSync } from 'node:fs';
@@ -108,7 +110,7 @@ async function main(): Promise<void> {
 
   const gpu = await getGpu();
   const adapterLine = describeGpu(gpu);
-  console.log(`${adapterLine}\nmode ${opts.mode}: suites ${opts.suites.join(', ')}; runs ${opts.runs} (+${opts.warmup} warmup); weights ${opts.weights.join(', ')}`);
+  console.log(`${adapterLine}\nmode ${opts.mode}: suites ${opts.suites.join(', ')}; runs ${opts.runs} (+${opts.warmup} warmup); weights ${opts.weights.join(', ')}; precision ${opts.precisions.join(', ')}`);
   if (args.has('require-hardware') && gpu.adapter.software) {
     destroyGpu(gpu);
     throw new Error(`--require-hardware: got a software adapter (${adapterLine}); is the GPU's Vulkan driver visible (VK_DRIVER_FILES / VK_ICD_FILENAMES, libvulkan.so.1)?`);

@@ -3,7 +3,7 @@
 import { rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { destroyGpu, getGpu, WEIGHT_STORAGES, writeSafetensors, type Gpu, type WeightStorage, type WriteTensor } from '../src/index.js';
+import { destroyGpu, getGpu, PRECISIONS, WEIGHT_STORAGES, writeSafetensors, type Gpu, type Precision, type WeightStorage, type WriteTensor } from '../src/index.js';
 
 /** An error the user can fix (bad flag, missing file, wrong tensor): one line, no stack. */
 export class CliError extends Error {
@@ -67,6 +67,16 @@ export function weightsFlag(values: FlagValues): WeightStorage | undefined {
 }
 
 export const WEIGHTS_USAGE = `    --weights W       linear-layer weights on the GPU: auto (as in the checkpoint, default), f32, bf16, f16`;
+
+/** --precision: f32 (default), f16 or auto (Precision); undefined when not given. */
+export function precisionFlag(values: FlagValues): Precision | undefined {
+  const v = stringFlag(values, 'precision');
+  if (v === undefined) return undefined;
+  if (!(PRECISIONS as readonly string[]).includes(v)) throw usageError(`--precision must be one of ${PRECISIONS.join(', ')} (got '${v}')`);
+  return v as Precision;
+}
+
+export const PRECISION_USAGE = `    --precision P     arithmetic: f32 (default, exact parity), f16 (f16 activations, f32 sums; needs shader-f16), auto (f16 where available)`;
 
 export function intFlag(values: FlagValues, name: string, min = 1): number | undefined {
   const v = stringFlag(values, name);

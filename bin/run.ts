@@ -1,17 +1,20 @@
 // The main job (`internvit`, `internvit run`, `npm start`): load a model, check it against reference
 // outputs when its folder has them, time it, and show where the GPU time goes.
-import { formatProfile, gflopsPerImage, InternViT, selectedLayer, type HostOutput, type ModelConfig } from '../src/index.js';
-import { formatGflop, formatMs, intFlag, now, parseFlags, stringFlag, weightsFlag, withGpu, type Io } from './cli.js';
+import { F16_COSINE_MIN, formatProfile, gflopsPerImage, InternViT, selectedLayer, tokenCosine, type HostOutput, type ModelConfig } from '../src/index.js';
+import { formatGflop, formatMs, intFlag, now, parseFlags, precisionFlag, stringFlag, weightsFlag, withGpu, type Io } from './cli.js';
 import { checkPixelsForModel, checkpointLine, defaultModel, DEFAULT_MODEL, modelImageSize, openModel, readReference, REFERENCE_FILES, summarizeCheckpoint, type Pixels, type Reference } from './inputs.js';
 
-export const RUN_USAGE = `run [--model M] [--runs N] [--weights W]
+export const RUN_USAGE = `run [--model M] [--runs N] [--weights W] [--precision P]
     the main job (also "internvit" with no command, and "npm start"): loads the model, checks its
     outputs against the reference outputs in its folder (${REFERENCE_FILES.pixels} +
     ${REFERENCE_FILES.expected}) when there are some, times loading, the first forward and the
     steady state, and prints the GPU time per kernel when the adapter has timestamp queries
     --model M   checkpoint folder, URL or Hugging Face id (default: the bundled ${DEFAULT_MODEL})
     --runs N    steady-state forwards to time (default 5)
-    --weights W linear-layer weights on the GPU: auto (as in the checkpoint, default), f32, bf16, f16`;
+    --weights W linear-layer weights on the GPU: auto (as in the checkpoint, default), f32, bf16, f16
+    --precision P f32 (default, exact parity), f16 (f16 activations, f32 sums; needs shader-f16) or
+                auto (f16 where available); with f16, parity is the per-token cosine ≥ ${F16_COSINE_MIN}
+                and every value finite`;
 
 export const ATOL = 5e-4;
 export const RTOL = 5e-4;
@@ -74,7 +77,10 @@ function comparable(config: ModelConfig, expected: Map<string, unknown>): { enco
 
 async function parity(vit: InternViT, config: ModelConfig, ref: Extract<Reference, { pixels: Pixels }>, out: (line: string) => void): Promise<boolean> {
   const { encoder, tokens, ignored } = comparable(config, ref.expected);
-  out(`parity vs ${ref.file} (tolerance ${ATOL} + ${RTOL}·|want|):`);
+  const f16 = vit.precision === 'f16';
+  out(f16
+    ? `parity vs ${ref.file} (precision f16: per-token cosine ≥ ${F16_COSINE_MIN}, every value finite):`
+    : `parity vs ${ref.file} (tolerance ${ATOL} + ${RTOL}·|want|):`);
   const got = new Map<string, HostOutput>();
   const layers = [...new Set([...encoder.values()].filter((v): v is number => typeof v === 'number'))];
   if (encoder.size) {
@@ -98,18 +104,25 @@ async function parity(vit: InternViT, config: ModelConfig, ref: Extract<Referenc
       ok = false;
       continue;
     }
+    if (f16) {
+      const c = tokenCosine(g.data, want.data, want.shape[want.shape.length - 1]!);
+      const pass = c.nonFinite === 0 && c.min >= F16_COSINE_MIN;
+      if (!pass) ok = false;
+      out(`  ${name.padEnd(width)}  ${`(${g.shape.join(', ')})`.padEnd(shapeWidth)}  min token cosine ${c.min.toFixed(7)}  ${c.nonFinite} non-finite${pass ? '' : '  FAIL'}`);
+      continue;
+    }
     const a = agreement(g.data, want.data);
     worst = Math.max(worst, a.worst);
     if (!(a.worst <= 1)) ok = false;
     out(`  ${name.padEnd(width)}  ${`(${g.shape.join(', ')})`.padEnd(shapeWidth)}  max |err| ${a.maxErr.toExponential(2)}  worst ${percent(a.worst).padStart(6)} of tolerance${a.worst <= 1 ? '' : '  FAIL'}`);
   }
   if (ignored.length) out(`  not compared (not outputs of this runtime): ${ignored.join(', ')}`);
-  out(`${ok ? 'PASS' : 'FAIL'}: ${got.size} outputs, worst ${percent(worst)} of tolerance`);
+  out(f16 ? `${ok ? 'PASS' : 'FAIL'}: ${got.size} outputs (precision f16)` : `${ok ? 'PASS' : 'FAIL'}: ${got.size} outputs, worst ${percent(worst)} of tolerance`);
   return ok;
 }
 
 export async function run(args: string[], io: Io): Promise<number> {
-  const values = parseFlags('run', args, { model: { type: 'string' }, runs: { type: 'string' }, weights: { type: 'string' } });
+  const values = parseFlags('run', args, { model: { type: 'string' }, runs: { type: 'string' }, weights: { type: 'string' }, precision: { type: 'string' } });
   if (!values) {
     io.out(`usage: internvit ${RUN_USAGE}`);
     let where: string;
@@ -124,6 +137,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   const spec = stringFlag(values, 'model') ?? defaultModel();
   const runs = intFlag(values, 'runs') ?? 5;
   const weightStorage = weightsFlag(values);
+  const precision = precisionFlag(values);
 
   // Model and reference files are opened and checked before the GPU starts.
   const { ckpt, config } = await openModel(spec);
@@ -139,7 +153,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   const out = (line = '') => io.out(line);
   return withGpu(io, async (gpu) => {
     const t0 = now();
-    const vit = await InternViT.load(spec, { gpu, weightStorage });
+    const vit = await InternViT.load(spec, { gpu, weightStorage, precision });
     const loadMs = now() - t0;
     try {
       out(vit.describe());

@@ -18,7 +18,7 @@
 // Scores live in the log2 domain: q is pre-scaled by Q_SCALE = HEAD_DIM^-0.5·log2(e), so p = exp2(s − m)
 // equals exp(score − max). All sums are f32; the running max keeps every exponent ≤ 0 (large scores
 // from massive activations cannot overflow).
-// Limits: WG ≤ 256 invocations; workgroup memory 2·BK·HEAD_DIM·4 + BK·WG·4 bytes (≤ 16 KiB, chosen in
+// Limits: WG ≤ 256 invocations; workgroup memory 2·BK·HEAD_DIM·(4 or 2 for F16) + BK·WG·4 bytes (≤ 16 KiB, chosen in
 // src/kernels/attention.ts). DV4 ≤ 8, BK/4 ≤ 8 and LOADS ≤ 4 size the register arrays below.
 
 override N: u32;
@@ -37,11 +37,20 @@ override BQ: u32 = WG / T;
 override TILE_LEN: u32 = BK * HEAD_DIM / 4u;
 override PARTIALS_LEN: u32 = BK / 4u * WG;
 
-@group(0) @binding(0) var<storage, read> qkv: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
+// Element type of qkv, out and the K/V tiles: f32, or f16 (the F16 variant, shader-f16; `enable f16;`
+// is prepended by src/kernels/attention.ts). Scores, softmax max/sum and the accumulator are f32 in
+// both: K and V are widened as they are read from the tiles (exact).
+//#if F16
+alias V4 = vec4<f16>;
+//#else
+alias V4 = vec4<f32>;
+//#endif
 
-var<workgroup> k_tile: array<vec4<f32>, TILE_LEN>;   // [BK][HD4]
-var<workgroup> v_tile: array<vec4<f32>, TILE_LEN>;   // [BK][HD4]
+@group(0) @binding(0) var<storage, read> qkv: array<V4>;
+@group(0) @binding(1) var<storage, read_write> out: array<V4>;
+
+var<workgroup> k_tile: array<V4, TILE_LEN>;   // [BK][HD4]
+var<workgroup> v_tile: array<V4, TILE_LEN>;   // [BK][HD4]
 var<workgroup> partials: array<vec4<f32>, PARTIALS_LEN>; // [BK/4][BQ][T]: 4 keys' partial scores per thread
 
 const MAX_DV4 = 8u;
@@ -50,9 +59,9 @@ const MAX_LOADS = 4u;
 const NEG_BIG = -3.0e38; // finite "minus infinity": exp2(NEG_BIG − m) = 0 without inf − inf
 
 // One vec4 of the K (part 1) or V (part 2) tile of the block starting at key0; zero past N.
-fn load_kv(batch_row: u32, head_col: u32, key0: u32, i: u32, part: u32) -> vec4<f32> {
+fn load_kv(batch_row: u32, head_col: u32, key0: u32, i: u32, part: u32) -> V4 {
   let key = key0 + i / HD4;
-  if (i >= TILE_LEN || key >= N) { return vec4<f32>(0.0); }
+  if (i >= TILE_LEN || key >= N) { return V4(0.0); }
   return qkv[(batch_row + key) * 3u * D4 + part * D4 + head_col + i % HD4];
 }
 
@@ -69,12 +78,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var acc: array<vec4<f32>, MAX_DV4>;
   let q_at = (batch_row + min(query, N - 1u)) * 3u * D4 + head_col + t;
   for (var m = 0u; m < DV4; m++) {
-    q[m] = qkv[q_at + m * T] * Q_SCALE;
+    q[m] = vec4<f32>(qkv[q_at + m * T]) * Q_SCALE;
     acc[m] = vec4<f32>(0.0);
   }
 
-  var k_next: array<vec4<f32>, MAX_LOADS>;
-  var v_next: array<vec4<f32>, MAX_LOADS>;
+  var k_next: array<V4, MAX_LOADS>;
+  var v_next: array<V4, MAX_LOADS>;
   for (var j = 0u; j < LOADS; j++) {
     k_next[j] = load_kv(batch_row, head_col, 0u, li + j * WG, 1u);
     v_next[j] = load_kv(batch_row, head_col, 0u, li + j * WG, 2u);
@@ -102,8 +111,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       var s = vec4<f32>(0.0);
       for (var m = 0u; m < DV4; m++) {
         let c = row + m * T;
-        s += vec4<f32>(dot(q[m], k_tile[c]), dot(q[m], k_tile[c + HD4]),
-                       dot(q[m], k_tile[c + 2u * HD4]), dot(q[m], k_tile[c + 3u * HD4]));
+        s += vec4<f32>(dot(q[m], vec4<f32>(k_tile[c])), dot(q[m], vec4<f32>(k_tile[c + HD4])),
+                       dot(q[m], vec4<f32>(k_tile[c + 2u * HD4])), dot(q[m], vec4<f32>(k_tile[c + 3u * HD4])));
       }
       partials[kq * WG + li] = s;
     }
@@ -131,7 +140,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let row = 4u * kq * HD4 + t;
       for (var m = 0u; m < DV4; m++) {
         let c = row + m * T;
-        acc[m] += p.x * v_tile[c] + p.y * v_tile[c + HD4] + p.z * v_tile[c + 2u * HD4] + p.w * v_tile[c + 3u * HD4];
+        acc[m] += p.x * vec4<f32>(v_tile[c]) + p.y * vec4<f32>(v_tile[c + HD4])
+                + p.z * vec4<f32>(v_tile[c + 2u * HD4]) + p.w * vec4<f32>(v_tile[c + 3u * HD4]);
       }
     }
     m_run = m_new;
@@ -141,6 +151,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (query < N) {
     let inv = 1.0 / l_run;
     let o = (batch_row + query) * D4 + head_col + t;
-    for (var m = 0u; m < DV4; m++) { out[o + m * T] = acc[m] * inv; }
+    // A convex combination of V rows: never beyond f16's range when V is f16.
+    for (var m = 0u; m < DV4; m++) { out[o + m * T] = V4(acc[m] * inv); }
   }
 }

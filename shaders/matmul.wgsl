@@ -9,6 +9,11 @@
 // weight bytes; the products and sums stay f32. WGSL cannot retype a binding through an override,
 // so src/kernels/matmul.ts resolves the `//#if VEC4` / `//#if W_PACKED` blocks below
 // (src/runtime/wgsl-variants.ts); everything else is override constants.
+// f16 compute (precision 'f16', needs shader-f16; src/kernels/matmul.ts prepends `enable f16;`):
+// X_F16 reads X as f16 (vec4<f16> / f16) and keeps the X tile in f16; B_F16 (W stored f16) keeps
+// the W tile in f16 (W is still loaded as packed pairs and widened: exact); Y_F16 stores Y as f16
+// through to_f16 (shaders/lib/to_f16.wgsl: an overflow becomes ±inf, never a clamped value). Products,
+// sums, bias, GELU and the residual epilogue are f32 in every variant: f16 operands, f32 accumulation.
 // bias, r, scale: f32. When HAS_BIAS / HAS_RESIDUAL is false the TS binds x in their place
 // (read-only aliasing is legal) and the branch that reads them is removed at pipeline creation.
 //
@@ -23,7 +28,7 @@
 // vec4 concurrently. A warp covers 16 row quads × 2 vec4 columns: global reads fill whole 32-byte
 // sectors and each quarter-warp's 16-byte stores hit 8 consecutive vec4 (no bank conflicts).
 // Row strides 68 / 132 floats; workgroup memory 16·68·4 + 16·132·4 = 12.5 KiB (< 16 KiB default
-// limit). The next K tile's global loads are issued before the current tile's FMAs (register
+// limit; half of a tile's bytes when it is f16). The next K tile's global loads are issued before the current tile's FMAs (register
 // prefetch) to hide global latency.
 // Dispatch: (ceil(N / BN), ceil(M / 64)). Rows ≥ M, columns ≥ N and k ≥ K load as zero; stores
 // are bounds-checked, so any M, N, K works.
@@ -46,6 +51,28 @@ const BK: u32 = 16u;
 const SA: u32 = 17u; // As row stride in vec4 (68 floats)
 const SB: u32 = 33u; // Bs row stride in vec4 (132 floats)
 
+//#if X_F16
+//#if VEC4
+@group(0) @binding(0) var<storage, read> x: array<vec4<f16>>;
+
+// 4 consecutive k of row `row` (k % 4 == 0, K % 4 == 0: all in or all out), widened to f32 (exact).
+fn loadX(row: u32, k: u32) -> vec4<f32> {
+  if (row < M && k < K) { return vec4<f32>(x[(row * K + k) / 4u]); }
+  return vec4<f32>(0.0);
+}
+//#else
+@group(0) @binding(0) var<storage, read> x: array<f16>;
+
+fn loadX(row: u32, k: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (row < M) {
+    let o = row * K;
+    for (var c = 0u; c < 4u; c++) { if (k + c < K) { v[c] = f32(x[o + k + c]); } }
+  }
+  return v;
+}
+//#endif
+//#else
 //#if VEC4
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 
@@ -65,6 +92,7 @@ fn loadX(row: u32, k: u32) -> vec4<f32> {
   }
   return v;
 }
+//#endif
 //#endif
 
 //#if W_PACKED
@@ -118,10 +146,29 @@ fn loadW(row: u32, k: u32) -> vec4<f32> {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> r: array<f32>;
 @group(0) @binding(4) var<storage, read> scale: array<f32>;
+//#if Y_F16
+@group(0) @binding(5) var<storage, read_write> y: array<f16>;
+fn toY(v: f32) -> f16 { return to_f16(v); }
+//#else
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
+fn toY(v: f32) -> f32 { return v; }
+//#endif
 
-var<workgroup> As: array<vec4<f32>, 272>; // [BK][SA] vec4: As[k][m] = X[m0 + m][k0 + k]
-var<workgroup> Bs: array<vec4<f32>, 528>; // [BK][SB] vec4: Bs[k][n] = W[n0 + n][k0 + k]
+// Tile element types: f16 where the operand is f16 in memory (X_F16: X; B_F16: W stored f16), so
+// the round trip through the tile is exact and the tile takes half the workgroup memory; f32
+// otherwise. Products and sums are f32 in every variant.
+//#if X_F16
+alias AT = vec4<f16>;
+//#else
+alias AT = vec4<f32>;
+//#endif
+//#if B_F16
+alias BT = vec4<f16>;
+//#else
+alias BT = vec4<f32>;
+//#endif
+var<workgroup> As: array<AT, 272>; // [BK][SA] vec4: As[k][m] = X[m0 + m][k0 + k]
+var<workgroup> Bs: array<BT, 528>; // [BK][SB] vec4: Bs[k][n] = W[n0 + n][k0 + k]
 
 fn epilogue(m: u32, n: u32, acc: f32) -> f32 {
   var v = acc;
@@ -141,17 +188,17 @@ fn loadFor(lid: u32, row: u32, k: u32) -> vec4<f32> {
 // Transposing store of a loaded block: rows 4·q + 0..3 (p0..p3), k = 4·kq + 0..3, as whole vec4.
 fn storeA(q: u32, kq: u32, p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>) {
   let i = kq * 4u * SA + q;
-  As[i] = vec4<f32>(p0.x, p1.x, p2.x, p3.x);
-  As[i + SA] = vec4<f32>(p0.y, p1.y, p2.y, p3.y);
-  As[i + 2u * SA] = vec4<f32>(p0.z, p1.z, p2.z, p3.z);
-  As[i + 3u * SA] = vec4<f32>(p0.w, p1.w, p2.w, p3.w);
+  As[i] = AT(vec4<f32>(p0.x, p1.x, p2.x, p3.x));
+  As[i + SA] = AT(vec4<f32>(p0.y, p1.y, p2.y, p3.y));
+  As[i + 2u * SA] = AT(vec4<f32>(p0.z, p1.z, p2.z, p3.z));
+  As[i + 3u * SA] = AT(vec4<f32>(p0.w, p1.w, p2.w, p3.w));
 }
 fn storeB(q: u32, kq: u32, p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>) {
   let i = kq * 4u * SB + q;
-  Bs[i] = vec4<f32>(p0.x, p1.x, p2.x, p3.x);
-  Bs[i + SB] = vec4<f32>(p0.y, p1.y, p2.y, p3.y);
-  Bs[i + 2u * SB] = vec4<f32>(p0.z, p1.z, p2.z, p3.z);
-  Bs[i + 3u * SB] = vec4<f32>(p0.w, p1.w, p2.w, p3.w);
+  Bs[i] = BT(vec4<f32>(p0.x, p1.x, p2.x, p3.x));
+  Bs[i + SB] = BT(vec4<f32>(p0.y, p1.y, p2.y, p3.y));
+  Bs[i + 2u * SB] = BT(vec4<f32>(p0.z, p1.z, p2.z, p3.z));
+  Bs[i + 3u * SB] = BT(vec4<f32>(p0.w, p1.w, p2.w, p3.w));
 }
 
 // One row of a thread's block: columns nA..nA+3 (ga) and nA+64..nA+67 (gb).
@@ -159,9 +206,9 @@ fn storeRow(m: u32, nA: u32, ga: vec4<f32>, gb: vec4<f32>) {
   if (m >= M) { return; }
   for (var j = 0u; j < 4u; j++) {
     let na = nA + j;
-    if (na < N) { y[m * N + na] = epilogue(m, na, ga[j]); }
+    if (na < N) { y[m * N + na] = toY(epilogue(m, na, ga[j])); }
     let nb = nA + 64u + j;
-    if (BN == 128u && nb < N) { y[m * N + nb] = epilogue(m, nb, gb[j]); }
+    if (BN == 128u && nb < N) { y[m * N + nb] = toY(epilogue(m, nb, gb[j])); }
   }
 }
 
@@ -205,14 +252,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     p2 = loadFor(lid, row0 + 2u, k1);
     p3 = loadFor(lid, row0 + 3u, k1);
     for (var kk = 0u; kk < BK; kk++) {
-      let a = As[kk * SA + ty];
-      let b0 = Bs[kk * SB + tx];
+      let a = vec4<f32>(As[kk * SA + ty]);
+      let b0 = vec4<f32>(Bs[kk * SB + tx]);
       c0 += a.x * b0;
       c2 += a.y * b0;
       c4 += a.z * b0;
       c6 += a.w * b0;
       if (BN == 128u) {
-        let b1 = Bs[kk * SB + 16u + tx];
+        let b1 = vec4<f32>(Bs[kk * SB + 16u + tx]);
         c1 += a.x * b1;
         c3 += a.y * b1;
         c5 += a.z * b1;

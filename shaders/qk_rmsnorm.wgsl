@@ -16,10 +16,21 @@ override ROWS: u32;
 
 const MAXV = 64u;
 
+// qkv and y are f16 in the F16 variant (precision 'f16'); the sums of squares are f32 in both.
+//#if F16
+@group(0) @binding(0) var<storage, read> qkv: array<f16>;
+//#else
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
+//#endif
 @group(0) @binding(1) var<storage, read> q_weight: array<f32>;
 @group(0) @binding(2) var<storage, read> k_weight: array<f32>;
+//#if F16
+@group(0) @binding(3) var<storage, read_write> y: array<f16>;
+fn toY(v: f32) -> f16 { return to_f16(v); }
+//#else
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+fn toY(v: f32) -> f32 { return v; }
+//#endif
 
 // workgroup_sum comes from shaders/lib/workgroup_sum.wgsl, prepended by src/kernels/rmsnorm.ts.
 
@@ -39,7 +50,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   for (var i = 0u; i < VPT; i++) {
     let c = lid + i * WG;
     var a = 0.0;
-    if (c < D) { a = qkv[base + c]; }
+    if (c < D) { a = f32(qkv[base + c]); }
     v[i] = a;
     q += a * a;
   }
@@ -48,7 +59,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let c = lid + i * WG;
     if (c < D) {
       let w = select(k_weight[c], q_weight[c], part == 0u);
-      y[base + c] = v[i] * r * w;
+      y[base + c] = toY(v[i] * r * w);
     }
   }
 }

@@ -14,7 +14,15 @@ const MAXV = 64u;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
+// y is f16 in the Y_F16 variant (precision 'f16': the normed activations feed an f16 matmul);
+// statistics are f32 in both. to_f16 (shaders/lib/to_f16.wgsl) turns an overflow into ±inf.
+//#if Y_F16
+@group(0) @binding(2) var<storage, read_write> y: array<f16>;
+fn toY(v: f32) -> f16 { return to_f16(v); }
+//#else
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+fn toY(v: f32) -> f32 { return v; }
+//#endif
 
 // workgroup_sum comes from shaders/lib/workgroup_sum.wgsl, prepended by src/kernels/rmsnorm.ts.
 
@@ -36,6 +44,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let r = inverseSqrt(workgroup_sum(q, lid) / f32(C) + EPS);
   for (var i = 0u; i < VPT; i++) {
     let c = lid + i * WG;
-    if (c < C) { y[base + c] = v[i] * r * weight[c]; }
+    if (c < C) { y[base + c] = toY(v[i] * r * weight[c]); }
   }
 }

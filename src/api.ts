@@ -22,6 +22,7 @@ import { featureMap, type FeatureMapOptions, type FeatureMapResult } from './mod
 import type { Grid } from './model/tiling.js';
 import { paramCount } from './model/presets.js';
 import type { WeightStorage } from './model/weights.js';
+import type { Precision } from './model/precision.js';
 
 export interface LoadOptions {
   /** A device to use; by default one is acquired (and destroyed by dispose()). */
@@ -35,7 +36,7 @@ export interface LoadOptions {
   /**
    * How linear-layer weights are kept on the GPU: 'auto' (default) as in the checkpoint, so BF16
    * checkpoints stay bf16 (exact, half of f32's memory); 'f32', 'bf16' or 'f16' to choose. The
-   * arithmetic is f32 in every case.
+   * arithmetic is f32 unless `precision` says otherwise; with precision 'f16', 'auto' stores them f16.
    */
   weightStorage?: WeightStorage;
   /**
@@ -49,6 +50,12 @@ export interface LoadOptions {
    * (default DEFAULT_PREPROCESS_CACHE_BYTES, 128 MiB), with the same rules.
    */
   preprocessCacheBytes?: number;
+  /**
+   * 'f32' (default: f32 arithmetic, exact parity), 'f16' (f16 activations and matmul/attention
+   * operands, f32 accumulation, norms' statistics and softmax; needs 'shader-f16', else an error) or
+   * 'auto' (f16 where the device has 'shader-f16'). See README, Precision.
+   */
+  precision?: Precision;
 }
 
 export interface ImageOptions extends Omit<PreprocessOptions, 'mode'> {
@@ -133,6 +140,11 @@ export class InternViT {
     return this.parts.gpu;
   }
 
+  /** What the model computes in: 'f32', or 'f16' (resolved from the load option `precision`). */
+  get precision(): 'f32' | 'f16' {
+    return this.parts.encoder.precision;
+  }
+
   /** Adapter, model shape and size in a few lines. */
   describe(): string {
     const v = this.config.vision;
@@ -143,6 +155,7 @@ export class InternViT {
     ];
     lines.push(describeWeights(this.parts.encoder.weights));
     lines.push(describePass('embed', 'images', v.imageSize, () => maxBatch(this.parts.encoder, v.imageSize, v.imageSize)));
+    lines.push(describePrecision(this.parts.encoder.precision));
     if (this.config.chat) {
       const c = this.config.chat;
       lines.push(`InternVL projector: pixel shuffle ${c.psVersion} → ${c.numImageTokens} tokens/tile → LLM hidden ${c.llmHiddenSize}, select_layer ${c.selectLayer}`);
@@ -318,6 +331,13 @@ function disposeParts(parts: Parts): void {
   parts.preprocessPlans.clear();
   disposeEncoder(parts.encoder);
   if (parts.ownsGpu) destroyGpu(parts.gpu);
+}
+
+/** The compute precision line of describe(). */
+export function describePrecision(precision: 'f32' | 'f16'): string {
+  return precision === 'f16'
+    ? 'precision: f16 (f16 activations and matmul/attention operands, f32 accumulation, statistics, softmax and residual stream)'
+    : 'precision: f32';
 }
 
 /** "weights on the GPU: 0.61 GB (96 linear weights in bf16, the rest f32)". */

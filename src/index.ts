@@ -37,6 +37,7 @@ export * from './model/weights.js';
 export * from './model/graph.js';
 export * from './model/internvit.js';
 export * from './model/micro-batch.js';
+export * from './model/precision.js';
 export * from './model/internvl-graph.js';
 
 // Image preprocessing: decoding, Pillow-exact bicubic resize, InternVL tiling, normalization.

@@ -2,7 +2,7 @@ import type { BenchRecord } from './types.js';
 
 /** One console line per record, as the runners print them. */
 export function formatRecord(r: BenchRecord): string {
-  const name = r.suite === 'model' && r.weights ? `${r.name}, ${r.weights} weights` : r.name;
+  const name = r.suite === 'model' && r.weights ? `${r.name}, ${r.weights} weights${r.precision === 'f16' ? ', f16 compute' : ''}` : r.name;
   const head = `[${r.suite}] ${r.runtime.padEnd(16)} ${name.padEnd(38)}`;
   if (r.error) return `${head} ERROR ${r.error}`;
   if (r.soak) {

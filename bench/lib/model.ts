@@ -7,6 +7,7 @@ import { openSafetensors } from '../../src/runtime/safetensors.js';
 import { checkpointConfig, type InternVitConfig } from '../../src/model/config.js';
 import { gflopsPerImage, presetConfig } from '../../src/model/presets.js';
 import { linearWeightDType, loadWeights, type WeightStorage } from '../../src/model/weights.js';
+import { resolvePrecision } from '../../src/model/precision.js';
 import {
   disposeEncoder, encode, encoderFromWeights, randomEncoder, recordForward, type InternVitEncoder,
 } from '../../src/model/internvit.js';
@@ -77,7 +78,7 @@ function resolvedStorage(src: Source, storage: WeightStorage): 'f32' | 'bf16' | 
   return linearWeightDType(storage, (qkv?.dtype ?? 'F32') as 'F32' | 'F16' | 'BF16');
 }
 
-async function loadModel(gpu: Gpu, src: Source, weights: 'f32' | 'bf16' | 'f16'): Promise<Loaded> {
+async function loadModel(gpu: Gpu, src: Source, weights: 'f32' | 'bf16' | 'f16', precision: 'f32' | 'f16'): Promise<Loaded> {
   const { spec } = src;
   const t0 = now();
   const before = gpu.counters.bytesLive;
@@ -85,13 +86,13 @@ async function loadModel(gpu: Gpu, src: Source, weights: 'f32' | 'bf16' | 'f16')
     const config = checkpointConfig(src.ckpt);
     const map = await loadWeights(gpu, src.ckpt, config, { weightStorage: weights });
     await gpu.device.queue.onSubmittedWorkDone();
-    const encoder = encoderFromWeights(gpu, config.vision, map);
+    const encoder = encoderFromWeights(gpu, config.vision, map, precision);
     return {
       spec, config: config.vision, encoder, store: src.ckpt.store, weights, setupMs: now() - t0,
       weightBytes: gpu.counters.bytesLive - before, source: sourceName(spec),
     };
   }
-  const encoder = randomEncoder(gpu, src.config, 1, { weightStorage: weights });
+  const encoder = randomEncoder(gpu, src.config, 1, { weightStorage: weights, precision });
   await gpu.device.queue.onSubmittedWorkDone();
   return {
     spec, config: src.config, encoder, store: null, weights, setupMs: now() - t0,
@@ -193,6 +194,13 @@ export async function runModelSuite(ctx: ModelSuiteContext, specs: ModelSpec[]):
       // One load per distinct storage ('auto' resolves to the checkpoint's dtype). The peer runs right
       // after the first, so a run cut short by a time limit still has the comparison.
       const storages = [...new Set(opts.weights.map((w) => resolvedStorage(src, w)))];
+      // Each storage at each precision ('auto' resolved here; 'f16' without shader-f16 is an error record).
+      const precisionErrors: string[] = [];
+      const precisions = [...new Set(opts.precisions.map((p) => {
+        try { return resolvePrecision(gpu, p); } catch (e) { precisionErrors.push(errText(e)); return null; }
+      }))].filter((p): p is 'f32' | 'f16' => p !== null);
+      for (const e of precisionErrors) await emit({ ...errorRecord(ctx, spec.label, '', 'internvit-webgpu', e), precision: 'f16' });
+      const runs = storages.flatMap((weights) => precisions.map((precision) => ({ weights, precision })));
       const oursOut = new Map<string, Float32Array | null>();
       // Pixels and reference outputs are read once per configuration, for every storage and the peer.
       const inputCache = new Map<string, Promise<Inputs>>();
@@ -200,18 +208,18 @@ export async function runModelSuite(ctx: ModelSuiteContext, specs: ModelSpec[]):
         if (!inputCache.has(c.key)) inputCache.set(c.key, inputsFor(src.ckpt?.store ?? null, src.config, sourceName(spec), c.size, c.batch));
         return inputCache.get(c.key)!;
       };
-      for (const [i, weights] of storages.entries()) {
+      for (const [i, { weights, precision }] of runs.entries()) {
         let loaded: Loaded;
         try {
-          loaded = await loadModel(gpu, src, weights);
+          loaded = await loadModel(gpu, src, weights, precision);
         } catch (e) {
-          await emit({ ...errorRecord(ctx, spec.label, '', 'internvit-webgpu', `could not load the model (${weights} weights): ${errText(e)}`), weights });
+          await emit({ ...errorRecord(ctx, spec.label, '', 'internvit-webgpu', `could not load the model (${weights} weights, precision ${precision}): ${errText(e)}`), weights, precision });
           continue;
         }
         try {
           for (const c of configs(opts)) {
             const { pixels, expected } = await inputs(c);
-            log(`model ${spec.label} ${c.size}px B=${c.batch}, ${weights} weights`);
+            log(`model ${spec.label} ${c.size}px B=${c.batch}, ${weights} weights, precision ${precision}`);
             const ours = await measureOurs(ctx, loaded, c.name(spec), c.shapeText, c.shape, pixels, expected);
             await emit(ours.record);
             if (!oursOut.has(c.key)) oursOut.set(c.key, ours.output);
@@ -294,7 +302,10 @@ async function measureOurs(
   expected: { file: string; data: Float32Array } | null,
 ): Promise<{ record: BenchRecord; output: Float32Array | null }> {
   const { gpu, opts } = ctx;
-  const base: BenchRecord = { ...errorRecord(ctx, name, shapeText, 'internvit-webgpu', ''), weights: m.weights };
+  const base: BenchRecord = {
+    ...errorRecord(ctx, name, shapeText, 'internvit-webgpu', ''), weights: m.weights,
+    ...(m.encoder.precision === 'f16' ? { precision: 'f16' as const } : {}),
+  };
   delete base.error;
   const c = gpu.counters;
   try {
@@ -314,7 +325,7 @@ async function measureOurs(
 
     let profile: OpProfileRow[] | undefined;
     let gpuMs: number | undefined;
-    let note = `weights: ${m.source}, linear layers ${m.weights} on the GPU; setup (weights to GPU) ${m.setupMs.toFixed(0)} ms`;
+    let note = `weights: ${m.source}, linear layers ${m.weights} on the GPU${m.encoder.precision === 'f16' ? ', precision f16 (f16 activations, f32 sums)' : ''}; setup (weights to GPU) ${m.setupMs.toFixed(0)} ms`;
     if (passes.length > 1) note += `; run as ${passes.length} micro-batches (${passes.join(' + ')}) to fit the device's limits`;
     if (gpu.features.timestamps) {
       await encode(m.encoder, pixels, shape, { profile: true });

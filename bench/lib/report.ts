@@ -31,7 +31,7 @@ export function modelRows(records: BenchRecord[]): ModelRow[] {
   }
   const rows = new Map<string, ModelRow>();
   for (const r of models) {
-    const weights = r.runtime === 'internvit-webgpu' ? r.weights ?? 'f32' : undefined;
+    const weights = r.runtime === 'internvit-webgpu' ? `${r.weights ?? 'f32'}${r.precision === 'f16' ? ' (f16 compute)' : ''}` : undefined;
     const key = weights ? `${base(r)}|${weights}` : base(r);
     const row = rows.get(key) ?? { key, runner: r.runner, name: label(r), weights, ...others.get(base(r)) };
     if (r.runtime === 'internvit-webgpu') row.ours = r;
@@ -63,7 +63,7 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
   if (mrows.length) {
     lines.push('## Model: ours vs the ONNX Runtime WebGPU EP (same weights, same pixels, same adapter)', '',
       'Wall clock per forward, pixels in and `last_hidden_state` out on the host. "peer ÷ ours" > 1: we are faster.',
-      '"weights": how our linear layers\' weights are stored on the GPU (the arithmetic is f32 in every row; the peer\'s weights are f32).', '',
+      '"weights": how our linear layers\' weights are stored on the GPU; the arithmetic is f32 unless the row says "f16 compute" (precision f16: f16 activations, f32 sums); the peer\'s weights are f32.', '',
       '| runner | model | weights | ours median / p90 ms | ours first run ms | peer | peer median / p90 ms | peer first run ms | peer ÷ ours | outputs agree (rel) | PyTorch CUDA ms | GFLOP/s (ours) | dispatches / submits | peak GPU MiB |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const row of mrows) {

@@ -1,4 +1,5 @@
 import { WEIGHT_STORAGES, type WeightStorage } from '../../src/model/weights.js';
+import { PRECISIONS, type Precision } from '../../src/model/precision.js';
 
 // What a benchmark run produces: one record per measurement, the same shape for every runner
 // (browser page, Node, the GPU script), so bench/results/latest.json can hold them side by side.
@@ -86,6 +87,8 @@ export interface BenchRecord {
   dtype: 'f32' | 'f16';
   /** Ours: how the linear layers' weights (matmul W) are stored on the GPU; absent = f32. */
   weights?: 'f32' | 'bf16' | 'f16';
+  /** Ours, model suite: the arithmetic (load option precision, resolved); absent = f32. */
+  precision?: 'f32' | 'f16';
   /** Steady state (kernels: GPU time per dispatch; model: wall clock per forward incl. readback). */
   median_ms: number | null;
   p90_ms: number | null;
@@ -145,16 +148,18 @@ export interface BenchOptions {
   peer: boolean;
   /** Our model runs, one per weight storage ('auto': as in the checkpoint; duplicates measured once). */
   weights: WeightStorage[];
+  /** Our model runs per storage, one per precision ('auto' resolves on the device; duplicates measured once). */
+  precisions: Precision[];
 }
 
 export const QUICK_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 10, kernelRuns: 5, warmup: 1, models: ['tiny'], sizes: [224], batches: [1],
-  kernelFilter: '', peer: true, weights: ['auto'], soakForwards: 1000, soakNewEvery: 0,
+  kernelFilter: '', peer: true, weights: ['auto'], soakForwards: 1000, soakNewEvery: 0, precisions: ['f32'],
 };
 
 export const FULL_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 20, kernelRuns: 20, warmup: 3, models: ['300M', '6B'], sizes: [224, 448], batches: [1, 8],
-  kernelFilter: '', peer: true, weights: ['f32', 'bf16'], soakForwards: 1000, soakNewEvery: 0,
+  kernelFilter: '', peer: true, weights: ['f32', 'bf16'], soakForwards: 1000, soakNewEvery: 0, precisions: ['f32'],
 };
 
 /** Options from key/value pairs (CLI flags or URL query), over the mode's defaults. */
@@ -181,6 +186,8 @@ export function parseOptions(get: (key: string) => string | null | undefined, ha
   for (const s of suites) if (!['kernels', 'model', 'checks', 'dataset', 'soak'].includes(s)) throw new Error(`--suites: unknown suite '${s}' (kernels, model, checks, dataset, soak)`);
   const weights = list('weights', d.weights);
   for (const w of weights) if (!(WEIGHT_STORAGES as readonly string[]).includes(w)) throw new Error(`--weights: unknown weight storage '${w}' (${WEIGHT_STORAGES.join(', ')})`);
+  const precisions = list('precision', d.precisions);
+  for (const p of precisions) if (!(PRECISIONS as readonly string[]).includes(p)) throw new Error(`--precision: unknown precision '${p}' (${PRECISIONS.join(', ')})`);
   return {
     mode,
     suites,
@@ -195,5 +202,6 @@ export function parseOptions(get: (key: string) => string | null | undefined, ha
     weights: weights as WeightStorage[],
     soakForwards: int('soak-forwards', d.soakForwards, 1),
     soakNewEvery: int('soak-new-every', d.soakNewEvery, 0),
+    precisions: precisions as Precision[],
   };
 }

@@ -1,6 +1,7 @@
 // Multi-head attention over the fused qkv projection: out = softmax((q·hd^-0.5)·kᵀ)·v, heads
 // concatenated. Two versions, both validated against the float64 reference:
-//   'fused'   (default) shaders/attention.wgsl: flash-style, online softmax, scores never stored.
+//   'fused'   (default) shaders/attention.wgsl: flash-style, online softmax, scores never stored;
+//             with an f16 qkv (precision 'f16') the F16 variant: f16 qkv, out and K/V tiles, f32 math.
 //   'unfused' shaders/attention_scores.wgsl → softmax.wgsl → shaders/attention_pv.wgsl: the simple
 //             reference pipeline, with the B·heads·N² scores in global memory.
 import fusedSource from '../../shaders/attention.wgsl?raw';
@@ -11,8 +12,13 @@ import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/pl
 import { shapeString } from '../runtime/tensor.js';
 import { ceilDiv, grid1D } from './dispatch.js';
 import { softmax } from './softmax.js';
+import { requireShaderF16 } from './matmul.js';
+import { selectVariant } from '../runtime/wgsl-variants.js';
+import { WGSL_ENABLE_F16 } from './wgsl-lib.js';
 
-export const attentionKernel = defineKernel({ name: 'attention', source: fusedSource });
+export const attentionKernel = defineKernel({ name: 'attention', source: selectVariant(fusedSource, { F16: false }, 'attention') });
+/** The fused kernel with f16 qkv, out and K/V tiles (scores, softmax and sums f32): precision 'f16'. */
+export const attentionF16Kernel = defineKernel({ name: 'attention_f16', source: WGSL_ENABLE_F16 + selectVariant(fusedSource, { F16: true }, 'attention_f16') });
 export const attentionScoresKernel = defineKernel({ name: 'attention_scores', source: scoresSource });
 export const attentionPvKernel = defineKernel({ name: 'attention_pv', source: pvSource });
 
@@ -54,7 +60,7 @@ const TARGET_BLOCK_Q = 64;
  * V tiles plus the partial scores fit the workgroup memory budget (16 KiB, the WebGPU default).
  */
 export function attentionTiling(headDim: number, limits: Pick<GPUSupportedLimits,
-  'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupSizeX' | 'maxComputeWorkgroupStorageSize'>): AttentionTiling {
+  'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupSizeX' | 'maxComputeWorkgroupStorageSize'>, elementBytes: 2 | 4 = 4): AttentionTiling {
   if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 4 !== 0) {
     throw new Error(`attention (fused): headDim must be a positive multiple of 4 (vec4 loads), got ${headDim}; use version 'unfused'`);
   }
@@ -69,7 +75,7 @@ export function attentionTiling(headDim: number, limits: Pick<GPUSupportedLimits
   const blockQ = Math.min(TARGET_BLOCK_Q, Math.floor(maxThreads / threadsPerQuery));
   const workgroupSize = blockQ * threadsPerQuery;
   const budget = Math.min(16384, limits.maxComputeWorkgroupStorageSize);
-  const bytesPer4Keys = 4 * 4 * (2 * headDim) + 16 * workgroupSize; // K + V rows, one vec4 of partials per thread
+  const bytesPer4Keys = 4 * elementBytes * (2 * headDim) + 16 * workgroupSize; // K + V rows (f32 or f16), one f32 vec4 of partials per thread
   let blockK = 4 * Math.min(MAX_BLOCK_K / 4, Math.floor(budget / bytesPer4Keys));
   while (blockK > 4 && Math.ceil((blockK * hd4) / workgroupSize) > MAX_LOADS) blockK -= 4;
   if (blockK < 4) {
@@ -87,8 +93,8 @@ function checkQkv(qkv: TensorRef, heads: number, headDim: number, label: string)
     if (!Number.isInteger(v) || v <= 0) throw new Error(`${label}: ${name} must be a positive integer, got ${v}`);
   }
   const d = heads * headDim;
-  if (qkv.dtype !== 'f32' || qkv.shape.length !== 3 || qkv.shape[2] !== 3 * d) {
-    throw new Error(`${label}: qkv must be [B, N, 3·${heads}·${headDim} = ${3 * d}] f32, got '${qkv.label}' ${shapeString(qkv.shape)} ${qkv.dtype}`);
+  if ((qkv.dtype !== 'f32' && qkv.dtype !== 'f16') || qkv.shape.length !== 3 || qkv.shape[2] !== 3 * d) {
+    throw new Error(`${label}: qkv must be [B, N, 3·${heads}·${headDim} = ${3 * d}] f32 or f16, got '${qkv.label}' ${shapeString(qkv.shape)} ${qkv.dtype}`);
   }
   return [qkv.shape[0]!, qkv.shape[1]!, d];
 }
@@ -101,13 +107,19 @@ export function attention(plan: Plan, qkv: TensorRef, opts: AttentionOptions, la
   const { heads, headDim } = opts;
   const [batch, n, d] = checkQkv(qkv, heads, headDim, label);
   const version = opts.version ?? 'fused';
-  if (version === 'unfused') return attentionUnfused(plan, qkv, batch, n, heads, headDim, label);
+  const f16 = qkv.dtype === 'f16';
+  if (f16) requireShaderF16(plan, label, `qkv '${qkv.label}'`);
+  if (version === 'unfused') {
+    if (f16) throw new Error(`${label}: the 'unfused' version is the f32 reference; f16 qkv needs 'fused'`);
+    return attentionUnfused(plan, qkv, batch, n, heads, headDim, label);
+  }
   if (version !== 'fused') throw new Error(`${label}: unknown version '${version as string}' (fused | unfused)`);
 
-  const tiling = attentionTiling(headDim, plan.gpu.limits);
-  const out = intermediate(plan, [batch, n, d], 'f32', label);
+  const tiling = attentionTiling(headDim, plan.gpu.limits, f16 ? 2 : 4);
+  // out has qkv's element type: f16 in, f16 out (it feeds the proj matmul's f16 X).
+  const out = intermediate(plan, [batch, n, d], qkv.dtype, label);
   dispatch(plan, {
-    kernel: attentionKernel, label,
+    kernel: f16 ? attentionF16Kernel : attentionKernel, label,
     bindings: { qkv, out },
     elements: { qkv: batch * n * 3 * d, out: batch * n * d },
     constants: {

@@ -4,9 +4,15 @@ import { defineKernel } from '../runtime/kernel.js';
 import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { numel, shapeString } from '../runtime/tensor.js';
 import { grid1D } from './dispatch.js';
-import { WGSL_WORKGROUP_SUM } from './wgsl-lib.js';
+import { WGSL_ENABLE_F16, WGSL_TO_F16, WGSL_WORKGROUP_SUM } from './wgsl-lib.js';
+import { selectVariant } from '../runtime/wgsl-variants.js';
+import { requireShaderF16, type ActDType } from './matmul.js';
 
-export const layernormKernel = defineKernel({ name: 'layernorm', source: WGSL_WORKGROUP_SUM + source });
+export const layernormKernel = defineKernel({ name: 'layernorm', source: WGSL_WORKGROUP_SUM + selectVariant(source, { Y_F16: false }, 'layernorm') });
+/** f32 x and statistics, f16 y (precision 'f16'). */
+export const layernormF16OutKernel = defineKernel({
+  name: 'layernorm_yf16', source: WGSL_ENABLE_F16 + WGSL_TO_F16 + WGSL_WORKGROUP_SUM + selectVariant(source, { Y_F16: true }, 'layernorm_yf16'),
+});
 
 /** Registers per thread the row-norm shaders declare (shaders/{layernorm,rmsnorm,qk_rmsnorm}.wgsl MAXV). */
 export const ROW_NORM_MAX_PER_THREAD = 64;
@@ -31,8 +37,19 @@ export function checkVector(op: string, name: string, t: TensorRef, n: number): 
   }
 }
 
-/** Records y = LayerNorm(x) over the last dim of x [..., C]; bias null means weight only. Returns y. */
-export function layernorm(plan: Plan, x: TensorRef, weight: TensorRef, bias: TensorRef | null, eps: number, label = 'layernorm'): TensorRef {
+/** y's element type for a row norm: f16 needs shader-f16 (x and the statistics stay f32). */
+export function normOutDType(plan: Plan, label: string, out: ActDType | undefined): ActDType {
+  const dtype = out ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`${label}: unknown output type '${String(dtype)}' (use 'f32' or 'f16')`);
+  if (dtype === 'f16') requireShaderF16(plan, label, 'the output');
+  return dtype;
+}
+
+/**
+ * Records y = LayerNorm(x) over the last dim of x [..., C]; bias null means weight only. Returns y,
+ * f32 or (out 'f16') f16; x and the statistics are f32 either way.
+ */
+export function layernorm(plan: Plan, x: TensorRef, weight: TensorRef, bias: TensorRef | null, eps: number, label = 'layernorm', out?: ActDType): TensorRef {
   if (x.dtype !== 'f32' || x.shape.length < 1) throw new Error(`${label}: x '${x.label}' must be f32 [..., C], got ${shapeString(x.shape)} ${x.dtype}`);
   const C = x.shape[x.shape.length - 1]!;
   const rows = numel(x.shape) / C;
@@ -40,9 +57,10 @@ export function layernorm(plan: Plan, x: TensorRef, weight: TensorRef, bias: Ten
   if (bias) checkVector(label, 'bias', bias, C);
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`${label}: eps must be a finite number ≥ 0, got ${eps}`);
   const { WG, VPT } = rowNormLayout(C, label);
-  const y = intermediate(plan, x.shape, 'f32', label);
+  const yDType = normOutDType(plan, label, out);
+  const y = intermediate(plan, x.shape, yDType, label);
   dispatch(plan, {
-    kernel: layernormKernel, label,
+    kernel: yDType === 'f16' ? layernormF16OutKernel : layernormKernel, label,
     // Without a bias the weight fills the binding (read-only aliasing is allowed) and HAS_BIAS = 0.
     bindings: { x, weight, bias: bias ?? weight, y },
     elements: { x: rows * C, weight: C, bias: C, y: rows * C },

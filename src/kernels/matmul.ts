@@ -1,30 +1,35 @@
 // Linear layers: Y = epilogue(X·Wᵀ + b) with W in PyTorch (out,in) layout, fused GELU and
-// residual + layer-scale epilogues. Versions: 'tiled' (shaders/matmul.wgsl, 64×128 output tiles, the
+// residual + layer-scale epilogues. X and Y may be f16 (precision 'f16': f16 operands in memory and
+// in the workgroup tiles, f32 products and sums), in 'tiled' and 'tiled64'. Versions: 'tiled' (shaders/matmul.wgsl, 64×128 output tiles, the
 // default), 'tiled64' (the same shader with 64×64 tiles: twice the workgroups, for grids that would
 // not fill a GPU; which shapes want it is for the GPU benchmark to say) and 'naive'
 // (shaders/matmul_naive.wgsl, one output per thread, kept as the simple reference).
 import tiledSource from '../../shaders/matmul.wgsl?raw';
 import naiveSource from '../../shaders/matmul_naive.wgsl?raw';
 import { defineKernel, type Kernel } from '../runtime/kernel.js';
-import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
+import { dispatch, hostConstant, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { numel, shapeString } from '../runtime/tensor.js';
-import { selectVariant } from '../runtime/wgsl-variants.js';
+import { selectVariant, type VariantFlags } from '../runtime/wgsl-variants.js';
 import { ceilDiv } from './dispatch.js';
-import { WGSL_GELU as geluLib, WGSL_UNPACK_BF16 as unpackBf16Lib, WGSL_UNPACK_F16 as unpackF16Lib } from './wgsl-lib.js';
+import { WGSL_ENABLE_F16, WGSL_GELU as geluLib, WGSL_TO_F16, WGSL_UNPACK_BF16 as unpackBf16Lib, WGSL_UNPACK_F16 as unpackF16Lib } from './wgsl-lib.js';
 import { geluScalar } from './gelu.js';
 
 export type MatmulEpilogue = 'none' | 'gelu';
 export type MatmulVersion = 'naive' | 'tiled' | 'tiled64';
 /** How W is stored: f32, or 16-bit (read as packed pairs and widened to f32 in the kernel). */
 export type MatmulWeightDType = 'f32' | 'bf16' | 'f16';
+/** Element type of the activations X and Y: f16 needs shader-f16 (sums stay f32 either way). */
+export type ActDType = 'f32' | 'f16';
 
 export interface MatmulOptions {
   /** Activation applied to X·Wᵀ + b (default 'none'). */
   epilogue?: MatmulEpilogue;
   /** Y = r + scale ⊙ activation(X·Wᵀ + b): r [..., Nout] like the output, scale [Nout]. */
   residual?: { r: TensorRef; scale: TensorRef };
-  /** Kernel version (default 'tiled'); 'tiled64' halves the tile width; 'naive' is the reference. */
+  /** Kernel version (default 'tiled'); 'tiled64' halves the tile width; 'naive' is the reference (f32 X and Y only). */
   version?: MatmulVersion;
+  /** Y's element type (default 'f32'). 'f16' needs shader-f16; a value beyond ±65504 is stored as ±inf. */
+  out?: ActDType;
   label?: string;
 }
 
@@ -34,21 +39,43 @@ const NAIVE_WG = 16;
 
 const kernels = new Map<string, Kernel>();
 
+/** The source choices of one matmul kernel: everything else is an override constant. */
+export interface MatmulVariant {
+  version: MatmulVersion;
+  /** K % 4 == 0: vec4 loads of X and W. */
+  vec4: boolean;
+  wDType: MatmulWeightDType;
+  /** X's element type (f16: the X tile is f16 too). */
+  x: ActDType;
+  /** Y's element type. */
+  y: ActDType;
+}
+
+/** "matmul_tiled_vec4_wbf16", "matmul_tiled_vec4_wf16_xf16_yf16": f32 X/Y keep the pre-f16 names. */
+export function matmulKernelName(v: MatmulVariant): string {
+  const base = v.version === 'naive' ? `matmul_naive_w${v.wDType}` : `matmul_tiled_${v.vec4 ? 'vec4' : 'scalar'}_w${v.wDType}`;
+  return base + (v.x === 'f16' ? '_xf16' : '') + (v.y === 'f16' ? '_yf16' : '');
+}
+
 /**
- * The kernel for one version, vector width and weight dtype. WGSL cannot change a binding's element
- * type with an override, so these three choices pick a source variant (`//#if VEC4`, `//#if
- * W_PACKED`) and the 16-bit decoder that is prepended; every shape and epilogue choice stays an
- * override constant. Defined on first use, then shared.
+ * The kernel for one variant. WGSL cannot change a binding's element type with an override, so
+ * these choices pick a source variant (`//#if VEC4`, `//#if W_PACKED`, `//#if X_F16`, `//#if
+ * B_F16`, `//#if Y_F16`) and the libraries that are prepended; every shape and epilogue choice stays
+ * an override constant. Defined on first use, then shared.
  */
-export function matmulKernel(version: MatmulVersion, vec4: boolean, wDType: MatmulWeightDType): Kernel {
-  // 'tiled64' is the tiled kernel with another BN override: same source, same kernel.
-  const name = version === 'naive' ? `matmul_naive_w${wDType}` : `matmul_tiled_${vec4 ? 'vec4' : 'scalar'}_w${wDType}`;
+export function matmulKernel(v: MatmulVariant): Kernel {
+  const name = matmulKernelName(v);
   let k = kernels.get(name);
   if (!k) {
-    const base = version === 'naive' ? naiveSource : tiledSource;
-    const flags = { VEC4: version !== 'naive' && vec4, W_PACKED: wDType !== 'f32' };
-    const lib = wDType === 'bf16' ? unpackBf16Lib : wDType === 'f16' ? unpackF16Lib : '';
-    k = defineKernel({ name, source: geluLib + lib + selectVariant(base, flags, name) });
+    const f16 = v.x === 'f16' || v.y === 'f16';
+    if (v.version === 'naive' && f16) throw new Error(`matmul: the 'naive' version is the f32 reference; f16 X or Y needs 'tiled' or 'tiled64'`);
+    const base = v.version === 'naive' ? naiveSource : tiledSource;
+    const flags: VariantFlags = v.version === 'naive'
+      ? { VEC4: false, W_PACKED: v.wDType !== 'f32' }
+      : { VEC4: v.vec4, W_PACKED: v.wDType !== 'f32', X_F16: v.x === 'f16', B_F16: v.x === 'f16' && v.wDType === 'f16', Y_F16: v.y === 'f16' };
+    const lib = v.wDType === 'bf16' ? unpackBf16Lib : v.wDType === 'f16' ? unpackF16Lib : '';
+    const head = f16 ? WGSL_ENABLE_F16 + WGSL_TO_F16 : '';
+    k = defineKernel({ name, source: head + geluLib + lib + selectVariant(base, flags, name) });
     kernels.set(name, k);
   }
   return k;
@@ -59,10 +86,28 @@ export function matmulFlops(M: number, N: number, K: number): number {
   return 2 * M * N * K;
 }
 
-function requireF32(op: string, what: string, t: TensorRef, shapeOk: boolean, want: string): void {
-  if (t.dtype !== 'f32' || !shapeOk) {
-    throw new Error(`${op}: ${what} '${t.label}' must be f32 ${want}, got ${shapeString(t.shape)} ${t.dtype}`);
+function requireF32(op: string, what: string, t: TensorRef, shapeOk: boolean, want: string, dtypes: readonly string[] = ['f32']): void {
+  if (!dtypes.includes(t.dtype) || !shapeOk) {
+    throw new Error(`${op}: ${what} '${t.label}' must be ${dtypes.join(' or ')} ${want}, got ${shapeString(t.shape)} ${t.dtype}`);
   }
+}
+
+/** Requires shader-f16 on the plan's device for an f16 binding (a clear error, not a WGSL failure). */
+export function requireShaderF16(plan: Plan, label: string, what: string): void {
+  if (!plan.gpu.features?.shaderF16) {
+    throw new Error(`${label}: ${what} is f16, which needs the adapter feature 'shader-f16' (not enabled on this device)`);
+  }
+}
+
+/**
+ * An f32 tensor to fill bindings an op does not read (their code is removed by an override). Kernels
+ * bind x there when x is f32; with f16 activations this one plan-wide 4-element constant stands in.
+ */
+const placeholders = new WeakMap<Plan, TensorRef>();
+export function f32Placeholder(plan: Plan): TensorRef {
+  let ref = placeholders.get(plan);
+  if (!ref) placeholders.set(plan, (ref = hostConstant(plan, 'unused (f32 placeholder)', new Float32Array(4), [4], 'f32')));
+  return ref;
 }
 
 function isWeightDType(d: string): d is MatmulWeightDType {
@@ -87,7 +132,11 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
     throw new Error(`${label}: w '${w.label}' must be f32, bf16 or f16 [Nout, K], got ${shapeString(w.shape)} ${w.dtype}`);
   }
   const [N, K] = w.shape as [number, number];
-  requireF32(label, 'x', x, x.shape.length >= 1 && x.shape[x.shape.length - 1] === K, `[..., ${K}] (K from w ${shapeString(w.shape)})`);
+  requireF32(label, 'x', x, x.shape.length >= 1 && x.shape[x.shape.length - 1] === K, `[..., ${K}] (K from w ${shapeString(w.shape)})`, ['f32', 'f16']);
+  const outDType = opts.out ?? 'f32';
+  if (outDType !== 'f32' && outDType !== 'f16') throw new Error(`${label}: unknown output type '${String(outDType)}' (use 'f32' or 'f16')`);
+  if (x.dtype === 'f16') requireShaderF16(plan, label, `x '${x.label}'`);
+  if (outDType === 'f16') requireShaderF16(plan, label, 'the output');
   const M = numel(x.shape) / K;
   if (bias) requireF32(label, 'bias', bias, numel(bias.shape) === N && bias.shape.length === 1, `[${N}]`);
   const outShape = [...x.shape.slice(0, -1), N];
@@ -101,17 +150,19 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
   }
 
   const vec4 = K % 4 === 0;
-  const kernel = matmulKernel(version, vec4, w.dtype);
+  const xDType = x.dtype as ActDType;
+  const kernel = matmulKernel({ version, vec4, wDType: w.dtype, x: xDType, y: outDType });
   const tileN = version === 'tiled64' ? 64 : MATMUL_TILE.N;
   const workgroups: [number, number] = version === 'naive'
     ? [ceilDiv(N, NAIVE_WG), ceilDiv(M, NAIVE_WG)]
     : [ceilDiv(N, tileN), ceilDiv(M, MATMUL_TILE.M)];
-  const y = intermediate(plan, outShape, 'f32', label);
+  const y = intermediate(plan, outShape, outDType, label);
+  const unused = xDType === 'f32' ? x : f32Placeholder(plan);
   dispatch(plan, {
     kernel, label,
-    // Unused bindings get x (f32 and read-only in every specialisation; aliasing read-only
-    // bindings is legal); the override constants remove the code that would read them.
-    bindings: { x, w, bias: bias ?? x, r: res?.r ?? x, scale: res?.scale ?? x, y },
+    // Unused bindings get x when it is f32 (read-only in every specialisation; aliasing read-only
+    // bindings is legal), else an f32 placeholder; the override constants remove the code that reads them.
+    bindings: { x, w, bias: bias ?? unused, r: res?.r ?? unused, scale: res?.scale ?? unused, y },
     elements: {
       x: M * K, w: N * K, y: M * N,
       ...(bias ? { bias: N } : {}),

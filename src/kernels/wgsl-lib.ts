@@ -4,6 +4,7 @@ import geluErf from '../../shaders/lib/gelu_erf.wgsl?raw';
 import unpackBf16 from '../../shaders/lib/unpack_bf16.wgsl?raw';
 import unpackF16 from '../../shaders/lib/unpack_f16.wgsl?raw';
 import workgroupSum from '../../shaders/lib/workgroup_sum.wgsl?raw';
+import toF16 from '../../shaders/lib/to_f16.wgsl?raw';
 
 /** `erf_f32(v)` and `gelu(x)` (exact erf form). */
 export const WGSL_GELU: string = geluErf;
@@ -13,3 +14,7 @@ export const WGSL_UNPACK_BF16: string = unpackBf16;
 export const WGSL_UNPACK_F16: string = unpackF16;
 /** `workgroup_sum(v, lid) -> f32` over a workgroup of `override WG` threads (and its `red` array). */
 export const WGSL_WORKGROUP_SUM: string = workgroupSum;
+/** The directive f16 kernels start with (it must precede every declaration, so it goes first). */
+export const WGSL_ENABLE_F16 = 'enable f16;\n';
+/** `to_f16(v: f32) -> f16`: overflow beyond ±65504 becomes ±inf, never a clamped value. Needs WGSL_ENABLE_F16 first. */
+export const WGSL_TO_F16: string = toF16;

@@ -2,7 +2,7 @@
 // recording functions are called here; dispatch math lives in src/kernels/.
 import { attention } from '../kernels/attention.js';
 import { layernorm } from '../kernels/layernorm.js';
-import { matmul } from '../kernels/matmul.js';
+import { matmul, type ActDType } from '../kernels/matmul.js';
 import { patchEmbed } from '../kernels/patch-embed.js';
 import { qkRmsNorm, rmsnorm } from '../kernels/rmsnorm.js';
 import { constant, copy, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
@@ -41,34 +41,40 @@ export function tokenGrid(config: InternVitConfig, height: number, width: number
   return { hp, wp, tokens: hp * wp + 1 };
 }
 
-function norm(plan: Plan, config: InternVitConfig, x: TensorRef, w: WeightRefs, prefix: string): TensorRef {
+function norm(plan: Plan, config: InternVitConfig, x: TensorRef, w: WeightRefs, prefix: string, act: ActDType): TensorRef {
   return config.normType === 'layer_norm'
-    ? layernorm(plan, x, w(`${prefix}.weight`), w(`${prefix}.bias`), config.layerNormEps)
-    : rmsnorm(plan, x, w(`${prefix}.weight`), config.layerNormEps);
+    ? layernorm(plan, x, w(`${prefix}.weight`), w(`${prefix}.bias`), config.layerNormEps, 'layernorm', act)
+    : rmsnorm(plan, x, w(`${prefix}.weight`), config.layerNormEps, 'rmsnorm', act);
 }
 
-/** One encoder layer: x + ls1 ⊙ Attn(norm1(x)), then + ls2 ⊙ MLP(norm2(x)). */
-function encoderLayer(plan: Plan, config: InternVitConfig, x: TensorRef, w: WeightRefs, i: number): TensorRef {
+/**
+ * One encoder layer: x + ls1 ⊙ Attn(norm1(x)), then + ls2 ⊙ MLP(norm2(x)). `act` is the type of the
+ * activations between the norms and the residual adds (norm outputs, qkv, attention output, fc1
+ * output): f16 with precision 'f16'. The residual stream x stays f32 in both precisions: the proj
+ * and fc2 matmuls add into it in f32 (massive-activation channels; see ARCHITECTURE.md, f16 compute).
+ */
+function encoderLayer(plan: Plan, config: InternVitConfig, x: TensorRef, w: WeightRefs, i: number, act: ActDType): TensorRef {
   const p = `encoder.layers.${i}`;
-  const h = norm(plan, config, x, w, `${p}.norm1`);
-  let qkv = matmul(plan, h, w(`${p}.attn.qkv.weight`), config.qkvBias ? w(`${p}.attn.qkv.bias`) : null);
+  const h = norm(plan, config, x, w, `${p}.norm1`, act);
+  let qkv = matmul(plan, h, w(`${p}.attn.qkv.weight`), config.qkvBias ? w(`${p}.attn.qkv.bias`) : null, { out: act });
   if (config.qkNormalization) {
     qkv = qkRmsNorm(plan, qkv, w(`${p}.attn.q_norm.weight`), w(`${p}.attn.k_norm.weight`), config.layerNormEps);
   }
   const a = attention(plan, qkv, { heads: config.numHeads, headDim: config.headDim });
   const x1 = matmul(plan, a, w(`${p}.attn.proj.weight`), w(`${p}.attn.proj.bias`), { residual: { r: x, scale: w(`${p}.ls1`) } });
-  const h2 = norm(plan, config, x1, w, `${p}.norm2`);
-  const f = matmul(plan, h2, w(`${p}.mlp.fc1.weight`), w(`${p}.mlp.fc1.bias`), { epilogue: 'gelu' });
+  const h2 = norm(plan, config, x1, w, `${p}.norm2`, act);
+  const f = matmul(plan, h2, w(`${p}.mlp.fc1.weight`), w(`${p}.mlp.fc1.bias`), { epilogue: 'gelu', out: act });
   return matmul(plan, f, w(`${p}.mlp.fc2.weight`), w(`${p}.mlp.fc2.bias`), { residual: { r: x1, scale: w(`${p}.ls2`) } });
 }
 
 /**
  * Records the encoder for pixel_values (B, 3, H, W). `keepHidden` lists the hidden_states indices
  * (0..L) the caller wants; those tensors are returned so the caller can mark them as outputs.
+ * `act` 'f16' computes in f16 (see encoderLayer); every returned tensor is f32 either way.
  */
 export function recordEncoder(
   plan: Plan, config: InternVitConfig, pixels: TensorRef, w: WeightRefs, keepHidden: ReadonlySet<number> = new Set(),
-  layers = config.numLayers,
+  layers = config.numLayers, act: ActDType = 'f32',
 ): EncoderOutputs {
   const [batch, channels, height, width] = pixels.shape as [number, number, number, number];
   if (pixels.shape.length !== 4 || channels !== 3) {
@@ -84,7 +90,7 @@ export function recordEncoder(
   }, { patchSize: config.patchSize, imageSize: config.imageSize, hidden: config.hiddenSize });
   if (keepHidden.has(0)) hiddenStates.set(0, x);
   for (let i = 0; i < layers; i++) {
-    x = encoderLayer(plan, config, x, w, i);
+    x = encoderLayer(plan, config, x, w, i, act);
     if (keepHidden.has(i + 1)) hiddenStates.set(i + 1, x);
   }
   // pooler_output: the raw CLS row of each image.

@@ -15,6 +15,8 @@ import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
 import { expectedTensors, linearWeightDType, loadWeights, type WeightStorage } from './weights.js';
 import { checkAgainstPreset } from './presets.js';
 import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type BatchFit, type FitQuery } from './micro-batch.js';
+import { checkFiniteOutputs, resolvePrecision, type Precision } from './precision.js';
+import type { ActDType } from '../kernels/matmul.js';
 
 export interface InternVitEncoder {
   gpu: Gpu;
@@ -24,6 +26,8 @@ export interface InternVitEncoder {
   /** Compiled plans by shape and options: an LRU with a byte budget (InternVL token plans share it). */
   plans: PlanCache;
   disposed: boolean;
+  /** What the plans compute in (resolved from the load option; see src/model/precision.ts). */
+  precision: ActDType;
 }
 
 export interface ForwardOptions {
@@ -58,7 +62,8 @@ export interface ForwardResult {
 }
 
 /** Wraps weights already on the GPU; checks every expected tensor is there with the right shape and dtype. */
-export function encoderFromWeights(gpu: Gpu, config: InternVitConfig, weights: Map<string, Tensor>): InternVitEncoder {
+export function encoderFromWeights(gpu: Gpu, config: InternVitConfig, weights: Map<string, Tensor>, precision: Precision = 'f32'): InternVitEncoder {
+  const resolved = resolvePrecision(gpu, precision);
   const problems: string[] = [];
   for (const { name, shape, linear } of expectedTensors(config)) {
     const t = weights.get(name);
@@ -70,14 +75,19 @@ export function encoderFromWeights(gpu: Gpu, config: InternVitConfig, weights: M
     }
   }
   if (problems.length) throw new Error(`InternViT weights do not match the config: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (+${problems.length - 8} more)` : ''}`);
-  return { gpu, config, weights, plans: createPlanCache(), disposed: false };
+  return { gpu, config, weights, plans: createPlanCache(), disposed: false, precision: resolved };
 }
 
 export interface LoadEncoderOptions extends OpenCheckpointOptions {
   /** Also load InternVL's mlp1 projector: true (chat checkpoints only), or 'auto' (when the config has one). */
   projector?: boolean | 'auto';
-  /** How linear-layer weights are kept on the GPU (default 'auto': as in the checkpoint; see WeightStorage). */
+  /**
+   * How linear-layer weights are kept on the GPU (default 'auto': as in the checkpoint; see
+   * WeightStorage; with precision 'f16', 'auto' stores them f16, the matmuls' f16 operand).
+   */
   weightStorage?: WeightStorage;
+  /** 'f32' (default, exact parity), 'f16' (needs shader-f16) or 'auto' (f16 where available). */
+  precision?: Precision;
 }
 
 /**
@@ -92,9 +102,12 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
     const config = parseConfig(ckpt.config, ckpt.configFile);
     if (typeof source === 'string') checkAgainstPreset(source, config.vision, ckpt.configFile);
     const projector = opts.projector === 'auto' ? config.chat !== null : !!opts.projector;
-    const weights = await loadWeights(gpu, ckpt, config, { projector, weightStorage: opts.weightStorage });
+    // Resolved before any weight is read: 'f16' on a device without shader-f16 fails here.
+    const precision = resolvePrecision(gpu, opts.precision);
+    const weightStorage = opts.weightStorage ?? (precision === 'f16' ? 'f16' : 'auto');
+    const weights = await loadWeights(gpu, ckpt, config, { projector, weightStorage });
     const vision = new Map([...weights].filter(([k]) => !k.startsWith('mlp1.')));
-    const encoder = encoderFromWeights(gpu, config.vision, vision);
+    const encoder = encoderFromWeights(gpu, config.vision, vision, precision);
     for (const [k, t] of weights) if (k.startsWith('mlp1.')) encoder.weights.set(k, t);
     return { encoder, config };
   } finally {
@@ -107,8 +120,9 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
  * an F32 checkpoint: weightStorage 'auto' and 'f32' store f32; 'bf16' / 'f16' round the linear
  * weights (so the values differ from the f32 encoder's by that rounding).
  */
-export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1, opts: { weightStorage?: WeightStorage } = {}): InternVitEncoder {
-  const storage = opts.weightStorage ?? 'auto';
+export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1, opts: { weightStorage?: WeightStorage; precision?: Precision } = {}): InternVitEncoder {
+  const precision = resolvePrecision(gpu, opts.precision);
+  const storage = opts.weightStorage ?? (precision === 'f16' ? 'f16' : 'auto');
   const weights = new Map<string, Tensor>();
   let state = seed >>> 0 || 1;
   const next = () => {
@@ -128,7 +142,7 @@ export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1, opts:
     const dtype = linear ? linearWeightDType(storage, 'F32') : 'f32';
     weights.set(name, dtype === 'f32' ? uploadTensor(gpu, data, shape, 'f32', name) : uploadTensor(gpu, toHalfBits(data, dtype, name), shape, dtype, name));
   }
-  return { gpu, config, weights, plans: createPlanCache(), disposed: false };
+  return { gpu, config, weights, plans: createPlanCache(), disposed: false, precision };
 }
 
 // Encoders made by shapeOnlyEncoder: their weights have no GPU buffers, so they may record, never compile.
@@ -147,7 +161,8 @@ export function shapeOnlyEncoder(gpu: Gpu, config: InternVitConfig, linear: 'f32
     const dtype = t.linear ? linear : 'f32';
     weights.set(t.name, { buffer: noBuffer, shape: t.shape, dtype, byteLength: tensorBytes(t.shape, dtype), label: t.name });
   }
-  const encoder: InternVitEncoder = { gpu, config, weights, plans: createPlanCache(), disposed: false };
+  // Sized at f32 activations: at least what an f16 encoder of the same shapes needs.
+  const encoder: InternVitEncoder = { gpu, config, weights, plans: createPlanCache(), disposed: false, precision: 'f32' };
   shapeOnly.add(encoder);
   return encoder;
 }
@@ -184,7 +199,7 @@ export function recordForward(model: InternVitEncoder, shape: readonly number[],
   const plan = createPlan(model.gpu, `internvit ${batch}×3×${height}×${width}`);
   const pixels = input(plan, 'pixel_values', [batch, 3, height, width]);
   const w = weightRefs(plan, model.weights);
-  const out = recordEncoder(plan, model.config, pixels, w, new Set(hidden));
+  const out = recordEncoder(plan, model.config, pixels, w, new Set(hidden), model.config.numLayers, model.precision);
   output(plan, 'last_hidden_state', out.lastHiddenState);
   output(plan, 'pooler_output', out.poolerOutput);
   for (const i of hidden) output(plan, `hidden_states.${i}`, out.hiddenStates.get(i)!);
@@ -273,7 +288,12 @@ async function encodeOnce(
 ): Promise<ForwardResult> {
   const lease = await leaseForwardPlan(model, shape, options);
   try {
-    return await encodeWith(lease, pixels, shape, options);
+    const r = await encodeWith(lease, pixels, shape, options);
+    checkFiniteOutputs(model.precision, {
+      last_hidden_state: r.lastHiddenState.data, pooler_output: r.poolerOutput.data,
+      ...Object.fromEntries((r.hiddenStates ?? []).map((h, i) => [`hidden_states[${i}]`, h.data])),
+    });
+    return r;
   } finally {
     lease.release();
   }

@@ -10,6 +10,7 @@ import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
 import { assertRunnable, disposeEncoder, loadEncoder, type HostOutput, type InternVitEncoder, type LoadEncoderOptions } from './internvit.js';
 import { recordProjector } from './internvl-graph.js';
 import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type BatchFit, type FitQuery } from './micro-batch.js';
+import { checkFiniteOutputs } from './precision.js';
 
 export interface InternVlVision {
   encoder: InternVitEncoder;
@@ -57,8 +58,8 @@ export function recordTokens(model: InternVlVision, shape: readonly number[]): P
   const pixels = input(plan, 'pixel_values', [tiles, 3, height, width]);
   const w = weightRefs(plan, encoder.weights);
   const layers = selectedLayer(encoder.config.numLayers, chat.selectLayer);
-  const enc = recordEncoder(plan, encoder.config, pixels, w, new Set(), layers);
-  output(plan, 'image_tokens', recordProjector(plan, enc.lastHiddenState, w, { gridH: hp, gridW: wp, psVersion: chat.psVersion }));
+  const enc = recordEncoder(plan, encoder.config, pixels, w, new Set(), layers, encoder.precision);
+  output(plan, 'image_tokens', recordProjector(plan, enc.lastHiddenState, w, { gridH: hp, gridW: wp, psVersion: chat.psVersion }, encoder.precision));
   return plan;
 }
 
@@ -127,7 +128,9 @@ async function tokensOnce(
 ): Promise<ImageTokensOutput> {
   const lease = await tokensPlan(model, shape);
   try {
-    return await tokensWith(lease, pixels, shape, opts);
+    const r = await tokensWith(lease, pixels, shape, opts);
+    checkFiniteOutputs(model.encoder.precision, { image_tokens: r.data });
+    return r;
   } finally {
     lease.release();
   }

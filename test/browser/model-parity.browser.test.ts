@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, forwardPageLog, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
 import { listFixtures } from '../model/fixtures.js';
-import { fixtureId, formatFixture, type FixtureResult } from '../model/parity-core.js';
+import { fixtureId, formatCosineFixture, formatFixture, type FixtureResult } from '../model/parity-core.js';
 import type { ParityReport } from './model-page/main.js';
 import type { RecoverReport } from './model-page/recover.js';
 import { fromReportJson, readPageReport } from './report-json.js';
@@ -103,6 +103,15 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
     // Micro-batching in the browser: the batch-of-3 fixture also ran in passes under a lowered binding limit.
     const batch3 = report.results.find((r) => r.id === 'model/batch3-42x56');
     if (batch3 && batch3.splitPasses?.join(' + ') !== '2 + 1') problems.push(`model/batch3-42x56: micro-batching check ran as ${batch3.splitPasses?.join(' + ') ?? 'nothing'}, expected 2 + 1 passes`);
+    // precision 'f16': every fixture within the cosine contract where the browser's adapter has
+    // shader-f16; otherwise the page says why it skipped, and that is printed (not counted as passed).
+    if (report.f16.skipped) console.log(`SKIP precision f16 in the browser: ${report.f16.skipped}`);
+    else {
+      console.log(report.f16.lines.join('\n'));
+      const ranF16 = report.f16.results.map((r) => r.id).sort();
+      if (ranF16.join() !== [...fixtures].sort().join()) problems.push(`precision f16 ran [${ranF16.join(', ')}], expected every fixture`);
+      for (const r of report.f16.results) if (!r.ok) problems.push(formatCosineFixture(r));
+    }
     expect(problems, `${problems.length} problems`).toEqual([]);
     expect([...ran].sort()).toEqual([...fixtures].sort());
   }, (timeoutS + 120) * 1000);

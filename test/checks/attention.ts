@@ -1,6 +1,7 @@
 import { attention, attentionReference, type AttentionVersion } from '../../src/kernels/attention.js';
 import { runOnce } from '../../src/runtime/run-once.js';
-import { compare, randomArray, rng, type KernelCheck } from './harness.js';
+import { halfBitsToF32 } from '../../src/runtime/dtype.js';
+import { ATOL, compare, f16Values, needsShaderF16, randomArray, rng, RTOL_F16_OUT, type KernelCheck } from './harness.js';
 
 interface Case {
   batch: number;
@@ -11,6 +12,8 @@ interface Case {
   massive?: boolean;
   /** Default: both. */
   versions?: AttentionVersion[];
+  /** f16 qkv and out (precision 'f16'; fused only): needs shader-f16. */
+  f16?: boolean;
 }
 
 /**
@@ -62,21 +65,38 @@ const cases: Case[] = [
   { batch: 2, n: 2, heads: 1, headDim: 64 },
   { batch: 2, n: 1025, heads: 1, headDim: 16 },
   { batch: 2, n: 17, heads: 2, headDim: 6, versions: ['unfused'] }, // the unfused kernels take any hd
+  // f16 qkv/out, f32 scores, softmax and sums (precision 'f16'): both model head sizes (f16 tiles
+  // fit more keys per block), massive activations, ragged blocks, N = 1 and 1025.
+  { batch: 2, n: 130, heads: 2, headDim: 64, massive: true, versions: ['fused'], f16: true },
+  { batch: 2, n: 65, heads: 2, headDim: 128, versions: ['fused'], f16: true },
+  { batch: 2, n: 17, heads: 3, headDim: 32, versions: ['fused'], f16: true },
+  { batch: 2, n: 1, heads: 2, headDim: 16, versions: ['fused'], f16: true },
+  { batch: 2, n: 1025, heads: 1, headDim: 16, versions: ['fused'], f16: true },
 ];
 
 const versions: AttentionVersion[] = ['fused', 'unfused'];
 
 export const checks: KernelCheck[] = cases.flatMap((c, i) => (c.versions ?? versions).map((version): KernelCheck => ({
-  name: `attention ${version} B=${c.batch} N=${c.n} heads=${c.heads} hd=${c.headDim}${c.massive ? ' massive activations' : ''}`,
+  name: `attention ${c.f16 ? 'f16 ' : ''}${version} B=${c.batch} N=${c.n} heads=${c.heads} hd=${c.headDim}${c.massive ? ' massive activations' : ''}`,
   async run(gpu) {
     const d = c.heads * c.headDim;
-    const qkv = makeQkv(c, 500 + i);
+    if (c.f16) {
+      const skip = needsShaderF16(gpu, this.name);
+      if (skip) return skip;
+    }
+    // f16: the kernel gets f16 values and the reference the same values, so only the kernel's own
+    // error (f32 math, the output's rounding to f16) is measured.
+    const q16 = c.f16 ? f16Values(makeQkv(c, 500 + i)) : null;
+    const qkv = q16 ? q16.values : makeQkv(c, 500 + i);
     if (c.massive) {
       const s = maxAbsScore(qkv, c);
       if (s < 100) throw new Error(`${this.name}: test inputs reach |score| ${s.toFixed(1)} only, not the hundreds`);
     }
-    const out = await runOnce(gpu, { qkv: { data: qkv, shape: [c.batch, c.n, 3 * d] } },
+    const input = q16 ? { data: q16.bits, shape: [c.batch, c.n, 3 * d], dtype: 'f16' as const } : { data: qkv, shape: [c.batch, c.n, 3 * d] };
+    const out = await runOnce(gpu, { qkv: input },
       (plan, { qkv }) => ({ out: attention(plan, qkv!, { heads: c.heads, headDim: c.headDim, version }) }));
-    return compare(this.name, out.out as Float32Array, attentionReference(qkv, c.batch, c.n, c.heads, c.headDim));
+    const want = attentionReference(qkv, c.batch, c.n, c.heads, c.headDim);
+    if (q16) return compare(this.name, halfBitsToF32(out.out as Uint16Array, 'f16'), want, ATOL, RTOL_F16_OUT);
+    return compare(this.name, out.out as Float32Array, want);
   },
 })));

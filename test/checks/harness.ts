@@ -1,6 +1,7 @@
 // Kernel checks shared by the Node suite (vitest) and the browser page (Puppeteer): each check
 // builds random inputs, runs the kernel on the GPU, and compares with the float64 CPU reference.
 import type { Gpu } from '../../src/runtime/device.js';
+import { halfBitsToF32, toHalfBits } from '../../src/runtime/dtype.js';
 import { rng } from '../../src/runtime/rng.js';
 
 // The seeded generator lives in the package (k-means uses it); re-exported for the checks.
@@ -65,4 +66,33 @@ export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Ar
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
   return a;
+}
+
+/**
+ * Tolerance of a kernel output stored as f16. The checks feed f16 kernels f16-representable inputs
+ * and give the float64 reference those same values, so the kernel's only extra error is the final
+ * rounding to f16: at most half an ulp, 2^-11 ≈ 4.9e-4 relative (normal range; below 2^-14 an
+ * absolute 2^-25, inside ATOL). RTOL_F16_OUT = 1e-3 is two half-ulps: the rounding plus the f32
+ * sums' own error, which the f32 tolerance already bounds. f32 outputs of f16 kernels keep ATOL/RTOL.
+ */
+export const RTOL_F16_OUT = 1e-3;
+
+/** A check that needs shader-f16 on this device: the skip result saying so, or null when it can run. */
+export function needsShaderF16(gpu: Gpu, name: string): CheckResult | null {
+  return gpu.features.shaderF16 ? null : skipped(name, `the adapter has no 'shader-f16' (or the device was created without it): f16 kernels cannot run here`);
+}
+
+/** Values rounded to f16 (round to nearest even): the bits for the GPU and the f32 values they hold. */
+export function f16Values(values: Float32Array): { bits: Uint16Array; values: Float32Array } {
+  const bits = toHalfBits(values, 'f16');
+  return { bits, values: halfBitsToF32(bits, 'f16') };
+}
+
+/**
+ * Checks of the f16-compute variants are named "<kernel> f16 …" (`matmul f16 tiled: …`,
+ * `attention f16 fused …`, `layernorm f16 out …`); f32-compute checks with 16-bit weights say
+ * "… f16 w" later in the name and are not among them. `selfcheck --precision` selects by this.
+ */
+export function isF16Check(name: string): boolean {
+  return /^\S+ f16 /.test(name);
 }

@@ -1,6 +1,7 @@
 import { layernorm, layernormReference } from '../../src/kernels/layernorm.js';
 import { runOnce } from '../../src/runtime/run-once.js';
-import { compare, randomArray, rng, type KernelCheck } from './harness.js';
+import { halfBitsToF32 } from '../../src/runtime/dtype.js';
+import { ATOL, compare, needsShaderF16, randomArray, rng, RTOL_F16_OUT, type KernelCheck, type CheckResult } from './harness.js';
 
 /**
  * Rows of uniform noise plus, optionally, "massive activations": a few channels (the same in every
@@ -17,7 +18,17 @@ export function normInput(rows: number, C: number, seed: number, massive: boolea
   return x;
 }
 
-const cases: { rows: number; C: number; massive: boolean; offset?: number; bias?: boolean; eps?: number }[] = [
+/** y read back: f32, or f16 bits widened (exactly) for the comparison. */
+export function outValues(y: unknown, f16: boolean): Float32Array {
+  return f16 ? halfBitsToF32(y as Uint16Array, 'f16') : (y as Float32Array);
+}
+
+/** compare() with the f16-output tolerance when the kernel stored f16 (see RTOL_F16_OUT). */
+export function compareOut(name: string, y: unknown, want: ArrayLike<number>, f16: boolean): CheckResult {
+  return f16 ? compare(name, outValues(y, true), want, ATOL, RTOL_F16_OUT) : compare(name, outValues(y, false), want);
+}
+
+const cases: { rows: number; C: number; massive: boolean; offset?: number; bias?: boolean; eps?: number; f16?: boolean }[] = [
   { rows: 3, C: 1, massive: false },
   { rows: 5, C: 7, massive: true },
   { rows: 4, C: 64, massive: true },
@@ -28,16 +39,23 @@ const cases: { rows: number; C: number; massive: boolean; offset?: number; bias?
   { rows: 2, C: 3200, massive: false, bias: false },
   { rows: 1025, C: 16, massive: true },
   { rows: 2, C: 12800, massive: true, eps: 1e-5 }, // InternVL-6B projector LayerNorm(4·3200)
+  // f16 y (precision 'f16': x, the residual stream, and the statistics stay f32).
+  { rows: 3, C: 257, massive: true, f16: true },
+  { rows: 3, C: 1025, massive: true, offset: 100, f16: true },
+  { rows: 2, C: 3200, massive: false, bias: false, f16: true },
+  { rows: 1025, C: 16, massive: true, f16: true },
 ];
 
-export const checks: KernelCheck[] = cases.map(({ rows, C, massive, offset = 0, bias = true, eps = 1e-6 }, i) => ({
-  name: `layernorm rows=${rows} C=${C}${massive ? ' massive×300' : ''}${offset ? ` offset ${offset}` : ''}${bias ? '' : ' no bias'}`,
+export const checks: KernelCheck[] = cases.map(({ rows, C, massive, offset = 0, bias = true, eps = 1e-6, f16 = false }, i) => ({
+  name: `layernorm ${f16 ? 'f16 out ' : ''}rows=${rows} C=${C}${massive ? ' massive×300' : ''}${offset ? ` offset ${offset}` : ''}${bias ? '' : ' no bias'}`,
   async run(gpu) {
+    const skip = f16 ? needsShaderF16(gpu, this.name) : null;
+    if (skip) return skip;
     const x = normInput(rows, C, 200 + i, massive, offset);
     const w = randomArray(C, 300 + i, 0.5, 1.5);
     const b = bias ? randomArray(C, 400 + i, -0.5, 0.5) : null;
     const inputs = { x: { data: x, shape: [rows, C] }, w: { data: w, shape: [C] }, ...(b ? { b: { data: b, shape: [C] } } : {}) };
-    const out = await runOnce(gpu, inputs, (plan, r) => ({ y: layernorm(plan, r.x!, r.w!, r.b ?? null, eps) }));
-    return compare(this.name, out.y as Float32Array, layernormReference(x, w, b, C, eps));
+    const out = await runOnce(gpu, inputs, (plan, r) => ({ y: layernorm(plan, r.x!, r.w!, r.b ?? null, eps, 'layernorm', f16 ? 'f16' : 'f32') }));
+    return compareOut(this.name, out.y, layernormReference(x, w, b, C, eps), f16);
   },
 }));

@@ -2,7 +2,7 @@ import { matmul, matmulReference, type MatmulEpilogue, type MatmulVersion, type 
 import { halfBitsToF32, toHalfBits } from '../../src/runtime/dtype.js';
 import type { HostTensor } from '../../src/runtime/run-once.js';
 import { runOnce } from '../../src/runtime/run-once.js';
-import { compare, randomArray, type KernelCheck } from './harness.js';
+import { ATOL, compare, f16Values, needsShaderF16, randomArray, RTOL_F16_OUT, type KernelCheck } from './harness.js';
 
 interface Case {
   /** x's shape [..., K]; leading dims flatten into M. */
@@ -15,6 +15,8 @@ interface Case {
   wDType?: MatmulWeightDType;
   /** Also run the 'tiled64' version (64×64 tiles) on this case. */
   tiled64?: boolean;
+  /** f16 compute: X is f16 (and W's tile too when W is f16); `out` is Y's type. Needs shader-f16. */
+  f16?: { out: 'f32' | 'f16' };
 }
 
 // Ragged everywhere: no M, N or K is a multiple of the 64×128×16 tile except where a case says so.
@@ -35,18 +37,30 @@ const cases: Case[] = [
   { xShape: [67, 97], N: 65, bias: false, epilogue: 'none', residual: true, wDType: 'bf16' },   // N·K odd
   { xShape: [2, 33, 40], N: 72, bias: true, epilogue: 'gelu', residual: true, wDType: 'f16' },
   { xShape: [129, 35], N: 257, bias: true, epilogue: 'none', residual: false, wDType: 'f16', tiled64: true }, // N·K odd
+  // f16 compute (precision 'f16'): f16 X, f32 sums; Y f16 where the model stores f16 (qkv, fc1),
+  // f32 with the residual epilogue (proj, fc2: the residual stream stays f32). Every W storage.
+  { xShape: [67, 100], N: 129, bias: true, epilogue: 'gelu', residual: false, wDType: 'f16', tiled64: true, f16: { out: 'f16' } },
+  { xShape: [67, 97], N: 65, bias: false, epilogue: 'none', residual: true, wDType: 'bf16', tiled64: true, f16: { out: 'f32' } },
+  { xShape: [1025, 16], N: 16, bias: true, epilogue: 'none', residual: false, f16: { out: 'f16' } },   // 1025 tokens, f32 W
+  { xShape: [2, 33, 40], N: 72, bias: true, epilogue: 'none', residual: true, wDType: 'f16', f16: { out: 'f32' } },
+  { xShape: [129, 35], N: 257, bias: false, epilogue: 'gelu', residual: false, wDType: 'f16', f16: { out: 'f16' } }, // scalar, N·K odd
+  { xShape: [130, 256], N: 256, bias: true, epilogue: 'none', residual: true, f16: { out: 'f32' } },   // 16 K tiles, f32 W
 ];
 
 // 'tiled64' is the same shader with another BN override: a few cases (vec4 and scalar K, both
 // epilogues, 16-bit W, ragged N) cover what differs.
-const versionsOf = (c: Case): MatmulVersion[] => (c.tiled64 ? ['tiled', 'tiled64', 'naive'] : ['tiled', 'naive']);
+// 'naive' is the f32 reference kernel: f16 cases run the tiled versions only.
+const versionsOf = (c: Case): MatmulVersion[] => [
+  'tiled', ...(c.tiled64 ? ['tiled64' as const] : []), ...(c.f16 ? [] : ['naive' as const]),
+];
 
 function caseName(c: Case, version: MatmulVersion): string {
   const K = c.xShape[c.xShape.length - 1]!;
   const parts = [`x [${c.xShape.join(', ')}]`, `N=${c.N}`, K % 4 === 0 ? 'vec4 K' : 'scalar K', c.bias ? 'bias' : 'no bias', c.epilogue];
   if (c.residual) parts.push('residual');
   if (c.wDType && c.wDType !== 'f32') parts.push(`${c.wDType} w`);
-  return `matmul ${version}: ${parts.join(', ')}`;
+  if (c.f16) parts.push(`${c.f16.out} out`);
+  return `matmul ${c.f16 ? 'f16 ' : ''}${version}: ${parts.join(', ')}`;
 }
 
 export const checks: KernelCheck[] = cases.flatMap((c, i) => versionsOf(c).map((version) => ({
@@ -56,7 +70,13 @@ export const checks: KernelCheck[] = cases.flatMap((c, i) => versionsOf(c).map((
     const M = c.xShape.slice(0, -1).reduce((a, b) => a * b, 1);
     const { N } = c;
     const seed = 1000 * (i + 1);
-    const x = randomArray(M * K, seed, -1, 1);
+    if (c.f16) {
+      const skip = needsShaderF16(gpu, this.name);
+      if (skip) return skip;
+    }
+    // f16 X: the kernel gets f16 values, the reference the same values (exactly representable).
+    const x16 = c.f16 ? f16Values(randomArray(M * K, seed, -1, 1)) : null;
+    const x = x16 ? x16.values : randomArray(M * K, seed, -1, 1);
     const wDType = c.wDType ?? 'f32';
     // 16-bit W: the kernel gets the bit patterns, the reference the values they hold.
     const wBits = wDType === 'f32' ? null : toHalfBits(randomArray(N * K, seed + 1, -1, 1), wDType);
@@ -66,7 +86,7 @@ export const checks: KernelCheck[] = cases.flatMap((c, i) => versionsOf(c).map((
     // Layer-scale values are small in trained models (init 0.1, often ~1e-2); mix signs and sizes.
     const scale = c.residual ? randomArray(N, seed + 4, -0.5, 0.5) : null;
     const outShape = [...c.xShape.slice(0, -1), N];
-    const inputs: Record<string, HostTensor> = { x: { data: x, shape: c.xShape }, w: wBits ? { data: wBits, shape: [N, K], dtype: wDType } : { data: w, shape: [N, K] } };
+    const inputs: Record<string, HostTensor> = { x: x16 ? { data: x16.bits, shape: c.xShape, dtype: 'f16' } : { data: x, shape: c.xShape }, w: wBits ? { data: wBits, shape: [N, K], dtype: wDType } : { data: w, shape: [N, K] } };
     if (bias) inputs.bias = { data: bias, shape: [N] };
     if (r && scale) {
       inputs.r = { data: r, shape: outShape };
@@ -74,7 +94,7 @@ export const checks: KernelCheck[] = cases.flatMap((c, i) => versionsOf(c).map((
     }
     const out = await runOnce(gpu, inputs, (plan, t) => ({
       y: matmul(plan, t.x!, t.w!, t.bias ?? null, {
-        epilogue: c.epilogue, version,
+        epilogue: c.epilogue, version, out: c.f16?.out,
         residual: t.r && t.scale ? { r: t.r, scale: t.scale } : undefined,
       }),
     }));
@@ -82,6 +102,7 @@ export const checks: KernelCheck[] = cases.flatMap((c, i) => versionsOf(c).map((
       epilogue: c.epilogue,
       residual: r && scale ? { r, scale } : undefined,
     });
+    if (c.f16?.out === 'f16') return compare(this.name, halfBitsToF32(out.y as Uint16Array, 'f16'), want, ATOL, RTOL_F16_OUT);
     return compare(this.name, out.y as Float32Array, want);
   },
 })));

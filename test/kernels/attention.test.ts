@@ -19,9 +19,18 @@ describe('attention and softmax reject bad inputs', () => {
   it('names the qkv tensor and the shape it expected', () => {
     const p = plan();
     const qkv = input(p, 'qkv', [1, 5, 380]);
-    expect(() => attention(p, qkv, { heads: 2, headDim: 64 })).toThrow(/qkv must be \[B, N, 3·2·64 = 384\] f32, got 'qkv' \[1, 5, 380\] f32/);
+    expect(() => attention(p, qkv, { heads: 2, headDim: 64 })).toThrow(/qkv must be \[B, N, 3·2·64 = 384\] f32 or f16, got 'qkv' \[1, 5, 380\] f32/);
     expect(() => attention(p, input(p, 'flat', [384]), { heads: 2, headDim: 64 })).toThrow(/got 'flat' \[384\]/);
     expect(() => attention(p, qkv, { heads: 0, headDim: 64 })).toThrow(/heads must be a positive integer, got 0/);
+  });
+
+  it("f16 qkv: needs shader-f16 (named), and the f32-reference 'unfused' version refuses it", () => {
+    const noF16 = createPlan({ limits, features: { shaderF16: false } } as unknown as Gpu, 'no-f16');
+    expect(() => attention(noF16, input(noF16, 'qkv', [1, 5, 384], 'f16'), { heads: 2, headDim: 64 }))
+      .toThrow(/qkv 'qkv' is f16, which needs the adapter feature 'shader-f16'/);
+    const f16 = createPlan({ limits, features: { shaderF16: true } } as unknown as Gpu, 'f16');
+    expect(() => attention(f16, input(f16, 'qkv', [1, 5, 384], 'f16'), { heads: 2, headDim: 64, version: 'unfused' }))
+      .toThrow(/'unfused' version is the f32 reference; f16 qkv needs 'fused'/);
   });
 
   it('sends head sizes the fused kernel cannot take to the unfused version', () => {

@@ -3,6 +3,8 @@ import { matmul, matmulReference, type MatmulEpilogue, type MatmulVersion } from
 import { createPlan, input } from '../../src/runtime/plan.js';
 import { checks } from '../checks/matmul.js';
 import { runChecks, useGpu } from '../node-gpu.js';
+import { halfBitsToF32, toHalfBits } from '../../src/runtime/dtype.js';
+import { runOnce } from '../../src/runtime/run-once.js';
 
 describe('matmul (tiled and naive) vs float64 reference', () => runChecks(checks));
 
@@ -15,7 +17,7 @@ describe('matmul rejects bad input at record time', () => {
   it('K mismatch names both shapes', () => {
     const { plan, w } = setup();
     const x = input(plan, 'x7', [4, 7]);
-    expect(() => matmul(plan, x, w, null)).toThrow(/x 'x7' must be f32 \[\.\.\., 8\].*got \[4, 7\]/);
+    expect(() => matmul(plan, x, w, null)).toThrow(/x 'x7' must be f32 or f16 \[\.\.\., 8\].*got \[4, 7\]/);
   });
   it('wrong bias length', () => {
     const { plan, x, w } = setup();
@@ -64,5 +66,38 @@ describe('matmulReference', () => {
     // r + s⊙ with r = 10, s = [0.5, 2] → [[11,14],[12,22]].
     const y = matmulReference([1, 2, 3, 4], [1, 0, 1, 1], [1, -1], 2, 2, 2, { residual: { r: [10, 10, 10, 10], scale: [0.5, 2] } });
     expect([...y]).toEqual([11, 14, 12, 22]);
+  });
+});
+
+describe('matmul f16: clear errors where it cannot run', () => {
+  const gpu = useGpu();
+  it('f16 x on a device without shader-f16 names the feature', () => {
+    const noF16 = { ...gpu(), features: { ...gpu().features, shaderF16: false } };
+    const plan = createPlan(noF16, 'no-f16');
+    const x = input(plan, 'x', [4, 8], 'f16');
+    expect(() => matmul(plan, x, input(plan, 'w', [16, 8]), null)).toThrow(/x 'x' is f16, which needs the adapter feature 'shader-f16'/);
+    const x32 = input(plan, 'x32', [4, 8]);
+    expect(() => matmul(plan, x32, input(plan, 'w2', [16, 8]), null, { out: 'f16' })).toThrow(/the output is f16, which needs .*'shader-f16'/);
+  });
+  it("the 'naive' reference version is f32 only", () => {
+    const plan = createPlan({ ...gpu(), features: { ...gpu().features, shaderF16: true } }, 'naive-f16');
+    const x = input(plan, 'x', [4, 8], 'f16');
+    expect(() => matmul(plan, x, input(plan, 'w', [16, 8]), null, { version: 'naive' })).toThrow(/'naive' version is the f32 reference/);
+  });
+});
+
+describe('matmul f16 output: an overflow is ±inf, never a clamped value', () => {
+  const gpu = useGpu();
+  it('|y| > 65504 stores ±inf, NaN stays NaN, 60000 stays finite', async (ctx) => {
+    if (!gpu().features.shaderF16) ctx.skip("the adapter has no 'shader-f16'");
+    // y = x·wᵀ with K = 4: rows give 4·150·150 = 90000, −90000, 4·100·150 = 60000 (finite) and NaN.
+    const x = new Float32Array([150, 150, 150, 150, -150, -150, -150, -150, 100, 100, 100, 100, NaN, 0, 0, 0]);
+    const w = new Float32Array([150, 150, 150, 150]);
+    const out = await runOnce(gpu(), { x: { data: toHalfBits(x, 'f16'), shape: [4, 4], dtype: 'f16' }, w: { data: w, shape: [1, 4] } },
+      (plan, t) => ({ y: matmul(plan, t.x!, t.w!, null, { out: 'f16' }) }));
+    const y = halfBitsToF32(out.y as Uint16Array, 'f16');
+    expect([...y.slice(0, 2)]).toEqual([Infinity, -Infinity]);
+    expect(y[2]).toBe(60000);
+    expect(Number.isNaN(y[3])).toBe(true);
   });
 });

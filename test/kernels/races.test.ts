@@ -18,6 +18,11 @@
 //   it is private memory, so the shared accesses being checked are unchanged.
 // - Anything else the interpreter logs through console.error fails the case: a kernel it cannot
 //   execute faithfully is not a kernel it has checked.
+// - The interpreter has no f16 (`enable f16;` is an invalid statement to it; f16 values are sized as
+//   4 bytes). An f16 variant (precision 'f16') is therefore checked as its f32 twin: `enable f16;`
+//   dropped, to_f16 made the identity, every f16 type spelled f32, and its f16 buffers sized 4 bytes
+//   per element (asF32Twin). Element indices, barriers and control flow are unchanged; only the
+//   element width doubles, so an access pattern that races in the f16 kernel races in the twin.
 // - Races between workgroups (storage memory) are out of its scope; WGSL gives them no order anyway.
 // - A write to one component of a vector (`tile[i][c] = v`) counts as touching the whole vector.
 //   That is the WGSL rule, not a false positive: "A write access to component of a vector may access
@@ -39,13 +44,23 @@ import type { Gpu } from '../../src/runtime/device.js';
 import type { Kernel } from '../../src/runtime/kernel.js';
 import { createPlan, input, type DispatchOp, type Plan, type TensorRef } from '../../src/runtime/plan.js';
 import { rng } from '../checks/harness.js';
+import { WGSL_ENABLE_F16, WGSL_TO_F16 } from '../../src/kernels/wgsl-lib.js';
 
 // Recording needs only the limits (dispatch sizes, attention tiling): the WebGPU defaults.
 const limits = {
   maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupStorageSize: 16384,
   maxStorageBufferBindingSize: 128 << 20, maxComputeWorkgroupsPerDimension: 65535,
 } as GPUSupportedLimits;
-const newPlan = (): Plan => createPlan({ limits } as Gpu, 'races');
+// shader-f16 on, so the f16 variants record too (nothing here touches a device).
+const newPlan = (): Plan => createPlan({ limits, features: { shaderF16: true, subgroups: false, timestamps: false } } as unknown as Gpu, 'races');
+
+/** The f32 twin of an f16 kernel for the interpreter (see the header); f32 kernels pass unchanged. */
+function asF32Twin(source: string): { code: string; f16: boolean } {
+  if (!source.startsWith(WGSL_ENABLE_F16)) return { code: source, f16: false };
+  let code = source.slice(WGSL_ENABLE_F16.length);
+  if (code.includes(WGSL_TO_F16)) code = code.replace(WGSL_TO_F16, 'fn to_f16(v: f32) -> f32 { return v; }\n');
+  return { code: code.replace(/\bf16\b/g, 'f32'), f16: true };
+}
 
 /** Replaces each `override` declaration with a `const` of the recorded value (see the header). */
 function substituteOverrides(source: string, kernel: Kernel, constants: Record<string, number>): string {
@@ -101,7 +116,7 @@ function detectCounting(code: string, dispatchCount: number[], bindGroups: Recor
 }
 
 /** Buffers for every binding of the op (one per tensor, random values in [-1, 1)), group 0. */
-function bindGroupsOf(op: DispatchOp, seed: number): Record<string, Record<string, ArrayBuffer>> {
+function bindGroupsOf(op: DispatchOp, seed: number, f16AsF32 = false): Record<string, Record<string, ArrayBuffer>> {
   const random = rng(seed);
   const byTensor = new Map<TensorRef, ArrayBuffer>();
   const group: Record<string, ArrayBuffer> = {};
@@ -112,7 +127,8 @@ function bindGroupsOf(op: DispatchOp, seed: number): Record<string, Record<strin
       // Sized like createBuffer's buffers: whole 16-byte units (a packed 16-bit tensor with an odd
       // count ends in half a word). Random f32 bits are fine for packed 16-bit data: only the
       // addresses matter here.
-      const data = new Float32Array(Math.ceil(t.byteLength / 16) * 4);
+      const bytes = f16AsF32 && t.dtype === 'f16' && b.scalar === 'f16' ? 2 * t.byteLength : t.byteLength;
+      const data = new Float32Array(Math.ceil(bytes / 16) * 4);
       if (b.access !== 'read_write') for (let i = 0; i < data.length; i++) data[i] = 2 * random() - 1;
       buf = data.buffer;
       byTensor.set(t, buf);
@@ -166,6 +182,17 @@ const cases: RaceCase[] = [
     name: 'matmul tiled scalar f16 w M=3 N=5 K=19', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wf16',
     record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19], 'f16'), null),
   },
+  // f16 variants (checked as their f32 twins, see the header): f16 X/Y and tiles; W f16 (B tile f16)
+  // or bf16 (B tile f32); the residual epilogue with an f32 Y.
+  {
+    name: 'matmul f16 tiled vec4 f16 w M=5 N=7 K=20, bias + gelu, f16 out', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wf16_xf16_yf16',
+    record: (p) => matmul(p, input(p, 'x', [5, 20], 'f16'), input(p, 'w', [7, 20], 'f16'), input(p, 'b', [7]), { epilogue: 'gelu', out: 'f16' }),
+  },
+  {
+    name: 'matmul f16 tiled64 scalar bf16 w M=3 N=70 K=19, residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wbf16_xf16',
+    record: (p) => matmul(p, input(p, 'x', [3, 19], 'f16'), input(p, 'w', [70, 19], 'bf16'), null,
+      { residual: { r: input(p, 'r', [3, 70]), scale: input(p, 's', [70]) }, version: 'tiled64' }),
+  },
   // attention: hd 64 → 2 threads per query (partial scores summed across threads), 128 threads,
   // 16 keys per block; N = 17 is a full and a ragged key block and a ragged query block.
   {
@@ -181,6 +208,11 @@ const cases: RaceCase[] = [
   {
     name: 'attention fused N=5 hd=16 heads=2 (T=1, BK=32)', shader: 'attention.wgsl', kernel: 'attention',
     record: (p) => attention(p, input(p, 'qkv', [1, 5, 3 * 32]), { heads: 2, headDim: 16 }),
+  },
+  // f16 K/V tiles fit more keys per block: hd 64 → 20 keys; N = 21 is a full and a ragged block.
+  {
+    name: 'attention f16 fused N=21 hd=64 (T=2, BK=20)', shader: 'attention.wgsl', kernel: 'attention_f16',
+    record: (p) => attention(p, input(p, 'qkv', [1, 21, 3 * 64], 'f16'), { heads: 1, headDim: 64 }),
   },
   // softmax: threads per row 16 (16 rows per workgroup, 3 used), 256 (one row per workgroup), 1.
   { name: 'softmax 3×37 (TPR=16)', shader: 'softmax.wgsl', kernel: 'softmax', record: (p) => softmax(p, input(p, 'x', [3, 37])) },
@@ -202,6 +234,18 @@ const cases: RaceCase[] = [
   {
     name: 'rmsnorm 1×300 (WG=128)', shader: 'rmsnorm.wgsl', kernel: 'rmsnorm',
     record: (p) => rmsnorm(p, input(p, 'x', [1, 300]), input(p, 'w', [300]), 1e-6),
+  },
+  {
+    name: 'layernorm f16 out 2×37 with bias (WG=32)', shader: 'layernorm.wgsl', kernel: 'layernorm_yf16',
+    record: (p) => layernorm(p, input(p, 'x', [2, 37]), input(p, 'w', [37]), input(p, 'b', [37]), 1e-6, 'layernorm', 'f16'),
+  },
+  {
+    name: 'rmsnorm f16 out 1×300 (WG=128)', shader: 'rmsnorm.wgsl', kernel: 'rmsnorm_yf16',
+    record: (p) => rmsnorm(p, input(p, 'x', [1, 300]), input(p, 'w', [300]), 1e-6, 'rmsnorm', 'f16'),
+  },
+  {
+    name: 'qk_rmsnorm f16 2 rows D=37 (q, k, v blocks)', shader: 'qk_rmsnorm.wgsl', kernel: 'qk_rmsnorm_f16',
+    record: (p) => qkRmsNorm(p, input(p, 'qkv', [2, 3 * 37], 'f16'), input(p, 'qw', [37]), input(p, 'kw', [37]), 1e-6),
   },
   {
     name: 'qk_rmsnorm 2 rows D=37 (q, k, v blocks)', shader: 'qk_rmsnorm.wgsl', kernel: 'qk_rmsnorm',
@@ -229,7 +273,8 @@ function prepare(c: RaceCase, seed: number): Prepared {
   const plan = newPlan();
   c.record(plan);
   const op = recordedOp(plan, c.kernel);
-  let code = substituteOverrides(op.kernel.source, op.kernel, op.constants);
+  const twin = asF32Twin(op.kernel.source);
+  let code = substituteOverrides(twin.code, op.kernel, op.constants);
   for (const [from, to] of c.adapt ?? []) {
     if (code.split(from).length !== 2) throw new Error(`${c.name}: workaround target '${from}' not found once in the shader; update adapt`);
     code = code.replace(from, to);
@@ -239,7 +284,7 @@ function prepare(c: RaceCase, seed: number): Prepared {
   const wgAttr = /@workgroup_size\(([^)]*)\)/.exec(code)![1]!.split(',').map((s) => s.trim());
   const consts = new Map([...code.matchAll(/^const (\w+): \w+ = (\d+)u;/gm)].map((m) => [m[1]!, Number(m[2])]));
   const wgSize = wgAttr.map((s) => (/^\d+$/.test(s) ? Number(s) : consts.get(s)!)).reduce((a, b) => a * b, 1);
-  return { code, grid: op.workgroups, groups: bindGroupsOf(op, seed), invocations: workgroups * wgSize };
+  return { code, grid: op.workgroups, groups: bindGroupsOf(op, seed, twin.f16), invocations: workgroups * wgSize };
 }
 
 /** Errors, interpreter complaints and races (grouped by buffer, access kinds and source lines). */
@@ -309,6 +354,12 @@ describe('the race check fails when a barrier is removed', () => {
     const r = withoutBarrier(cases.find((c) => c.name.startsWith('attention fused N=5 hd=16'))!, 0);
     console.log(`attention, barrier 0 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
     expect(r.races.some((x) => x.bufferId === 'k_tile')).toBe(true);
+  });
+
+  it('matmul f16 (its f32 twin) without the barrier after the tile stores', () => {
+    const r = withoutBarrier(cases.find((c) => c.name.startsWith('matmul f16 tiled vec4'))!, 0);
+    console.log(`matmul f16, barrier 0 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
+    expect(r.races.some((x) => x.bufferId === 'As' || x.bufferId === 'Bs')).toBe(true);
   });
 
   it('matmul without the barrier that ends a K tile (next tile overwrites As/Bs being read)', () => {

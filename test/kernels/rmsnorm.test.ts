@@ -10,7 +10,7 @@ describe('rmsnorm and qkRmsNorm vs float64 reference', () => runChecks(checks));
 describe('rmsnorm / qkRmsNorm input errors (recorded on a plan, no GPU needed)', () => {
   it('names a qkv whose last dim is not 3D', () => {
     const p = createPlan({} as Gpu, 'errors');
-    expect(() => qkRmsNorm(p, input(p, 'qkv', [2, 10]), input(p, 'q', [3]), input(p, 'k', [3]), 1e-6)).toThrow(/qkv 'qkv' must be f32 \[\.\.\., 3D\], got \[2, 10\]/);
+    expect(() => qkRmsNorm(p, input(p, 'qkv', [2, 10]), input(p, 'q', [3]), input(p, 'k', [3]), 1e-6)).toThrow(/qkv 'qkv' must be f32 or f16 \[\.\.\., 3D\], got \[2, 10\]/);
   });
   it('names a k weight of the wrong size', () => {
     const p = createPlan({} as Gpu, 'errors');

@@ -9,6 +9,7 @@ import { disposeEncoder, encode, encoderFromWeights, loadEncoder, recordForward,
 import { disposeInternVlVision, imageTokens, loadInternVlVision } from '../../src/model/internvl.js';
 import { compare, type CheckResult } from '../checks/harness.js';
 import { largestBinding, planFits, withLimits } from './lowered-limits.js';
+import { F16_COSINE_MIN, tokenCosine, type Precision, type TokenCosine } from '../../src/model/precision.js';
 
 export type FixtureKind = 'model' | 'internvl';
 
@@ -79,6 +80,15 @@ async function pixelsOf(src: FixtureSource): Promise<Host> {
   return pixels;
 }
 
+/** An encoder result by the names of expected.safetensors. */
+function modelOutputs(out: ForwardResult): Map<string, Host> {
+  return new Map<string, Host>([
+    ['last_hidden_state', out.lastHiddenState],
+    ['pooler_output', out.poolerOutput],
+    ...(out.hiddenStates ?? []).map((h, i) => [`hidden_states.${i}`, h] as const),
+  ]);
+}
+
 /** InternViT: last_hidden_state, pooler_output and every hidden_states.i in expected.safetensors. */
 async function checkModel(gpu: Gpu, src: FixtureSource) {
   const id = fixtureId(src.kind, src.name);
@@ -87,11 +97,7 @@ async function checkModel(gpu: Gpu, src: FixtureSource) {
   const { encoder } = await loadEncoder(gpu, src.checkpoint);
   try {
     const out = await encode(encoder, pixels.data, pixels.shape, { hiddenStates: true });
-    const got = new Map<string, Host>([
-      ['last_hidden_state', out.lastHiddenState],
-      ['pooler_output', out.poolerOutput],
-      ...(out.hiddenStates ?? []).map((h, i) => [`hidden_states.${i}`, h] as const),
-    ]);
+    const got = modelOutputs(out);
     const r: ReturnType<typeof compareOutputs> & { splitPasses?: number[] } = compareOutputs(id, got, expected, [...expected.keys()]);
     if (pixels.shape[0]! > 1) {
       const split = await checkSplit(id, encoder, pixels, out);
@@ -199,4 +205,77 @@ export function parseFixtureId(id: string): { kind: FixtureKind; name: string } 
   const m = /^(model|internvl)\/([A-Za-z0-9_.-]+)$/.exec(id);
   if (!m || m[2] === '.' || m[2] === '..') throw new Error(`'${id}' is not a fixture id (expected model/NAME or internvl/NAME)`);
   return { kind: m[1] as FixtureKind, name: m[2]! };
+}
+
+/** What a fixture's run at `precision` produced, with the reference and the keys to compare. */
+async function produce(gpu: Gpu, src: FixtureSource, precision: Precision): Promise<{ got: Map<string, Host>; expected: Map<string, Host>; keys: string[] }> {
+  const pixels = await pixelsOf(src);
+  const expected = await readTensors(src, 'expected.safetensors');
+  if (src.kind === 'model') {
+    const { encoder } = await loadEncoder(gpu, src.checkpoint, { precision });
+    try {
+      const out = await encode(encoder, pixels.data, pixels.shape, { hiddenStates: true });
+      return { got: modelOutputs(out), expected, keys: [...expected.keys()] };
+    } finally {
+      disposeEncoder(encoder);
+    }
+  }
+  const { model } = await loadInternVlVision(gpu, src.checkpoint, { precision });
+  try {
+    const got = await imageTokens(model, pixels.data, pixels.shape);
+    return { got: new Map([['image_tokens', got]]), expected, keys: ['image_tokens'] };
+  } finally {
+    disposeInternVlVision(model);
+  }
+}
+
+/**
+ * The accuracy contract of reduced precision (precision 'f16'): every output, every token, cosine
+ * similarity to the float64 reference ≥ COSINE_MIN, and no non-finite value.
+ */
+export const COSINE_MIN = F16_COSINE_MIN;
+
+export interface CosineOutput extends TokenCosine { name: string }
+
+export interface CosineFixtureResult {
+  id: string;
+  ok: boolean;
+  precision: Precision;
+  outputs: CosineOutput[];
+  problems: string[];
+  /** The output with the smallest token cosine. */
+  worst?: CosineOutput;
+  seconds: number;
+}
+
+/** Runs one fixture at `precision` and compares every expected output token by token (cosine). */
+export async function checkFixtureCosine(gpu: Gpu, src: FixtureSource, precision: Precision): Promise<CosineFixtureResult> {
+  const t0 = performance.now();
+  const id = fixtureId(src.kind, src.name);
+  const p = await produce(gpu, src, precision);
+  const outputs: CosineOutput[] = [];
+  const problems: string[] = [];
+  for (const key of p.keys) {
+    const want = p.expected.get(key);
+    const g = p.got.get(key);
+    if (!want) problems.push(`${id}: expected.safetensors has no '${key}'`);
+    else if (!g) problems.push(`${id}: the model produced no '${key}'`);
+    else if (!sameShape(g.shape, want.shape)) problems.push(`${id} ${key}: shape [${g.shape.join(', ')}], expected [${want.shape.join(', ')}]`);
+    else outputs.push({ name: key, ...tokenCosine(g.data, want.data, want.shape[want.shape.length - 1]!) });
+  }
+  const worst = outputs.reduce<CosineOutput | undefined>((w, o) => (!w || o.min < w.min ? o : w), undefined);
+  return {
+    id, precision, outputs, problems, worst,
+    ok: problems.length === 0 && outputs.length > 0 && outputs.every((o) => o.nonFinite === 0 && o.min >= COSINE_MIN),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** One line: the smallest token cosine and where, non-finite values, problems. */
+export function formatCosineFixture(r: CosineFixtureResult): string {
+  const head = `${r.ok ? 'ok  ' : 'FAIL'} ${r.precision} ${r.id.padEnd(34)} ${r.seconds.toFixed(1).padStart(5)} s`;
+  if (!r.worst) return `${head}  ${r.problems.join('; ') || 'nothing compared'}`;
+  const nonFinite = r.outputs.reduce((n, o) => n + o.nonFinite, 0);
+  return `${head}  min token cosine ${r.worst.min.toFixed(7)} (${r.worst.name}, token ${r.worst.worstRow} of ${r.worst.rows}) over ` +
+    `${r.outputs.length} outputs (limit ${COSINE_MIN}); ${nonFinite} non-finite` + (r.problems.length ? `; ${r.problems.join('; ')}` : '');
 }

@@ -3,7 +3,7 @@
 // URL prefix from the Vite dev server (root = the repository), and publishes the results on
 // window.__internvitParity (read by test/browser/model-parity.browser.test.ts).
 import {
-  FIXTURE_ROOTS, parseFixtureId, runFixture, type FixtureResult, type FixtureSource,
+  checkFixtureCosine, FIXTURE_ROOTS, formatCosineFixture, parseFixtureId, runFixture, type CosineFixtureResult, type FixtureResult, type FixtureSource,
 } from '../../model/parity-core.js';
 import { addRow, cell, runPage, withPageGpu, type PageReport } from '../page-shell.js';
 import { toReportJson } from '../report-json.js';
@@ -13,6 +13,8 @@ export interface ParityReport extends PageReport {
   /** Fixture ids the page was asked to run, in order. */
   requested: string[];
   results: FixtureResult[];
+  /** precision 'f16' on the same fixtures (per-token cosine contract), or why it was skipped. */
+  f16: { skipped?: string; results: CosineFixtureResult[]; lines: string[] };
 }
 
 declare global {
@@ -23,7 +25,7 @@ declare global {
   }
 }
 
-const report: ParityReport = { done: false, requested: [], results: [] };
+const report: ParityReport = { done: false, requested: [], results: [], f16: { results: [], lines: [] } };
 window.__internvitParity = report;
 
 function show(r: FixtureResult): void {
@@ -68,6 +70,21 @@ else runPage(report, async () => {
       report.results.push(r);
       show(r);
       await window.__internvitOnFixture?.(toReportJson(r));
+    }
+    // precision 'f16' needs shader-f16, which SwiftShader (Chromium's software adapter) lacks.
+    if (!gpu.features.shaderF16) {
+      report.f16.skipped = "this adapter has no 'shader-f16': precision 'f16' cannot run in this browser";
+      return;
+    }
+    for (const src of sources) {
+      let r: CosineFixtureResult;
+      try {
+        r = await checkFixtureCosine(gpu, src, 'f16');
+      } catch (e) {
+        r = { id: `${src.kind}/${src.name}`, ok: false, precision: 'f16', outputs: [], problems: [String(e)], seconds: 0 };
+      }
+      report.f16.results.push(r);
+      report.f16.lines.push(formatCosineFixture(r));
     }
   });
 }, () => {
