@@ -3,6 +3,8 @@
 // every tensor it binds against the reflected binding (kind, element type, size).
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { assertAlive, type Gpu } from './device.js';
+import { captureErrors, gpuErrorKind, GpuValidationError, typedGpuError } from './gpu-errors.js';
+import { reflectWorkgroup, type WorkgroupReflection } from './workgroup.js';
 import { DTYPE_BYTES, shapeString, type DType, type Tensor } from './tensor.js';
 
 export type BindingAccess = 'read' | 'read_write' | 'uniform';
@@ -31,6 +33,8 @@ export interface Kernel {
   overrides: Map<string, string>;
   /** Reflected @workgroup_size with the source's default override values. */
   defaultWorkgroupSize: [number, number, number];
+  /** Workgroup size and `var<workgroup>` declarations, evaluated per plan op (see workgroupUsage). */
+  workgroup: WorkgroupReflection;
 }
 
 export interface KernelSpec {
@@ -112,6 +116,7 @@ export function defineKernel(spec: KernelSpec): Kernel {
     bindings: bindings.sort((a, b) => a.binding - b.binding),
     overrides,
     defaultWorkgroupSize: [ws[0] ?? 1, ws[1] ?? 1, ws[2] ?? 1],
+    workgroup: reflectWorkgroup(spec.source, entry.name, reflect),
   };
 }
 
@@ -205,24 +210,31 @@ export async function getPipeline(gpu: Gpu, kernel: Kernel, constants: Constants
 
 async function createPipeline(gpu: Gpu, kernel: Kernel, constants: Constants): Promise<GPUComputePipeline> {
   const device = gpu.device;
-  const layout = getBindGroupLayout(gpu, kernel);
-  device.pushErrorScope('validation');
-  const module = device.createShaderModule({ code: kernel.source, label: kernel.name });
-  const moduleError = await device.popErrorScope();
-  if (moduleError) {
+  const context = `kernel '${kernel.name}'`;
+  const made = captureErrors(gpu, { context, step: 'creating its shader module and pipeline layout' }, () => {
+    const layout = getBindGroupLayout(gpu, kernel);
+    const module = device.createShaderModule({ code: kernel.source, label: kernel.name });
+    return { module, pipelineLayout: device.createPipelineLayout({ label: kernel.name, bindGroupLayouts: [layout] }) };
+  });
+  const { module, pipelineLayout } = made.value;
+  try {
+    await made.errors;
+  } catch (e) {
     const info = await module.getCompilationInfo();
-    const msgs = info.messages.map((m) => `${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}`).join('; ');
-    throw new Error(`kernel '${kernel.name}': WGSL does not compile: ${msgs || moduleError.message}`);
+    const msgs = info.messages.filter((m) => m.type === 'error').map((m) => `error at ${m.lineNum}:${m.linePos}: ${m.message}`).join('; ');
+    if (msgs) throw new GpuValidationError(context, 'compiling its WGSL', msgs, 'The kernel source does not compile: fix the WGSL.');
+    throw e;
   }
   let pipeline: GPUComputePipeline;
   try {
     pipeline = await device.createComputePipelineAsync({
       label: kernel.name,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      layout: pipelineLayout,
       compute: { module, entryPoint: kernel.entryPoint, constants },
     });
   } catch (e) {
-    throw new Error(`kernel '${kernel.name}' with constants {${constantsKey(constants)}}: pipeline creation failed: ${(e as Error).message}`);
+    // A GPUPipelineError (reason 'validation' or 'internal'): bad overrides, limits, driver trouble.
+    throw typedGpuError(gpuErrorKind(e as object), `${context} with constants {${constantsKey(constants)}}`, 'creating its compute pipeline', (e as Error).message);
   }
   gpu.counters.pipelinesCreated++;
   return pipeline;
