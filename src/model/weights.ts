@@ -9,6 +9,7 @@
 // and every other tensor (norms, biases, embeddings, layer scales) are f32.
 import type { Gpu } from '../runtime/device.js';
 import { whileAlive } from '../runtime/device.js';
+import { captureErrors } from '../runtime/gpu-errors.js';
 import { isFloatDType, toFloat32, toHalf, type FloatDType } from '../runtime/dtype.js';
 import type { Checkpoint, WeightsProgress } from '../runtime/loader.js';
 import type { ByteSource, TensorInfo } from '../runtime/safetensors.js';
@@ -252,6 +253,8 @@ export async function uploadWeights(
   const make = (info: TensorInfo) => createTensor(gpu, info.shape, gpuDType.get(info.name)!, key(info.name));
 
   const made = new Map<string, Tensor>();
+  const gpuChecks: Promise<void>[] = [];
+  const context = `uploading the weights of ${ckpt.location}`;
   let bytesDone = 0;
   let sinceDrain = 0;
   onProgress?.({ stage: 'weights', bytesDone, bytesTotal });
@@ -267,21 +270,28 @@ export async function uploadWeights(
       // Read ahead one segment while this one converts and uploads.
       next = i + 1 < segments.length ? read(segments[i + 1]!) : null;
       next?.catch(() => {});
-      for (const p of seg.pieces) {
-        let t = made.get(p.name);
-        if (!t) made.set(p.name, (t = make(p.info)));
-        if (p.byteLength === 0) continue;
-        const raw = bytes.subarray(p.at, p.at + p.byteLength);
-        const what = `${p.info.file}: tensor '${p.name}'`;
-        // Pieces start at even elements (planReads), so 16-bit writes start on 4-byte offsets.
-        const values = t.dtype === 'bf16' || t.dtype === 'f16' ? toHalf(raw, p.info.dtype, t.dtype, what) : toFloat32(raw, p.info.dtype, what);
-        writeTensor(gpu, t, values, p.firstElement * (t.dtype === 'f32' ? 4 : 2));
-        sinceDrain += values.byteLength;
-      }
+      // Buffer creation and writes inside error scopes: a weight the GPU could not allocate is an
+      // error naming it, checked at each drain and at the end, never a silently empty tensor.
+      const names = seg.pieces.map((p) => `'${p.name}'`);
+      const step = `creating and writing ${names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more tensors` : names.join(', ')}`;
+      gpuChecks.push(captureErrors(gpu, { context, step }, () => {
+        for (const p of seg.pieces) {
+          let t = made.get(p.name);
+          if (!t) made.set(p.name, (t = make(p.info)));
+          if (p.byteLength === 0) continue;
+          const raw = bytes.subarray(p.at, p.at + p.byteLength);
+          const what = `${p.info.file}: tensor '${p.name}'`;
+          // Pieces start at even elements (planReads), so 16-bit writes start on 4-byte offsets.
+          const values = t.dtype === 'bf16' || t.dtype === 'f16' ? toHalf(raw, p.info.dtype, t.dtype, what) : toFloat32(raw, p.info.dtype, what);
+          writeTensor(gpu, t, values, p.firstElement * (t.dtype === 'f32' ? 4 : 2));
+          sinceDrain += values.byteLength;
+        }
+      }).errors);
       if (sinceDrain >= drainBytes) {
         sinceDrain = 0;
         gpu.device.queue.submit([]);
         gpu.counters.submits++;
+        await whileAlive(gpu, Promise.all(gpuChecks));
         await whileAlive(gpu, gpu.device.queue.onSubmittedWorkDone());
       }
       bytesDone += seg.length;
@@ -289,7 +299,9 @@ export async function uploadWeights(
     }
     // Zero-element tensors have no bytes, so no segment: make them here.
     for (const info of infos) if (!made.has(info.name)) made.set(info.name, make(info));
+    await whileAlive(gpu, Promise.all(gpuChecks));
   } catch (e) {
+    for (const c of gpuChecks) c.catch(() => undefined);
     for (const t of made.values()) disposeTensor(gpu, t);
     throw e;
   }

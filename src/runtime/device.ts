@@ -1,6 +1,7 @@
 // One call to a ready WebGPU device, in the browser (navigator.gpu) and in Node (Dawn via the
 // `webgpu` package). Every other module takes the `Gpu` this returns: the device plus what we
 // learned about the adapter and the counters the runtime keeps.
+import { gpuErrorKind, UncapturedGpuError, type GpuErrorKind } from './gpu-errors.js';
 
 export interface AdapterSummary {
   vendor: string;
@@ -42,7 +43,23 @@ export interface Gpu {
   keepAlive?: unknown;
   /** Per-device caches owned by the runtime (pipelines by kernel + constants). */
   cache: Map<string, unknown>;
+  /** Which limits the device was opened with (see GetGpuOptions.limits). */
+  limitsMode: LimitsMode;
+  /**
+   * The first GPU error reported outside the runtime's error scopes since the last check, and how
+   * many there were; assertHealthy throws it (once) at the next runtime call.
+   */
+  uncaptured: { kind: GpuErrorKind; message: string; count: number } | null;
 }
+
+/**
+ * 'adapter': request the adapter's maxima (large bindings and buffers; what big models need).
+ * 'default': request nothing, so the device has WebGPU's spec defaults (128 MiB storage bindings,
+ * 256 MiB buffers, 16 KiB workgroup storage, 256 invocations): what the most constrained browsers
+ * offer. Use it to check that a workload runs everywhere.
+ */
+export type LimitsMode = 'default' | 'adapter';
+export const LIMITS_MODES: readonly LimitsMode[] = ['default', 'adapter'];
 
 export interface GetGpuOptions {
   powerPreference?: GPUPowerPreference;
@@ -50,6 +67,21 @@ export interface GetGpuOptions {
   f16?: boolean;
   /** Node only: force the software adapter even when hardware exists. */
   forceSoftware?: boolean;
+  /** Device limits to request: 'adapter' (default, or env INTERNVIT_LIMITS) or 'default' (WebGPU's). */
+  limits?: LimitsMode;
+}
+
+/**
+ * The limits mode to use: the option if given, else env INTERNVIT_LIMITS (Node), else 'adapter'.
+ * Throws on anything else, naming where the bad value came from.
+ */
+export function resolveLimitsMode(option?: string): LimitsMode {
+  const env = isNode ? process.env.INTERNVIT_LIMITS : undefined;
+  const [value, source] = option !== undefined ? [option, 'limits option'] : env ? [env, 'INTERNVIT_LIMITS'] : ['adapter', ''];
+  if (!(LIMITS_MODES as readonly string[]).includes(value)) {
+    throw new Error(`${source} must be 'default' or 'adapter' (got '${value}')`);
+  }
+  return value as LimitsMode;
 }
 
 export class DeviceLostError extends Error {
@@ -77,6 +109,7 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 /** Returns a ready device: hardware when there is one, else a software adapter, else a clear error. */
 export async function getGpu(options: GetGpuOptions = {}): Promise<Gpu> {
+  resolveLimitsMode(options.limits); // a bad mode fails before any adapter work
   const found = isNode ? await nodeAdapter(options) : await browserAdapter(options);
   return openDevice(found.adapter, options, found.keepAlive);
 }
@@ -166,9 +199,11 @@ async function openDevice(adapter: GPUAdapter, options: GetGpuOptions, keepAlive
   if ((options.f16 ?? true) && has('shader-f16')) wanted.push('shader-f16');
   if (has('subgroups')) wanted.push('subgroups' as GPUFeatureName);
   if (has('timestamp-query')) wanted.push('timestamp-query');
-  // Ask for the adapter's largest buffers and workgroup storage: 6B weights need big bindings.
+  // 'adapter': ask for the adapter's largest buffers and workgroup storage (6B weights need big
+  // bindings). 'default': ask for nothing, so the device gets WebGPU's default limits.
+  const limitsMode = resolveLimitsMode(options.limits);
   const l = adapter.limits;
-  const requiredLimits: Record<string, number> = {
+  const requiredLimits: Record<string, number> = limitsMode === 'default' ? {} : {
     maxBufferSize: l.maxBufferSize,
     maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
     maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
@@ -195,7 +230,18 @@ async function openDevice(adapter: GPUAdapter, options: GetGpuOptions, keepAlive
     lostReason: null,
     keepAlive,
     cache: new Map(),
+    limitsMode,
+    uncaptured: null,
   };
+  // Errors outside the runtime's error scopes are recorded and fail the next runtime call.
+  const onError = (ev: Event) => {
+    const error = (ev as GPUUncapturedErrorEvent).error;
+    if (gpu.uncaptured) gpu.uncaptured.count++;
+    else gpu.uncaptured = { kind: gpuErrorKind(error), message: error.message, count: 1 };
+    ev.preventDefault?.();
+  };
+  if (typeof device.addEventListener === 'function') device.addEventListener('uncapturederror', onError);
+  else device.onuncapturederror = onError;
   device.lost.then((info) => {
     gpu.lostReason = info.message ? `${info.reason ?? 'unknown'}: ${info.message}` : String(info.reason ?? 'unknown');
   });
@@ -211,12 +257,27 @@ export function describeGpu(gpu: Gpu): string {
     gpu.features.timestamps && 'timestamp-query',
   ].filter(Boolean);
   const name = [a.vendor, a.architecture, a.device || a.description].filter(Boolean).join(' ');
-  return `adapter: ${name} (${a.software ? 'software' : 'hardware'}); features: ${feats.length ? feats.join(', ') : 'none'}`;
+  const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
+  const limits = `limits: ${gpu.limitsMode} (bindings ${mib(gpu.limits.maxStorageBufferBindingSize)}, buffers ${mib(gpu.limits.maxBufferSize)})`;
+  return `adapter: ${name} (${a.software ? 'software' : 'hardware'}); features: ${feats.length ? feats.join(', ') : 'none'}; ${limits}`;
 }
 
 /** Throws DeviceLostError when the device is gone; call before touching it. */
 export function assertAlive(gpu: Gpu): void {
   if (gpu.lostReason !== null) throw new DeviceLostError(gpu.lostReason);
+}
+
+/**
+ * assertAlive, and throws (once) an UncapturedGpuError when the device reported an error outside
+ * the runtime's error scopes since the last check. Every compile and run starts with it.
+ */
+export function assertHealthy(gpu: Gpu): void {
+  assertAlive(gpu);
+  const u = gpu.uncaptured;
+  if (u) {
+    gpu.uncaptured = null;
+    throw new UncapturedGpuError(u.kind, u.message, u.count);
+  }
 }
 
 // Who waits on each device's loss. One handler per device on gpu.lost, and each waiter leaves the

@@ -1,6 +1,7 @@
 // Running a compiled plan: upload inputs, encode every op into one command encoder, one submit,
 // then map only the outputs asked for. Nothing is created here; the counters prove it.
-import { assertAlive, whileAlive } from './device.js';
+import { assertHealthy, DeviceLostError, whileAlive } from './device.js';
+import { captureErrors, GpuValidationError } from './gpu-errors.js';
 import { hostView, shapeString, writeHost, type Tensor } from './tensor.js';
 import type { CompiledPlan } from './plan.js';
 import type { OpTime } from './profiler.js';
@@ -99,34 +100,49 @@ async function runNow(stages: Stage[]): Promise<RunOutputs[]> {
     for (const name of names) if (!plan.outputs.has(name)) throw new Error(`${plan.label}: no output '${name}' to read`);
     return names;
   });
-  assertAlive(gpu);
+  assertHealthy(gpu);
 
+  // Writes, encoding and the submit run inside one set of error scopes; its verdict is awaited
+  // before any output is returned, so a failed submit never hands back zeros or stale numbers.
+  const labels = stages.map((s) => `'${s.compiled.plan.label}'`).join(' → ');
   const queue = gpu.device.queue;
-  const encoder = gpu.device.createCommandEncoder({ label: stages.map((s) => s.compiled.plan.label).join(' → ') });
-  stages.forEach(({ compiled, inputs }, i) => {
-    const { plan, buffers, staging } = compiled;
-    for (const [name, ref] of plan.inputs) {
-      const v = inputs[name]!;
-      const dst = buffers.get(ref.id)!;
-      if (isTensor(v)) encoder.copyBufferToBuffer(v.buffer, v.byteOffset ?? 0, dst, 0, Math.ceil(ref.byteLength / 4) * 4);
-      else writeHost(queue, dst, 0, v);
-    }
-    encodePlan(compiled, encoder);
-    for (const name of reads[i]!) {
-      const ref = plan.outputs.get(name)!;
-      encoder.copyBufferToBuffer(buffers.get(ref.id)!, 0, staging.get(name)!, 0, Math.ceil(ref.byteLength / 4) * 4);
-    }
-    compiled.profiler?.resolve(encoder);
+  const submitted = captureErrors(gpu, {
+    context: `running plan ${labels}`, step: 'writing inputs, encoding and submitting',
+    validationHint: 'Nothing was computed. A GPU tensor passed as input (or a weight) may have been disposed; otherwise this is a bug in the runtime or a user kernel: please report it with this message.',
+  }, () => {
+    const encoder = gpu.device.createCommandEncoder({ label: stages.map((s) => s.compiled.plan.label).join(' → ') });
+    stages.forEach(({ compiled, inputs }, i) => {
+      const { plan, buffers, staging } = compiled;
+      for (const [name, ref] of plan.inputs) {
+        const v = inputs[name]!;
+        const dst = buffers.get(ref.id)!;
+        if (isTensor(v)) encoder.copyBufferToBuffer(v.buffer, v.byteOffset ?? 0, dst, 0, Math.ceil(ref.byteLength / 4) * 4);
+        else writeHost(queue, dst, 0, v);
+      }
+      encodePlan(compiled, encoder);
+      for (const name of reads[i]!) {
+        const ref = plan.outputs.get(name)!;
+        encoder.copyBufferToBuffer(buffers.get(ref.id)!, 0, staging.get(name)!, 0, Math.ceil(ref.byteLength / 4) * 4);
+      }
+      compiled.profiler?.resolve(encoder);
+    });
+    queue.submit([encoder.finish()]);
+    gpu.counters.submits++;
   });
-  queue.submit([encoder.finish()]);
-  gpu.counters.submits++;
+  // A failed submit makes the maps below succeed on stale staging data: check it first.
+  const verdict = whileAlive(gpu, submitted.errors);
+  verdict.catch(() => undefined);
 
   const outs = await Promise.all(stages.map(async ({ compiled }, i) => {
     const { plan, staging } = compiled;
     const out: RunOutputs = {};
     await Promise.all(reads[i]!.map(async (name) => {
       const buf = staging.get(name)!;
-      await whileAlive(gpu, buf.mapAsync(GPUMapMode.READ));
+      await whileAlive(gpu, buf.mapAsync(GPUMapMode.READ)).catch(async (e: Error) => {
+        await verdict; // the submit's own error, when there is one, explains this one
+        if (e instanceof DeviceLostError) throw e;
+        throw new GpuValidationError(`running plan ${labels}`, `reading back output '${name}'`, e.message);
+      });
       const ref = plan.outputs.get(name)!;
       out[name] = hostView(buf.getMappedRange(0, Math.ceil(ref.byteLength / 4) * 4).slice(0, ref.byteLength), ref.dtype);
       buf.unmap();
@@ -134,6 +150,7 @@ async function runNow(stages: Stage[]): Promise<RunOutputs[]> {
     if (compiled.profiler) compiled.lastProfile = await readProfile(compiled);
     return out;
   }));
+  await verdict;
   if (reads.every((r) => r.length === 0) && !stages.some((s) => s.compiled.profiler)) {
     await whileAlive(gpu, queue.onSubmittedWorkDone());
   }

@@ -1,11 +1,12 @@
 // Plans: ops are recorded once (tensor refs, kernels, dispatch sizes), then compiled: intermediate
 // tensors get pooled buffers by liveness, pipelines and bind groups are made, staging buffers for the
 // outputs are made. After compilePlan nothing is allocated; runPlan (executor.ts) only encodes.
-import { assertAlive, type Gpu } from './device.js';
+import { assertHealthy, whileAlive, type Gpu } from './device.js';
+import { captureErrors, formatBytes } from './gpu-errors.js';
 import { checkBinding, getBindGroupLayout, getPipeline, type Constants, type Kernel } from './kernel.js';
 import { createBuffer, destroyBuffer, shapeString, tensorBytes, writeHost, type DType, type Tensor } from './tensor.js';
 import { createProfiler, type OpTime, type Profiler } from './profiler.js';
-import { checkPlanLimits } from './limits.js';
+import { boundBytes, checkPlanLimits } from './limits.js';
 import { ByteLru } from './lru.js';
 
 export type TensorKind = 'input' | 'constant' | 'intermediate';
@@ -241,7 +242,7 @@ function assignSlots(plan: Plan): { slotOf: Map<number, number>; slotBytes: numb
 /** Turns a recorded plan into buffers, pipelines and bind groups. The only allocating step. */
 export async function compilePlan(plan: Plan, options: CompileOptions = {}): Promise<CompiledPlan> {
   const { gpu } = plan;
-  assertAlive(gpu);
+  assertHealthy(gpu);
   if (plan.outputs.size === 0) throw new Error(`${plan.label}: plan has no outputs`);
   const written = new Set<number>();
   for (const op of plan.ops) {
@@ -252,63 +253,86 @@ export async function compilePlan(plan: Plan, options: CompileOptions = {}): Pro
     if (!written.has(ref.id)) throw new Error(`${plan.label}: output '${name}' is never written by any op`);
   }
   checkPlanLimits(plan);
-  const profiler = options.profile ? createProfiler(gpu, plan.ops.length, plan.label) : null;
 
+  // Three steps, each inside error scopes (no await within a step): buffers, pipelines, bind groups.
+  // A GPU error rejects with the step that failed; whatever was made is destroyed again.
+  const context = `compiling plan '${plan.label}'`;
   const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const owned: GPUBuffer[] = [];
   const buffers = new Map<number, GPUBuffer>();
-  const { slotOf, slotBytes } = assignSlots(plan);
-  const slots = slotBytes.map((bytes, i) => {
-    const b = createBuffer(gpu, bytes, STORAGE, `${plan.label}:pool${i}`);
-    owned.push(b);
-    return b;
-  });
-  let naiveBytes = 0;
-  for (const ref of plan.tensors) {
-    const host = plan.hostData.get(ref.id);
-    if (host) {
-      const b = createBuffer(gpu, ref.byteLength, STORAGE, `${plan.label}:${ref.label}`);
-      writeHost(gpu.device.queue, b, 0, host);
-      owned.push(b);
-      buffers.set(ref.id, b);
-    } else if (ref.kind === 'constant') buffers.set(ref.id, plan.constants.get(ref.id)!.buffer);
-    else if (slotOf.has(ref.id)) {
-      buffers.set(ref.id, slots[slotOf.get(ref.id)!]!);
-      naiveBytes += ref.byteLength;
-    } else if (ref.kind === 'input' || [...plan.outputs.values()].includes(ref)) {
-      const b = createBuffer(gpu, ref.byteLength, STORAGE, `${plan.label}:${ref.label}`);
-      owned.push(b);
-      buffers.set(ref.id, b);
-    }
-  }
   const staging = new Map<string, GPUBuffer>();
-  for (const [name, ref] of plan.outputs) {
-    const b = createBuffer(gpu, ref.byteLength, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${plan.label}:${name}:staging`);
-    owned.push(b);
-    staging.set(name, b);
-  }
-
+  const { slotOf, slotBytes } = assignSlots(plan);
+  let profiler: Profiler | null = null;
+  let naiveBytes = 0;
   const steps: CompiledPlan['steps'] = [];
-  for (const op of plan.ops) {
-    if (op.type === 'copy') {
-      steps.push(null);
-      continue;
-    }
-    const pipeline = await getPipeline(gpu, op.kernel, op.constants);
-    const entries: GPUBindGroupEntry[] = op.kernel.bindings.map((b) => {
-      const ref = op.bindings[b.name]!;
-      const buffer = buffers.get(ref.id);
-      if (!buffer) throw new Error(`${op.label}: tensor '${ref.label}' is bound but never produced`);
-      return { binding: b.binding, resource: { buffer, offset: 0, size: Math.ceil(ref.byteLength / 4) * 4 } };
+  try {
+    const outputRefs = new Set(plan.outputs.values());
+    const ownBuffers = plan.tensors.filter((r) => plan.hostData.has(r.id) || (!slotOf.has(r.id) && (r.kind === 'input' || outputRefs.has(r))));
+    const count = slotBytes.length + ownBuffers.length + plan.outputs.size;
+    const bytes = slotBytes.reduce((a, b) => a + b, 0) + ownBuffers.reduce((a, r) => a + r.byteLength, 0) +
+      [...plan.outputs.values()].reduce((a, r) => a + r.byteLength, 0);
+    const made = captureErrors(gpu, { context, step: `creating ${count} buffers (${formatBytes(bytes)})` }, () => {
+      profiler = options.profile ? createProfiler(gpu, plan.ops.length, plan.label) : null;
+      const slots = slotBytes.map((b, i) => {
+        const buf = createBuffer(gpu, b, STORAGE, `${plan.label}:pool${i}`);
+        owned.push(buf);
+        return buf;
+      });
+      for (const ref of plan.tensors) {
+        const host = plan.hostData.get(ref.id);
+        if (host) {
+          const b = createBuffer(gpu, ref.byteLength, STORAGE, `${plan.label}:${ref.label}`);
+          owned.push(b);
+          writeHost(gpu.device.queue, b, 0, host);
+          buffers.set(ref.id, b);
+        } else if (ref.kind === 'constant') buffers.set(ref.id, plan.constants.get(ref.id)!.buffer);
+        else if (slotOf.has(ref.id)) {
+          buffers.set(ref.id, slots[slotOf.get(ref.id)!]!);
+          naiveBytes += ref.byteLength;
+        } else if (ref.kind === 'input' || outputRefs.has(ref)) {
+          const b = createBuffer(gpu, ref.byteLength, STORAGE, `${plan.label}:${ref.label}`);
+          owned.push(b);
+          buffers.set(ref.id, b);
+        }
+      }
+      for (const [name, ref] of plan.outputs) {
+        const b = createBuffer(gpu, ref.byteLength, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${plan.label}:${name}:staging`);
+        owned.push(b);
+        staging.set(name, b);
+      }
     });
-    const bindGroup = gpu.device.createBindGroup({ label: op.label, layout: getBindGroupLayout(gpu, op.kernel), entries });
-    gpu.counters.bindGroupsCreated++;
-    steps.push({ pipeline, bindGroup });
+    await whileAlive(gpu, made.errors);
+
+    const pipelines: (GPUComputePipeline | null)[] = [];
+    for (const op of plan.ops) pipelines.push(op.type === 'copy' ? null : await getPipeline(gpu, op.kernel, op.constants));
+
+    const groups = captureErrors(gpu, { context, step: `creating the bind groups of ${plan.ops.length} ops` }, () => {
+      plan.ops.forEach((op, i) => {
+        if (op.type === 'copy') {
+          steps.push(null);
+          return;
+        }
+        const entries: GPUBindGroupEntry[] = op.kernel.bindings.map((b) => {
+          const ref = op.bindings[b.name]!;
+          const buffer = buffers.get(ref.id);
+          if (!buffer) throw new Error(`${op.label}: tensor '${ref.label}' is bound but never produced`);
+          return { binding: b.binding, resource: { buffer, offset: 0, size: boundBytes(ref) } };
+        });
+        const bindGroup = gpu.device.createBindGroup({ label: op.label, layout: getBindGroupLayout(gpu, op.kernel), entries });
+        gpu.counters.bindGroupsCreated++;
+        steps.push({ pipeline: pipelines[i]!, bindGroup });
+      });
+    });
+    await whileAlive(gpu, groups.errors);
+  } catch (e) {
+    for (const b of owned) destroyBuffer(gpu, b);
+    (profiler as Profiler | null)?.dispose();
+    throw e;
   }
   const pooledBytes = slotBytes.reduce((a, b) => a + b, 0);
   return {
     plan, gpu, buffers, steps, staging, owned, profiler,
-    pool: { slots: slots.length, bytes: pooledBytes, naiveBytes },
+    pool: { slots: slotBytes.length, bytes: pooledBytes, naiveBytes },
     queue: Promise.resolve(), disposed: false,
   };
 }

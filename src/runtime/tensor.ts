@@ -1,6 +1,7 @@
 // GPU tensors: a storage buffer plus shape and dtype. Every buffer the runtime makes goes through
 // createBuffer here, so the device's counters see every allocation.
-import { assertAlive, whileAlive, type Gpu } from './device.js';
+import { assertAlive, assertHealthy, whileAlive, type Gpu } from './device.js';
+import { captureErrors } from './gpu-errors.js';
 
 // f16 and bf16 tensors are 16-bit arrays. Kernels read them either as f16 (shader-f16) or, in core
 // WGSL, as packed pairs in u32 (element 2i in the low half): see checkBinding in kernel.ts.
@@ -97,17 +98,26 @@ export function writeHost(queue: GPUQueue, buffer: GPUBuffer, byteOffset: number
  * buffers so a run allocates nothing). Creates and destroys a staging buffer and submits once.
  */
 export async function readTensor(gpu: Gpu, t: Tensor): Promise<Float32Array | Uint32Array | Int32Array | Uint16Array> {
+  assertHealthy(gpu);
   const bytes = Math.ceil(t.byteLength / 4) * 4;
-  const staging = createBuffer(gpu, bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${t.label}:readback`);
-  const enc = gpu.device.createCommandEncoder();
-  enc.copyBufferToBuffer(t.buffer, t.byteOffset ?? 0, staging, 0, bytes);
-  gpu.device.queue.submit([enc.finish()]);
-  gpu.counters.submits++;
-  await whileAlive(gpu, staging.mapAsync(GPUMapMode.READ));
-  const copy = staging.getMappedRange().slice(0, t.byteLength);
-  staging.unmap();
-  destroyBuffer(gpu, staging);
-  return hostView(copy, t.dtype);
+  const made = captureErrors(gpu, { context: `reading tensor '${t.label}'`, step: `copying ${bytes} bytes to a staging buffer` }, () => {
+    const staging = createBuffer(gpu, bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${t.label}:readback`);
+    const enc = gpu.device.createCommandEncoder();
+    enc.copyBufferToBuffer(t.buffer, t.byteOffset ?? 0, staging, 0, bytes);
+    gpu.device.queue.submit([enc.finish()]);
+    gpu.counters.submits++;
+    return staging;
+  });
+  const staging = made.value;
+  try {
+    await whileAlive(gpu, made.errors);
+    await whileAlive(gpu, staging.mapAsync(GPUMapMode.READ));
+    const copy = staging.getMappedRange().slice(0, t.byteLength);
+    staging.unmap();
+    return hostView(copy, t.dtype);
+  } finally {
+    destroyBuffer(gpu, staging);
+  }
 }
 
 export function hostView(bytes: ArrayBuffer, dtype: DType): Float32Array | Uint32Array | Int32Array | Uint16Array {
