@@ -3,7 +3,10 @@
 import { rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { destroyGpu, getGpu, PRECISIONS, WEIGHT_STORAGES, writeSafetensors, type Gpu, type Precision, type WeightStorage, type WriteTensor } from '../src/index.js';
+import {
+  destroyGpu, getGpu, LIMITS_MODES, PRECISIONS, resolveLimitsMode, WEIGHT_STORAGES, writeSafetensors,
+  type Gpu, type LimitsMode, type Precision, type WeightStorage, type WriteTensor,
+} from '../src/index.js';
 
 /** An error the user can fix (bad flag, missing file, wrong tensor): one line, no stack. */
 export class CliError extends Error {
@@ -65,6 +68,27 @@ export function weightsFlag(values: FlagValues): WeightStorage | undefined {
   if (!(WEIGHT_STORAGES as readonly string[]).includes(v)) throw usageError(`--weights must be one of ${WEIGHT_STORAGES.join(', ')} (got '${v}')`);
   return v as WeightStorage;
 }
+
+/**
+ * --limits: which device limits to request (LimitsMode); undefined when not given, and then env
+ * INTERNVIT_LIMITS (checked here, before any GPU work) or 'adapter' applies.
+ */
+export function limitsFlag(values: FlagValues): LimitsMode | undefined {
+  const v = stringFlag(values, 'limits');
+  if (v === undefined) {
+    try {
+      resolveLimitsMode();
+    } catch (e) {
+      throw usageError((e as Error).message);
+    }
+    return undefined;
+  }
+  if (!(LIMITS_MODES as readonly string[]).includes(v)) throw usageError(`--limits must be one of ${LIMITS_MODES.join(', ')} (got '${v}')`);
+  return v as LimitsMode;
+}
+
+export const LIMITS_USAGE = `    --limits L        device limits: adapter (the adapter's maxima, default) or default (WebGPU's defaults,
+                      as on constrained browsers); env INTERNVIT_LIMITS sets the default`;
 
 export const WEIGHTS_USAGE = `    --weights W       linear-layer weights on the GPU: auto (as in the checkpoint, default), f32, bf16, f16`;
 
@@ -130,10 +154,18 @@ export function oneLine(message: string): string {
 // GPUs this process holds: destroyed on every exit path (Dawn aborts at exit if a device is alive).
 const liveGpus = new Set<Gpu>();
 
-/** Runs `work` on io.gpu, or on a device acquired for it and destroyed after. */
-export async function withGpu<T>(io: Io, work: (gpu: Gpu) => Promise<T>): Promise<T> {
-  if (io.gpu) return work(io.gpu);
-  const gpu = await getGpu();
+/**
+ * Runs `work` on io.gpu, or on a device acquired for it (with `limits`) and destroyed after. A
+ * borrowed device must have been opened with the limits asked for.
+ */
+export async function withGpu<T>(io: Io, work: (gpu: Gpu) => Promise<T>, limits?: LimitsMode): Promise<T> {
+  if (io.gpu) {
+    if (limits !== undefined && io.gpu.limitsMode !== limits) {
+      throw new CliError(`--limits ${limits} was asked for, but the device this command was given has limits '${io.gpu.limitsMode}'`);
+    }
+    return work(io.gpu);
+  }
+  const gpu = await getGpu({ limits });
   liveGpus.add(gpu);
   try {
     return await work(gpu);

@@ -1,10 +1,10 @@
 // The main job (`internvit`, `internvit run`, `npm start`): load a model, check it against reference
 // outputs when its folder has them, time it, and show where the GPU time goes.
 import { F16_COSINE_MIN, formatProfile, gflopsPerImage, InternViT, selectedLayer, tokenCosine, type HostOutput, type ModelConfig } from '../src/index.js';
-import { formatGflop, formatMs, intFlag, now, parseFlags, precisionFlag, stringFlag, weightsFlag, withGpu, type Io } from './cli.js';
+import { formatGflop, formatMs, intFlag, limitsFlag, LIMITS_USAGE, now, parseFlags, precisionFlag, stringFlag, weightsFlag, withGpu, type Io } from './cli.js';
 import { checkPixelsForModel, checkpointLine, defaultModel, DEFAULT_MODEL, modelImageSize, openModel, readReference, REFERENCE_FILES, summarizeCheckpoint, type Pixels, type Reference } from './inputs.js';
 
-export const RUN_USAGE = `run [--model M] [--runs N] [--weights W] [--precision P]
+export const RUN_USAGE = `run [--model M] [--runs N] [--weights W] [--precision P] [--limits L]
     the main job (also "internvit" with no command, and "npm start"): loads the model, checks its
     outputs against the reference outputs in its folder (${REFERENCE_FILES.pixels} +
     ${REFERENCE_FILES.expected}) when there are some, times loading, the first forward and the
@@ -14,7 +14,8 @@ export const RUN_USAGE = `run [--model M] [--runs N] [--weights W] [--precision 
     --weights W linear-layer weights on the GPU: auto (as in the checkpoint, default), f32, bf16, f16
     --precision P f32 (default, exact parity), f16 (f16 activations, f32 sums; needs shader-f16) or
                 auto (f16 where available); with f16, parity is the per-token cosine ≥ ${F16_COSINE_MIN}
-                and every value finite`;
+                and every value finite
+${LIMITS_USAGE}`;
 
 export const ATOL = 5e-4;
 export const RTOL = 5e-4;
@@ -122,7 +123,7 @@ async function parity(vit: InternViT, config: ModelConfig, ref: Extract<Referenc
 }
 
 export async function run(args: string[], io: Io): Promise<number> {
-  const values = parseFlags('run', args, { model: { type: 'string' }, runs: { type: 'string' }, weights: { type: 'string' }, precision: { type: 'string' } });
+  const values = parseFlags('run', args, { model: { type: 'string' }, runs: { type: 'string' }, weights: { type: 'string' }, precision: { type: 'string' }, limits: { type: 'string' } });
   if (!values) {
     io.out(`usage: internvit ${RUN_USAGE}`);
     let where: string;
@@ -138,6 +139,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   const runs = intFlag(values, 'runs') ?? 5;
   const weightStorage = weightsFlag(values);
   const precision = precisionFlag(values);
+  const limits = limitsFlag(values);
 
   // Model and reference files are opened and checked before the GPU starts.
   const { ckpt, config } = await openModel(spec);
@@ -202,5 +204,5 @@ export async function run(args: string[], io: Io): Promise<number> {
     } finally {
       vit.dispose();
     }
-  });
+  }, limits);
 }

@@ -1,18 +1,19 @@
 // `internvit selfcheck`: runs every kernel check (test/checks/*.ts, bundled into the CLI at build
 // time) on this machine's WebGPU adapter and prints one line per check. Exit 1 when any fails.
 import { parseArgs } from 'node:util';
-import { describeGpu, destroyGpu, getGpu, NoAdapterError } from '../src/runtime/device.js';
+import { describeGpu, destroyGpu, getGpu, NoAdapterError, resolveLimitsMode, type LimitsMode } from '../src/runtime/device.js';
 import { checkNames, loadCheckModules, printChecks, type CheckModule } from '../test/browser/check-suite.js';
 import { isF16Check } from '../test/checks/harness.js';
 import { PRECISIONS, type Precision } from '../src/model/precision.js';
 
-export const SELFCHECK_USAGE = `selfcheck [--filter TEXT] [--precision P] [--software]
+export const SELFCHECK_USAGE = `selfcheck [--filter TEXT] [--precision P] [--software] [--limits L]
     checks every WGSL kernel against its float64 CPU reference on this adapter
     --filter TEXT   only checks whose name or file contains TEXT
     --precision P   f16: only the f16-compute variants ("matmul f16 …", "attention f16 …"; an error
                     when the adapter has no shader-f16); f32: only the others; auto: all (default;
                     f16 checks are skipped, saying why, without shader-f16)
-    --software      use the software adapter (SwiftShader) even when a GPU is present`;
+    --software      use the software adapter (SwiftShader) even when a GPU is present
+    --limits L      device limits: adapter (default) or default (WebGPU's defaults); env INTERNVIT_LIMITS`;
 
 /** Keeps the checks of one precision: f16 (the f16-compute variants), f32 (the rest), auto (all). */
 export function checksForPrecision(modules: CheckModule[], precision: Precision): CheckModule[] {
@@ -21,15 +22,17 @@ export function checksForPrecision(modules: CheckModule[], precision: Precision)
 }
 
 export async function selfcheck(args: string[]): Promise<number> {
-  let values: { filter?: string; precision?: string; software?: boolean; help?: boolean };
+  let values: { filter?: string; precision?: string; software?: boolean; limits?: string; help?: boolean };
+  let limits: LimitsMode;
   try {
     ({ values } = parseArgs({
       args,
-      options: { filter: { type: 'string' }, precision: { type: 'string' }, software: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { filter: { type: 'string' }, precision: { type: 'string' }, software: { type: 'boolean' }, limits: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     }));
     if (values.precision !== undefined && !(PRECISIONS as readonly string[]).includes(values.precision)) {
       throw new Error(`--precision must be one of ${PRECISIONS.join(', ')} (got '${values.precision}')`);
     }
+    limits = resolveLimitsMode(values.limits);
   } catch (e) {
     console.error(`internvit selfcheck: ${(e as Error).message}\n\nusage: internvit ${SELFCHECK_USAGE}`);
     return 2;
@@ -48,7 +51,7 @@ export async function selfcheck(args: string[]): Promise<number> {
   }
   let gpu;
   try {
-    gpu = await getGpu({ forceSoftware: values.software });
+    gpu = await getGpu({ forceSoftware: values.software, limits });
   } catch (e) {
     if (e instanceof NoAdapterError) {
       console.error(`internvit selfcheck: ${e.message}`);

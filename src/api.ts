@@ -4,7 +4,7 @@
 //   const model = await InternViT.load('OpenGVLab/InternViT-300M-448px-V2_5');
 //   const { lastHiddenState, poolerOutput } = await model.embed(imageElement);
 //   model.dispose();
-import { DeviceLostError, describeGpu, destroyGpu, getGpu, type Gpu } from './runtime/device.js';
+import { DeviceLostError, describeGpu, destroyGpu, getGpu, resolveLimitsMode, type Gpu, type LimitsMode } from './runtime/device.js';
 import type { HostArray, Stage } from './runtime/executor.js';
 import type { CheckpointStore, LoadProgress } from './runtime/loader.js';
 import type { Tensor } from './runtime/tensor.js';
@@ -56,6 +56,12 @@ export interface LoadOptions {
    * 'auto' (f16 where the device has 'shader-f16'). See README, Precision.
    */
   precision?: Precision;
+  /**
+   * Device limits when load() acquires the device: 'adapter' (the adapter's maxima; the default, or
+   * env INTERNVIT_LIMITS) or 'default' (WebGPU's spec defaults, what constrained browsers offer).
+   * With `gpu` given, it must match how that device was opened.
+   */
+  limits?: LimitsMode;
 }
 
 export interface ImageOptions extends Omit<PreprocessOptions, 'mode'> {
@@ -131,6 +137,9 @@ export class InternViT {
 
   /** Loads a checkpoint: a local folder (Node), a URL prefix, or a Hugging Face model id. */
   static async load(source: string | CheckpointStore, options: LoadOptions = {}): Promise<InternViT> {
+    if (options.gpu && options.limits !== undefined && options.gpu.limitsMode !== resolveLimitsMode(options.limits)) {
+      throw new Error(`InternViT.load: limits '${options.limits}' was asked for, but the given gpu was opened with limits '${options.gpu.limitsMode}'`);
+    }
     const { parts, config } = await loadParts(source, options, options.gpu);
     return new InternViT(parts, config, source, options);
   }
@@ -313,7 +322,7 @@ async function loadParts(source: string | CheckpointStore, options: LoadOptions,
     const v = options[k];
     if (v !== undefined && !(typeof v === 'number' && v >= 0)) throw new Error(`InternViT.load: ${k} must be a number of bytes ≥ 0 or Infinity (got ${v})`);
   }
-  const gpu = given ?? (await getGpu());
+  const gpu = given ?? (await getGpu({ limits: options.limits }));
   try {
     const { encoder, config } = await loadEncoder(gpu, source, { ...options, projector: 'auto' });
     encoder.plans.setBudget(options.planCacheBytes ?? DEFAULT_PLAN_CACHE_BYTES);
