@@ -54,7 +54,7 @@ export class GpuInternalError extends GpuCallError {
 export class UncapturedGpuError extends Error {
   constructor(readonly kind: GpuErrorKind, readonly gpuMessage: string, readonly count: number) {
     const more = count > 1 ? ` (and ${count - 1} more since)` : '';
-    super(`an earlier GPU ${KIND_TEXT[kind]} was reported outside any runtime call${more}: ${oneLine(gpuMessage)}. ` +
+    super(`an earlier ${UNCAPTURED_TEXT[kind]} was reported outside any runtime call${more}: ${oneLine(gpuMessage)}. ` +
       'Results computed on this device since then may be wrong; check code that uses gpu.device directly.');
     this.name = 'UncapturedGpuError';
   }
@@ -63,6 +63,12 @@ export class UncapturedGpuError extends Error {
 const KIND_TEXT: Record<GpuErrorKind, string> = {
   validation: 'GPU validation error',
   'out-of-memory': 'out of GPU memory',
+  internal: 'internal GPU error',
+};
+
+const UNCAPTURED_TEXT: Record<GpuErrorKind, string> = {
+  validation: 'GPU validation error',
+  'out-of-memory': 'GPU out-of-memory error',
   internal: 'internal GPU error',
 };
 
