@@ -1,7 +1,7 @@
 // `internvit selfcheck`: runs every kernel check (test/checks/*.ts, bundled into the CLI at build
 // time) on this machine's WebGPU adapter and prints one line per check. Exit 1 when any fails.
 import { parseArgs } from 'node:util';
-import { describeGpu, destroyGpu, getGpu, NoAdapterError, resolveLimitsMode, type LimitsMode } from '../src/runtime/device.js';
+import { describeGpu, destroyGpu, getGpu, LIMITS_MODES, NoAdapterError, resolveLimitsMode, type LimitsMode } from '../src/runtime/device.js';
 import { checkNames, loadCheckModules, printChecks, type CheckModule } from '../test/browser/check-suite.js';
 import { isF16Check } from '../test/checks/harness.js';
 import { PRECISIONS, type Precision } from '../src/model/precision.js';
@@ -31,6 +31,9 @@ export async function selfcheck(args: string[]): Promise<number> {
     }));
     if (values.precision !== undefined && !(PRECISIONS as readonly string[]).includes(values.precision)) {
       throw new Error(`--precision must be one of ${PRECISIONS.join(', ')} (got '${values.precision}')`);
+    }
+    if (values.limits !== undefined && !(LIMITS_MODES as readonly string[]).includes(values.limits)) {
+      throw new Error(`--limits must be one of ${LIMITS_MODES.join(', ')} (got '${values.limits}')`);
     }
     limits = resolveLimitsMode(values.limits);
   } catch (e) {
