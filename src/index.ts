@@ -8,6 +8,7 @@ export * from './runtime/wgsl-variants.js';
 export * from './runtime/plan.js';
 export * from './runtime/lru.js';
 export * from './runtime/limits.js';
+export * from './runtime/workgroup.js';
 export * from './runtime/gpu-errors.js';
 export * from './runtime/executor.js';
 export * from './runtime/profiler.js';

@@ -43,8 +43,8 @@ export function tokenGrid(config: InternVitConfig, height: number, width: number
 
 function norm(plan: Plan, config: InternVitConfig, x: TensorRef, w: WeightRefs, prefix: string, act: ActDType): TensorRef {
   return config.normType === 'layer_norm'
-    ? layernorm(plan, x, w(`${prefix}.weight`), w(`${prefix}.bias`), config.layerNormEps, 'layernorm', act)
-    : rmsnorm(plan, x, w(`${prefix}.weight`), config.layerNormEps, 'rmsnorm', act);
+    ? layernorm(plan, x, w(`${prefix}.weight`), w(`${prefix}.bias`), config.layerNormEps, prefix, act)
+    : rmsnorm(plan, x, w(`${prefix}.weight`), config.layerNormEps, prefix, act);
 }
 
 /**
@@ -56,15 +56,16 @@ function norm(plan: Plan, config: InternVitConfig, x: TensorRef, w: WeightRefs, 
 function encoderLayer(plan: Plan, config: InternVitConfig, x: TensorRef, w: WeightRefs, i: number, act: ActDType): TensorRef {
   const p = `encoder.layers.${i}`;
   const h = norm(plan, config, x, w, `${p}.norm1`, act);
-  let qkv = matmul(plan, h, w(`${p}.attn.qkv.weight`), config.qkvBias ? w(`${p}.attn.qkv.bias`) : null, { out: act });
+  // Ops are labelled with the checkpoint's module names, so limit and GPU errors name the layer.
+  let qkv = matmul(plan, h, w(`${p}.attn.qkv.weight`), config.qkvBias ? w(`${p}.attn.qkv.bias`) : null, { out: act, label: `${p}.attn.qkv` });
   if (config.qkNormalization) {
-    qkv = qkRmsNorm(plan, qkv, w(`${p}.attn.q_norm.weight`), w(`${p}.attn.k_norm.weight`), config.layerNormEps);
+    qkv = qkRmsNorm(plan, qkv, w(`${p}.attn.q_norm.weight`), w(`${p}.attn.k_norm.weight`), config.layerNormEps, `${p}.attn.qk_norm`);
   }
-  const a = attention(plan, qkv, { heads: config.numHeads, headDim: config.headDim });
-  const x1 = matmul(plan, a, w(`${p}.attn.proj.weight`), w(`${p}.attn.proj.bias`), { residual: { r: x, scale: w(`${p}.ls1`) } });
+  const a = attention(plan, qkv, { heads: config.numHeads, headDim: config.headDim }, `${p}.attn`);
+  const x1 = matmul(plan, a, w(`${p}.attn.proj.weight`), w(`${p}.attn.proj.bias`), { residual: { r: x, scale: w(`${p}.ls1`) }, label: `${p}.attn.proj` });
   const h2 = norm(plan, config, x1, w, `${p}.norm2`, act);
-  const f = matmul(plan, h2, w(`${p}.mlp.fc1.weight`), w(`${p}.mlp.fc1.bias`), { epilogue: 'gelu', out: act });
-  return matmul(plan, f, w(`${p}.mlp.fc2.weight`), w(`${p}.mlp.fc2.bias`), { residual: { r: x1, scale: w(`${p}.ls2`) } });
+  const f = matmul(plan, h2, w(`${p}.mlp.fc1.weight`), w(`${p}.mlp.fc1.bias`), { epilogue: 'gelu', out: act, label: `${p}.mlp.fc1` });
+  return matmul(plan, f, w(`${p}.mlp.fc2.weight`), w(`${p}.mlp.fc2.bias`), { residual: { r: x1, scale: w(`${p}.ls2`) }, label: `${p}.mlp.fc2` });
 }
 
 /**

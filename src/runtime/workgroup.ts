@@ -209,7 +209,7 @@ function tokenize(expr: string): string[] {
   return tokens;
 }
 
-export function evaluate(expr: string, lookup: (name: string) => number): number {
+function evaluate(expr: string, lookup: (name: string) => number): number {
   const tokens = tokenize(expr);
   let pos = 0;
   const peek = () => tokens[pos];

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { InternViT } from '../../src/api.js';
+import { LimitError } from '../../src/runtime/limits.js';
 import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
 import { compare, formatResult } from '../checks/harness.js';
 
@@ -28,6 +29,16 @@ describe("InternViT under limits: 'default'", () => {
         console.log(formatResult(r));
         expect(r.ok, formatResult(r)).toBe(true);
       }
+      // An input too wide for 128 MiB bindings: a LimitError at compile that names the op, the binding,
+      // the bytes and the limit, before anything is allocated (the host array is never read).
+      const before = model.gpu.counters.buffersCreated;
+      const wide = model.embedPixels(new Float32Array(1), [1, 3, 224, 57400]);
+      const err = await wide.catch((e: unknown) => e);
+      console.log((err as Error).message);
+      expect(err).toBeInstanceOf(LimitError);
+      await expect(model.embedPixels(new Float32Array(1), [1, 3, 224, 57400])).rejects.toThrow(
+        /^internvit 1×3×224×57400: op '[^']+', binding 'pixels' needs 154291200 bytes, over this device's maxStorageBufferBindingSize of 134217728 \(\+\d+ more\)/);
+      expect(model.gpu.counters.buffersCreated).toBe(before);
     } finally {
       model.dispose();
     }
