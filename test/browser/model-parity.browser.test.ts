@@ -40,6 +40,37 @@ function open(): Promise<BrowserSession> {
   });
 }
 
+/** Opens the page with `query`, waits for it to finish, prints its lines, returns its report. */
+async function runParityPage(session: BrowserSession, query: string): Promise<ParityReport> {
+  // Lines are collected and printed as one block (vitest prefixes every console.log with a header).
+  const lines: string[] = [];
+  const page = await session.browser.newPage();
+  forwardPageLog(page, (line) => lines.push(line), {
+    // Chromium reports every HEAD (the loader's size probe) as ERR_ABORTED while fetch gets its 200.
+    ignoreRequest: (r) => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED',
+  });
+  await page.exposeFunction('__internvitOnFixture', (json: string) => {
+    lines.push(formatFixture(fromReportJson<FixtureResult>(json)));
+  });
+
+  const t0 = Date.now();
+  await page.goto(`${session.url}/${pagePath}?${query}`, { waitUntil: 'load' });
+  try {
+    await page.waitForFunction(() => window.__internvitParity?.done === true, { timeout: timeoutS * 1000, polling: 500 });
+  } catch (e) {
+    console.log(lines.join('\n'));
+    throw new Error(`the page did not finish the fixtures in ${timeoutS} s (INTERNVIT_BROWSER_TIMEOUT_S); ` +
+      `${lines.length} lines above were reported before that: ${(e as Error).message}`);
+  }
+  const report = await readPageReport<ParityReport>(page, '__internvitParity');
+  await page.close();
+
+  const failed = report.results.filter((r) => !r.ok).length;
+  console.log(`${lines.join('\n')}\n${report.adapter ?? 'no adapter'}\n` +
+    `${report.results.length - failed} passed, ${failed} failed in ${((Date.now() - t0) / 1000).toFixed(1)} s (browser)`);
+  return report;
+}
+
 describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
   const all = [
     ...listFixtures('model').map((n) => fixtureId('model', n)),
@@ -61,36 +92,10 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
 
   it('runs every fixture in the browser, each within 5e-4 + 5e-4·|want|', async () => {
     expect(fixtures.length, `no fixture id contains INTERNVIT_FIXTURE_FILTER=${filter}`).toBeGreaterThan(0);
-    const url = `${session!.url}/${pagePath}?fixtures=${encodeURIComponent(fixtures.join(','))}`;
     console.log(`chromium ${chromium} ${session!.flags.join(' ')}\n${session!.url}/${pagePath}: ${fixtures.length} fixtures` +
       (filter ? ` (INTERNVIT_FIXTURE_FILTER=${filter}, of ${all.length})` : ''));
 
-    // Lines are collected and printed as one block (vitest prefixes every console.log with a header).
-    const lines: string[] = [];
-    const page = await session!.browser.newPage();
-    forwardPageLog(page, (line) => lines.push(line), {
-      // Chromium reports every HEAD (the loader's size probe) as ERR_ABORTED while fetch gets its 200.
-      ignoreRequest: (r) => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED',
-    });
-    await page.exposeFunction('__internvitOnFixture', (json: string) => {
-      lines.push(formatFixture(fromReportJson<FixtureResult>(json)));
-    });
-
-    const t0 = Date.now();
-    await page.goto(url, { waitUntil: 'load' });
-    try {
-      await page.waitForFunction(() => window.__internvitParity?.done === true, { timeout: timeoutS * 1000, polling: 500 });
-    } catch (e) {
-      console.log(lines.join('\n'));
-      throw new Error(`the page did not finish the fixtures in ${timeoutS} s (INTERNVIT_BROWSER_TIMEOUT_S); ` +
-        `${lines.length} lines above were reported before that: ${(e as Error).message}`);
-    }
-    const report = await readPageReport<ParityReport>(page, '__internvitParity');
-    await page.close();
-
-    const failed = report.results.filter((r) => !r.ok).length;
-    console.log(`${lines.join('\n')}\n${report.adapter ?? 'no adapter'}\n` +
-      `${report.results.length - failed} passed, ${failed} failed in ${((Date.now() - t0) / 1000).toFixed(1)} s (browser)`);
+    const report = await runParityPage(session!, `fixtures=${encodeURIComponent(fixtures.join(','))}`);
 
     // Every problem in one list, so one run shows all of them.
     const problems: string[] = [];
@@ -114,6 +119,14 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
     }
     expect(problems, `${problems.length} problems`).toEqual([]);
     expect([...ran].sort()).toEqual([...fixtures].sort());
+  }, (timeoutS + 120) * 1000);
+
+  it("runs a fixture on a device with WebGPU's default limits (getGpu limits: 'default'), within tolerance", async () => {
+    const id = 'model/layernorm-f32';
+    const report = await runParityPage(session!, `fixtures=${encodeURIComponent(id)}&limits=default`);
+    expect(report.error).toBeUndefined();
+    expect(report.adapter).toMatch(/; limits: default \(bindings 128 MiB, buffers 256 MiB\)$/);
+    expect(report.results.map((r) => [r.id, r.ok, r.problems])).toEqual([[id, true, []]]);
   }, (timeoutS + 120) * 1000);
 
   it('device loss in the browser: the run in flight and the next call reject, recover() gives identical outputs', async () => {

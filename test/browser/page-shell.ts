@@ -1,7 +1,7 @@
 // What the test pages (page/ and model-page/) share: the style, the result table, the adapter line,
 // and the report the Node side waits for (window.<name>.done) with the error that stopped the run.
 // Each page's index.html holds #adapter, #summary and a table body #results.
-import { describeGpu, destroyGpu, getGpu, type Gpu } from '../../src/runtime/device.js';
+import { describeGpu, destroyGpu, getGpu, type GetGpuOptions, type Gpu } from '../../src/runtime/device.js';
 import './page.css';
 
 export interface PageReport {
@@ -28,8 +28,8 @@ export function addRow(...cells: HTMLTableCellElement[]): void {
 }
 
 /** Runs `work` on a WebGPU device (destroyed after), its adapter shown on the page and in the report. */
-export async function withPageGpu<T>(report: PageReport, work: (gpu: Gpu) => Promise<T>): Promise<T> {
-  const gpu = await getGpu();
+export async function withPageGpu<T>(report: PageReport, work: (gpu: Gpu) => Promise<T>, options: GetGpuOptions = {}): Promise<T> {
+  const gpu = await getGpu(options);
   report.adapter = describeGpu(gpu);
   $('adapter').textContent = report.adapter;
   try {

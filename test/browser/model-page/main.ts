@@ -1,13 +1,15 @@
 // Browser side of the model parity test: runs the fixtures named by ?fixtures=kind/name,… on one
 // navigator.gpu device (so compiled pipelines are shared across fixtures), loading each checkpoint by
 // URL prefix from the Vite dev server (root = the repository), and publishes the results on
-// window.__internvitParity (read by test/browser/model-parity.browser.test.ts).
+// window.__internvitParity (read by test/browser/model-parity.browser.test.ts). ?limits=default opens
+// the device with WebGPU's default limits (getGpu's limits option).
 import {
   checkFixtureCosine, FIXTURE_ROOTS, formatCosineFixture, parseFixtureId, runFixture, type CosineFixtureResult, type FixtureResult, type FixtureSource,
 } from '../../model/parity-core.js';
 import { addRow, cell, runPage, withPageGpu, type PageReport } from '../page-shell.js';
 import { toReportJson } from '../report-json.js';
 import { startRecoverPage } from './recover.js';
+import type { LimitsMode } from '../../../src/runtime/device.js';
 
 export interface ParityReport extends PageReport {
   /** Fixture ids the page was asked to run, in order. */
@@ -60,7 +62,8 @@ function fixtureSource(id: string): FixtureSource {
 const recoverId = new URLSearchParams(location.search).get('recover');
 if (recoverId) startRecoverPage(fixtureSource(recoverId).checkpoint as string);
 else runPage(report, async () => {
-  const list = new URLSearchParams(location.search).get('fixtures');
+  const params = new URLSearchParams(location.search);
+  const list = params.get('fixtures');
   if (!list) throw new Error('no fixtures named: open this page with ?fixtures=model/NAME,internvl/NAME,…');
   report.requested = list.split(',').filter(Boolean);
   const sources = report.requested.map(fixtureSource);
@@ -86,7 +89,7 @@ else runPage(report, async () => {
       report.f16.results.push(r);
       report.f16.lines.push(formatCosineFixture(r));
     }
-  });
+  }, { limits: (params.get('limits') ?? undefined) as LimitsMode | undefined });
 }, () => {
   const failed = report.results.filter((r) => !r.ok).length;
   return `${report.results.length - failed} passed, ${failed} failed`;
