@@ -137,13 +137,6 @@ export function captureErrors<T>(gpu: Gpu, where: ErrorContext, work: () => T): 
   return { value, errors };
 }
 
-/** captureErrors, then waits for the verdict: the value only when no GPU error was reported. */
-export async function checked<T>(gpu: Gpu, where: ErrorContext, work: () => T): Promise<T> {
-  const { value, errors } = captureErrors(gpu, where, work);
-  await errors;
-  return value;
-}
-
 /** Bytes as "12.3 MB" for messages. */
 export function formatBytes(bytes: number): string {
   if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
