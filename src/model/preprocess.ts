@@ -15,10 +15,11 @@
 // Transformers' rescale (float64 ·1/255) + normalize for 'clip'.
 import { IMAGENET_MEAN, IMAGENET_STD, normalizeTable, normalizeTiles, type Rescale } from '../kernels/normalize.js';
 import { resizeBicubicBands, resizeBicubicReference, wholeImage, type ImageBands, type ResizeWindow } from '../kernels/resize.js';
-import type { Gpu } from '../runtime/device.js';
+import { whileAlive, type Gpu } from '../runtime/device.js';
 import { runPlan, type Stage } from '../runtime/executor.js';
 import { compilePlan, createPlan, disposePlan, input, intermediate, output, outputTensor, planBytes, type CompiledPlan, type Plan, type TensorRef } from '../runtime/plan.js';
-import { createTensor, type Tensor } from '../runtime/tensor.js';
+import { captureErrors } from '../runtime/gpu-errors.js';
+import { createTensor, disposeTensor, shapeString, type Tensor } from '../runtime/tensor.js';
 import { ByteLru, type Lease } from '../runtime/lru.js';
 import { decodeImage, type DecodedImage, type ImageInput } from './image.js';
 import { checkImagePixels, resolveMaxImagePixels } from './image-header.js';
@@ -299,12 +300,21 @@ export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, opt
     if (options.output !== 'gpu') return (await runPlan(compiled, stage.inputs)).pixel_values as Float32Array;
     await runPlan(compiled, stage.inputs, { read: [] });
     // The caller owns the copy: the plan's output is overwritten by the next image of this size.
-    const tensor = createTensor(gpu, meta.shape, 'f32', 'pixel_values');
-    const enc = gpu.device.createCommandEncoder({ label: 'pixel_values copy' });
-    enc.copyBufferToBuffer(planOutput.buffer, 0, tensor.buffer, 0, tensor.byteLength);
-    gpu.device.queue.submit([enc.finish()]);
-    gpu.counters.submits++;
-    return tensor;
+    const copy = captureErrors(gpu, { context: `preprocessing into ${shapeString(meta.shape)} pixel_values`, step: 'copying them into a new tensor' }, () => {
+      const tensor = createTensor(gpu, meta.shape, 'f32', 'pixel_values');
+      const enc = gpu.device.createCommandEncoder({ label: 'pixel_values copy' });
+      enc.copyBufferToBuffer(planOutput.buffer, 0, tensor.buffer, 0, tensor.byteLength);
+      gpu.device.queue.submit([enc.finish()]);
+      gpu.counters.submits++;
+      return tensor;
+    });
+    try {
+      await whileAlive(gpu, copy.errors);
+    } catch (e) {
+      disposeTensor(gpu, copy.value);
+      throw e;
+    }
+    return copy.value;
   }).finally(release);
   return { pixelValues, ...meta };
 }
