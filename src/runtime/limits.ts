@@ -138,7 +138,10 @@ export function planLimitViolations(plan: Plan, limits: PlanLimits = plan.gpu.li
   return out;
 }
 
-/** Byte offset at which a tensor is bound: whole buffers today (see planLimitViolations). */
+/**
+ * Byte offset at which compilePlan binds a tensor, the one place both it and the check read: 0, as plans
+ * bind whole buffers today; a tensor view (a future `byteOffset`) would be bound and checked here.
+ */
 export function bindingOffset(ref: TensorRef): number {
   return (ref as TensorRef & { byteOffset?: number }).byteOffset ?? 0;
 }

@@ -6,7 +6,7 @@ import { captureErrors, formatBytes } from './gpu-errors.js';
 import { checkBinding, getBindGroupLayout, getPipeline, type Constants, type Kernel } from './kernel.js';
 import { createBuffer, destroyBuffer, shapeString, tensorBytes, writeHost, type DType, type Tensor } from './tensor.js';
 import { createProfiler, type OpTime, type Profiler } from './profiler.js';
-import { boundBytes, checkPlanLimits } from './limits.js';
+import { bindingOffset, boundBytes, checkPlanLimits } from './limits.js';
 import { ByteLru } from './lru.js';
 
 export type TensorKind = 'input' | 'constant' | 'intermediate';
@@ -316,7 +316,7 @@ export async function compilePlan(plan: Plan, options: CompileOptions = {}): Pro
           const ref = op.bindings[b.name]!;
           const buffer = buffers.get(ref.id);
           if (!buffer) throw new Error(`${op.label}: tensor '${ref.label}' is bound but never produced`);
-          return { binding: b.binding, resource: { buffer, offset: 0, size: boundBytes(ref) } };
+          return { binding: b.binding, resource: { buffer, offset: bindingOffset(ref), size: boundBytes(ref) } };
         });
         const bindGroup = gpu.device.createBindGroup({ label: op.label, layout: getBindGroupLayout(gpu, op.kernel), entries });
         gpu.counters.bindGroupsCreated++;
