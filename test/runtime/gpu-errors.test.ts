@@ -3,6 +3,7 @@
 // device stays usable for the next call. (Lavapipe allocates lazily and never reports out-of-memory
 // by itself, so that error is injected at the error scope, the way the device would report it.)
 import { describe, expect, it } from 'vitest';
+import { InternViT } from '../../src/api.js';
 import { gelu, geluReference } from '../../src/kernels/gelu.js';
 import { destroyGpu, getGpu, type Gpu } from '../../src/runtime/device.js';
 import { runPlan } from '../../src/runtime/executor.js';
@@ -16,6 +17,7 @@ import { compare, formatResult, randomArray } from '../checks/harness.js';
 import { useGpu } from '../node-gpu.js';
 
 const N = 1000;
+const MODEL = 'test/fixtures/model/layernorm-f32';
 
 async function geluPlan(gpu: Gpu, label = 'gelu plan'): Promise<CompiledPlan> {
   const plan = createPlan(gpu, label);
@@ -134,6 +136,42 @@ describe('GPU errors reject the call that caused them', () => {
         "Try weightStorage 'bf16', a smaller batch or fewer tiles (maxTiles), or free GPU memory (dispose models and plans you no longer use).");
       expect(g.counters.bytesLive).toBe(live);
       await expectUsable(g);
+    } finally {
+      destroyGpu(g);
+    }
+  });
+
+  it('out of GPU memory at submit rejects the run (no outputs returned); the next run works', async () => {
+    const g = await getGpu();
+    try {
+      const compiled = await geluPlan(g, 'run oom');
+      injectOutOfMemory(g, 'Out of memory during submit (injected)');
+      const err = await runPlan(compiled, { x: new Float32Array(N) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GpuOutOfMemoryError);
+      expect((err as Error).message).toMatch(/^running plan 'run oom': out of GPU memory while writing inputs, encoding and submitting: Out of memory during submit \(injected\)\. Try weightStorage 'bf16'/);
+      const x = randomArray(N, 5, -3, 3);
+      const r = compare('gelu after the failed run', (await runPlan(compiled, { x })).y!, geluReference(x));
+      expect(r.ok, formatResult(r)).toBe(true);
+      disposePlan(compiled);
+    } finally {
+      destroyGpu(g);
+    }
+  });
+
+  it('out of GPU memory while uploading weights rejects InternViT.load, frees what it made, and a retry loads', async () => {
+    const g = await getGpu();
+    try {
+      const live = g.counters.bytesLive;
+      injectOutOfMemory(g, 'Failed to allocate memory for buffer (injected)');
+      const err = await InternViT.load(MODEL, { gpu: g }).catch((e: unknown) => e);
+      console.log((err as Error).message);
+      expect(err).toBeInstanceOf(GpuOutOfMemoryError);
+      expect((err as Error).message).toMatch(new RegExp(`^uploading the weights of .*${MODEL}: out of GPU memory while creating and writing '.+'.*Try weightStorage 'bf16'`));
+      expect(g.counters.bytesLive).toBe(live);
+      const model = await InternViT.load(MODEL, { gpu: g });
+      expect(g.counters.bytesLive).toBeGreaterThan(live);
+      model.dispose();
+      expect(g.counters.bytesLive).toBe(live);
     } finally {
       destroyGpu(g);
     }
