@@ -1,7 +1,7 @@
 // The main job (`internvit`, `internvit run`, `npm start`): load a model, check it against reference
 // outputs when its folder has them, time it, and show where the GPU time goes.
 import { F16_COSINE_MIN, formatProfile, gflopsPerImage, InternViT, selectedLayer, tokenCosine, type HostOutput, type ModelConfig } from '../src/index.js';
-import { formatGflop, formatMs, intFlag, limitsFlag, LIMITS_USAGE, now, parseFlags, precisionFlag, stringFlag, weightsFlag, withGpu, type Io } from './cli.js';
+import { formatGflop, formatMs, intFlag, limitsFlag, now, parseFlags, precisionFlag, stringFlag, weightsFlag, withGpu, type Io } from './cli.js';
 import { checkPixelsForModel, checkpointLine, defaultModel, DEFAULT_MODEL, modelImageSize, openModel, readReference, REFERENCE_FILES, summarizeCheckpoint, type Pixels, type Reference } from './inputs.js';
 
 export const RUN_USAGE = `run [--model M] [--runs N] [--weights W] [--precision P] [--limits L]
@@ -15,7 +15,8 @@ export const RUN_USAGE = `run [--model M] [--runs N] [--weights W] [--precision 
     --precision P f32 (default, exact parity), f16 (f16 activations, f32 sums; needs shader-f16) or
                 auto (f16 where available); with f16, parity is the per-token cosine ≥ ${F16_COSINE_MIN}
                 and every value finite
-${LIMITS_USAGE}`;
+    --limits L  device limits: adapter (the adapter's maxima, default) or default (WebGPU's defaults);
+                env INTERNVIT_LIMITS sets the default`;
 
 export const ATOL = 5e-4;
 export const RTOL = 5e-4;
