@@ -11,7 +11,7 @@ import { access, constants, readFile, rename, stat, writeFile, mkdir, unlink } f
 import { join, resolve } from 'node:path';
 import { createTensor, describeGpu, disposeTensor, InternViT, type DecodeOptions, type Gpu, type PreprocessOptions, type Tensor } from '../../src/index.js';
 import {
-  CliError, formatMs, intFlag, listFlag, now, parseFlags, requireFlag, stringFlag, usageError, WEIGHTS_USAGE, weightsFlag, withGpu, type Io,
+  CliError, formatMs, intFlag, listFlag, now, parseFlags, requireFlag, stringFlag, usageError, WEIGHTS_USAGE, weightsFlag, withGpu, limitsFlag, LIMITS_USAGE, type Io,
 } from '../cli.js';
 import { checkpointLine, IMAGE_FLAGS, imageOptions, inspectModel, modelImageSize, packageVersion } from '../inputs.js';
 import { partName, isPartComplete, makeOutputDirs, removeStaleTemps, writePart, type EmbeddingDType, type MetadataRow, type PartOutput } from './parts.js';
@@ -47,14 +47,15 @@ export const EMBED_DATASET_USAGE = `embed-dataset --model M --input SRC [--input
     --prefetch N      decoded images held ahead of the GPU (default: 2·batch + 2·workers)
     --progress-interval S  seconds between progress lines when stderr is not a terminal (default 30)
     --precision P     f32 (the only compute precision of this build)
-${WEIGHTS_USAGE}`;
+${WEIGHTS_USAGE}
+${LIMITS_USAGE}`;
 
 export const FLAGS = {
   model: { type: 'string' }, input: { type: 'string', multiple: true }, output: { type: 'string' }, ...IMAGE_FLAGS,
   pool: { type: 'string' }, normalize: { type: 'boolean' }, dtype: { type: 'string' }, batch: { type: 'string' },
   'part-size': { type: 'string' }, shard: { type: 'string' }, shards: { type: 'string' }, 'max-errors': { type: 'string' },
   workers: { type: 'string' }, prefetch: { type: 'string' }, 'progress-interval': { type: 'string' },
-  precision: { type: 'string' }, weights: { type: 'string' },
+  precision: { type: 'string' }, weights: { type: 'string' }, limits: { type: 'string' },
 } as const;
 
 /** What decides the numbers in the outputs: a rerun into the same folder must match it exactly. */
@@ -171,6 +172,7 @@ export async function embedDataset(args: string[], io: Io): Promise<number> {
     throw usageError(`--precision must be f32 (got '${precision}')`);
   }
   const weights = weightsFlag(values);
+  const limits = limitsFlag(values);
   const batch = intFlag(values, 'batch') ?? 16;
   const partSize = intFlag(values, 'part-size') ?? 10_000;
   const maxErrors = intFlag(values, 'max-errors', 0) ?? Infinity;
@@ -219,7 +221,7 @@ export async function embedDataset(args: string[], io: Io): Promise<number> {
     } finally {
       vit.dispose();
     }
-  });
+  }, limits);
 }
 
 function summaryText(s: DatasetSummary, settings: Settings): string {

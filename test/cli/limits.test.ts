@@ -20,6 +20,7 @@ describe('internvit --limits', () => {
     ['run', ['run', '--model', 'm']],
     ['preprocess', ['preprocess', '--image', 'x.png', '--output', out]],
     ['selfcheck', ['selfcheck', '--filter', 'gelu']],
+    ['embed-dataset', ['embed-dataset', '--model', 'm', '--input', 'x.png', '--output', join(tmp, 'ds')]],
   ];
   for (const [name, args] of commands) {
     it(`${name} --limits huge is a usage error (exit 2) naming the choices`, async () => {
