@@ -211,6 +211,8 @@ async function openDevice(adapter: GPUAdapter, options: GetGpuOptions, keepAlive
     maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
     maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
     maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    // An alignment limit: the adapter's is the smallest (most permissive) it supports.
+    minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
   };
   const device = await adapter.requestDevice({ requiredFeatures: wanted, requiredLimits, label: 'internvit-webgpu' });
   const gpu: Gpu = {

@@ -94,8 +94,8 @@ export type PlanLimits = Pick<GPUSupportedLimits, LimitName>;
 /**
  * Every binding, buffer and kernel of `plan` that breaks the device's limits (empty when it fits):
  * - each binding against maxStorageBufferBindingSize, and its offset against
- *   minStorageBufferOffsetAlignment (plans bind whole buffers at offset 0 today; the check covers
- *   any offset a future view would add);
+ *   minStorageBufferOffsetAlignment (a constant that is a view of a larger tensor is bound at its
+ *   byteOffset; everything else at 0);
  * - each buffer the plan binds or makes (inputs, outputs and their staging copies, host constants,
  *   pooled intermediates: a pool slot is as large as its largest tensor) against maxBufferSize;
  * - each dispatch's kernel, with its override constants: workgroup size per dimension and
@@ -139,11 +139,11 @@ export function planLimitViolations(plan: Plan, limits: PlanLimits = plan.gpu.li
 }
 
 /**
- * Byte offset at which compilePlan binds a tensor, the one place both it and the check read: 0, as plans
- * bind whole buffers today; a tensor view (a future `byteOffset`) would be bound and checked here.
+ * Byte offset at which compilePlan binds a tensor, the one place both it and the check read: a
+ * constant that is a view of a larger tensor (Tensor.byteOffset) is bound at its offset; the rest at 0.
  */
 export function bindingOffset(ref: TensorRef): number {
-  return (ref as TensorRef & { byteOffset?: number }).byteOffset ?? 0;
+  return ref.byteOffset ?? 0;
 }
 
 /** A kernel specialised with `constants` against the device's compute limits. */

@@ -20,6 +20,8 @@ export interface TensorRef {
   readonly kind: TensorKind;
   readonly byteLength: number;
   readonly readOnly: boolean;
+  /** Byte offset in the buffer it is bound from: a constant that is a view of a larger tensor (else 0). */
+  readonly byteOffset?: number;
 }
 
 export interface DispatchOp {
@@ -65,13 +67,13 @@ export function createPlan(gpu: Gpu, label = 'plan'): Plan {
   return { gpu, label, tensors: [], ops: [], inputs: new Map(), outputs: new Map(), constants: new Map(), hostData: new Map() };
 }
 
-function addRef(plan: Plan, shape: readonly number[], dtype: DType, label: string, kind: TensorKind): TensorRef {
+function addRef(plan: Plan, shape: readonly number[], dtype: DType, label: string, kind: TensorKind, byteOffset = 0): TensorRef {
   for (const d of shape) {
     if (!Number.isInteger(d) || d <= 0) throw new Error(`${plan.label}: tensor '${label}' has invalid shape ${shapeString(shape)}`);
   }
   const ref: TensorRef = {
     id: plan.tensors.length, shape: [...shape], dtype, label, kind,
-    byteLength: tensorBytes(shape, dtype), readOnly: kind !== 'intermediate',
+    byteLength: tensorBytes(shape, dtype), readOnly: kind !== 'intermediate', ...(byteOffset ? { byteOffset } : {}),
   };
   plan.tensors.push(ref);
   return ref;
@@ -87,9 +89,9 @@ export function input(plan: Plan, name: string, shape: readonly number[], dtype:
 
 /** An existing GPU tensor (a weight) bound read-only into the plan. */
 export function constant(plan: Plan, tensor: Tensor): TensorRef {
-  // Bindings start at the buffer's beginning; a view (byteOffset) is only valid as a run input.
-  if (tensor.byteOffset) throw new Error(`${plan.label}: constant '${tensor.label}' is a view at byte ${tensor.byteOffset}; bind a whole tensor`);
-  const ref = addRef(plan, tensor.shape, tensor.dtype, tensor.label, 'constant');
+  // A view (byteOffset) is bound at its offset, which must meet minStorageBufferOffsetAlignment:
+  // planLimitViolations checks it when the plan is compiled.
+  const ref = addRef(plan, tensor.shape, tensor.dtype, tensor.label, 'constant', tensor.byteOffset ?? 0);
   plan.constants.set(ref.id, tensor);
   return ref;
 }

@@ -3,7 +3,7 @@
 // device opened with WebGPU's default limits, where the device itself confirms the reflection.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attention, attentionTiling } from '../../src/kernels/attention.js';
-import { gelu } from '../../src/kernels/gelu.js';
+import { gelu, geluReference } from '../../src/kernels/gelu.js';
 import { layernorm } from '../../src/kernels/layernorm.js';
 import { matmul } from '../../src/kernels/matmul.js';
 import { patchEmbed } from '../../src/kernels/patch-embed.js';
@@ -12,9 +12,11 @@ import { describeGpu, destroyGpu, getGpu, resolveLimitsMode, type Gpu } from '..
 import { GpuValidationError } from '../../src/runtime/gpu-errors.js';
 import { defineKernel, getPipeline } from '../../src/runtime/kernel.js';
 import { checkPlanLimits, LimitError, planLimitViolations, WEBGPU_DEFAULT_LIMITS, type LimitViolation } from '../../src/runtime/limits.js';
-import { compilePlan, createPlan, dispatch, disposePlan, input, intermediate, output, type DispatchOp, type Plan, type TensorRef } from '../../src/runtime/plan.js';
+import { compilePlan, constant, createPlan, dispatch, disposePlan, input, intermediate, output, type DispatchOp, type Plan, type TensorRef } from '../../src/runtime/plan.js';
 import { runPlan } from '../../src/runtime/executor.js';
+import { disposeTensor, uploadTensor } from '../../src/runtime/tensor.js';
 import { workgroupUsage } from '../../src/runtime/workgroup.js';
+import { compare, formatResult, randomArray } from '../checks/harness.js';
 
 // The spec's defaults, written out here (not imported) so the checks below test the code's table too.
 const DEFAULTS = {
@@ -130,16 +132,20 @@ describe('plan limits without a device', () => {
     expect(planLimitViolations(plan)).toEqual([{ op: 'nine', binding: "kernel 'nine' bindings", limit: 'maxStorageBuffersPerShaderStage', bytes: 9, max: 8 }]);
   });
 
-  it('checks binding offsets against minStorageBufferOffsetAlignment', () => {
-    // Plans bind whole buffers (offset 0) today; a binding at an offset (a view) must be aligned.
+  it('checks binding offsets against minStorageBufferOffsetAlignment (a constant that is a view of a larger tensor)', () => {
+    const whole = { buffer: {} as GPUBuffer, shape: [128], dtype: 'f32' as const, byteLength: 512, label: 'w' };
+    const view = (byteOffset: number) => ({ ...whole, shape: [64], byteLength: 256, byteOffset, label: `w@${byteOffset}` });
+    const record = (byteOffset: number) => {
+      const plan = fakePlan();
+      output(plan, 'y', gelu(plan, constant(plan, view(byteOffset)), 'gelu of a view'));
+      return planLimitViolations(plan);
+    };
+    expect(record(0)).toEqual([]);
+    expect(record(256)).toEqual([]);
+    expect(record(128)).toEqual([{ op: 'gelu of a view', binding: 'x', limit: 'minStorageBufferOffsetAlignment', bytes: 128, max: 256 }]);
     const plan = fakePlan();
-    const x = input(plan, 'x', [64]);
-    output(plan, 'y', gelu(plan, x));
-    expect(planLimitViolations(plan)).toEqual([]);
-    (x as { byteOffset?: number }).byteOffset = 128;
-    expect(planLimitViolations(plan)).toEqual([{ op: 'gelu', binding: 'x', limit: 'minStorageBufferOffsetAlignment', bytes: 128, max: 256 }]);
-    (x as { byteOffset?: number }).byteOffset = 512;
-    expect(planLimitViolations(plan)).toEqual([]);
+    output(plan, 'y', gelu(plan, constant(plan, view(128)), 'gelu of a view'));
+    expect(() => checkPlanLimits(plan)).toThrow(/op 'gelu of a view', binding 'x' is bound at byte offset 128, not a multiple of this device's minStorageBufferOffsetAlignment of 256/);
   });
 
   it('every built-in kernel fits the WebGPU default limits, and the reflection agrees with the kernels\' own tile math', () => {
@@ -223,6 +229,24 @@ describe("plan limits on a device opened with limits: 'default'", () => {
     await expect(compilePlan(over)).rejects.toThrow(/over: op 'tile op', kernel 'tile_test' var<workgroup> tile \(8192 bytes\), extra \(8208 bytes\) needs 16400 bytes of workgroup storage, over this device's maxComputeWorkgroupStorageSize of 16384/);
     // ...and the device agrees: creating the pipeline anyway is a validation error.
     await expect(getPipeline(gpu, tileKernel, { TILE: 256, SPARE: 1022 })).rejects.toThrow(GpuValidationError);
+  });
+
+  it('binds a constant view at its offset (aligned: right elements; unaligned: LimitError at compile)', async () => {
+    const data = randomArray(128, 11, -3, 3);
+    const whole = uploadTensor(gpu, data, [128], 'f32', 'whole');
+    try {
+      const plan = createPlan(gpu, 'view');
+      output(plan, 'y', gelu(plan, constant(plan, { ...whole, shape: [64], byteLength: 256, byteOffset: 256, label: 'whole[64:128]' })));
+      const compiled = await compilePlan(plan);
+      const r = compare('gelu of whole[64:128]', (await runPlan(compiled, {})).y!, geluReference(data.subarray(64)));
+      expect(r.ok, formatResult(r)).toBe(true);
+      disposePlan(compiled);
+      const bad = createPlan(gpu, 'unaligned view');
+      output(bad, 'y', gelu(bad, constant(bad, { ...whole, shape: [32], byteLength: 128, byteOffset: 128, label: 'whole[32:64]' })));
+      await expect(compilePlan(bad)).rejects.toThrow(/unaligned view: op 'gelu', binding 'x' is bound at byte offset 128, not a multiple of this device's minStorageBufferOffsetAlignment of 256/);
+    } finally {
+      disposeTensor(gpu, whole);
+    }
   });
 
   it('INTERNVIT_LIMITS sets the default mode; a bad value is a clear error', async () => {
