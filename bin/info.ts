@@ -4,15 +4,17 @@ import {
   describeGpu, describePass, gflopsPerImage, isHubId, maxBatch, maxTilesPerPass, paramCount, PRESET_NAMES, PRESETS, presetConfig,
   selectedLayer, shapeOnlyEncoder, tokenGrid, weightBytes, type Gpu, type ModelConfig, type PresetName,
 } from '../src/index.js';
-import { CliError, formatGflop, intFlag, parseFlags, stringFlag, withGpu, type Io } from './cli.js';
+import { CliError, formatGflop, intFlag, limitsFlag, parseFlags, stringFlag, withGpu, type Io } from './cli.js';
 import { checkpointLine, inspectModel, modelImageSize } from './inputs.js';
 
-export const INFO_USAGE = `info [--model M] [--size S] [--gpu]
+export const INFO_USAGE = `info [--model M] [--size S] [--gpu [--limits L]]
     a model's config, parameter count and GFLOP per image (tile) at S×S; presets need no download
     --model M   a preset name (listed by "internvit info" alone), checkpoint folder, URL, or Hugging Face id
     --size S    input side in pixels (default: the model's image size)
     --gpu       also ask this machine's WebGPU device how many images (tiles) one pass takes at S×S
-                (larger batches are split into passes); no weights are loaded`;
+                (larger batches are split into passes); no weights are loaded
+    --limits L  with --gpu: the device's limits, adapter (default) or default (WebGPU's defaults: what fits
+                the most constrained browsers); env INTERNVIT_LIMITS`;
 
 function presetFor(name: string): PresetName | undefined {
   return PRESET_NAMES.find((n) => n === name || PRESETS[n].hubId === name);
@@ -78,13 +80,14 @@ export function describeModel(config: ModelConfig, size: number): string[] {
 }
 
 export async function info(args: string[], io: Io): Promise<number> {
-  const values = parseFlags('info', args, { model: { type: 'string' }, size: { type: 'string' }, gpu: { type: 'boolean' } });
+  const values = parseFlags('info', args, { model: { type: 'string' }, size: { type: 'string' }, gpu: { type: 'boolean' }, limits: { type: 'string' } });
   if (!values) {
     io.out(`usage: internvit ${INFO_USAGE}`);
     return 0;
   }
   const spec = stringFlag(values, 'model');
   const sizeFlag = intFlag(values, 'size');
+  const limits = limitsFlag(values);
   if (spec === undefined) {
     io.out('presets (no download needed; "internvit info --model <name>" for details):');
     for (const name of PRESET_NAMES) {
@@ -120,7 +123,7 @@ export async function info(args: string[], io: Io): Promise<number> {
   } catch (e) {
     throw new CliError(`--size ${size}: ${(e as Error).message}`);
   }
-  if (values.gpu) lines.push(...(await withGpu(io, async (gpu) => describePasses(gpu, config, size))));
+  if (values.gpu) lines.push(...(await withGpu(io, async (gpu) => describePasses(gpu, config, size), limits)));
   else lines.push('largest batch per pass: add --gpu to ask this machine\'s WebGPU device (no weights are loaded)');
   for (const l of lines) io.out(l);
   return 0;

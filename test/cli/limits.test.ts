@@ -21,6 +21,7 @@ describe('internvit --limits', () => {
     ['preprocess', ['preprocess', '--image', 'x.png', '--output', out]],
     ['selfcheck', ['selfcheck', '--filter', 'gelu']],
     ['embed-dataset', ['embed-dataset', '--model', 'm', '--input', 'x.png', '--output', join(tmp, 'ds')]],
+    ['info --gpu', ['info', '--model', 'InternViT-300M-448px-V2_5', '--gpu']],
   ];
   for (const [name, args] of commands) {
     it(`${name} --limits huge is a usage error (exit 2) naming the choices`, async () => {
@@ -65,6 +66,15 @@ describe('internvit --limits', () => {
     const buf = readFileSync(at('test/fixtures/preprocess', c.floatsFile!));
     expect(Array.from(got.data)).toEqual(Array.from(new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4)));
   }, 300_000);
+
+  it("info --gpu --limits default: the largest batch per pass on WebGPU's default limits (nothing loaded)", async () => {
+    const r = await runCli(['info', '--model', 'InternViT-300M-448px-V2_5', '--gpu', '--limits', 'default']);
+    expect(r.code).toBe(0);
+    console.log(r.stdout);
+    expect(r.stdout).toMatch(/limits: default \(bindings 128 MiB, buffers 256 MiB\)/);
+    // fc1's activation, 1025 tokens × 4096 × 4 bytes per image, against 128 MiB: 7 images per pass.
+    expect(r.stdout).toMatch(/one pass on this device takes up to 7 images at 448×448 \(8 would break .*op 'encoder\.layers\.0\.mlp\.fc1', binding 'y' needs 134348800 bytes/);
+  }, 120_000);
 
   describe('with a borrowed device', () => {
     const gpu = useGpu();
