@@ -17,6 +17,8 @@ export interface WorkgroupReflection {
   consts: Map<string, string>;
   /** Struct sizes and alignments (from wgsl_reflect). */
   structs: Map<string, { size: number; align: number }>;
+  /** Module-scope type aliases: name → type text (`alias V4 = vec4<f16>;`). */
+  aliases: Map<string, string>;
 }
 
 export interface WorkgroupUsage {
@@ -66,6 +68,7 @@ export function reflectWorkgroup(source: string, entryPoint: string, reflect: Wg
   const overrides = new Map<string, string | null>();
   const consts = new Map<string, string>();
   const allVars = new Map<string, string>();
+  const aliases = new Map<string, string>();
   for (const raw of top.split(';')) {
     const decl = raw.replace(/@\w+(\([^)]*\))?/g, ' ').trim();
     let m = /^override\s+(\w+)\s*(?::[^=]+)?(?:=([\s\S]+))?$/.exec(decl);
@@ -73,7 +76,9 @@ export function reflectWorkgroup(source: string, entryPoint: string, reflect: Wg
     m = /^const\s+(\w+)\s*(?::[^=]+)?=([\s\S]+)$/.exec(decl);
     if (m) { consts.set(m[1]!, m[2]!.trim()); continue; }
     m = /^var\s*<\s*workgroup\s*>\s*(\w+)\s*:([\s\S]+)$/.exec(decl);
-    if (m) allVars.set(m[1]!, m[2]!.trim());
+    if (m) { allVars.set(m[1]!, m[2]!.trim()); continue; }
+    m = /^alias\s+(\w+)\s*=([\s\S]+)$/.exec(decl);
+    if (m) aliases.set(m[1]!, m[2]!.trim());
   }
   const fns = new Map<string, { header: string; body: string }>();
   for (const h of headers) {
@@ -99,7 +104,7 @@ export function reflectWorkgroup(source: string, entryPoint: string, reflect: Wg
   }
   const structs = new Map<string, { size: number; align: number }>();
   for (const s of reflect.structs) structs.set(s.name, { size: s.size, align: s.align });
-  return { sizeExprs, vars: [...allVars].filter(([n]) => used.has(n)).map(([name, type]) => ({ name, type })), overrides, consts, structs };
+  return { sizeExprs, vars: [...allVars].filter(([n]) => used.has(n)).map(([name, type]) => ({ name, type })), overrides, consts, structs, aliases };
 }
 
 function splitTopLevel(text: string): string[] {
@@ -137,7 +142,7 @@ export function workgroupUsage(w: WorkgroupReflection, constants: Record<string,
   };
   try {
     const size = w.sizeExprs.map((e) => evaluate(e, lookup)) as [number, number, number];
-    const vars = w.vars.map((v) => ({ name: v.name, bytes: typeLayout(v.type, lookup, w.structs).size }));
+    const vars = w.vars.map((v) => ({ name: v.name, bytes: typeLayout(v.type, lookup, w).size }));
     const storageBytes = vars.reduce((a, v) => a + Math.ceil(v.bytes / 16) * 16, 0);
     return { size, invocations: size[0] * size[1] * size[2], storageBytes, vars };
   } catch (e) {
@@ -152,13 +157,15 @@ const SCALAR_BYTES: Record<string, number> = { f32: 4, i32: 4, u32: 4, bool: 4, 
 const SUFFIX_SCALAR: Record<string, string> = { f: 'f32', i: 'i32', u: 'u32', h: 'f16' };
 
 /** WGSL size and alignment of a type written as text. */
-function typeLayout(type: string, lookup: (n: string) => number, structs: WorkgroupReflection['structs']): { size: number; align: number } {
+function typeLayout(type: string, lookup: (n: string) => number, w: Pick<WorkgroupReflection, 'structs' | 'aliases'>, depth = 0): { size: number; align: number } {
   const t = type.trim();
+  const alias = w.aliases.get(t);
+  if (alias !== undefined && depth < 16) return typeLayout(alias, lookup, w, depth + 1);
   let m = /^array\s*<([\s\S]*)>$/.exec(t);
   if (m) {
     const [elem, count] = splitTopLevel(m[1]!);
     if (count === undefined || count.trim() === '') throw new Unresolved('runtime-sized array');
-    const e = typeLayout(elem!, lookup, structs);
+    const e = typeLayout(elem!, lookup, w, depth + 1);
     return { size: evaluate(count, lookup) * Math.ceil(e.size / e.align) * e.align, align: e.align };
   }
   m = /^atomic\s*<\s*(\w+)\s*>$/.exec(t);
@@ -177,7 +184,7 @@ function typeLayout(type: string, lookup: (n: string) => number, structs: Workgr
     return { size: c * align, align };
   }
   if (SCALAR_BYTES[t]) return { size: SCALAR_BYTES[t]!, align: SCALAR_BYTES[t]! };
-  const st = structs.get(t);
+  const st = w.structs.get(t);
   if (st) return st;
   throw new Unresolved(`type ${t}`);
 }
