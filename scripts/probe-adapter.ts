@@ -1,10 +1,14 @@
 // Run by scripts/setup.mjs in a child process (via tsx): asks src/runtime/device.ts for a device,
 // exactly as the library and the tests do, and prints one JSON line. Exit 0 = an adapter works.
+// `--software`: getGpu({ forceSoftware: true }) (lavapipe, then SwiftShader).
 import { describeGpu, destroyGpu, getGpu } from '../src/runtime/device.js';
 
 try {
-  const gpu = await getGpu();
-  const line = { ok: true, adapter: describeGpu(gpu), software: gpu.adapter.software, icd: process.env.VK_ICD_FILENAMES ?? null };
+  const gpu = await getGpu({ forceSoftware: process.argv.includes('--software') });
+  const line = {
+    ok: true, adapter: describeGpu(gpu), software: gpu.adapter.software, shaderF16: gpu.features.shaderF16,
+    icd: process.env.VK_ICD_FILENAMES ?? null,
+  };
   destroyGpu(gpu);
   console.log(JSON.stringify(line));
 } catch (e) {

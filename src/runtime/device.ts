@@ -3,6 +3,8 @@
 // learned about the adapter and the counters the runtime keeps.
 import { gpuErrorKind, UncapturedGpuError, type GpuErrorKind } from './gpu-errors.js';
 
+import { describeDriver, disableFilter, findVulkanDrivers, runtimeDir, USER_DRIVER_ENV } from './vulkan-drivers.js';
+
 export interface AdapterSummary {
   vendor: string;
   architecture: string;
@@ -135,6 +137,14 @@ interface DawnModule {
 }
 
 async function nodeAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapter; keepAlive?: unknown }> {
+  const [fs, os] = await Promise.all([import('node:fs'), import('node:os')]);
+  // Before Dawn loads: Mesa's Vulkan drivers link libwayland, which prints "error: XDG_RUNTIME_DIR is
+  // invalid…" when it is unset; give them a private folder instead.
+  const uid = process.getuid?.();
+  if (process.platform === 'linux' && uid !== undefined) {
+    const dir = runtimeDir(fs, process.env.XDG_RUNTIME_DIR, os.tmpdir(), uid);
+    if (dir) process.env.XDG_RUNTIME_DIR = dir;
+  }
   let dawn: DawnModule;
   try {
     dawn = (await import(/* @vite-ignore */ 'webgpu')) as unknown as DawnModule;
@@ -145,42 +155,85 @@ async function nodeAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapte
   for (const [k, v] of Object.entries(dawn.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
-  const fs = await import('node:fs');
-  const request = async (): Promise<{ adapter: GPUAdapter | null; keepAlive: GPU }> => {
-    const gpu = dawn.create([]);
-    const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-    return { adapter, keepAlive: gpu };
+  // The Vulkan loader reads its environment when Dawn creates an instance (each create()), so each
+  // attempt sets what it needs, asks, and puts the environment back.
+  const request = async (vars: Record<string, string | undefined> = {}): Promise<{ adapter: GPUAdapter | null; keepAlive: GPU }> => {
+    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    setEnv(vars);
+    try {
+      const gpu = dawn.create([]);
+      const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+      return { adapter, keepAlive: gpu };
+    } finally {
+      setEnv(saved);
+    }
   };
 
-  if (!options.forceSoftware) {
-    const hw = await request();
-    if (hw.adapter) return { adapter: hw.adapter, keepAlive: hw.keepAlive };
+  // The user chose the drivers (VK_ICD_FILENAMES and friends): one request, environment as it is.
+  const userSet = USER_DRIVER_ENV.filter((k) => process.env[k]);
+  if (userSet.length) {
+    const r = await request();
+    if (r.adapter) return { adapter: r.adapter, keepAlive: r.keepAlive };
+    throw noAdapter(fs, `${userSet.map((k) => `${k} is set to '${process.env[k]}'`).join(' and ')}: the drivers selected gave no adapter (unset it to let the runtime choose)`);
   }
-  // No hardware adapter: point the Vulkan loader at a SwiftShader ICD if one is installed. The loader
-  // reads VK_ICD_FILENAMES on each instance, so setting it now and creating a new GPU object works.
-  // A VK_ICD_FILENAMES the user set is respected as it is. INTERNVIT_SWIFTSHADER_ICD names another
-  // SwiftShader ICD to fall back to, or 'none' for no fallback.
+
+  const drivers = process.platform === 'linux' ? findVulkanDrivers(fs, process.env, os.homedir()) : [];
+  const rejected = drivers.filter((d) => !d.usable);
+  const hidden = disableFilter(rejected);
+  const lavapipe = drivers.find((d) => d.kind === 'lavapipe' && d.usable);
+  const tried: string[] = [];
+  // Skipped when the loader could find nothing but rejected drivers: it would only print warnings.
+  const anyVisible = process.platform !== 'linux' || !!process.env.VK_ADD_DRIVER_FILES || drivers.some((d) => d.usable);
+  if (!options.forceSoftware && anyVisible) {
+    // Hardware first. A usable lavapipe is visible too (Dawn ranks any GPU above it), so on a machine
+    // without a GPU this one request already returns lavapipe; known-rejected drivers are hidden.
+    tried.push('hardware');
+    const r = await request({ VK_LOADER_DRIVERS_DISABLE: hidden });
+    if (r.adapter) return { adapter: r.adapter, keepAlive: r.keepAlive };
+  }
+  // Software: lavapipe (shader-f16, subgroups), then SwiftShader. The chosen ICD stays in
+  // VK_ICD_FILENAMES, so later getGpu() calls in this process go straight to it.
+  const hiddenByName = lavapipe && rejected.some((d) => d.manifest.split('/').pop() === lavapipe.manifest.split('/').pop());
+  const software: string[] = [];
+  if (lavapipe && (options.forceSoftware || hiddenByName)) software.push(lavapipe.manifest);
+  // INTERNVIT_SWIFTSHADER_ICD names another SwiftShader ICD to fall back to, or 'none' for no fallback.
   const custom = process.env.INTERNVIT_SWIFTSHADER_ICD;
-  const candidates = custom === 'none' ? [] : custom ? [custom] : SWIFTSHADER_ICDS;
-  const icd = process.env.VK_ICD_FILENAMES ? undefined : candidates.find((p) => fs.existsSync(p));
-  if (icd) {
-    process.env.VK_ICD_FILENAMES = icd;
-    const sw = await request();
-    if (sw.adapter) return { adapter: sw.adapter, keepAlive: sw.keepAlive };
-    delete process.env.VK_ICD_FILENAMES;
+  const swiftshader = (custom === 'none' ? [] : custom ? [custom] : SWIFTSHADER_ICDS).find((p) => fs.existsSync(p));
+  if (swiftshader) software.push(swiftshader);
+  for (const icd of software) {
+    tried.push(icd === swiftshader ? 'SwiftShader' : 'lavapipe');
+    const r = await request({ VK_ICD_FILENAMES: icd });
+    if (r.adapter) {
+      process.env.VK_ICD_FILENAMES = icd;
+      return { adapter: r.adapter, keepAlive: r.keepAlive };
+    }
   }
-  const hasLoader = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1']
-    .some((p) => fs.existsSync(p));
   const hints: string[] = [];
-  const userIcd = process.env.VK_ICD_FILENAMES;
-  if (userIcd) hints.push(`VK_ICD_FILENAMES is set to '${userIcd}' and the driver it names gave no adapter (unset it to let the runtime look for SwiftShader)`);
+  if (rejected.length) hints.push(`skipped lavapipe too old for Dawn (it needs Mesa ≥ 25.0; Debian 12: apt-get install -t bookworm-backports mesa-vulkan-drivers): ${rejected.map(describeDriver).join(', ')}`);
+  if (!lavapipe && !swiftshader && process.platform === 'linux') {
+    hints.push('no usable Vulkan driver: install a GPU driver, or a software one: lavapipe from Mesa ≥ 25.0 (node scripts/setup.mjs installs it on Debian 12), or the SwiftShader driver that ships with Debian\'s chromium package (apt-get install chromium)');
+  }
+  throw noAdapter(fs, hints.join('; '), tried);
+}
+
+function setEnv(vars: Record<string, string | undefined>): void {
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+function noAdapter(fs: typeof import('node:fs'), hint: string, tried: string[] = []): NoAdapterError {
+  const hints = hint ? [hint] : [];
   if (process.platform === 'linux') {
-    if (!hasLoader) hints.push('the Vulkan loader is missing (Debian/Ubuntu: apt-get install libvulkan1)');
-    if (!icd && !userIcd) hints.push('no usable Vulkan driver: install a GPU driver, or the SwiftShader software driver that ships with Debian\'s chromium package (apt-get install chromium)');
+    const hasLoader = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1']
+      .some((p) => fs.existsSync(p));
+    if (!hasLoader) hints.unshift('the Vulkan loader is missing (Debian/Ubuntu: apt-get install libvulkan1)');
   } else {
     hints.push('install a GPU driver with Vulkan, Metal or D3D12 support');
   }
-  throw new NoAdapterError(`no WebGPU adapter found (Dawn tried hardware${icd ? ' and SwiftShader' : ''}): ${hints.join('; ')}. See README "Requirements".`);
+  const what = tried.length ? ` (Dawn tried ${tried.join(', ')})` : '';
+  return new NoAdapterError(`no WebGPU adapter found${what}: ${hints.join('; ')}. See README "Requirements".`);
 }
 
 function summarize(info: GPUAdapterInfo, adapter: GPUAdapter): AdapterSummary {
