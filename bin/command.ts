@@ -1,5 +1,6 @@
-// The internvit executable (built to dist/internvit.js): runs bin/main.ts on the process's argv and
-// streams. Each subcommand lives in its own module under bin/ and parses its own flags.
+// The internvit command in this process: runs bin/main.ts on the process's argv and streams, with
+// the handlers a process needs (devices destroyed on every exit path). bin/internvit.ts, the
+// executable, loads it, in a child process unless INTERNVIT_DEBUG=1 (see bin/quiet-stderr.ts).
 import { destroyAllGpus, processIo } from './cli.js';
 import { main, reportError } from './main.js';
 

@@ -1,7 +1,8 @@
 // The built executable as users run it (vite.lib.config.ts, the same build as dist/internvit.js):
 // every user error is exit ≠ 0 with exactly one stderr line `internvit: …` and no stack trace, found
 // before a GPU is touched; --help everywhere; one GPU command end to end in a real process (the
-// device must be destroyed before exit or Dawn aborts); the default model found from any directory.
+// device must be destroyed before exit or Dawn aborts; stderr carries only our lines unless
+// INTERNVIT_DEBUG=1); the default model found from any directory.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,5 +138,18 @@ describe('internvit executable', () => {
     const buf = readFileSync(at('test/fixtures/preprocess/internvl_a_max6.f32'));
     const want = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
     expect(got.data.every((v, i) => v === want[i])).toBe(true);
+    // Stderr carries internvit's lines only: no driver or Dawn warnings, no XDG_RUNTIME_DIR errors.
+    const ours = [/^adapter: /, /^image .*a_37x23\.png: /, /^preprocess \(7, 3, 28, 28\): /, /^wrote /];
+    expect(r.stderr.trimEnd().split('\n').map((line) => ours.findIndex((re) => re.test(line))), r.stderr).toEqual([0, 1, 2, 3]);
+  }, 300_000);
+
+  it('INTERNVIT_DEBUG=1 shows what the drivers print too (one process)', () => {
+    const r = run(['preprocess', '--image', PNG, '--size', '28', '--output', file('b.safetensors')], { env: { INTERNVIT_DEBUG: '1' } });
+    console.log(r.stderr);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^adapter: /m);
+    // Dawn prints this for lavapipe (and NVIDIA) at every adapter request; SwiftShader gets no warning.
+    if (/llvmpipe/.test(r.stderr)) expect(r.stderr).toMatch(/^Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced/m);
+    else console.log('not lavapipe: no known driver line to look for');
   }, 300_000);
 });
