@@ -2,8 +2,11 @@
 // Installs what `npm test` / `npm start` need on a fresh Debian machine, and nothing when it is
 // already there:
 //   1. npm packages: `npm ci` when node_modules is missing or does not match package-lock.json;
-//   2. a WebGPU adapter for Dawn (probed in a child process through src/runtime/device.ts): without
-//      one, apt-get install chromium (its SwiftShader Vulkan driver) and libvulkan1 (the loader);
+//   2. a WebGPU adapter for Dawn (probed in a child process through src/runtime/device.ts). Without a
+//      hardware adapter, or with only a software one that lacks shader-f16 (SwiftShader): lavapipe
+//      from Mesa ≥ 25.0 (shader-f16, subgroups), on Debian 12 from bookworm-backports, a suite added
+//      with the mirror of the configured apt sources (scripts/apt-sources.mjs). With no adapter at all
+//      also chromium (its SwiftShader Vulkan driver is the second fallback) and libvulkan1 (the loader);
 //   3. for the tests (--for=test): /usr/bin/chromium for the browser tests.
 // Runs before the dependencies exist, so it uses node: builtins only.
 //
@@ -12,14 +15,18 @@
 // Environment (for testing this script; none is needed in normal use):
 //   INTERNVIT_SKIP_SETUP=1                   do nothing
 //   INTERNVIT_SETUP_SIMULATE_NO_ADAPTER=1    treat the adapter probe as failed
+//   INTERNVIT_SETUP_SIMULATE_NO_F16=1        treat the adapter as software without shader-f16 (SwiftShader)
 //   INTERNVIT_SETUP_SIMULATE_NO_CHROMIUM=1   treat /usr/bin/chromium as missing
 //   INTERNVIT_SETUP_SIMULATE_NO_APT=1        treat apt-get as unusable
-//   INTERNVIT_SETUP_DRY_RUN=1                print the apt-get commands instead of running them
+//   INTERNVIT_SETUP_DRY_RUN=1                print the apt-get commands (and the source file) instead of running them
+//   INTERNVIT_SETUP_APT_DIR=/etc/apt         where the apt sources are read (and the backports source written)
+//   INTERNVIT_SETUP_OS_RELEASE=/etc/os-release
 //   INTERNVIT_CHROMIUM=/path                 the browser the tests use (default /usr/bin/chromium)
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lavapipePlan, parseOsRelease, readAptSources } from './apt-sources.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
@@ -27,6 +34,8 @@ const flag = (name) => env[name] === '1' || env[name] === 'true';
 const purpose = (process.argv.find((a) => a.startsWith('--for=')) ?? '--for=test').slice('--for='.length);
 const chromium = env.INTERNVIT_CHROMIUM || '/usr/bin/chromium';
 const dryRun = flag('INTERNVIT_SETUP_DRY_RUN');
+const aptDir = env.INTERNVIT_SETUP_APT_DIR || '/etc/apt';
+const osReleaseFile = env.INTERNVIT_SETUP_OS_RELEASE || '/etc/os-release';
 const APT_PACKAGES = { chromium: 'chromium', vulkanLoader: 'libvulkan1' };
 
 const log = (msg) => console.log(`[setup] ${msg}`);
@@ -83,6 +92,9 @@ function probeAdapter() {
   if (flag('INTERNVIT_SETUP_SIMULATE_NO_ADAPTER')) {
     return { ok: false, error: 'simulated by INTERNVIT_SETUP_SIMULATE_NO_ADAPTER=1' };
   }
+  if (flag('INTERNVIT_SETUP_SIMULATE_NO_F16')) {
+    return { ok: true, software: true, shaderF16: false, adapter: 'adapter: a software adapter without shader-f16 (simulated by INTERNVIT_SETUP_SIMULATE_NO_F16=1)' };
+  }
   const r = spawnSync(process.execPath, ['--import', 'tsx', join('scripts', 'probe-adapter.ts')], {
     cwd: root, encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -107,23 +119,46 @@ function aptPrefix() {
   return null;
 }
 
-function aptInstall(packages, reasons) {
-  const prefix = aptPrefix();
-  const list = [...new Set(packages)];
-  if (!prefix) {
-    throw new SetupError(
-      `${reasons.join('; ')}.\nInstall these packages, then run the command again:\n` +
-        `  sudo apt-get update && sudo apt-get install -y ${list.join(' ')}\n` +
-        '(chromium ships the SwiftShader Vulkan driver that Dawn uses without a GPU, and the browser for the ' +
-        'browser tests; libvulkan1 is the Vulkan loader. On a machine with a GPU, a Vulkan driver for it replaces SwiftShader.)',
-    );
-  }
-  log(`${reasons.join('; ')}: installing ${list.join(' ')} with apt-get`);
-  const aptEnv = { DEBIAN_FRONTEND: 'noninteractive' };
+/** The apt-get command lines (argv) for a prefix ([] as root, ['sudo', '-n'] otherwise). */
+function aptCommand(prefix, args) {
   const sudoEnv = prefix.length ? ['env', 'DEBIAN_FRONTEND=noninteractive'] : [];
-  const cmd = (args) => (prefix.length ? [prefix[0], [...prefix.slice(1), ...sudoEnv, 'apt-get', ...args]] : ['apt-get', args]);
-  run(...cmd(['update']), { install: true, env: aptEnv });
-  run(...cmd(['install', '-y', ...list]), { install: true, env: aptEnv });
+  return prefix.length ? [prefix[0], [...prefix.slice(1), ...sudoEnv, 'apt-get', ...args]] : ['apt-get', args];
+}
+
+/** What a user without root runs instead, as text. */
+function manualCommands(packages, lavapipe) {
+  const lines = [];
+  if (lavapipe?.source) lines.push(`  sudo tee ${lavapipe.source.path} <<'EOF'\n${lavapipe.source.text}EOF`);
+  lines.push('  sudo apt-get update');
+  if (packages.length) lines.push(`  sudo apt-get install -y ${packages.join(' ')}`);
+  if (lavapipe) lines.push(`  sudo apt-get install -y ${lavapipe.suite ? `-t ${lavapipe.suite} ` : ''}${lavapipe.install.join(' ')}`);
+  return lines.join('\n');
+}
+
+/** Writes the apt source file (as root, or through sudo tee); prints it in a dry run. */
+function writeSource(prefix, source) {
+  if (dryRun) {
+    log(`would write ${source.path}:\n${source.text.trimEnd().replace(/^/gm, '    ')}`);
+    return;
+  }
+  log(`adding ${source.path}`);
+  if (!prefix.length) {
+    writeFileSync(source.path, source.text);
+    return;
+  }
+  const r = spawnSync(prefix[0], [...prefix.slice(1), 'tee', source.path], { input: source.text, stdio: ['pipe', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new SetupError(`could not write ${source.path} (sudo tee: exit ${r.status ?? r.signal})`);
+}
+
+/** lavapipe from Mesa ≥ 25.0 for this OS, or why not. */
+function planLavapipe() {
+  if (process.platform !== 'linux') return { ok: false, why: 'not Linux' };
+  if (!existsSync(osReleaseFile)) return { ok: false, why: `${osReleaseFile} is missing, so the OS is unknown` };
+  try {
+    return lavapipePlan(parseOsRelease(readFileSync(osReleaseFile, 'utf8')), readAptSources(aptDir), aptDir);
+  } catch (e) {
+    return { ok: false, why: `cannot read the apt sources in ${aptDir}: ${e.message}` };
+  }
 }
 
 function main() {
@@ -134,11 +169,17 @@ function main() {
   const needs = [];
   const reasons = [];
   let probe = probeAdapter();
-  if (probe.ok) {
-    log(probe.adapter);
-  } else {
+  if (probe.ok) log(probe.adapter);
+  else {
     reasons.push(`no WebGPU adapter (${probe.error})`);
+    // SwiftShader stays the second fallback (and is the browser tests' adapter).
     needs.push(APT_PACKAGES.chromium, APT_PACKAGES.vulkanLoader);
+  }
+  let lavapipe = null;
+  if (!probe.ok || (probe.software && !probe.shaderF16)) {
+    const plan = planLavapipe();
+    if (plan.ok) lavapipe = plan;
+    else log(`not installing lavapipe (Mesa ≥ 25.0, the software adapter with shader-f16): ${plan.why}`);
   }
   const chromiumMissing = flag('INTERNVIT_SETUP_SIMULATE_NO_CHROMIUM') || !existsSync(chromium);
   if (purpose === 'test' && chromiumMissing) {
@@ -146,21 +187,57 @@ function main() {
     reasons.push(`${chromium} is missing (the browser tests drive it)`);
     needs.push(APT_PACKAGES.chromium);
   }
-  if (!needs.length) return;
+  const packages = [...new Set(needs)];
+  if (!packages.length && !lavapipe) return;
 
-  aptInstall(needs, reasons);
+  const prefix = aptPrefix();
+  if (!prefix) {
+    if (packages.length) {
+      throw new SetupError(
+        `${reasons.join('; ')}.\nRun these commands (as root), then run this one again:\n${manualCommands(packages, lavapipe)}\n` +
+          '(lavapipe, Mesa\'s software Vulkan driver, gives Dawn an adapter with shader-f16 without a GPU; chromium ships the ' +
+          'SwiftShader Vulkan driver, the second fallback, and the browser for the browser tests; libvulkan1 is the Vulkan loader. ' +
+          'On a machine with a GPU, a Vulkan driver for it replaces both.)',
+      );
+    }
+    log(`the adapter has no shader-f16, so the f16 checks will be skipped. For lavapipe (Mesa ≥ 25.0), which has it, run as root:\n${manualCommands([], lavapipe)}`);
+    return;
+  }
+  const why = [...reasons, ...(lavapipe ? [probe.ok ? 'the software adapter has no shader-f16: lavapipe from Mesa ≥ 25.0 has it' : 'lavapipe from Mesa ≥ 25.0 is the preferred software adapter'] : [])];
+  log(`${why.join('; ')}: installing ${[...new Set([...packages, ...(lavapipe?.install ?? [])])].join(' ')} with apt-get`);
+  const aptEnv = { DEBIAN_FRONTEND: 'noninteractive' };
+  if (lavapipe?.source) {
+    try {
+      writeSource(prefix, lavapipe.source);
+    } catch (e) {
+      if (!(e instanceof SetupError)) throw e;
+      log(`warning: ${e.message}; not installing lavapipe`);
+      lavapipe = null;
+    }
+  }
+  run(...aptCommand(prefix, ['update']), { install: true, env: aptEnv });
+  if (packages.length) run(...aptCommand(prefix, ['install', '-y', ...packages]), { install: true, env: aptEnv });
+  if (lavapipe) {
+    try {
+      run(...aptCommand(prefix, ['install', '-y', ...(lavapipe.suite ? ['-t', lavapipe.suite] : []), ...lavapipe.install]), { install: true, env: aptEnv });
+    } catch (e) {
+      // Not fatal by itself: SwiftShader may still give an adapter (checked below).
+      if (!(e instanceof SetupError)) throw e;
+      log(`warning: installing lavapipe failed: ${e.message}`);
+      lavapipe = null;
+    }
+  }
   if (dryRun) {
     log('dry run: nothing was installed');
     return;
   }
+  probe = probeAdapter();
   if (!probe.ok) {
-    probe = probeAdapter();
-    if (!probe.ok) {
-      const icd = env.VK_ICD_FILENAMES ? ` (VK_ICD_FILENAMES=${env.VK_ICD_FILENAMES} is set: Dawn uses only that driver)` : '';
-      throw new SetupError(`still no WebGPU adapter after installing ${needs.join(' ')}${icd}: ${probe.error}`);
-    }
-    log(probe.adapter);
+    const icd = env.VK_ICD_FILENAMES ? ` (VK_ICD_FILENAMES=${env.VK_ICD_FILENAMES} is set: Dawn uses only that driver)` : '';
+    throw new SetupError(`still no WebGPU adapter after installing ${[...new Set([...packages, ...(lavapipe?.install ?? [])])].join(' ')}${icd}: ${probe.error}`);
   }
+  log(probe.adapter);
+  if (probe.software && !probe.shaderF16) log('warning: Dawn still picks a software adapter without shader-f16; the f16 checks will be skipped');
 }
 
 try {
