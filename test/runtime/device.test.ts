@@ -18,6 +18,22 @@ describe('device', () => {
     destroyGpu(gpu);
   });
 
+  // CI sets INTERNVIT_REQUIRE_FEATURES (.ci/run: shader-f16,subgroups, which lavapipe from Mesa ≥ 25
+  // has), so the f16 and subgroup checks run for real there instead of skipping for want of a feature.
+  it('has every feature INTERNVIT_REQUIRE_FEATURES names', async (ctx) => {
+    const required = (process.env.INTERNVIT_REQUIRE_FEATURES ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+    if (!required.length) ctx.skip('INTERNVIT_REQUIRE_FEATURES is not set (CI sets it)');
+    const gpu = await getGpu();
+    try {
+      const line = describeGpu(gpu);
+      console.log(line);
+      const missing = required.filter((f) => !gpu.device.features.has(f));
+      expect(missing, `${line}: missing ${missing.join(', ')} (without a GPU, node scripts/setup.mjs installs lavapipe from Mesa ≥ 25.0)`).toEqual([]);
+    } finally {
+      destroyGpu(gpu);
+    }
+  });
+
   it('rejects pending and later calls with DeviceLostError once the device is lost', async () => {
     const gpu = await getGpu();
     const plan = createPlan(gpu, 'lost');
