@@ -12,7 +12,7 @@ export const SELFCHECK_USAGE = `selfcheck [--filter TEXT] [--precision P] [--sof
     --precision P   f16: only the f16-compute variants ("matmul f16 …", "attention f16 …"; an error
                     when the adapter has no shader-f16); f32: only the others; auto: all (default;
                     f16 checks are skipped, saying why, without shader-f16)
-    --software      use the software adapter (SwiftShader) even when a GPU is present
+    --software      use a software adapter (lavapipe, else SwiftShader) even when a GPU is present
     --limits L      device limits: adapter (default) or default (WebGPU's defaults); env INTERNVIT_LIMITS`;
 
 /** Keeps the checks of one precision: f16 (the f16-compute variants), f32 (the rest), auto (all). */
