@@ -213,6 +213,9 @@ async function nodeAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapte
   if (!lavapipe && !swiftshader && process.platform === 'linux') {
     hints.push('no usable Vulkan driver: install a GPU driver, or a software one: lavapipe from Mesa ≥ 25.0 (node scripts/setup.mjs installs it on Debian 12), or the SwiftShader driver that ships with Debian\'s chromium package (apt-get install chromium)');
   }
+  if (!hints.length && drivers.length) {
+    hints.push(`none of the Vulkan drivers found gave an adapter: ${drivers.map(describeDriver).join(', ')} (the internvit command shows what they printed with INTERNVIT_DEBUG=1)`);
+  }
   throw noAdapter(fs, hints.join('; '), tried);
 }
 
