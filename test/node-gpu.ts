@@ -30,3 +30,9 @@ export function runChecks(checks: KernelCheck[], timeout = 120_000): void {
     }, timeout);
   }
 }
+
+/** Skips the running test and prints why (vitest's default reporter shows a skip without its reason). */
+export function skipTest(ctx: { skip(note?: string): never }, reason: string): never {
+  console.log(`SKIP: ${reason}`);
+  return ctx.skip(reason);
+}

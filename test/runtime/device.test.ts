@@ -4,6 +4,7 @@ import {
   compilePlan, createPlan, DeviceLostError, describeGpu, destroyGpu, gelu, getGpu, input, output, readTensor, runPlan,
   uploadTensor,
 } from '../../src/index.js';
+import { skipTest } from '../node-gpu.js';
 
 describe('device', () => {
   it('reports the adapter and its optional features in one line', async () => {
@@ -22,7 +23,7 @@ describe('device', () => {
   // has), so the f16 and subgroup checks run for real there instead of skipping for want of a feature.
   it('has every feature INTERNVIT_REQUIRE_FEATURES names', async (ctx) => {
     const required = (process.env.INTERNVIT_REQUIRE_FEATURES ?? '').split(',').map((f) => f.trim()).filter(Boolean);
-    if (!required.length) ctx.skip('INTERNVIT_REQUIRE_FEATURES is not set (CI sets it)');
+    if (!required.length) skipTest(ctx, 'INTERNVIT_REQUIRE_FEATURES is not set (CI sets it)');
     const gpu = await getGpu();
     try {
       const line = describeGpu(gpu);

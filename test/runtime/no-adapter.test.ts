@@ -8,6 +8,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findVulkanDrivers } from '../../src/runtime/vulkan-drivers.js';
+import { skipTest } from '../node-gpu.js';
 
 interface Probe { status: number | null; ok: boolean; error?: string; adapter?: string; shaderF16?: boolean; icd?: string | null; stderr: string }
 
@@ -35,15 +36,15 @@ const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 describe('adapter choice in Node', () => {
   it('prefers lavapipe (shader-f16, subgroups) when there is no GPU', (ctx) => {
-    if (!LVP_LIB) ctx.skip('no lavapipe from Mesa ≥ 25.0 on this machine (scripts/setup.mjs installs it on Debian 12)');
+    if (!LVP_LIB) skipTest(ctx, 'no lavapipe from Mesa ≥ 25.0 on this machine (scripts/setup.mjs installs it on Debian 12)');
     const r = probe({});
     console.log(r.adapter ?? r.error);
-    if (r.ok && !/llvmpipe|swiftshader/.test(r.adapter!)) ctx.skip(`this machine has a hardware adapter, which comes first: ${r.adapter}`);
+    if (r.ok && !/llvmpipe|swiftshader/.test(r.adapter!)) skipTest(ctx, `this machine has a hardware adapter, which comes first: ${r.adapter}`);
     expect(r.adapter).toMatch(/llvmpipe.*\(software\); features: shader-f16, subgroups/);
   });
 
   it('forceSoftware takes lavapipe before SwiftShader', (ctx) => {
-    if (!LVP_LIB) ctx.skip('no lavapipe from Mesa ≥ 25.0 on this machine');
+    if (!LVP_LIB) skipTest(ctx, 'no lavapipe from Mesa ≥ 25.0 on this machine');
     const r = probe({}, ['--software']);
     console.log(r.adapter ?? r.error);
     expect(r.adapter).toMatch(/llvmpipe.*shader-f16/);
@@ -51,8 +52,8 @@ describe('adapter choice in Node', () => {
   });
 
   it('skips a lavapipe too old for Dawn without letting Dawn probe it, then takes SwiftShader', (ctx) => {
-    if (process.platform !== 'linux') ctx.skip('Vulkan ICD manifests are a Linux thing');
-    if (!existsSync(SWIFTSHADER)) ctx.skip(`${SWIFTSHADER} is missing (apt-get install chromium)`);
+    if (process.platform !== 'linux') skipTest(ctx, 'Vulkan ICD manifests are a Linux thing');
+    if (!existsSync(SWIFTSHADER)) skipTest(ctx, `${SWIFTSHADER} is missing (apt-get install chromium)`);
     // Debian 12's Mesa 22.3 manifest (Dawn rejects that driver); the library path does not matter.
     const env = onlyDrivers({ 'lvp_icd.x86_64.json': { file_format_version: '1.0.0', ICD: { library_path: '/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so', api_version: '1.3.230' } } });
     const r = probe(env);
@@ -62,7 +63,7 @@ describe('adapter choice in Node', () => {
   });
 
   it('finds lavapipe in any of the loader\'s folders (here a user\'s XDG_DATA_DIRS)', (ctx) => {
-    if (!LVP_LIB) ctx.skip('no lavapipe from Mesa ≥ 25.0 on this machine');
+    if (!LVP_LIB) skipTest(ctx, 'no lavapipe from Mesa ≥ 25.0 on this machine');
     const r = probe({ ...onlyDrivers({ 'my_lvp.json': { file_format_version: '1.0.0', ICD: { library_path: LVP_LIB!, api_version: '1.4.305' } } }), INTERNVIT_SWIFTSHADER_ICD: 'none' });
     console.log(r.adapter ?? r.error);
     expect(r.adapter).toMatch(/llvmpipe/);
@@ -71,9 +72,9 @@ describe('adapter choice in Node', () => {
 
 describe('no WebGPU adapter', () => {
   it('says what to install when no driver at all is found (no ICD, software fallback disabled)', (ctx) => {
-    if (process.platform !== 'linux') ctx.skip('the driver hints are Linux-specific');
+    if (process.platform !== 'linux') skipTest(ctx, 'the driver hints are Linux-specific');
     const r = probe({ ...onlyDrivers({}), INTERNVIT_SWIFTSHADER_ICD: 'none' });
-    if (r.ok) ctx.skip(`an ICD outside the XDG folders gave an adapter, so the no-driver path cannot be reached: ${r.adapter}`);
+    if (r.ok) skipTest(ctx, `an ICD outside the XDG folders gave an adapter, so the no-driver path cannot be reached: ${r.adapter}`);
     console.log(r.error);
     expect(r.status).toBe(1);
     expect(r.error).toMatch(/^NoAdapterError: no WebGPU adapter found/);
@@ -81,17 +82,17 @@ describe('no WebGPU adapter', () => {
   });
 
   it('names the old lavapipe it skipped and how to get a newer one', (ctx) => {
-    if (process.platform !== 'linux') ctx.skip('the driver hints are Linux-specific');
+    if (process.platform !== 'linux') skipTest(ctx, 'the driver hints are Linux-specific');
     const env = onlyDrivers({ 'lvp_icd.json': { file_format_version: '1.0.0', ICD: { library_path: 'libvulkan_lvp.so', api_version: '1.3.230' } } });
     const r = probe({ ...env, INTERNVIT_SWIFTSHADER_ICD: 'none' });
-    if (r.ok) ctx.skip(`an ICD outside the XDG folders gave an adapter: ${r.adapter}`);
+    if (r.ok) skipTest(ctx, `an ICD outside the XDG folders gave an adapter: ${r.adapter}`);
     console.log(r.error);
     expect(r.error).toMatch(/skipped lavapipe too old for Dawn \(it needs Mesa ≥ 25\.0; Debian 12: apt-get install -t bookworm-backports mesa-vulkan-drivers\): /);
     expect(r.error).toMatch(/lvp_icd\.json \(lavapipe, libvulkan_lvp\.so, Vulkan 1\.3\.230\)/);
   });
 
   it('names a user-set VK_ICD_FILENAMES whose driver gave no adapter', (ctx) => {
-    if (process.platform !== 'linux') ctx.skip('the driver hints are Linux-specific');
+    if (process.platform !== 'linux') skipTest(ctx, 'the driver hints are Linux-specific');
     // A VK_ICD_FILENAMES the user set is respected (no fallback), so a bogus one means no driver.
     const r = probe({ VK_ICD_FILENAMES: '/nonexistent/icd.json' });
     console.log(r.error);

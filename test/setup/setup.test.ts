@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lavapipePlan, parseDeb822, parseOneLine, parseOsRelease } from '../../scripts/apt-sources.mjs';
+import { skipTest } from '../node-gpu.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'internvit-setup-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -48,9 +49,9 @@ const isRoot = process.getuid?.() === 0;
 const canSudo = spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
 const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
 /** Dry runs print commands only where apt-get could run them (setup reports the commands otherwise). */
-function needApt(ctx: { skip(note: string): never }): string {
-  if (process.platform !== 'linux' || !hasApt) ctx.skip('apt-get is not available here, so setup never plans apt-get commands');
-  if (!isRoot && !canSudo) ctx.skip('not root and no passwordless sudo: setup prints the commands for the user instead (tested below)');
+function needApt(ctx: { skip(note?: string): never }): string {
+  if (process.platform !== 'linux' || !hasApt) skipTest(ctx, 'apt-get is not available here, so setup never plans apt-get commands');
+  if (!isRoot && !canSudo) skipTest(ctx, 'not root and no passwordless sudo: setup prints the commands for the user instead (tested below)');
   return isRoot ? 'apt-get' : 'sudo -n env DEBIAN_FRONTEND=noninteractive apt-get';
 }
 const lines = (out: string) => out.split('\n').filter((l) => l.startsWith('[setup] would') || l.startsWith('    ')).map((l) => l.replace(/^\[setup\] /, ''));
