@@ -182,9 +182,10 @@ async function nodeAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapte
   const hidden = disableFilter(rejected);
   const lavapipe = drivers.find((d) => d.kind === 'lavapipe' && d.usable);
   const tried: string[] = [];
-  // Skipped when the loader could find nothing but rejected drivers: it would only print warnings.
-  const anyVisible = process.platform !== 'linux' || !!process.env.VK_ADD_DRIVER_FILES || drivers.some((d) => d.usable);
-  if (!options.forceSoftware && anyVisible) {
+  // Skipped when every manifest found is a rejected one (the loader would only print warnings). With
+  // no manifest found at all it still asks: the loader may know a place this scan does not.
+  const onlyRejected = process.platform === 'linux' && !process.env.VK_ADD_DRIVER_FILES && rejected.length > 0 && rejected.length === drivers.length;
+  if (!options.forceSoftware && !onlyRejected) {
     // Hardware first. A usable lavapipe is visible too (Dawn ranks any GPU above it), so on a machine
     // without a GPU this one request already returns lavapipe; known-rejected drivers are hidden.
     tried.push('hardware');
