@@ -3,7 +3,7 @@
 // learned about the adapter and the counters the runtime keeps.
 import { gpuErrorKind, UncapturedGpuError, type GpuErrorKind } from './gpu-errors.js';
 
-import { describeDriver, disableFilter, findVulkanDrivers, runtimeDir, USER_DRIVER_ENV } from './vulkan-drivers.js';
+import { describeDriver, disableFilter, findVulkanDrivers, manifestName, runtimeDir, USER_DRIVER_ENV } from './vulkan-drivers.js';
 
 export interface AdapterSummary {
   vendor: string;
@@ -179,24 +179,26 @@ async function nodeAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapte
 
   const drivers = process.platform === 'linux' ? findVulkanDrivers(fs, process.env, os.homedir()) : [];
   const rejected = drivers.filter((d) => !d.usable);
-  const hidden = disableFilter(rejected);
+  // The loader's filter matches manifest file names, so a usable driver whose manifest has the same
+  // name as a rejected one is hidden too; it is then asked for by path below.
+  const hidden = new Set(rejected.map(manifestName));
+  const visible = drivers.filter((d) => !hidden.has(manifestName(d)));
   const lavapipe = drivers.find((d) => d.kind === 'lavapipe' && d.usable);
   const tried: string[] = [];
-  // Skipped when every manifest found is a rejected one (the loader would only print warnings). With
-  // no manifest found at all it still asks: the loader may know a place this scan does not.
-  const onlyRejected = process.platform === 'linux' && !process.env.VK_ADD_DRIVER_FILES && rejected.length > 0 && rejected.length === drivers.length;
-  if (!options.forceSoftware && !onlyRejected) {
+  // Skipped when every manifest found is hidden (the loader would only print warnings). With no
+  // manifest found at all it still asks: the loader may know a place this scan does not.
+  const nothingVisible = process.platform === 'linux' && !process.env.VK_ADD_DRIVER_FILES && drivers.length > 0 && visible.length === 0;
+  if (!options.forceSoftware && !nothingVisible) {
     // Hardware first. A usable lavapipe is visible too (Dawn ranks any GPU above it), so on a machine
     // without a GPU this one request already returns lavapipe; known-rejected drivers are hidden.
     tried.push('hardware');
-    const r = await request({ VK_LOADER_DRIVERS_DISABLE: hidden });
+    const r = await request({ VK_LOADER_DRIVERS_DISABLE: disableFilter(rejected) });
     if (r.adapter) return { adapter: r.adapter, keepAlive: r.keepAlive };
   }
   // Software: lavapipe (shader-f16, subgroups), then SwiftShader. The chosen ICD stays in
   // VK_ICD_FILENAMES, so later getGpu() calls in this process go straight to it.
-  const hiddenByName = lavapipe && rejected.some((d) => d.manifest.split('/').pop() === lavapipe.manifest.split('/').pop());
   const software: string[] = [];
-  if (lavapipe && (options.forceSoftware || hiddenByName)) software.push(lavapipe.manifest);
+  if (lavapipe && (options.forceSoftware || hidden.has(manifestName(lavapipe)))) software.push(lavapipe.manifest);
   // INTERNVIT_SWIFTSHADER_ICD names another SwiftShader ICD to fall back to, or 'none' for no fallback.
   const custom = process.env.INTERNVIT_SWIFTSHADER_ICD;
   const swiftshader = (custom === 'none' ? [] : custom ? [custom] : SWIFTSHADER_ICDS).find((p) => fs.existsSync(p));

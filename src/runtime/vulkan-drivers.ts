@@ -101,9 +101,11 @@ export const describeDriver = (d: VulkanDriver): string => `${d.manifest} (${d.k
  */
 export const USER_DRIVER_ENV = ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'VK_LOADER_DRIVERS_SELECT', 'VK_LOADER_DRIVERS_DISABLE'] as const;
 
-/** The loader's filter (VK_LOADER_DRIVERS_DISABLE, loader ≥ 1.3.234) that hides these manifests. */
+export const manifestName = (d: VulkanDriver): string => d.manifest.split('/').pop()!;
+
+/** The loader's filter (VK_LOADER_DRIVERS_DISABLE, loader ≥ 1.3.234; it matches file names) that hides these manifests. */
 export function disableFilter(drivers: readonly VulkanDriver[]): string | undefined {
-  const names = [...new Set(drivers.map((d) => d.manifest.split('/').pop()!))];
+  const names = [...new Set(drivers.map(manifestName))];
   return names.length ? names.join(',') : undefined;
 }
 

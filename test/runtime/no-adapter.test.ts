@@ -62,6 +62,17 @@ describe('adapter choice in Node', () => {
     expect(r.stderr).not.toMatch(/vkEnumeratePhysicalDevices|Found no drivers|VK_ERROR/);
   });
 
+  it('a usable lavapipe whose manifest name matches a rejected one is asked for by path, quietly', (ctx) => {
+    if (!LVP_LIB) skipTest(ctx, 'no lavapipe from Mesa ≥ 25.0 on this machine');
+    const old = onlyDrivers({ 'lvp_icd.json': { file_format_version: '1.0.0', ICD: { library_path: LVP_LIB!, api_version: '1.3.230' } } });
+    const fresh = onlyDrivers({ 'lvp_icd.json': { file_format_version: '1.0.0', ICD: { library_path: LVP_LIB!, api_version: '1.4.305' } } });
+    const r = probe({ ...old, XDG_DATA_DIRS: `${old.XDG_DATA_DIRS}:${fresh.XDG_DATA_DIRS}`, INTERNVIT_SWIFTSHADER_ICD: 'none' });
+    console.log(r.adapter ?? r.error, r.icd, r.stderr);
+    expect(r.adapter).toMatch(/llvmpipe/);
+    expect(r.icd).toBe(`${fresh.XDG_DATA_DIRS}/vulkan/icd.d/lvp_icd.json`);
+    expect(r.stderr).not.toMatch(/vkEnumeratePhysicalDevices|Found no drivers|VK_ERROR/);
+  });
+
   it('finds lavapipe in any of the loader\'s folders (here a user\'s XDG_DATA_DIRS)', (ctx) => {
     if (!LVP_LIB) skipTest(ctx, 'no lavapipe from Mesa ≥ 25.0 on this machine');
     const r = probe({ ...onlyDrivers({ 'my_lvp.json': { file_format_version: '1.0.0', ICD: { library_path: LVP_LIB!, api_version: '1.4.305' } } }), INTERNVIT_SWIFTSHADER_ICD: 'none' });
