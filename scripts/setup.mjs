@@ -37,6 +37,8 @@ const dryRun = flag('INTERNVIT_SETUP_DRY_RUN');
 const aptDir = env.INTERNVIT_SETUP_APT_DIR || '/etc/apt';
 const osReleaseFile = env.INTERNVIT_SETUP_OS_RELEASE || '/etc/os-release';
 const APT_PACKAGES = { chromium: 'chromium', vulkanLoader: 'libvulkan1' };
+/** Variables through which the user chose the Vulkan drivers (as src/runtime/vulkan-drivers.ts). */
+const USER_DRIVER_ENV = ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'VK_LOADER_DRIVERS_SELECT', 'VK_LOADER_DRIVERS_DISABLE'];
 
 const log = (msg) => console.log(`[setup] ${msg}`);
 
@@ -176,7 +178,11 @@ function main() {
     needs.push(APT_PACKAGES.chromium, APT_PACKAGES.vulkanLoader);
   }
   let lavapipe = null;
-  if (!probe.ok || (probe.software && !probe.shaderF16)) {
+  const userDrivers = USER_DRIVER_ENV.filter((k) => env[k]);
+  if (probe.ok && probe.software && !probe.shaderF16 && (probe.lavapipe || userDrivers.length)) {
+    // Installing again would not change Dawn's choice.
+    log(`the adapter has no shader-f16, and ${userDrivers.length ? `${userDrivers.join(', ')} chooses the Vulkan driver` : 'lavapipe from Mesa ≥ 25.0 is installed but was not chosen'}: the f16 checks will be skipped`);
+  } else if (!probe.ok || (probe.software && !probe.shaderF16)) {
     const plan = planLavapipe();
     if (plan.ok) lavapipe = plan;
     else log(`not installing lavapipe (Mesa ≥ 25.0, the software adapter with shader-f16): ${plan.why}`);

@@ -37,10 +37,12 @@ function machine(files: Record<string, string>, osRelease = BOOKWORM): Record<st
 }
 
 function setup(env: Record<string, string>, purpose = 'start') {
+  // No driver choice from the caller's environment unless a case sets one.
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VK_')));
   const r = spawnSync(process.execPath, ['scripts/setup.mjs', `--for=${purpose}`], {
     encoding: 'utf8', timeout: 60_000,
     // A browser that exists, unless a case says otherwise; never a real install.
-    env: { ...process.env, INTERNVIT_CHROMIUM: process.execPath, ...env, INTERNVIT_SETUP_DRY_RUN: '1' },
+    env: { ...base, INTERNVIT_CHROMIUM: process.execPath, ...env, INTERNVIT_SETUP_DRY_RUN: '1' },
   });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
@@ -87,6 +89,15 @@ describe('setup.mjs decisions (dry run)', () => {
       `would run: ${apt} update`,
       `would run: ${apt} install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1`,
     ]);
+  });
+
+  it('a software adapter without shader-f16 chosen through VK_ICD_FILENAMES: nothing installed, a note', () => {
+    const env = machine({ 'sources.list.d/debian.sources': DEBIAN_SOURCES });
+    const r = setup({ ...env, INTERNVIT_SETUP_SIMULATE_NO_F16: '1', VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json' });
+    console.log(r.out);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/the adapter has no shader-f16, and VK_ICD_FILENAMES chooses the Vulkan driver: the f16 checks will be skipped/);
+    expect(lines(r.out)).toEqual([]);
   });
 
   it('a one-line sources.list: the new source copies its URI and signed-by key', (ctx) => {
