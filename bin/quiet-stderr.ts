@@ -2,34 +2,66 @@
 // descriptor 2 from native code ("Warning: maxDynamicUniformBuffersPerPipelineLayout artificially
 // reduced…", Vulkan loader messages), which no Dawn flag turns off and JavaScript cannot redirect
 // in its own process. So the executable runs the command in a child process whose fd 2 is a pipe
-// to the parent, and gives the child another descriptor (fd 3) for its own stderr lines, which the
-// parent forwards to the real stderr. What native code wrote is dropped, unless the child ended
-// without a word of its own on a failure (a crash, a Node error before our handlers): then it is
-// shown, so no failure is ever hidden. INTERNVIT_DEBUG=1 runs in one process and shows everything.
+// to the parent, and hands the child the real stderr as fd 3 for its own lines (process.stderr and
+// console in the child write there; a TTY stays a TTY, so progress bars keep working). What native
+// code wrote is dropped, unless the child ended without a word of its own on a failure (a crash, a
+// Node error before our handlers): then it is shown, so no failure is ever hidden.
+// fd 4 is a control socket: the child sends one byte when it first writes to stderr, and sees EOF
+// when the parent dies. The child also gets SIGKILL from the kernel when the parent dies (setpriv
+// --pdeathsig, util-linux), so `kill -9 <pid of internvit>` stops the work at once, as it would in
+// one process. INTERNVIT_DEBUG=1 runs in one process and shows everything.
 import { spawn } from 'node:child_process';
-import { writeSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { constants } from 'node:os';
+import { isatty, WriteStream } from 'node:tty';
 
-/** Set in the child: the descriptor its own stderr lines go to. */
+/** Set in the child: the descriptor of the real stderr; the control socket is the next one. */
 const FD_ENV = 'INTERNVIT_STDERR_FD';
 /** How much of the child's native stderr is kept for a crash report. */
 const KEEP_BYTES = 64 * 1024;
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'];
 
-/** True in the child: from now on process.stderr (console.error too) writes to the parent's pipe. */
+/** True in the child: from now on process.stderr (console.error too) writes to the real stderr. */
 export function adoptStderrFd(): boolean {
   const fd = Number(process.env[FD_ENV]);
   if (!Number.isInteger(fd) || fd < 3) return false;
   delete process.env[FD_ENV];
-  const write = (chunk: string | Uint8Array, encoding?: BufferEncoding | ((e?: Error | null) => void), done?: (e?: Error | null) => void): boolean => {
-    writeAll(fd, typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk);
-    (typeof encoding === 'function' ? encoding : done)?.(null);
-    return true;
+  const control = fd + 1;
+  let spoke = false;
+  const mark = () => {
+    if (spoke) return;
+    spoke = true;
+    writeAll(control, new Uint8Array([1]));
   };
-  process.stderr.write = write as typeof process.stderr.write;
+  if (isatty(fd)) {
+    // A real TTY stream (isTTY, columns, cursor moves), in place of the pipe on fd 2.
+    const tty = new WriteStream(fd);
+    const write = tty.write.bind(tty);
+    tty.write = ((...args: Parameters<typeof write>) => {
+      mark();
+      return write(...args);
+    }) as typeof tty.write;
+    Object.defineProperty(process, 'stderr', { configurable: true, enumerable: true, get: () => tty });
+  } else {
+    // Synchronous writes: lines stay in order and survive process.exit().
+    const write = (chunk: string | Uint8Array, encoding?: BufferEncoding | ((e?: Error | null) => void), done?: (e?: Error | null) => void): boolean => {
+      mark();
+      writeAll(fd, typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk);
+      (typeof encoding === 'function' ? encoding : done)?.(null);
+      return true;
+    };
+    process.stderr.write = write as typeof process.stderr.write;
+  }
+  // The parent is gone (where setpriv is missing): stop as it did.
+  const watch = new Socket({ fd: control, readable: true, writable: false });
+  watch.on('data', () => undefined);
+  watch.on('close', () => process.kill(process.pid, 'SIGKILL'));
+  watch.unref();
   return true;
 }
 
-/** Synchronous (lines stay in order and survive process.exit), retrying while a full pipe says EAGAIN. */
+/** Synchronous, retrying while a full non-blocking descriptor says EAGAIN. */
 function writeAll(fd: number, bytes: Uint8Array): void {
   let off = 0;
   while (off < bytes.length) {
@@ -48,19 +80,21 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  */
 export function runQuietly(script: string, args: readonly string[]): Promise<number | null> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
-      stdio: ['inherit', 'inherit', 'pipe', 'pipe'],
+    const node = [process.execPath, ...process.execArgv, script, ...args];
+    const setpriv = process.platform === 'linux' ? SETPRIV.find((p) => existsSync(p)) : undefined;
+    const [cmd, ...argv] = setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', ...node] : node;
+    const child = spawn(cmd!, argv, {
+      stdio: ['inherit', 'inherit', 'pipe', 2, 'pipe'],
       env: { ...process.env, [FD_ENV]: '3' },
     });
     let native = Buffer.alloc(0);
-    let ownBytes = 0;
+    let spoke = false;
     child.stdio[2]!.on('data', (d: Buffer) => {
       native = Buffer.concat([native, d]);
       if (native.length > KEEP_BYTES) native = native.subarray(native.length - KEEP_BYTES);
     });
-    child.stdio[3]!.on('data', (d: Buffer) => {
-      ownBytes += d.length;
-      process.stderr.write(d);
+    child.stdio[4]!.on('data', () => {
+      spoke = true;
     });
     // Ctrl-C reaches both processes; a signal sent to this one alone is passed on.
     const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
@@ -75,9 +109,8 @@ export function runQuietly(script: string, args: readonly string[]): Promise<num
     });
     child.on('close', (code, signal) => {
       if (child.pid === undefined) return;
-      const failed = code !== 0;
       const interrupted = signal === 'SIGINT' || signal === 'SIGTERM' || signal === 'SIGHUP';
-      if (failed && !interrupted && (signal !== null || ownBytes === 0)) {
+      if (code !== 0 && !interrupted && (signal !== null || !spoke)) {
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         const text = native.toString('utf8').trimEnd();
         process.stderr.write(`internvit: the command ${how}${text ? '; its native output:' : ' without output'}\n${text ? `${text}\n` : ''}`);

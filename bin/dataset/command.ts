@@ -6,7 +6,6 @@
 // (one embedPixels per batch) → pooled vectors → part files written atomically (parts.ts) → the run's
 // manifest (embed-dataset.json, checked on every rerun) and a per-shard summary.
 import { availableParallelism } from 'node:os';
-import { isatty } from 'node:tty';
 import { access, constants, readFile, rename, stat, writeFile, mkdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createTensor, describeGpu, disposeTensor, InternViT, type DecodeOptions, type Gpu, type PreprocessOptions, type Tensor } from '../../src/index.js';
@@ -305,7 +304,8 @@ export async function runDataset(vit: InternViT, gpu: Gpu, s: Settings, io: Io):
   const summary: DatasetSummary = { images: 0, errors: 0, parts: 0, partsSkipped: 0, batches: 0, timings };
   const imagesTotal = s.todo.some((p) => p.kind === 'tar') ? null : s.todo.reduce((a, p) => a + (p.kind === 'files' ? p.paths.length : 0), 0);
   const state = (): ProgressState => ({ images: summary.images, errors: summary.errors, partsDone: summary.parts, imagesTotal, partsTotal: s.todo.length });
-  const progress = createProgress({ tty: isatty(2) && !io.gpu, intervalMs: s.progressIntervalMs, write: (l) => io.err(l) });
+  // process.stderr, not fd 2: the executable runs commands in a child whose fd 2 only collects driver noise.
+  const progress = createProgress({ tty: process.stderr.isTTY === true && !io.gpu, intervalMs: s.progressIntervalMs, write: (l) => io.err(l) });
 
   const input: Tensor = createTensor(gpu, [B, 3, S, S], 'f32', 'embed-dataset batch');
   const host = new Float32Array(B * tileFloats);

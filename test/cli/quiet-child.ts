@@ -6,12 +6,18 @@ import { adoptStderrFd, runQuietly } from '../../bin/quiet-stderr.js';
 
 if (adoptStderrFd()) {
   writeSync(2, 'Warning: a driver line on fd 2\n');
-  process.stdout.write('report on stdout\n');
   const end = process.env.QUIET_END ?? 'ok';
+  if (end === 'hang') {
+    process.stdout.write(`child ${process.pid}\n`);
+    setInterval(() => undefined, 1000);
+  } else {
+    process.stdout.write('report on stdout\n');
+  }
   if (end === 'ok' || end === 'error') {
     console.error('internvit: our own line');
     process.stderr.write('internvit: another own line\n');
   }
+  if (end === 'tty') console.error(`stderr isTTY=${process.stderr.isTTY} columns=${typeof process.stderr.columns}`);
   if (end === 'error') process.exit(1);
   if (end === 'silent-failure') process.exit(3);
   if (end === 'crash') process.kill(process.pid, 'SIGSEGV');
