@@ -13,6 +13,7 @@ import {
 import { defineKernel } from '../../src/runtime/kernel.js';
 import { compilePlan, constant, createPlan, dispatch, disposePlan, input, intermediate, output, type CompiledPlan } from '../../src/runtime/plan.js';
 import { disposeTensor, readTensor, uploadTensor } from '../../src/runtime/tensor.js';
+import { injectOutOfMemory } from '../checks/gpu-errors.js';
 import { compare, formatResult, randomArray } from '../checks/harness.js';
 import { useGpu } from '../node-gpu.js';
 
@@ -32,28 +33,6 @@ async function expectUsable(gpu: Gpu): Promise<void> {
   const r = compare('gelu after the error', (await runPlan(compiled, { x })).y!, geluReference(x));
   expect(r.ok, formatResult(r)).toBe(true);
   disposePlan(compiled);
-}
-
-/** Makes the device report `error` from the next out-of-memory scope the runtime pops. */
-function injectOutOfMemory(gpu: Gpu, message: string): void {
-  const device = gpu.device;
-  const push = device.pushErrorScope.bind(device);
-  const pop = device.popErrorScope.bind(device);
-  const filters: GPUErrorFilter[] = [];
-  let armed = true;
-  device.pushErrorScope = (filter: GPUErrorFilter) => {
-    filters.push(filter);
-    push(filter);
-  };
-  device.popErrorScope = async () => {
-    const filter = filters.pop();
-    const real = await pop();
-    if (armed && filter === 'out-of-memory') {
-      armed = false;
-      return new GPUOutOfMemoryError(message);
-    }
-    return real;
-  };
 }
 
 describe('GPU errors reject the call that caused them', () => {
