@@ -15,6 +15,7 @@ import { listFixtures } from '../model/fixtures.js';
 import { fixtureId, formatCosineFixture, formatFixture, type FixtureResult } from '../model/parity-core.js';
 import type { ParityReport } from './model-page/main.js';
 import type { RecoverReport } from './model-page/recover.js';
+import type { LifecycleReport } from './model-page/lifecycle.js';
 import { fromReportJson, readPageReport } from './report-json.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -128,6 +129,24 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
     expect(report.adapter).toMatch(/; limits: default \(bindings 128 MiB, buffers 256 MiB\)$/);
     expect(report.results.map((r) => [r.id, r.ok, r.problems])).toEqual([[id, true, []]]);
   }, (timeoutS + 120) * 1000);
+
+  it('concurrent embeds equal serial ones bit for bit in the browser; live GPU bytes stay bounded; dispose() frees all', async () => {
+    const page = await session!.browser.newPage();
+    const lines: string[] = [];
+    forwardPageLog(page, (line) => lines.push(line));
+    await page.goto(`${session!.url}/${pagePath}?lifecycle=model/ragged-47x61`, { waitUntil: 'load' });
+    await page.waitForFunction(() => window.__internvitLifecycle?.done === true, { timeout: 300_000, polling: 500 });
+    const r = await readPageReport<LifecycleReport>(page, '__internvitLifecycle');
+    await page.close();
+    console.log(`${lines.join('\n')}\n${r.adapter ?? 'no adapter'}\n${r.calls} concurrent calls, mismatches ${JSON.stringify(r.concurrentMismatches)}; ` +
+      `${r.sizes} sizes: peak ${r.peakBytes} B live above the start (bound ${r.bound} B), ${r.afterDispose} B after dispose()`);
+    expect(r.error).toBeUndefined();
+    expect(r.calls).toBe(8);
+    expect(r.concurrentMismatches).toEqual([]);
+    expect(r.peakBytes).toBeGreaterThan(0);
+    expect(r.peakBytes!).toBeLessThanOrEqual(r.bound!);
+    expect(r.afterDispose).toBe(0);
+  }, 400_000);
 
   it('device loss in the browser: the run in flight and the next call reject, recover() gives identical outputs', async () => {
     const page = await session!.browser.newPage();

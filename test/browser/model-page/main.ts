@@ -9,6 +9,7 @@ import {
 import { addRow, cell, runPage, withPageGpu, type PageReport } from '../page-shell.js';
 import { toReportJson } from '../report-json.js';
 import { startRecoverPage } from './recover.js';
+import { startLifecyclePage } from './lifecycle.js';
 import type { LimitsMode } from '../../../src/runtime/device.js';
 
 export interface ParityReport extends PageReport {
@@ -59,8 +60,11 @@ function fixtureSource(id: string): FixtureSource {
 }
 
 // ?recover=model/NAME: the device-loss scenario (recover.ts) instead of the fixtures.
+// ?lifecycle=model/NAME: concurrency and memory over many sizes (lifecycle.ts).
 const recoverId = new URLSearchParams(location.search).get('recover');
+const lifecycleId = new URLSearchParams(location.search).get('lifecycle');
 if (recoverId) startRecoverPage(fixtureSource(recoverId).checkpoint as string);
+else if (lifecycleId) startLifecyclePage(fixtureSource(lifecycleId).checkpoint as string);
 else runPage(report, async () => {
   const params = new URLSearchParams(location.search);
   const list = params.get('fixtures');
