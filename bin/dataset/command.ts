@@ -10,7 +10,7 @@ import { access, constants, readFile, rename, stat, writeFile, mkdir, unlink } f
 import { join, resolve } from 'node:path';
 import { createTensor, describeGpu, disposeTensor, InternViT, type DecodeOptions, type Gpu, type PreprocessOptions, type Tensor } from '../../src/index.js';
 import {
-  CliError, formatMs, intFlag, listFlag, now, parseFlags, requireFlag, stringFlag, usageError, WEIGHTS_USAGE, weightsFlag, withGpu, limitsFlag, LIMITS_USAGE, type Io,
+  CliError, formatMs, intFlag, listFlag, now, parseFlags, requireFlag, stringFlag, usageError, WEIGHTS_USAGE, weightsFlag, withGpu, limitsFlag, LIMITS_USAGE, precisionFlag, PRECISION_USAGE, type Io,
 } from '../cli.js';
 import { checkpointLine, IMAGE_FLAGS, imageOptions, inspectModel, modelImageSize, packageVersion } from '../inputs.js';
 import { partName, isPartComplete, makeOutputDirs, removeStaleTemps, writePart, type EmbeddingDType, type MetadataRow, type PartOutput } from './parts.js';
@@ -45,7 +45,7 @@ export const EMBED_DATASET_USAGE = `embed-dataset --model M --input SRC [--input
     --workers N       decode threads (default: CPU cores − 1, at most 8)
     --prefetch N      decoded images held ahead of the GPU (default: 2·batch + 2·workers)
     --progress-interval S  seconds between progress lines when stderr is not a terminal (default 30)
-    --precision P     f32 (the only compute precision of this build)
+${PRECISION_USAGE}
 ${WEIGHTS_USAGE}
 ${LIMITS_USAGE}`;
 
@@ -165,11 +165,7 @@ export async function embedDataset(args: string[], io: Io): Promise<number> {
   if (!POOLS.includes(pool)) throw usageError(`--pool must be one of ${POOLS.join(', ')} (got '${pool}')`);
   const dtype = (stringFlag(values, 'dtype') ?? 'f16') as EmbeddingDType;
   if (dtype !== 'f16' && dtype !== 'f32') throw usageError(`--dtype must be f16 or f32 (got '${dtype}')`);
-  const precision = stringFlag(values, 'precision') ?? 'f32';
-  if (precision !== 'f32') {
-    if (precision === 'f16' || precision === 'auto') throw usageError(`--precision ${precision}: this build computes in f32 only (f16 compute is not available); use --precision f32`);
-    throw usageError(`--precision must be f32 (got '${precision}')`);
-  }
+  const precision = precisionFlag(values) ?? 'f32';
   const weights = weightsFlag(values);
   const limits = limitsFlag(values);
   const batch = intFlag(values, 'batch') ?? 16;
@@ -211,7 +207,7 @@ export async function embedDataset(args: string[], io: Io): Promise<number> {
     io.err(describeGpu(gpu));
     io.err(checkpointLine(model.location, model.checkpoint));
     const t = now();
-    const vit = await InternViT.load(modelSpec, { gpu, weightStorage: weights });
+    const vit = await InternViT.load(modelSpec, { gpu, weightStorage: weights, precision });
     io.err(`load: ${formatMs(now() - t)}`);
     try {
       const summary = await runDataset(vit, gpu, settings, io);

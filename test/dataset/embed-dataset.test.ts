@@ -223,6 +223,27 @@ describe('internvit embed-dataset', () => {
     }
   }, 300_000);
 
+  it('--precision f16: each embedding within the f16 contract (cosine ≥ 0.9995) of the f32 run', () => {
+    const src = at('test/fixtures/preprocess/sources');
+    const jpegs = ['jpeg420_48x40', 'jpeg_48x40']; // the f32 run of the same inputs is out('j'), above
+    const r = run(['embed-dataset', ...COMMON, ...jpegs.flatMap((j) => ['--input', join(src, `${j}.jpg`)]), '--output', out('h'), '--dtype', 'f32', '--precision', 'f16']);
+    expect(r.code).toBe(0);
+    const got = readNpy(join(out('h'), 'img_emb', 'img_emb_00000.npy'));
+    const want = readNpy(join(out('j'), 'img_emb', 'img_emb_00000.npy'));
+    expect(got.shape).toEqual(want.shape);
+    for (let row = 0; row < got.shape[0]; row++) {
+      let dot = 0, gg = 0, ww = 0;
+      for (let d = 0; d < D; d++) {
+        const g = got.data[row * D + d]!, w = want.data[row * D + d]!;
+        dot += g * w; gg += g * g; ww += w * w;
+      }
+      const cos = dot / Math.sqrt(gg * ww);
+      console.log(`${jpegs[row]}: cosine f16 vs f32 ${cos.toFixed(7)}`);
+      expect(cos).toBeGreaterThanOrEqual(0.9995);
+      expect(got.data.slice(row * D, (row + 1) * D).every(Number.isFinite)).toBe(true);
+    }
+  }, 300_000);
+
   it('--max-errors: exceeding it stops the run with exit 1, naming the failure', () => {
     const r = run(['embed-dataset', ...COMMON, ...inputs, '--output', out('e'), '--max-errors', '0']);
     expect(r.code).toBe(1);
@@ -239,7 +260,7 @@ describe('internvit embed-dataset', () => {
     ['bad --shard', ['--input', data, '--shard', '2/2'], /--shard 2\/2: shard index 2 is not below the shard count 2/],
     ['--shard auto outside a scheduler', ['--input', data, '--shard', 'auto'], /--shard auto found neither JOB_COMPLETION_INDEX/],
     ['bad --pool', ['--input', data, '--pool', 'max'], /--pool must be one of cls, mean \(got 'max'\)/],
-    ['f16 compute', ['--input', data, '--precision', 'f16'], /--precision f16: this build computes in f32 only/],
+    ['bad precision', ['--input', data, '--precision', 'f8'], /--precision must be one of f32, f16, auto \(got 'f8'\)/],
     ['no --input', [], /--input <folder\|file\.tar\|list\.txt\|image> is required/],
   ];
   // In this process (bin/main.ts): each mistake must fail before the command asks for a GPU.
