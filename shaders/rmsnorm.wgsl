@@ -28,7 +28,14 @@ fn toY(v: f32) -> f32 { return v; }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) lid: u32,
+//#if SUBGROUPS
+        @builtin(subgroup_invocation_id) sg_id: u32,
+//#endif
+        ) {
+//#if SUBGROUPS
+  sg_lane = sg_id;  // read by workgroup_sum (shaders/lib/workgroup_sum.wgsl, SUBGROUPS variant)
+//#endif
   let row = wg.y * nwg.x + wg.x;
   if (row >= ROWS) { return; }  // uniform per workgroup
   let base = row * C;

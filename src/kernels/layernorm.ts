@@ -1,18 +1,52 @@
 // LayerNorm over the last dim (one workgroup per row, row held in registers, exact two-pass stats).
 import source from '../../shaders/layernorm.wgsl?raw';
-import { defineKernel } from '../runtime/kernel.js';
+import { defineKernel, type Kernel } from '../runtime/kernel.js';
 import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { numel, shapeString } from '../runtime/tensor.js';
 import { grid1D } from './dispatch.js';
-import { WGSL_ENABLE_F16, WGSL_TO_F16, WGSL_WORKGROUP_SUM } from './wgsl-lib.js';
+import { WGSL_ENABLE_F16, WGSL_ENABLE_SUBGROUPS, WGSL_SUBGROUP_SUM, WGSL_TO_F16, WGSL_WORKGROUP_SUM } from './wgsl-lib.js';
 import { selectVariant } from '../runtime/wgsl-variants.js';
 import { requireShaderF16, type ActDType } from './matmul.js';
 
-export const layernormKernel = defineKernel({ name: 'layernorm', source: WGSL_WORKGROUP_SUM + selectVariant(source, { Y_F16: false }, 'layernorm') });
+/**
+ * How a row norm sums over its workgroup: 'workgroup' = tree in workgroup memory (every device),
+ * 'subgroup' = subgroupAdd then one pass over the per-subgroup partials (needs the 'subgroups'
+ * feature). Both are in shaders/lib/workgroup_sum.wgsl; they differ only in summation order.
+ */
+export type RowReduce = 'subgroup' | 'workgroup';
+export const ROW_REDUCES: readonly RowReduce[] = ['workgroup', 'subgroup'];
+
+/** The variants of one row-norm shader: f32/f16 (flag `f16Flag`) × workgroup/subgroup sums. */
+export interface RowNormKernels { f32: Record<RowReduce, Kernel>; f16: Record<RowReduce, Kernel> }
+
+/** `f16Name` is the f16 variants' suffix (kernel names show in profiles): `${name}${f16Name}_subgroup`. */
+export function rowNormKernels(name: string, source: string, f16Flag: string, f16Name: string): RowNormKernels {
+  const make = (f16: boolean, reduce: RowReduce): Kernel => {
+    const sub = reduce === 'subgroup';
+    const full = `${name}${f16 ? f16Name : ''}${sub ? '_subgroup' : ''}`;
+    const head = (f16 ? WGSL_ENABLE_F16 : '') + (sub ? WGSL_ENABLE_SUBGROUPS : '') + (f16 ? WGSL_TO_F16 : '') + (sub ? WGSL_SUBGROUP_SUM : WGSL_WORKGROUP_SUM);
+    return defineKernel({ name: full, source: head + selectVariant(source, { [f16Flag]: f16, SUBGROUPS: sub }, full) });
+  };
+  return {
+    f32: { workgroup: make(false, 'workgroup'), subgroup: make(false, 'subgroup') },
+    f16: { workgroup: make(true, 'workgroup'), subgroup: make(true, 'subgroup') },
+  };
+}
+
+/** The reduction to use: `asked`, else 'subgroup' where the device has the feature; asking for 'subgroup' without it is an error. */
+export function rowReduce(plan: Plan, label: string, asked?: RowReduce): RowReduce {
+  const has = !!plan.gpu.features?.subgroups;
+  if (asked === undefined) return has ? 'subgroup' : 'workgroup';
+  if (asked !== 'subgroup' && asked !== 'workgroup') throw new Error(`${label}: unknown reduction '${String(asked)}' (use 'subgroup' or 'workgroup')`);
+  if (asked === 'subgroup' && !has) throw new Error(`${label}: the subgroup reduction needs the adapter feature 'subgroups' (not enabled on this device)`);
+  return asked;
+}
+
+/** LayerNorm kernels: `.f32` / `.f16` (f16 y; x and statistics f32) × workgroup / subgroup sums. */
+export const layernormKernels = rowNormKernels('layernorm', source, 'Y_F16', '_yf16');
+export const layernormKernel = layernormKernels.f32.workgroup;
 /** f32 x and statistics, f16 y (precision 'f16'). */
-export const layernormF16OutKernel = defineKernel({
-  name: 'layernorm_yf16', source: WGSL_ENABLE_F16 + WGSL_TO_F16 + WGSL_WORKGROUP_SUM + selectVariant(source, { Y_F16: true }, 'layernorm_yf16'),
-});
+export const layernormF16OutKernel = layernormKernels.f16.workgroup;
 
 /** Registers per thread the row-norm shaders declare (shaders/{layernorm,rmsnorm,qk_rmsnorm}.wgsl MAXV). */
 export const ROW_NORM_MAX_PER_THREAD = 64;
@@ -49,7 +83,7 @@ export function normOutDType(plan: Plan, label: string, out: ActDType | undefine
  * Records y = LayerNorm(x) over the last dim of x [..., C]; bias null means weight only. Returns y,
  * f32 or (out 'f16') f16; x and the statistics are f32 either way.
  */
-export function layernorm(plan: Plan, x: TensorRef, weight: TensorRef, bias: TensorRef | null, eps: number, label = 'layernorm', out?: ActDType): TensorRef {
+export function layernorm(plan: Plan, x: TensorRef, weight: TensorRef, bias: TensorRef | null, eps: number, label = 'layernorm', out?: ActDType, reduce?: RowReduce): TensorRef {
   if (x.dtype !== 'f32' || x.shape.length < 1) throw new Error(`${label}: x '${x.label}' must be f32 [..., C], got ${shapeString(x.shape)} ${x.dtype}`);
   const C = x.shape[x.shape.length - 1]!;
   const rows = numel(x.shape) / C;
@@ -58,9 +92,10 @@ export function layernorm(plan: Plan, x: TensorRef, weight: TensorRef, bias: Ten
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`${label}: eps must be a finite number ≥ 0, got ${eps}`);
   const { WG, VPT } = rowNormLayout(C, label);
   const yDType = normOutDType(plan, label, out);
+  const kernel = layernormKernels[yDType][rowReduce(plan, label, reduce)];
   const y = intermediate(plan, x.shape, yDType, label);
   dispatch(plan, {
-    kernel: yDType === 'f16' ? layernormF16OutKernel : layernormKernel, label,
+    kernel, label,
     // Without a bias the weight fills the binding (read-only aliasing is allowed) and HAS_BIAS = 0.
     bindings: { x, weight, bias: bias ?? weight, y },
     elements: { x: rows * C, weight: C, bias: C, y: rows * C },

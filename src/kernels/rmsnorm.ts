@@ -1,29 +1,28 @@
 // RMSNorm over the last dim, and InternViT-6B's qk-normalisation (RMSNorm of the full q and k blocks).
 import qkSource from '../../shaders/qk_rmsnorm.wgsl?raw';
 import source from '../../shaders/rmsnorm.wgsl?raw';
-import { defineKernel } from '../runtime/kernel.js';
 import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { numel, shapeString } from '../runtime/tensor.js';
 import { grid1D } from './dispatch.js';
-import { WGSL_ENABLE_F16, WGSL_TO_F16, WGSL_WORKGROUP_SUM } from './wgsl-lib.js';
-import { selectVariant } from '../runtime/wgsl-variants.js';
 import { requireShaderF16, type ActDType } from './matmul.js';
-import { checkVector, normOutDType, rowNormLayout } from './layernorm.js';
+import { checkVector, normOutDType, rowNormKernels, rowNormLayout, rowReduce, type RowReduce } from './layernorm.js';
 
-const F16_HEAD = WGSL_ENABLE_F16 + WGSL_TO_F16 + WGSL_WORKGROUP_SUM;
-export const rmsnormKernel = defineKernel({ name: 'rmsnorm', source: WGSL_WORKGROUP_SUM + selectVariant(source, { Y_F16: false }, 'rmsnorm') });
+/** RMSNorm kernels: `.f32` / `.f16` (f16 y; x and Σx² f32) × workgroup / subgroup sums. */
+export const rmsnormKernels = rowNormKernels('rmsnorm', source, 'Y_F16', '_yf16');
+export const rmsnormKernel = rmsnormKernels.f32.workgroup;
 /** f32 x and statistics, f16 y (precision 'f16'). */
-export const rmsnormF16OutKernel = defineKernel({ name: 'rmsnorm_yf16', source: F16_HEAD + selectVariant(source, { Y_F16: true }, 'rmsnorm_yf16') });
-export const qkRmsNormKernel = defineKernel({ name: 'qk_rmsnorm', source: WGSL_WORKGROUP_SUM + selectVariant(qkSource, { F16: false }, 'qk_rmsnorm') });
-/** f16 qkv in and out, f32 sums of squares (precision 'f16'). */
-export const qkRmsNormF16Kernel = defineKernel({ name: 'qk_rmsnorm_f16', source: F16_HEAD + selectVariant(qkSource, { F16: true }, 'qk_rmsnorm_f16') });
+export const rmsnormF16OutKernel = rmsnormKernels.f16.workgroup;
+/** qk-norm kernels: `.f32` / `.f16` (f16 qkv in and out, f32 sums of squares) × workgroup / subgroup sums. */
+export const qkRmsNormKernels = rowNormKernels('qk_rmsnorm', qkSource, 'F16', '_f16');
+export const qkRmsNormKernel = qkRmsNormKernels.f32.workgroup;
+export const qkRmsNormF16Kernel = qkRmsNormKernels.f16.workgroup;
 
 function checkEps(label: string, eps: number): void {
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`${label}: eps must be a finite number ≥ 0, got ${eps}`);
 }
 
 /** Records y = x · rsqrt(mean(x²) + eps) · weight over the last dim of x [..., C]. Returns y (f32, or f16 with out 'f16'). */
-export function rmsnorm(plan: Plan, x: TensorRef, weight: TensorRef, eps: number, label = 'rmsnorm', out?: ActDType): TensorRef {
+export function rmsnorm(plan: Plan, x: TensorRef, weight: TensorRef, eps: number, label = 'rmsnorm', out?: ActDType, reduce?: RowReduce): TensorRef {
   if (x.dtype !== 'f32' || x.shape.length < 1) throw new Error(`${label}: x '${x.label}' must be f32 [..., C], got ${shapeString(x.shape)} ${x.dtype}`);
   const C = x.shape[x.shape.length - 1]!;
   const rows = numel(x.shape) / C;
@@ -31,9 +30,10 @@ export function rmsnorm(plan: Plan, x: TensorRef, weight: TensorRef, eps: number
   checkEps(label, eps);
   const { WG, VPT } = rowNormLayout(C, label);
   const yDType = normOutDType(plan, label, out);
+  const kernel = rmsnormKernels[yDType][rowReduce(plan, label, reduce)];
   const y = intermediate(plan, x.shape, yDType, label);
   dispatch(plan, {
-    kernel: yDType === 'f16' ? rmsnormF16OutKernel : rmsnormKernel, label,
+    kernel, label,
     bindings: { x, weight, y },
     elements: { x: rows * C, weight: C, y: rows * C },
     constants: { C, WG, VPT, EPS: eps, ROWS: rows },
@@ -48,7 +48,7 @@ export function rmsnorm(plan: Plan, x: TensorRef, weight: TensorRef, eps: number
  * over the whole D vector (not per head), v copied. Returns a new [..., 3D] tensor of qkv's type
  * (f32, or f16 with f32 sums of squares).
  */
-export function qkRmsNorm(plan: Plan, qkv: TensorRef, qWeight: TensorRef, kWeight: TensorRef, eps: number, label = 'qk_rmsnorm'): TensorRef {
+export function qkRmsNorm(plan: Plan, qkv: TensorRef, qWeight: TensorRef, kWeight: TensorRef, eps: number, label = 'qk_rmsnorm', reduce?: RowReduce): TensorRef {
   const last = qkv.shape[qkv.shape.length - 1] ?? 0;
   if ((qkv.dtype !== 'f32' && qkv.dtype !== 'f16') || last % 3 !== 0 || last === 0) {
     throw new Error(`${label}: qkv '${qkv.label}' must be f32 or f16 [..., 3D], got ${shapeString(qkv.shape)} ${qkv.dtype}`);
@@ -61,11 +61,12 @@ export function qkRmsNorm(plan: Plan, qkv: TensorRef, qWeight: TensorRef, kWeigh
   const { WG, VPT } = rowNormLayout(D, label);
   const f16 = qkv.dtype === 'f16';
   if (f16) requireShaderF16(plan, label, `qkv '${qkv.label}'`);
+  const kernel = qkRmsNormKernels[f16 ? 'f16' : 'f32'][rowReduce(plan, label, reduce)];
   // y has qkv's element type (f16 in, f16 out: it feeds the f16 attention).
   const y = intermediate(plan, qkv.shape, qkv.dtype, label);
   const [gx, gy] = grid1D(rows, plan.gpu.limits.maxComputeWorkgroupsPerDimension);
   dispatch(plan, {
-    kernel: f16 ? qkRmsNormF16Kernel : qkRmsNormKernel, label,
+    kernel, label,
     bindings: { qkv, q_weight: qWeight, k_weight: kWeight, y },
     elements: { qkv: rows * 3 * D, q_weight: D, k_weight: D, y: rows * 3 * D },
     constants: { D, WG, VPT, EPS: eps, ROWS: rows },

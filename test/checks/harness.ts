@@ -82,6 +82,12 @@ export function needsShaderF16(gpu: Gpu, name: string): CheckResult | null {
   return gpu.features.shaderF16 ? null : skipped(name, `the adapter has no 'shader-f16' (or the device was created without it): f16 kernels cannot run here`);
 }
 
+/** Skips a check of a subgroup kernel variant where the device has no 'subgroups'; null for the workgroup variant. */
+export function needsSubgroups(gpu: Gpu, name: string, variant: 'subgroup' | 'workgroup'): CheckResult | null {
+  if (variant === 'workgroup' || gpu.features.subgroups) return null;
+  return skipped(name, `the adapter has no 'subgroups' (or the device was created without it): the subgroup variant cannot run here`);
+}
+
 /** Values rounded to f16 (round to nearest even): the bits for the GPU and the f32 values they hold. */
 export function f16Values(values: Float32Array): { bits: Uint16Array; values: Float32Array } {
   const bits = toHalfBits(values, 'f16');

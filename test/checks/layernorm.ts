@@ -1,7 +1,7 @@
-import { layernorm, layernormReference } from '../../src/kernels/layernorm.js';
+import { layernorm, layernormReference, ROW_REDUCES } from '../../src/kernels/layernorm.js';
 import { runOnce } from '../../src/runtime/run-once.js';
 import { halfBitsToF32 } from '../../src/runtime/dtype.js';
-import { ATOL, compare, needsShaderF16, randomArray, rng, RTOL_F16_OUT, type KernelCheck, type CheckResult } from './harness.js';
+import { ATOL, compare, needsShaderF16, needsSubgroups, randomArray, rng, RTOL_F16_OUT, type KernelCheck, type CheckResult } from './harness.js';
 
 /**
  * Rows of uniform noise plus, optionally, "massive activations": a few channels (the same in every
@@ -46,16 +46,17 @@ const cases: { rows: number; C: number; massive: boolean; offset?: number; bias?
   { rows: 1025, C: 16, massive: true, f16: true },
 ];
 
-export const checks: KernelCheck[] = cases.map(({ rows, C, massive, offset = 0, bias = true, eps = 1e-6, f16 = false }, i) => ({
-  name: `layernorm ${f16 ? 'f16 out ' : ''}rows=${rows} C=${C}${massive ? ' massive×300' : ''}${offset ? ` offset ${offset}` : ''}${bias ? '' : ' no bias'}`,
+// Every case runs for both reductions (workgroup memory, subgroups: see src/kernels/layernorm.ts RowReduce).
+export const checks: KernelCheck[] = ROW_REDUCES.flatMap((reduce) => cases.map(({ rows, C, massive, offset = 0, bias = true, eps = 1e-6, f16 = false }, i): KernelCheck => ({
+  name: `layernorm ${reduce} ${f16 ? 'f16 out ' : ''}rows=${rows} C=${C}${massive ? ' massive×300' : ''}${offset ? ` offset ${offset}` : ''}${bias ? '' : ' no bias'}`,
   async run(gpu) {
-    const skip = f16 ? needsShaderF16(gpu, this.name) : null;
+    const skip = (f16 ? needsShaderF16(gpu, this.name) : null) ?? needsSubgroups(gpu, this.name, reduce);
     if (skip) return skip;
     const x = normInput(rows, C, 200 + i, massive, offset);
     const w = randomArray(C, 300 + i, 0.5, 1.5);
     const b = bias ? randomArray(C, 400 + i, -0.5, 0.5) : null;
     const inputs = { x: { data: x, shape: [rows, C] }, w: { data: w, shape: [C] }, ...(b ? { b: { data: b, shape: [C] } } : {}) };
-    const out = await runOnce(gpu, inputs, (plan, r) => ({ y: layernorm(plan, r.x!, r.w!, r.b ?? null, eps, 'layernorm', f16 ? 'f16' : 'f32') }));
+    const out = await runOnce(gpu, inputs, (plan, r) => ({ y: layernorm(plan, r.x!, r.w!, r.b ?? null, eps, 'layernorm', f16 ? 'f16' : 'f32', reduce) }));
     return compareOut(this.name, out.y, layernormReference(x, w, b, C, eps), f16);
   },
-}));
+})));
