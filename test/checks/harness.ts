@@ -96,9 +96,10 @@ export function f16Values(values: Float32Array): { bits: Uint16Array; values: Fl
 
 /**
  * Checks of the f16-compute variants are named "<kernel> f16 …" (`matmul f16 tiled: …`,
- * `attention f16 fused …`, `layernorm f16 out …`); f32-compute checks with 16-bit weights say
- * "… f16 w" later in the name and are not among them. `selfcheck --precision` selects by this.
+ * `attention f16 fused …`, `layernorm f16 out …`), after the reduction variant where a kernel has
+ * two (`layernorm subgroup f16 out …`); f32-compute checks with 16-bit weights say "… f16 w" later
+ * in the name and are not among them. `selfcheck --precision` selects by this.
  */
 export function isF16Check(name: string): boolean {
-  return /^\S+ f16 /.test(name);
+  return /^\S+ (?:subgroup |workgroup )?f16 /.test(name);
 }
