@@ -22,7 +22,11 @@ const NEG_BIG = -3.4028234e38; // finite lowest f32: exp(NEG_BIG − m) = 0 with
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) lid: u32,
+//#if SUBGROUPS
+        @builtin(subgroup_invocation_id) sg_lane: u32,
+//#endif
+        ) {
   let lane = lid % TPR;
   let first = lid - lane; // this row's first thread
   let row = (wg.y * nwg.x + wg.x) * (256u / TPR) + lid / TPR;
@@ -39,6 +43,32 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       m = max(m, v);
     }
   }
+//#if SUBGROUPS
+  // One row per workgroup (TPR = 256, an override, so this branch is uniform): merge the pairs of
+  // each subgroup with subgroupMax/subgroupAdd; lane 0 stores the subgroup's pair at its own local
+  // index (other slots: the empty pair), and every thread merges all 256 slots in index order. No
+  // subgroup size or subgroup-to-index mapping is assumed. Rows packed several per workgroup (which
+  // a subgroup may straddle) take the workgroup-memory tree below.
+  if (TPR == 256u) {
+    let sm = subgroupMax(m);
+    let sl = subgroupAdd(l * exp(m - sm));
+    let lead = sg_lane == 0u;
+    red_max[lid] = select(NEG_BIG, sm, lead);
+    red_sum[lid] = select(0.0, sl, lead);
+    workgroupBarrier();
+    var gm = NEG_BIG;
+    for (var i = 0u; i < 256u; i++) { gm = max(gm, red_max[i]); }
+    var gl = 0.0;
+    for (var i = 0u; i < 256u; i++) { gl += red_sum[i] * exp(red_max[i] - gm); }
+    let inv_all = 1.0 / gl;
+    if (valid) {
+      for (var c = lane; c < C; c += TPR) {
+        y[base + c] = exp(x[base + c] - gm) * inv_all;
+      }
+    }
+    return;
+  }
+//#endif
   red_max[lid] = m;
   red_sum[lid] = l;
   workgroupBarrier();

@@ -1,11 +1,19 @@
 // Row softmax over the last dimension (max subtracted, f32 sums). Used by the unfused attention.
 import source from '../../shaders/softmax.wgsl?raw';
-import { defineKernel } from '../runtime/kernel.js';
+import { defineKernel, type Kernel } from '../runtime/kernel.js';
 import { dispatch, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { numel, shapeString } from '../runtime/tensor.js';
 import { ceilDiv, grid1D } from './dispatch.js';
+import { selectVariant } from '../runtime/wgsl-variants.js';
+import { WGSL_ENABLE_SUBGROUPS } from './wgsl-lib.js';
+import { rowReduce, type RowReduce } from './layernorm.js';
 
-export const softmaxKernel = defineKernel({ name: 'softmax', source });
+/** Softmax kernels by reduction (see RowReduce): the subgroup one is used for rows of ≥ 256 threads. */
+export const softmaxKernels: Record<RowReduce, Kernel> = {
+  workgroup: defineKernel({ name: 'softmax', source: selectVariant(source, { SUBGROUPS: false }, 'softmax') }),
+  subgroup: defineKernel({ name: 'softmax_subgroup', source: WGSL_ENABLE_SUBGROUPS + selectVariant(source, { SUBGROUPS: true }, 'softmax_subgroup') }),
+};
+export const softmaxKernel = softmaxKernels.workgroup;
 
 const WORKGROUP = 256;
 
@@ -17,7 +25,7 @@ export function softmaxThreadsPerRow(cols: number): number {
 }
 
 /** Records y = softmax(x) over the last dimension of x (any rank ≥ 1); returns y, shaped like x. */
-export function softmax(plan: Plan, x: TensorRef, label = 'softmax'): TensorRef {
+export function softmax(plan: Plan, x: TensorRef, label = 'softmax', reduce?: RowReduce): TensorRef {
   if (x.dtype !== 'f32') throw new Error(`${label}: expects an f32 tensor, got '${x.label}' ${shapeString(x.shape)} ${x.dtype}`);
   if (x.shape.length < 1) throw new Error(`${label}: expects a tensor with a last dimension, got '${x.label}' ${shapeString(x.shape)}`);
   const cols = x.shape[x.shape.length - 1]!;
@@ -26,7 +34,7 @@ export function softmax(plan: Plan, x: TensorRef, label = 'softmax'): TensorRef 
   const tpr = softmaxThreadsPerRow(cols);
   const y = intermediate(plan, x.shape, 'f32', label);
   dispatch(plan, {
-    kernel: softmaxKernel, label,
+    kernel: softmaxKernels[rowReduce(plan, label, reduce)], label,
     bindings: { x, y },
     elements: { x: count, y: count },
     constants: { ROWS: rows, C: cols, TPR: tpr },

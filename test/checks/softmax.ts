@@ -1,6 +1,7 @@
 import { softmax, softmaxReference } from '../../src/kernels/softmax.js';
 import { runOnce } from '../../src/runtime/run-once.js';
-import { compare, randomArray, rng, type KernelCheck } from './harness.js';
+import { compare, needsSubgroups, randomArray, rng, type KernelCheck } from './harness.js';
+import { ROW_REDUCES } from '../../src/kernels/layernorm.js';
 
 interface Case {
   rows: number;
@@ -34,11 +35,14 @@ const cases: Case[] = [
   { rows: 4, cols: 33, make: (r, c, s) => randomArray(r * c, s, -800, 800), what: 'uniform ±800' },
 ];
 
-export const checks: KernelCheck[] = cases.map(({ rows, cols, make, what }, i) => ({
-  name: `softmax [${rows}, ${cols}]${what ? ` ${what}` : ''}`,
+// Every case runs for both reductions (the subgroup one applies to rows of ≥ 1024 values: cols 1025, 4099).
+export const checks: KernelCheck[] = ROW_REDUCES.flatMap((reduce) => cases.map(({ rows, cols, make, what }, i): KernelCheck => ({
+  name: `softmax ${reduce} [${rows}, ${cols}]${what ? ` ${what}` : ''}`,
   async run(gpu) {
+    const skip = needsSubgroups(gpu, this.name, reduce);
+    if (skip) return skip;
     const x = (make ?? ((r: number, c: number, s: number) => randomArray(r * c, s, -4, 4)))(rows, cols, 300 + i);
-    const out = await runOnce(gpu, { x: { data: x, shape: [rows, cols] } }, (plan, { x }) => ({ y: softmax(plan, x!) }));
+    const out = await runOnce(gpu, { x: { data: x, shape: [rows, cols] } }, (plan, { x }) => ({ y: softmax(plan, x!, 'softmax', reduce) }));
     return compare(this.name, out.y as Float32Array, softmaxReference(x, rows, cols));
   },
-}));
+})));
