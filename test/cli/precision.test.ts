@@ -34,7 +34,8 @@ describe('selfcheck --precision selects checks by name', () => {
     const f16 = checksForPrecision(modules, 'f16').flatMap((m) => m.checks.map((c) => c.name));
     const f32 = checksForPrecision(modules, 'f32').flatMap((m) => m.checks.map((c) => c.name));
     const all = checksForPrecision(modules, 'auto').flatMap((m) => m.checks.map((c) => c.name));
-    for (const prefix of ['matmul f16 tiled:', 'matmul f16 tiled64:', 'attention f16 fused', 'layernorm f16 out', 'rmsnorm f16 out', 'qkRmsNorm f16']) {
+    const norms = ['layernorm f16 out', 'rmsnorm f16 out', 'qkRmsNorm f16'].flatMap((p) => ['subgroup', 'workgroup'].map((v) => p.replace(' ', ` ${v} `)));
+    for (const prefix of ['matmul f16 tiled:', 'matmul f16 tiled64:', 'attention f16 fused', ...norms]) {
       expect(f16.some((n) => n.startsWith(prefix)), prefix).toBe(true);
     }
     expect(f16.every(isF16Check)).toBe(true);
