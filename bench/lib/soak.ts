@@ -16,6 +16,7 @@ import type { DecodedImage } from '../../src/model/image.js';
 import { describeAdapter } from './adapter.js';
 import { median, now, percentile } from './stats.js';
 import type { BenchOptions, BenchRecord, Runner, SoakSample } from './types.js';
+import { rng } from '../../src/runtime/rng.js';
 
 export interface SoakContext {
   gpu: Gpu;
@@ -36,16 +37,11 @@ interface SoakCase { name: string; image: DecodedImage; opts: EmbedOptions }
 const QUICK_BUDGETS = { planCacheBytes: 256 * 2 ** 10, preprocessCacheBytes: 256 * 2 ** 10 };
 const STOP_AFTER_ERRORS = 20;
 
-/** Deterministic noise image (xorshift32), different per size. */
+/** Deterministic noise image, different per size (the package's seeded rng). */
 function noiseImage(width: number, height: number): DecodedImage {
+  const r = rng(width * 7919 + height * 104729);
   const data = new Uint8Array(width * height * 4);
-  let s = (width * 7919 + height * 104729) >>> 0 || 1;
-  for (let i = 0; i < data.length; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    data[i] = s & 255;
-  }
+  for (let i = 0; i < data.length; i++) data[i] = Math.floor(r() * 256);
   return { data, width, height, name: `noise ${width}×${height}` };
 }
 
