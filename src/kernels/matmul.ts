@@ -1,14 +1,13 @@
 // Linear layers: Y = epilogue(X·Wᵀ + b) with W in PyTorch (out,in) layout, fused GELU and
 // residual + layer-scale epilogues. X and Y may be f16 (precision 'f16': f16 operands in memory and
-// in the workgroup tiles, f32 products and sums), in 'tiled' and 'tiled64'. Versions: 'tiled' (shaders/matmul.wgsl, 64×128 output tiles, the
-// default), 'tiled64' (the same shader with 64×64 tiles: twice the workgroups, for grids that would
-// not fill a GPU; which shapes want it is for the GPU benchmark to say) and 'naive'
-// (shaders/matmul_naive.wgsl, one output per thread, kept as the simple reference).
+// in the workgroup tiles, f32 products and sums) in the tiled versions. The versions are listed in
+// MATMUL_VERSIONS below (src/runtime/versions.ts explains the tables).
 import tiledSource from '../../shaders/matmul.wgsl?raw';
 import naiveSource from '../../shaders/matmul_naive.wgsl?raw';
 import { defineKernel, type Kernel } from '../runtime/kernel.js';
-import { dispatch, hostConstant, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
+import { dispatch, hostConstant, input, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import { numel, shapeString } from '../runtime/tensor.js';
+import { chooseVersion, type VersionTable } from '../runtime/versions.js';
 import { selectVariant, type VariantFlags } from '../runtime/wgsl-variants.js';
 import { ceilDiv } from './dispatch.js';
 import { WGSL_ENABLE_F16, WGSL_GELU as geluLib, WGSL_TO_F16, WGSL_UNPACK_BF16 as unpackBf16Lib, WGSL_UNPACK_F16 as unpackF16Lib } from './wgsl-lib.js';
@@ -26,7 +25,7 @@ export interface MatmulOptions {
   epilogue?: MatmulEpilogue;
   /** Y = r + scale ⊙ activation(X·Wᵀ + b): r [..., Nout] like the output, scale [Nout]. */
   residual?: { r: TensorRef; scale: TensorRef };
-  /** Kernel version (default 'tiled'); 'tiled64' halves the tile width; 'naive' is the reference (f32 X and Y only). */
+  /** Kernel version (MATMUL_VERSIONS); default: the device's tuned choice, else the table's heuristic. */
   version?: MatmulVersion;
   /** Y's element type (default 'f32'). 'f16' needs shader-f16; a value beyond ±65504 is stored as ±inf. */
   out?: ActDType;
@@ -86,6 +85,41 @@ export function matmulFlops(M: number, N: number, K: number): number {
   return 2 * M * N * K;
 }
 
+/** What picks a matmul version: the op's sizes and dtypes (the tuning key). */
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  w: MatmulWeightDType;
+  x: ActDType;
+  y: ActDType;
+  epilogue: MatmulEpilogue;
+  residual: boolean;
+  bias: boolean;
+}
+
+const f32Only = (_gpu: unknown, s: MatmulShape): string | null =>
+  s.x === 'f16' || s.y === 'f16' ? "the 'naive' version is the f32 reference (f16 X or Y needs a tiled version)" : null;
+
+/** Every matmul version, one row each: the recorder, checks, bench, selfcheck and tuner read this. */
+export const MATMUL_VERSIONS: VersionTable<MatmulShape> = {
+  kernel: 'matmul',
+  versions: [
+    { name: 'tiled', summary: 'shaders/matmul.wgsl, 64×128 output tiles, 4×8 per thread: the default' },
+    { name: 'tiled64', summary: 'the same shader with 64×64 tiles: twice the workgroups, for grids that would not fill a GPU' },
+    { name: 'naive', summary: 'shaders/matmul_naive.wgsl, one output per thread: the simple reference, f32 only', unavailable: f32Only },
+  ],
+  heuristic: () => 'tiled',
+  key: (s) => `M${s.M} N${s.N} K${s.K} w${s.w} x${s.x} y${s.y}${s.epilogue === 'gelu' ? ' gelu' : ''}${s.residual ? ' residual' : ''}${s.bias ? ' bias' : ''}`,
+  trial(plan, s, version) {
+    const x = input(plan, 'x', [s.M, s.K], s.x);
+    const w = input(plan, 'w', [s.N, s.K], s.w);
+    const bias = s.bias ? input(plan, 'bias', [s.N], 'f32') : null;
+    const residual = s.residual ? { r: input(plan, 'r', [s.M, s.N], 'f32'), scale: input(plan, 'scale', [s.N], 'f32') } : undefined;
+    return matmul(plan, x, w, bias, { epilogue: s.epilogue, out: s.y, version: version as MatmulVersion, ...(residual ? { residual } : {}), label: `matmul ${version}` });
+  },
+};
+
 function requireF32(op: string, what: string, t: TensorRef, shapeOk: boolean, want: string, dtypes: readonly string[] = ['f32']): void {
   if (!dtypes.includes(t.dtype) || !shapeOk) {
     throw new Error(`${op}: ${what} '${t.label}' must be ${dtypes.join(' or ')} ${want}, got ${shapeString(t.shape)} ${t.dtype}`);
@@ -123,11 +157,7 @@ function isWeightDType(d: string): d is MatmulWeightDType {
 export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef | null, opts: MatmulOptions = {}): TensorRef {
   const label = opts.label ?? 'matmul';
   const epilogue = opts.epilogue ?? 'none';
-  const version = opts.version ?? 'tiled';
   if (epilogue !== 'none' && epilogue !== 'gelu') throw new Error(`${label}: unknown epilogue '${String(epilogue)}' (use 'none' or 'gelu')`);
-  if (version !== 'tiled' && version !== 'tiled64' && version !== 'naive') {
-    throw new Error(`${label}: unknown version '${String(version)}' (use 'tiled', 'tiled64' or 'naive')`);
-  }
   if (!isWeightDType(w.dtype) || w.shape.length !== 2) {
     throw new Error(`${label}: w '${w.label}' must be f32, bf16 or f16 [Nout, K], got ${shapeString(w.shape)} ${w.dtype}`);
   }
@@ -151,6 +181,8 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
 
   const vec4 = K % 4 === 0;
   const xDType = x.dtype as ActDType;
+  const shape: MatmulShape = { M, N, K, w: w.dtype, x: xDType, y: outDType, epilogue, residual: !!res, bias: !!bias };
+  const version = chooseVersion(plan, MATMUL_VERSIONS, shape, opts.version, label) as MatmulVersion;
   const kernel = matmulKernel({ version, vec4, wDType: w.dtype, x: xDType, y: outDType });
   const tileN = version === 'tiled64' ? 64 : MATMUL_TILE.N;
   const workgroups: [number, number] = version === 'naive'

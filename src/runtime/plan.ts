@@ -8,6 +8,7 @@ import { createBuffer, destroyBuffer, shapeString, tensorBytes, writeHost, type 
 import { createProfiler, type OpTime, type Profiler } from './profiler.js';
 import { bindingOffset, boundBytes, checkPlanLimits } from './limits.js';
 import { ByteLru } from './lru.js';
+import type { TunedVersions, VersionChoice } from './versions.js';
 
 export type TensorKind = 'input' | 'constant' | 'intermediate';
 
@@ -58,6 +59,10 @@ export interface Plan {
   constants: Map<number, Tensor>;
   /** Host data behind constant refs made by hostConstant: uploaded by compilePlan, owned by the plan. */
   hostData: Map<number, HostData>;
+  /** Tuned kernel versions for this device (versions.ts); ops without an explicit version use them. */
+  tunedVersions?: TunedVersions;
+  /** The version each versioned op recorded, and why (versions.ts chooseVersion). */
+  versionLog?: VersionChoice[];
 }
 
 /** Host arrays a plan can upload as a constant (small tables computed at record time). */

@@ -45,7 +45,7 @@ describe('matmul rejects bad input at record time', () => {
   });
   it('unknown version and epilogue are named', () => {
     const { plan, x, w } = setup();
-    expect(() => matmul(plan, x, w, null, { version: 'tiled32' as MatmulVersion })).toThrow(/unknown version 'tiled32' \(use 'tiled', 'tiled64' or 'naive'\)/);
+    expect(() => matmul(plan, x, w, null, { version: 'tiled32' as MatmulVersion })).toThrow(/unknown matmul version 'tiled32' \(one of: tiled, tiled64, naive\)/);
     expect(() => matmul(plan, x, w, null, { epilogue: 'relu' as MatmulEpilogue })).toThrow(/unknown epilogue 'relu'/);
   });
   it('16-bit x is rejected (only w may be 16-bit)', () => {
