@@ -3,16 +3,18 @@
 //
 // Timing: per-dispatch GPU time from timestamp queries (compilePlan({profile: true})) when the adapter
 // has timestamp-query; otherwise wall clock of submit + onSubmittedWorkDone, said so in `timing`.
-import { attention } from '../../src/kernels/attention.js';
-import { layernorm } from '../../src/kernels/layernorm.js';
-import { matmul, matmulFlops, type MatmulVersion } from '../../src/kernels/matmul.js';
-import { toHalfBits } from '../../src/runtime/dtype.js';
-import { rmsnorm } from '../../src/kernels/rmsnorm.js';
-import { softmax } from '../../src/kernels/softmax.js';
+import { attention, attentionReferenceRow } from '../../src/kernels/attention.js';
+import { layernorm, layernormReference } from '../../src/kernels/layernorm.js';
+import { matmul, matmulFlops, matmulReference, type MatmulVersion } from '../../src/kernels/matmul.js';
+import { halfBitsToF32, toHalfBits } from '../../src/runtime/dtype.js';
+import { rmsnorm, rmsnormReference } from '../../src/kernels/rmsnorm.js';
+import { softmax, softmaxReference } from '../../src/kernels/softmax.js';
 import { describeAdapter } from './adapter.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { runPlan } from '../../src/runtime/executor.js';
-import { compilePlan, createPlan, disposePlan, hostConstant, output, type Plan, type TensorRef } from '../../src/runtime/plan.js';
+import { compilePlan, createPlan, disposePlan, hostConstant, output, type Plan } from '../../src/runtime/plan.js';
+import { f16Values, formatResult, RTOL_F16_OUT } from '../../test/checks/harness.js';
+import { checkSample, type CaseOutput } from './sample-check.js';
 import { median, now, percentile, randomArray } from './stats.js';
 import type { BenchOptions, BenchRecord, Runner } from './types.js';
 
@@ -20,11 +22,17 @@ export interface KernelCase {
   name: string;
   /** matmul: how W is stored (absent: f32). */
   weights?: 'bf16' | 'f16';
+  /** f16: f16 activations (precision 'f16'; needs shader-f16), f32 sums. Absent: f32. */
+  precision?: 'f16';
   shape: string;
   flops: number;
   /** Unique bytes read + written by one call (for effective GB/s). */
   bytes: number;
-  build(plan: Plan): TensorRef;
+  /**
+   * Records the op on random inputs; returns its output and the CPU reference of any of its elements.
+   * benchKernel checks a sample of the output against it before timing (a case cannot skip this).
+   */
+  build(plan: Plan): CaseOutput;
 }
 
 interface Dims { tag: string; D: number; I: number; heads: number; hd: number; qkvBias: boolean; norm: 'layernorm' | 'rmsnorm' }
@@ -35,32 +43,67 @@ const M6B: Dims = { tag: '6B', D: 3200, I: 12800, heads: 25, hd: 128, qkvBias: f
 
 let seed = 100;
 const data = (n: number, scale = 1) => randomArray(n, seed++, scale);
-const f32 = (plan: Plan, label: string, shape: number[], scale = 1) =>
-  hostConstant(plan, label, data(shape.reduce((a, b) => a * b, 1), scale), shape, 'f32');
+const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+/** An f32 input: the constant on the plan and the values the reference uses. */
+const f32 = (plan: Plan, label: string, shape: number[], scale = 1) => {
+  const values = data(count(shape), scale);
+  return { ref: hostConstant(plan, label, values, shape, 'f32'), values };
+};
+/** An f16 input (precision f16): the GPU gets the f16 bits, the reference the values they hold. */
+const f16 = (plan: Plan, label: string, shape: number[], scale = 1) => {
+  const { bits, values } = f16Values(data(count(shape), scale));
+  return { ref: hostConstant(plan, label, bits, shape, 'f16'), values };
+};
+/** An f16 output holds the f32 result rounded once: half an ulp (2^-11 relative) on top of the f32 error. */
+const F16_OUT = { atol: 5e-4, rtol: RTOL_F16_OUT, why: 'f16 output: inputs are f16 values, the only extra error is the final rounding (test/checks/harness.ts RTOL_F16_OUT)' };
 
 /**
  * qkv, proj, fc1, fc2 of one layer, with the model's epilogues (bias, GELU, residual + layer scale);
  * `weights`: W stored 16-bit (packed pairs widened in the kernel) instead of f32; `version`: another
- * matmul version than the default 'tiled' (named in the case).
+ * matmul version than the default 'tiled' (named in the case); `precision` f16: X f16, and Y f16
+ * where the model stores it (qkv, fc1; proj and fc2 add to the f32 residual stream).
  */
-function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 'f16', version?: MatmulVersion): KernelCase[] {
+function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 'f16', version?: MatmulVersion, precision?: 'f16'): KernelCase[] {
   const M = tokens * batch;
-  const linear = (which: string, K: number, N: number, bias: boolean, extra: 'none' | 'gelu' | 'residual'): KernelCase => ({
-    name: `matmul ${d.tag} ${which} B=${batch}${weights ? ` ${weights} W` : ''}${version ? ` ${version}` : ''}`,
-    ...(weights ? { weights } : {}),
-    shape: `M=${M} K=${K} N=${N}${bias ? ' +bias' : ''}${extra === 'gelu' ? ' +gelu' : extra === 'residual' ? ' +residual' : ''}`,
-    flops: matmulFlops(M, N, K),
-    bytes: 4 * (M * K + M * N + (bias ? N : 0) + (extra === 'residual' ? M * N + N : 0)) + (weights ? 2 : 4) * N * K,
-    build: (plan) => {
-      const x = f32(plan, 'x', [M, K], 2);
-      const w = weights
-        ? hostConstant(plan, 'w', toHalfBits(data(N * K, 0.04), weights), [N, K], weights)
-        : f32(plan, 'w', [N, K], 0.04);
-      const b = bias ? f32(plan, 'bias', [N], 0.04) : null;
-      const residual = extra === 'residual' ? { r: f32(plan, 'r', [M, N]), scale: f32(plan, 'scale', [N]) } : undefined;
-      return matmul(plan, x, w, b, { epilogue: extra === 'gelu' ? 'gelu' : 'none', residual, label: which, version });
-    },
-  });
+  const linear = (which: string, K: number, N: number, bias: boolean, extra: 'none' | 'gelu' | 'residual'): KernelCase => {
+    const yF16 = precision === 'f16' && extra !== 'residual';
+    return {
+      name: `matmul ${precision === 'f16' ? 'f16 ' : ''}${d.tag} ${which} B=${batch}${weights ? ` ${weights} W` : ''}${version ? ` ${version}` : ''}`,
+      ...(weights ? { weights } : {}),
+      ...(precision ? { precision } : {}),
+      shape: `M=${M} K=${K} N=${N}${bias ? ' +bias' : ''}${extra === 'gelu' ? ' +gelu' : extra === 'residual' ? ' +residual' : ''}`,
+      flops: matmulFlops(M, N, K),
+      bytes: (precision === 'f16' ? 2 : 4) * M * K + (yF16 ? 2 : 4) * M * N + 4 * ((bias ? N : 0) + (extra === 'residual' ? M * N + N : 0)) + (weights ? 2 : 4) * N * K,
+      build: (plan) => {
+        const x = precision === 'f16' ? f16(plan, 'x', [M, K], 2) : f32(plan, 'x', [M, K], 2);
+        let w: { ref: ReturnType<typeof hostConstant>; values: Float32Array };
+        if (weights) {
+          const bits = toHalfBits(data(N * K, 0.04), weights);
+          w = { ref: hostConstant(plan, 'w', bits, [N, K], weights), values: halfBitsToF32(bits, weights) };
+        } else {
+          w = f32(plan, 'w', [N, K], 0.04);
+        }
+        const b = bias ? f32(plan, 'bias', [N], 0.04) : null;
+        const res = extra === 'residual' ? { r: f32(plan, 'r', [M, N]), scale: f32(plan, 'scale', [N]) } : undefined;
+        const epilogue = extra === 'gelu' ? 'gelu' as const : 'none' as const;
+        const y = matmul(plan, x.ref, w.ref, b?.ref ?? null, {
+          epilogue, label: which, version, out: yF16 ? 'f16' : 'f32', residual: res ? { r: res.r.ref, scale: res.scale.ref } : undefined,
+        });
+        return {
+          y,
+          ...(yF16 ? { tolerance: F16_OUT } : {}),
+          // One dot product per sampled element: row m of X with row n of W.
+          reference: (indices) => Float64Array.from(indices, (i) => {
+            const m = Math.floor(i / N);
+            const n = i % N;
+            return matmulReference(x.values.subarray(m * K, (m + 1) * K), w.values.subarray(n * K, (n + 1) * K), b ? [b.values[n]!] : null, 1, 1, K, {
+              epilogue, residual: res ? { r: [res.r.values[i]!], scale: [res.scale.values[n]!] } : undefined,
+            })[0]!;
+          }),
+        };
+      },
+    };
+  };
   return [
     linear('qkv', d.D, 3 * d.D, d.qkvBias, 'none'),
     linear('proj', d.D, d.D, true, 'residual'),
@@ -69,14 +112,52 @@ function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 
   ];
 }
 
-function attentionCase(tag: string, n: number, heads: number, hd: number, batch: number, version: 'fused' | 'unfused' = 'fused'): KernelCase {
+function attentionCase(tag: string, n: number, heads: number, hd: number, batch: number, version: 'fused' | 'unfused' = 'fused', precision?: 'f16'): KernelCase {
   const D = heads * hd;
+  const el = precision === 'f16' ? 2 : 4;
   return {
-    name: `attention ${tag} hd${hd}${version === 'unfused' ? ' unfused' : ''} B=${batch}`,
+    name: `attention ${precision === 'f16' ? 'f16 ' : ''}${tag} hd${hd}${version === 'unfused' ? ' unfused' : ''} B=${batch}`,
+    ...(precision ? { precision } : {}),
     shape: `B=${batch} N=${n} heads=${heads} hd=${hd}`,
     flops: 4 * batch * heads * n * n * hd,
-    bytes: 4 * (batch * n * 3 * D + batch * n * D),
-    build: (plan) => attention(plan, f32(plan, 'qkv', [batch, n, 3 * D], 2), { heads, headDim: hd, version }),
+    bytes: el * (batch * n * 3 * D + batch * n * D),
+    build: (plan) => {
+      const qkv = (precision === 'f16' ? f16 : f32)(plan, 'qkv', [batch, n, 3 * D], 2);
+      const y = attention(plan, qkv.ref, { heads, headDim: hd, version });
+      return {
+        y,
+        ...(precision === 'f16' ? { tolerance: F16_OUT } : {}),
+        // One query row (token i, head h of batch b) per sampled element, computed once per row.
+        reference: (indices) => {
+          const rows = new Map<number, Float64Array>();
+          const scratch = new Float64Array(n);
+          return Float64Array.from(indices, (i) => {
+            const row = Math.floor(i / hd); // (b·n + token)·heads + h
+            let r = rows.get(row);
+            if (!r) {
+              const h = row % heads;
+              const bt = Math.floor(row / heads);
+              r = attentionReferenceRow(qkv.values, n, heads, hd, Math.floor(bt / n), bt % n, h, scratch);
+              rows.set(row, r);
+            }
+            return r[i % hd]!;
+          });
+        },
+      };
+    },
+  };
+}
+
+/** The reference of sampled elements of a [rows, C] row-wise op, one row at a time. */
+function perRow(C: number, rowReference: (row: number) => Float64Array): CaseOutput['reference'] {
+  return (indices) => {
+    const rows = new Map<number, Float64Array>();
+    return Float64Array.from(indices, (i) => {
+      const row = Math.floor(i / C);
+      let r = rows.get(row);
+      if (!r) rows.set(row, (r = rowReference(row)));
+      return r[i % C]!;
+    });
   };
 }
 
@@ -89,7 +170,12 @@ function normCase(kind: 'layernorm' | 'rmsnorm', tag: string, rows: number, C: n
     build: (plan) => {
       const x = f32(plan, 'x', [rows, C], 4);
       const w = f32(plan, 'weight', [C]);
-      return kind === 'layernorm' ? layernorm(plan, x, w, f32(plan, 'bias', [C]), 1e-6) : rmsnorm(plan, x, w, 1e-6);
+      const b = kind === 'layernorm' ? f32(plan, 'bias', [C]) : null;
+      const row = (r: number) => x.values.subarray(r * C, (r + 1) * C);
+      return {
+        y: b ? layernorm(plan, x.ref, w.ref, b.ref, 1e-6) : rmsnorm(plan, x.ref, w.ref, 1e-6),
+        reference: perRow(C, (r) => (b ? layernormReference(row(r), w.values, b.values, C, 1e-6) : rmsnormReference(row(r), w.values, C, 1e-6))),
+      };
     },
   };
 }
@@ -101,7 +187,10 @@ function softmaxCase(tag: string, heads: number, n: number, rows = n): KernelCas
     shape: `rows=${heads * rows} cols=${n}`,
     flops: 5 * heads * rows * n,
     bytes: 4 * 2 * heads * rows * n,
-    build: (plan) => softmax(plan, f32(plan, 'scores', [heads, rows, n], 8)),
+    build: (plan) => {
+      const x = f32(plan, 'scores', [heads, rows, n], 8);
+      return { y: softmax(plan, x.ref), reference: perRow(n, (r) => softmaxReference(x.values.subarray(r * n, (r + 1) * n), 1, n)) };
+    },
   };
 }
 
@@ -112,7 +201,10 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
       ...matmulCases(TINY, 257, 1),
       ...matmulCases(TINY, 257, 1, 'bf16'),
       ...matmulCases(TINY, 257, 1, undefined, 'tiled64').filter((c) => c.name.includes(' proj ')),
+      // precision f16 as the model runs it on this checkpoint (bf16 W as stored, f16 X).
+      ...matmulCases(TINY, 257, 1, 'bf16', undefined, 'f16'),
       attentionCase('tiny', 257, TINY.heads, TINY.hd, 1),
+      attentionCase('tiny', 257, TINY.heads, TINY.hd, 1, 'fused', 'f16'),
       attentionCase('N1025', 1025, 1, 64, 1),
       normCase('layernorm', 'D128', 1025, 128),
       normCase('rmsnorm', 'D128', 1025, 128),
@@ -125,6 +217,13 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
   cases.push(...matmulCases(M300, 1025, 1, 'f16'));
   // 64×64 tiles where 64×128 gives the fewest workgroups (B = 1: N = 1024 is 136 of them).
   for (const d of [M300, M6B]) cases.push(...matmulCases(d, 1025, 1, undefined, 'tiled64'));
+  // precision f16: f16 X (and Y where the model stores it) with f16 W, and with bf16 W as checkpoints ship.
+  for (const d of [M300, M6B]) for (const b of [1, 8]) cases.push(...matmulCases(d, 1025, b, 'f16', undefined, 'f16'));
+  cases.push(...matmulCases(M300, 1025, 1, 'bf16', undefined, 'f16'));
+  cases.push(
+    attentionCase('300M', 1025, 16, 64, 1, 'fused', 'f16'), attentionCase('300M', 1025, 16, 64, 8, 'fused', 'f16'),
+    attentionCase('6B', 1025, 25, 128, 1, 'fused', 'f16'), attentionCase('6B', 1025, 25, 128, 8, 'fused', 'f16'),
+  );
   cases.push(
     attentionCase('300M', 1025, 16, 64, 1), attentionCase('300M', 1025, 16, 64, 8),
     attentionCase('300M', 1025, 16, 64, 1, 'unfused'),
@@ -136,19 +235,28 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
   return cases;
 }
 
-/** Times one case; a failure becomes a record with `error` (the suite goes on). */
+/**
+ * Checks one case, then times it; a failure becomes a record with `error` (the suite goes on). The
+ * check runs the compiled plan once, reads the output back and compares a sample of it with the op's
+ * CPU reference (bench/lib/sample-check.ts): a wrong kernel is reported FAILED and never timed.
+ */
 export async function benchKernel(gpu: Gpu, c: KernelCase, opts: BenchOptions, runner: Runner): Promise<BenchRecord> {
   const base: BenchRecord = {
     suite: 'kernel', name: c.name, shape: c.shape, runtime: 'internvit-webgpu', runner, mode: opts.mode, ...(c.weights ? { weights: c.weights } : {}),
-    ...describeAdapter(gpu), dtype: 'f32', median_ms: null, p90_ms: null, gflops: null, gbps: null,
+    ...describeAdapter(gpu), dtype: c.precision ?? 'f32', median_ms: null, p90_ms: null, gflops: null, gbps: null,
     timing: '', runs: 0, date: new Date().toISOString(),
   };
   const timestamps = gpu.features.timestamps;
   let compiled;
   try {
     const plan = createPlan(gpu, c.name);
-    output(plan, 'y', c.build(plan));
+    const built = c.build(plan);
+    output(plan, 'y', built.y);
     compiled = await compilePlan(plan, { profile: timestamps });
+    const first = await runPlan(compiled, {}, { read: ['y'] });
+    const check = checkSample(c.name, built, first.y!, kernelSeed(c.name));
+    const checked = { samples: check.n, maxAbs: check.maxAbs, worstRatio: check.worstRatio, atol: check.atol, rtol: check.rtol };
+    if (!check.ok) return { ...base, check: checked, error: `FAILED the output check, not timed: ${formatResult(check)}` };
     const times: number[] = [];
     for (let i = 0; i < opts.warmup + opts.kernelRuns; i++) {
       const t = now();
@@ -163,7 +271,7 @@ export async function benchKernel(gpu: Gpu, c: KernelCase, opts: BenchOptions, r
       median_ms: med, p90_ms: percentile(times, 90),
       gflops: c.flops / med / 1e6, gbps: c.bytes / med / 1e6,
       timing: timestamps ? 'GPU time per call (timestamp queries)' : 'wall clock per call (submit + onSubmittedWorkDone; no timestamp-query)',
-      runs: times.length,
+      runs: times.length, check: checked,
       dispatches: compiled.plan.ops.filter((o) => o.type === 'dispatch').length,
     };
   } catch (e) {
@@ -171,6 +279,13 @@ export async function benchKernel(gpu: Gpu, c: KernelCase, opts: BenchOptions, r
   } finally {
     if (compiled) disposePlan(compiled);
   }
+}
+
+/** A case's sample seed: from its name, so a case checks the same elements in every run. */
+function kernelSeed(name: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return h >>> 0;
 }
 
 export async function runKernelSuite(

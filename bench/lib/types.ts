@@ -71,6 +71,16 @@ export interface SoakResult {
   buffers_created: number;
 }
 
+/** A kernel case's output check (bench/lib/sample-check.ts): worstRatio ≤ 1 passed. */
+export interface KernelSampleCheck {
+  samples: number;
+  maxAbs: number;
+  /** Worst |got − want| / (atol + rtol·|want|) over the sample. */
+  worstRatio: number;
+  atol: number;
+  rtol: number;
+}
+
 export interface BenchRecord {
   suite: 'kernel' | 'model' | 'dataset' | 'soak';
   /** e.g. "matmul 300M fc1 B=1" or "internvit-tiny 224px B=1". */
@@ -83,12 +93,19 @@ export interface BenchRecord {
   /** The adapter as the runtime saw it (vendor, architecture, device/description). */
   adapter: string;
   adapter_type: 'software' | 'hardware';
-  /** Arithmetic precision (f32 throughout today). */
-  dtype: 'f32' | 'f16';
+  /**
+   * Arithmetic: f32; f16 (ours at precision f16: f16 activations, f32 sums; the peer on an fp16 ONNX
+   * export); PyTorch anchors also tf32 (TF32 tensor-core matmuls) and bf16 (autocast).
+   */
+  dtype: 'f32' | 'f16' | 'tf32' | 'bf16';
   /** Ours: how the linear layers' weights (matmul W) are stored on the GPU; absent = f32. */
   weights?: 'f32' | 'bf16' | 'f16';
   /** Ours, model suite: the arithmetic (load option precision, resolved); absent = f32. */
   precision?: 'f32' | 'f16';
+  /** Ours, model suite: the --precision options this measurement stands for (e.g. ['f16', 'auto']). */
+  precision_asked?: Precision[];
+  /** Kernels: the sample of the output checked against the CPU reference before timing. */
+  check?: KernelSampleCheck;
   /** Steady state (kernels: GPU time per dispatch; model: wall clock per forward incl. readback). */
   median_ms: number | null;
   p90_ms: number | null;

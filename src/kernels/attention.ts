@@ -167,34 +167,44 @@ function attentionUnfused(plan: Plan, qkv: TensorRef, batch: number, n: number, 
 export function attentionReference(qkv: ArrayLike<number>, batch: number, n: number, heads: number, headDim: number): Float64Array {
   const d = heads * headDim;
   if (qkv.length !== batch * n * 3 * d) throw new Error(`attentionReference: ${qkv.length} values is not [${batch}, ${n}, ${3 * d}]`);
-  const scale = 1 / Math.sqrt(headDim);
   const out = new Float64Array(batch * n * d);
   const p = new Float64Array(n);
-  const q = new Float64Array(headDim);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
-      for (let i = 0; i < n; i++) {
-        const qAt = (b * n + i) * 3 * d + h * headDim;
-        for (let c = 0; c < headDim; c++) q[c] = qkv[qAt + c]! * scale;
-        let max = -Infinity;
-        for (let j = 0; j < n; j++) {
-          const kAt = (b * n + j) * 3 * d + d + h * headDim;
-          let s = 0;
-          for (let c = 0; c < headDim; c++) s += q[c]! * qkv[kAt + c]!;
-          p[j] = s;
-          if (s > max) max = s;
-        }
-        let sum = 0;
-        for (let j = 0; j < n; j++) sum += (p[j] = Math.exp(p[j]! - max));
-        const oAt = (b * n + i) * d + h * headDim;
-        for (let j = 0; j < n; j++) {
-          const w = p[j]! / sum;
-          const vAt = (b * n + j) * 3 * d + 2 * d + h * headDim;
-          for (let c = 0; c < headDim; c++) out[oAt + c] += w * qkv[vAt + c]!;
-        }
-      }
+      for (let i = 0; i < n; i++) out.set(attentionReferenceRow(qkv, n, heads, headDim, b, i, h, p), (b * n + i) * d + h * headDim);
     }
   }
   return out;
 }
 
+/**
+ * One query row of attentionReference: head h of token i in batch b (headDim values), in O(N·hd);
+ * the kernel bench checks a sample of rows of full-size outputs with it. `scratch`: N values to reuse.
+ */
+export function attentionReferenceRow(
+  qkv: ArrayLike<number>, n: number, heads: number, headDim: number, b: number, i: number, h: number, scratch = new Float64Array(n),
+): Float64Array {
+  const d = heads * headDim;
+  const scale = 1 / Math.sqrt(headDim);
+  const p = scratch;
+  const q = new Float64Array(headDim);
+  const out = new Float64Array(headDim);
+  const qAt = (b * n + i) * 3 * d + h * headDim;
+  for (let c = 0; c < headDim; c++) q[c] = qkv[qAt + c]! * scale;
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) {
+    const kAt = (b * n + j) * 3 * d + d + h * headDim;
+    let s = 0;
+    for (let c = 0; c < headDim; c++) s += q[c]! * qkv[kAt + c]!;
+    p[j] = s;
+    if (s > max) max = s;
+  }
+  let sum = 0;
+  for (let j = 0; j < n; j++) sum += (p[j] = Math.exp(p[j]! - max));
+  for (let j = 0; j < n; j++) {
+    const w = p[j]! / sum;
+    const vAt = (b * n + j) * 3 * d + 2 * d + h * headDim;
+    for (let c = 0; c < headDim; c++) out[c] += w * qkv[vAt + c]!;
+  }
+  return out;
+}
