@@ -4,7 +4,7 @@
 //
 // Options are the page's query options (see bench/index.html), as flags:
 //   --quick --suites kernels,model --models tiny|300M,6B --sizes 224,448 --batches 1,8 --runs N
-//   --warmup N --kernels TEXT --weights auto|f32,bf16,f16 --no-peer --model-dir-300M URL
+//   --warmup N --kernels TEXT --weights auto|f32,bf16,f16 --precision f32,auto|f16 --no-peer --model-dir-300M URL
 // and for the runner: --gpu | --software (Chromium adapter flags; default: INTERNVIT_GPU, else SwiftShader
 // unless Dawn in Node sees a hardware GPU), --timeout S (default 900 quick, 3600 full), --out DIR, --fresh.
 // Environment: those of scripts/chromium.ts (the launcher shared with the browser tests): INTERNVIT_GPU,

@@ -77,15 +77,16 @@ function render(): void {
   const recs = report.records;
   const models = modelRows(recs);
   table($('model-table'),
-    ['model', 'ours median / p90 ms', 'ours first run ms', 'peer median / p90 ms', 'peer first run ms', 'peer ÷ ours', 'outputs agree (rel)', 'GPU ms (profiled)', 'dispatches', 'submits', 'peak GPU MiB'],
-    models.map(({ name, ours: o, peer: p }) => {
+    ['model', 'weights', 'compute', 'ours median / p90 ms', 'ours first run ms', 'peer', 'peer median / p90 ms', 'peer first run ms', 'peer ÷ ours', 'outputs agree', 'GPU ms (profiled)', 'dispatches', 'submits', 'peak GPU MiB'],
+    models.map(({ name, weights, compute, ours: o, peer: p }) => {
       const agree = p?.agreement?.find((a) => a.against.startsWith('internvit-webgpu'));
       return [
-        name,
+        name, weights ?? '–', compute ?? '–',
         o?.error ? 'error' : `${fmt(o?.median_ms)} / ${fmt(o?.p90_ms)}`, fmt(o?.first_run_ms, 0),
+        p ? `${p.runtime}${p.dtype === 'f16' ? ' fp16' : ''}` : '–',
         p?.error ? 'error' : `${fmt(p?.median_ms)} / ${fmt(p?.p90_ms)}`, fmt(p?.first_run_ms, 0),
         o?.median_ms && p?.median_ms ? fmt(p.median_ms / o.median_ms) : '–',
-        agree ? `${agree.ok ? 'yes' : 'NO'} (${agree.rel.toExponential(1)})` : '–',
+        agree ? `${agree.ok ? 'yes' : 'NO'} (${agree.cosine !== undefined ? `cos ${agree.cosine.toFixed(5)}` : agree.rel.toExponential(1)})` : '–',
         fmt(o?.gpu_ms), o?.dispatches ?? '–', fmt(o?.submits, 0), o?.peak_gpu_bytes ? fmt(o.peak_gpu_bytes / 2 ** 20, 1) : '–',
       ];
     }));
@@ -100,14 +101,15 @@ function render(): void {
     return div;
   }));
   const kernels = recs.filter((r) => r.suite === 'kernel');
-  table($('kernel-table'), ['kernel', 'shape', 'median ms', 'p90 ms', 'GFLOP/s', 'GB/s', 'timing'],
-    kernels.map((r) => [r.name, r.shape, r.error ? 'error' : fmt(r.median_ms, 3), fmt(r.p90_ms, 3), fmt(r.gflops), fmt(r.gbps), r.timing]));
+  table($('kernel-table'), ['kernel', 'shape', 'checked (worst % of tolerance)', 'median ms', 'p90 ms', 'GFLOP/s', 'GB/s', 'timing'],
+    kernels.map((r) => [r.name, r.shape, r.check ? `${r.check.worstRatio <= 1 ? '' : 'FAILED '}${r.check.samples} (${(100 * r.check.worstRatio).toFixed(0)}%)` : '–',
+      r.error ? 'error' : fmt(r.median_ms, 3), fmt(r.p90_ms, 3), fmt(r.gflops), fmt(r.gbps), r.timing]));
   $('model-chart').innerHTML = models.length ? modelChartSvg(recs) : '';
   $('kernel-chart').innerHTML = kernels.length ? kernelChartSvg(recs) : '';
   $('errors').replaceChildren(...recs.filter((r) => r.error).map((r) =>
     Object.assign(document.createElement('li'), { className: 'err', textContent: `${r.runtime} ${r.name}: ${r.error}` })));
   if (recs.some((r) => r.adapter_type === 'software')) {
-    $('software').innerHTML = '<p class="warn"><b>Software adapter</b> (SwiftShader on the CPU): these numbers check that everything runs and compare the two runtimes on the same adapter; they say nothing about GPU speed.</p>';
+    $('software').innerHTML = '<p class="warn"><b>Software adapter</b> (SwiftShader or lavapipe, on the CPU): these numbers check that everything runs and compare the two runtimes on the same adapter; they say nothing about GPU speed.</p>';
   }
 }
 

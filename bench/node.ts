@@ -19,10 +19,12 @@
 //   --runner NAME           label of the records (node, gpu-script)
 //   --require-hardware      fail unless the adapter is a hardware GPU (the GPU script)
 //   --peak-tflops N         the GPU's float32 peak: kernel records get the fraction of it they reach
-//   --precision f32,f16     our model runs per storage, one per precision (default f32; auto = f16 where the
-//                           adapter has shader-f16; f16 without it is an error record)
+//   --precision f32,f16,auto  our model runs per storage, one per distinct precision (default f32,auto:
+//                           auto = f16 where the adapter has shader-f16, measured once with what it resolves to;
+//                           f16 without shader-f16 is an error record). The peer runs once per precision: f32 on
+//                           model[-S].onnx, f16 on model[-S]-fp16.onnx (reference/export_onnx.py --fp16)
 //   --weights f32,bf16,f16  our model runs, one per storage of the linear weights (auto = as in the checkpoint;
-//                           quick default auto, full default f32,bf16); the arithmetic is f32 in every run
+//                           quick default auto, full default f32,bf16)
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
   const save = () => writeResults(outDir, mergeResults(old, {
     runner, mode: opts.mode, command: `${runner === 'node' ? 'npm run bench:node --' : 'node bench-node.mjs'} ${process.argv.slice(2).join(' ')}`.trim(),
     seconds: (Date.now() - started) / 1000, adapter: adapterLine, suites: recordSuites(opts.suites),
-    environment: `Node ${process.version}, Dawn (webgpu npm package); adapter shader-f16: ${gpu.features.shaderF16 ? 'yes' : 'no'} (unused: the arithmetic is f32)`,
+    environment: `Node ${process.version}, Dawn (webgpu npm package); adapter shader-f16: ${gpu.features.shaderF16 ? 'yes' : 'no'}; precision ${opts.precisions.join(', ')}`,
     date: new Date(started).toISOString(),
   }, [...included, ...fresh], args.has('append')));
   const onRecord = async (r: BenchRecord) => {

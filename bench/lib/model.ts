@@ -7,7 +7,7 @@ import { openSafetensors } from '../../src/runtime/safetensors.js';
 import { checkpointConfig, type InternVitConfig } from '../../src/model/config.js';
 import { gflopsPerImage, presetConfig } from '../../src/model/presets.js';
 import { linearWeightDType, loadWeights, type WeightStorage } from '../../src/model/weights.js';
-import { resolvePrecision } from '../../src/model/precision.js';
+import { F16_COSINE_MIN, resolvePrecision, tokenCosine, type Precision } from '../../src/model/precision.js';
 import {
   disposeEncoder, encode, encoderFromWeights, randomEncoder, recordForward, type InternVitEncoder,
 } from '../../src/model/internvit.js';
@@ -138,10 +138,17 @@ function takeRows(data: Float32Array, rows: number, batch: number): Float32Array
   return out;
 }
 
-function agreement(against: string, got: Float32Array, want: Float32Array): Agreement {
+/**
+ * How two outputs agree. f32 on both sides: max|Δ| / max|want| ≤ AGREEMENT_REL. With an f16 side the
+ * elementwise bound is the wrong yardstick: the f16 contract applies (every token's cosine ≥
+ * F16_COSINE_MIN, no non-finite value), with the relative error still reported.
+ */
+function agreement(against: string, got: Float32Array, want: Float32Array, f16 = false, dim = 0): Agreement {
   const { maxAbs, maxRef } = compareArrays(got, want);
   const rel = maxAbs / (maxRef || 1);
-  return { against, maxAbs, rel, ok: rel <= AGREEMENT_REL };
+  if (!f16) return { against, maxAbs, rel, ok: rel <= AGREEMENT_REL };
+  const cos = tokenCosine(got, want, dim);
+  return { against, maxAbs, rel, cosine: cos.min, ok: cos.nonFinite === 0 && cos.min >= F16_COSINE_MIN };
 }
 
 function profileRows(ops: { kernel: string; ms: number; flops?: number }[]): OpProfileRow[] {
@@ -191,16 +198,29 @@ export async function runModelSuite(ctx: ModelSuiteContext, specs: ModelSpec[]):
       continue;
     }
     try {
-      // One load per distinct storage ('auto' resolves to the checkpoint's dtype). The peer runs right
-      // after the first, so a run cut short by a time limit still has the comparison.
+      // One load per distinct storage ('auto' resolves to the checkpoint's dtype).
       const storages = [...new Set(opts.weights.map((w) => resolvedStorage(src, w)))];
-      // Each storage at each precision ('auto' resolved here; 'f16' without shader-f16 is an error record).
-      const precisionErrors: string[] = [];
-      const precisions = [...new Set(opts.precisions.map((p) => {
-        try { return resolvePrecision(gpu, p); } catch (e) { precisionErrors.push(errText(e)); return null; }
-      }))].filter((p): p is 'f32' | 'f16' => p !== null);
-      for (const e of precisionErrors) await emit({ ...errorRecord(ctx, spec.label, '', 'internvit-webgpu', e), precision: 'f16' });
-      const runs = storages.flatMap((weights) => precisions.map((precision) => ({ weights, precision })));
+      // Each storage at each distinct precision: 'auto' resolves here and shares the run of what it
+      // resolves to (the record lists every option it stands for); 'f16' without shader-f16 is an
+      // error record, for ours and for the peer's fp16 run.
+      const asked = new Map<'f32' | 'f16', Precision[]>();
+      for (const p of opts.precisions) {
+        try {
+          const r = resolvePrecision(gpu, p);
+          asked.set(r, [...(asked.get(r) ?? []), p]);
+        } catch (e) {
+          await emit({ ...errorRecord(ctx, spec.label, '', 'internvit-webgpu', errText(e)), dtype: 'f16', precision: 'f16', precision_asked: [p] });
+        }
+      }
+      // Without shader-f16 ('f16' failed above, 'auto' fell back to f32) the peer's fp16 rows say why.
+      if (opts.peer && !gpu.features.shaderF16 && opts.precisions.some((p) => p !== 'f32')) {
+        for (const c of configs(opts)) {
+          await emit({ ...errorRecord(ctx, c.name(spec), c.shapeText, ctx.peer?.runtime ?? peerRuntime(runner),
+            `fp16 not run: the adapter has no 'shader-f16' (WebGPU's f16 arithmetic), so no runtime computes in f16 on it`), dtype: 'f16' });
+        }
+      }
+      const runs = storages.flatMap((weights) => [...asked.keys()].map((precision) => ({ weights, precision })));
+      // Our first output per configuration and precision: what the peer of that precision is compared with.
       const oursOut = new Map<string, Float32Array | null>();
       // Pixels and reference outputs are read once per configuration, for every storage and the peer.
       const inputCache = new Map<string, Promise<Inputs>>();
@@ -208,23 +228,30 @@ export async function runModelSuite(ctx: ModelSuiteContext, specs: ModelSpec[]):
         if (!inputCache.has(c.key)) inputCache.set(c.key, inputsFor(src.ckpt?.store ?? null, src.config, sourceName(spec), c.size, c.batch));
         return inputCache.get(c.key)!;
       };
-      for (const [i, { weights, precision }] of runs.entries()) {
+      const peerDone = new Set<'f32' | 'f16'>();
+      for (const { weights, precision } of runs) {
         let loaded: Loaded;
         try {
           loaded = await loadModel(gpu, src, weights, precision);
         } catch (e) {
-          await emit({ ...errorRecord(ctx, spec.label, '', 'internvit-webgpu', `could not load the model (${weights} weights, precision ${precision}): ${errText(e)}`), weights, precision });
+          await emit({ ...errorRecord(ctx, spec.label, '', 'internvit-webgpu', `could not load the model (${weights} weights, precision ${precision}): ${errText(e)}`), weights, precision, dtype: precision });
           continue;
         }
         try {
           for (const c of configs(opts)) {
             const { pixels, expected } = await inputs(c);
             log(`model ${spec.label} ${c.size}px B=${c.batch}, ${weights} weights, precision ${precision}`);
-            const ours = await measureOurs(ctx, loaded, c.name(spec), c.shapeText, c.shape, pixels, expected);
+            const ours = await measureOurs(ctx, loaded, c.name(spec), c.shapeText, c.shape, pixels, expected, asked.get(precision)!);
             await emit(ours.record);
-            if (!oursOut.has(c.key)) oursOut.set(c.key, ours.output);
+            const key = `${c.key}|${precision}`;
+            if (!oursOut.has(key)) oursOut.set(key, ours.output);
           }
-          if (i === 0) await runPeer(ctx, src, loaded, oursOut, inputs, emit);
+          // The peer of this precision right after our first run of it, so a run cut short by a time
+          // limit still has the comparison.
+          if (!peerDone.has(precision)) {
+            peerDone.add(precision);
+            await runPeer(ctx, src, loaded, precision, oursOut, inputs, emit);
+          }
         } finally {
           disposeEncoder(loaded.encoder);
         }
@@ -256,20 +283,25 @@ async function inputsFor(store: CheckpointStore | null, config: InternVitConfig,
   return { pixels, expected: exp ? { file: exp.file, data: takeRows(exp.data, exp.shape[0]!, batch) } : null };
 }
 
-/** The ONNX Runtime peer on every configuration, compared with our first load's outputs. */
+/**
+ * The ONNX Runtime peer on every configuration, compared with our first output of the same precision.
+ * f32: the folder's model[-S].onnx; f16: its fp16 export model[-S]-fp16.onnx (float32 input and
+ * outputs, everything inside fp16: reference/onnx_fp16.py).
+ */
 async function runPeer(
-  ctx: ModelSuiteContext, src: Source, loaded: Loaded, oursOut: Map<string, Float32Array | null>,
+  ctx: ModelSuiteContext, src: Source, loaded: Loaded, precision: 'f32' | 'f16', oursOut: Map<string, Float32Array | null>,
   inputs: (c: Config) => Promise<Inputs>, emit: (r: BenchRecord) => Promise<void>,
 ): Promise<void> {
   const { opts, runner } = ctx;
   if (!opts.peer) return;
+  const suffix = precision === 'f16' ? '-fp16' : '';
   for (const c of configs(opts)) {
     const name = c.name(src.spec);
     if (!ctx.peer) {
-      await emit(errorRecord(ctx, name, c.shapeText, runner === 'browser' ? 'onnxruntime-web' : 'onnxruntime-node', ctx.peerError ?? 'no peer'));
+      await emit({ ...errorRecord(ctx, name, c.shapeText, peerRuntime(runner), ctx.peerError ?? 'no peer'), dtype: precision });
       continue;
     }
-    const onnxFiles = c.size === src.config.imageSize ? [`model-${c.size}.onnx`, 'model.onnx'] : [`model-${c.size}.onnx`];
+    const onnxFiles = [`model-${c.size}${suffix}.onnx`, ...(c.size === src.config.imageSize ? [`model${suffix}.onnx`] : [])];
     let onnx: Uint8Array | null = null;
     let onnxFile = '';
     for (const f of onnxFiles) {
@@ -277,16 +309,18 @@ async function runPeer(
       if (onnx) { onnxFile = f; break; }
     }
     if (!onnx) {
-      await emit(errorRecord(ctx, name, c.shapeText, ctx.peer.runtime,
-        `no ONNX export of these weights at ${c.size}px (${loaded.source}; looked for ${onnxFiles.join(', ')}). ` +
-        `Make one with: python3 reference/export_onnx.py --random ${src.spec.key} --out DIR [--size ${c.size}], then --model-dir DIR`));
+      await emit({ ...errorRecord(ctx, name, c.shapeText, ctx.peer.runtime,
+        `no ${precision === 'f16' ? 'fp16 ' : ''}ONNX export of these weights at ${c.size}px (${loaded.source}; looked for ${onnxFiles.join(', ')}). ` +
+        `Make one with: python3 reference/export_onnx.py --random ${src.spec.key} --out DIR [--size ${c.size}]${precision === 'f16' ? ' --fp16' : ''}, then --model-dir DIR`), dtype: precision });
       continue;
     }
-    logLine(ctx, `peer ${name}`);
+    logLine(ctx, `peer ${name}${precision === 'f16' ? ' fp16' : ''}`);
     const { pixels, expected } = await inputs(c);
-    await emit(await measurePeer(ctx, ctx.peer, loaded, name, c.shapeText, c.shape, pixels, onnx, onnxFile, oursOut.get(c.key) ?? null, expected));
+    await emit(await measurePeer(ctx, ctx.peer, loaded, precision, name, c.shapeText, c.shape, pixels, onnx, onnxFile, oursOut.get(`${c.key}|${precision}`) ?? null, expected));
   }
 }
+
+const peerRuntime = (runner: Runner): Runtime => (runner === 'browser' ? 'onnxruntime-web' : 'onnxruntime-node');
 
 const logLine = (ctx: ModelSuiteContext, line: string) => ctx.log?.(line);
 
@@ -299,12 +333,13 @@ function errorRecord(ctx: ModelSuiteContext, name: string, shape: string, runtim
 
 async function measureOurs(
   ctx: ModelSuiteContext, m: Loaded, name: string, shapeText: string, shape: number[], pixels: Float32Array,
-  expected: { file: string; data: Float32Array } | null,
+  expected: { file: string; data: Float32Array } | null, asked: Precision[],
 ): Promise<{ record: BenchRecord; output: Float32Array | null }> {
   const { gpu, opts } = ctx;
+  const f16 = m.encoder.precision === 'f16';
   const base: BenchRecord = {
-    ...errorRecord(ctx, name, shapeText, 'internvit-webgpu', ''), weights: m.weights,
-    ...(m.encoder.precision === 'f16' ? { precision: 'f16' as const } : {}),
+    ...errorRecord(ctx, name, shapeText, 'internvit-webgpu', ''), weights: m.weights, dtype: m.encoder.precision,
+    ...(f16 ? { precision: 'f16' as const } : {}), precision_asked: asked,
   };
   delete base.error;
   const c = gpu.counters;
@@ -321,7 +356,7 @@ async function measureOurs(
     const peak = c.peakBytesLive;
     const output = result.lastHiddenState.data;
     const agreements: Agreement[] = [];
-    if (expected) agreements.push(agreement(`reference ${expected.file}`, output, expected.data));
+    if (expected) agreements.push(agreement(`reference ${expected.file}`, output, expected.data, f16, m.config.hiddenSize));
 
     let profile: OpProfileRow[] | undefined;
     let gpuMs: number | undefined;
@@ -355,10 +390,10 @@ async function measureOurs(
 }
 
 async function measurePeer(
-  ctx: ModelSuiteContext, peer: Peer, m: Loaded, name: string, shapeText: string, shape: number[], pixels: Float32Array,
+  ctx: ModelSuiteContext, peer: Peer, m: Loaded, precision: 'f32' | 'f16', name: string, shapeText: string, shape: number[], pixels: Float32Array,
   onnx: Uint8Array, onnxFile: string, ours: Float32Array | null, expected: { file: string; data: Float32Array } | null,
 ): Promise<BenchRecord> {
-  const base = errorRecord(ctx, name, shapeText, peer.runtime, '');
+  const base: BenchRecord = { ...errorRecord(ctx, name, shapeText, peer.runtime, ''), dtype: precision };
   delete base.error;
   let session: PeerSession | null = null;
   try {
@@ -370,8 +405,9 @@ async function measurePeer(
     const firstMs = now() - t1;
     const times = await timeRuns(async () => { out = await session!.run(pixels, shape); }, ctx.opts.runs, Math.max(0, ctx.opts.warmup - 1));
     const agreements: Agreement[] = [];
-    if (ours) agreements.push(agreement('internvit-webgpu (same run)', ours, out));
-    if (expected) agreements.push(agreement(`reference ${expected.file}`, out, expected.data));
+    const f16 = precision === 'f16';
+    if (ours) agreements.push(agreement(`internvit-webgpu (same run${f16 ? ', precision f16' : ''})`, ours, out, f16, m.config.hiddenSize));
+    if (expected) agreements.push(agreement(`reference ${expected.file}`, out, expected.data, f16, m.config.hiddenSize));
     const med = median(times);
     const adapter = peer.adapter?.();
     return {
@@ -385,7 +421,7 @@ async function measurePeer(
       note: `${m.source}/${onnxFile}; session creation (graph + weights to GPU) ${setupMs.toFixed(0)} ms${peer.note ? `; ${peer.note}` : ''}`,
     };
   } catch (e) {
-    return { ...base, error: `${peer.runtime} WebGPU EP failed: ${errText(e)}` };
+    return { ...base, error: `${peer.runtime} WebGPU EP failed${precision === 'f16' ? ` on ${onnxFile}` : ''}: ${errText(e)}` };
   } finally {
     await session?.release().catch(() => {});
   }

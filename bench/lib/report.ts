@@ -11,41 +11,74 @@ const cellText = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 const PEERS = new Set(['onnxruntime-web', 'onnxruntime-node']);
 
-type ModelRow = { key: string; runner: string; name: string; weights?: string; ours?: BenchRecord; peer?: BenchRecord; torch?: BenchRecord };
+type ModelRow = {
+  key: string; runner: string; name: string;
+  /** Ours: how the linear weights are stored; `compute`: the arithmetic, "(auto)" when 'auto' resolved to it. */
+  weights?: string; compute?: string;
+  ours?: BenchRecord; peer?: BenchRecord;
+  /** The PyTorch anchor of the row's arithmetic class (f32 rows: strict f32; f16 rows: bf16 autocast). */
+  torch?: BenchRecord;
+  /** Every PyTorch anchor of the configuration: f32, TF32, bf16 autocast. */
+  anchors: BenchRecord[];
+};
+
+const ANCHOR_ORDER = ['f32', 'tf32', 'bf16', 'f16'];
+const ANCHOR_LABEL: Record<string, string> = { f32: 'f32', tf32: 'TF32', bf16: 'bf16 autocast', f16: 'f16' };
+const isHalf = (dtype: string) => dtype === 'f16' || dtype === 'bf16';
 
 /**
- * Model records grouped by (runner, name, dtype): one row per weight storage of ours, each beside the
- * ONNX Runtime peer and PyTorch of that configuration (measured once, shown on every row).
+ * Model records grouped by configuration (runner, name): one row per weight storage and precision of
+ * ours, each beside the ONNX Runtime peer of the same arithmetic (f32, or the fp16 export for f16 rows)
+ * and the PyTorch anchors of that configuration (measured once, shown on every row). A peer without a
+ * row of ours of its arithmetic, or anchors without any of ours, get rows of their own.
  */
 export function modelRows(records: BenchRecord[]): ModelRow[] {
   const models = records.filter((x) => x.suite === 'model');
-  const base = (r: BenchRecord) => `${r.runner}|${r.name}|${r.dtype}`;
+  const config = (r: BenchRecord) => `${r.runner}|${r.name}`;
   const label = (r: BenchRecord) => (r.dtype === 'f32' ? r.name : `${r.name} ${r.dtype}`);
-  const others = new Map<string, { peer?: BenchRecord; torch?: BenchRecord }>();
+  const peers = new Map<string, BenchRecord>();
+  const anchors = new Map<string, BenchRecord[]>();
   for (const r of models) {
-    if (r.runtime === 'internvit-webgpu') continue;
-    const o = others.get(base(r)) ?? {};
-    if (PEERS.has(r.runtime)) o.peer = r;
-    else o.torch = r;
-    others.set(base(r), o);
+    if (PEERS.has(r.runtime)) peers.set(`${config(r)}|${r.dtype}`, r);
+    else if (r.runtime !== 'internvit-webgpu') anchors.set(config(r), [...(anchors.get(config(r)) ?? []), r]);
   }
+  for (const list of anchors.values()) list.sort((a, b) => ANCHOR_ORDER.indexOf(a.dtype) - ANCHOR_ORDER.indexOf(b.dtype));
+  const anchorFor = (list: BenchRecord[], dtype: string) => list.find((a) => isHalf(a.dtype) === isHalf(dtype));
+
   const rows = new Map<string, ModelRow>();
-  for (const r of models) {
-    const weights = r.runtime === 'internvit-webgpu' ? `${r.weights ?? 'f32'}${r.precision === 'f16' ? ' (f16 compute)' : ''}` : undefined;
-    const key = weights ? `${base(r)}|${weights}` : base(r);
-    const row = rows.get(key) ?? { key, runner: r.runner, name: label(r), weights, ...others.get(base(r)) };
-    if (r.runtime === 'internvit-webgpu') row.ours = r;
-    rows.set(key, row);
+  const oursDtypes = new Set<string>();
+  const oursConfigs = new Set<string>();
+  for (const r of models.filter((x) => x.runtime === 'internvit-webgpu')) {
+    const compute = `${r.dtype}${r.precision_asked?.includes('auto') ? ' (auto)' : ''}`;
+    const weights = r.weights ?? 'f32';
+    const key = `${config(r)}|${weights}|${compute}`;
+    const list = anchors.get(config(r)) ?? [];
+    rows.set(key, { key, runner: r.runner, name: r.name, weights, compute, ours: r, peer: peers.get(`${config(r)}|${r.dtype}`), torch: anchorFor(list, r.dtype), anchors: list });
+    oursDtypes.add(`${config(r)}|${r.dtype}`);
+    oursConfigs.add(config(r));
   }
-  // Peers and PyTorch appear on their configuration's rows of ours; alone only when ours has none.
-  const oursBases = new Set(models.filter((r) => r.runtime === 'internvit-webgpu').map(base));
-  return [...rows.values()].filter((row) => row.ours || !oursBases.has(row.key));
+  for (const [key, p] of peers) {
+    if (oursDtypes.has(key)) continue;
+    const list = anchors.get(config(p)) ?? [];
+    rows.set(key, { key, runner: p.runner, name: label(p), peer: p, torch: anchorFor(list, p.dtype), anchors: list });
+    oursConfigs.add(config(p));
+  }
+  for (const [key, list] of anchors) {
+    if (!oursConfigs.has(key)) rows.set(key, { key, runner: list[0]!.runner, name: list[0]!.name, torch: list[0], anchors: list });
+  }
+  return [...rows.values()];
 }
 
 function agreementText(r?: BenchRecord): string {
   const a = r?.agreement?.find((x) => x.against.startsWith('internvit-webgpu'));
   if (!a) return '–';
-  return `${a.ok ? 'yes' : '**NO**'} (${a.rel.toExponential(1)})`;
+  const how = a.cosine !== undefined ? `min token cos ${a.cosine.toFixed(5)}, rel ${a.rel.toExponential(1)}` : a.rel.toExponential(1);
+  return `${a.ok ? 'yes' : '**NO**'} (${how})`;
+}
+
+/** "f32 5.00 · TF32 2.10 · bf16 autocast 1.20" (ms), or – without anchors. */
+function anchorsText(list: BenchRecord[]): string {
+  return list.length ? list.map((a) => `${ANCHOR_LABEL[a.dtype] ?? a.dtype} ${a.error ? 'error' : fmt(a.median_ms)}`).join(' · ') : '–';
 }
 
 export function summaryMarkdown(records: BenchRecord[], header: string[] = []): string {
@@ -53,7 +86,7 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
   const adapters = [...new Set(records.map((r) => `${r.adapter} (${r.adapter_type}; ${r.runner})`))];
   lines.push(`Adapters: ${adapters.join('; ') || 'none'}.`, '');
   if (records.some((r) => r.adapter_type === 'software')) {
-    lines.push('> **Software adapter numbers** (SwiftShader, on the CPU): they check that the suite, our runtime and the',
+    lines.push('> **Software adapter numbers** (SwiftShader or lavapipe, on the CPU): they check that the suite, our runtime and the',
       '> peer run, and how we compare on the same adapter. They say nothing about speed on a GPU.', '');
   }
   const dates = records.map((r) => r.date).sort();
@@ -63,16 +96,19 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
   if (mrows.length) {
     lines.push('## Model: ours vs the ONNX Runtime WebGPU EP (same weights, same pixels, same adapter)', '',
       'Wall clock per forward, pixels in and `last_hidden_state` out on the host. "peer ÷ ours" > 1: we are faster.',
-      '"weights": how our linear layers\' weights are stored on the GPU; the arithmetic is f32 unless the row says "f16 compute" (precision f16: f16 activations, f32 sums); the peer\'s weights are f32.', '',
-      '| runner | model | weights | ours median / p90 ms | ours first run ms | peer | peer median / p90 ms | peer first run ms | peer ÷ ours | outputs agree (rel) | PyTorch CUDA ms | GFLOP/s (ours) | dispatches / submits | peak GPU MiB |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+      '"weights": how our linear layers\' weights are stored on the GPU. "compute": our arithmetic (precision f16: f16 activations and matmul/attention operands, f32 sums and norm/softmax statistics; "(auto)": what precision \'auto\' chose on this adapter). ' +
+      'The peer runs the same arithmetic: the f32 ONNX export on f32 rows, its fp16 export (fp16 weights and activations, f32 input and output) on f16 rows. ' +
+      'PyTorch CUDA: eager f32 (TF32 off), TF32 matmuls, and bf16 autocast, all on the same module.', '',
+      '| runner | model | weights | compute | ours median / p90 ms | ours first run ms | peer | peer median / p90 ms | peer first run ms | peer ÷ ours | outputs agree | PyTorch CUDA ms | GFLOP/s (ours) | dispatches / submits | peak GPU MiB |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const row of mrows) {
       const o = row.ours;
       const p = row.peer;
       const ratio = o?.median_ms && p?.median_ms ? (p.median_ms / o.median_ms).toFixed(2) : '–';
       const oursTime = o ? (o.error ? `error (below)` : `${fmt(o.median_ms)} / ${fmt(o.p90_ms)}`) : '–';
       const peerTime = p ? (p.error ? 'error (below)' : `${fmt(p.median_ms)} / ${fmt(p.p90_ms)}`) : '–';
-      lines.push(`| ${row.runner} | ${row.name} | ${row.weights ?? '–'} | ${oursTime} | ${fmt(o?.first_run_ms, 0)} | ${p?.runtime ?? '–'} | ${peerTime} | ${fmt(p?.first_run_ms, 0)} | ${ratio} | ${agreementText(p)} | ${row.torch ? fmt(row.torch.median_ms) : '–'} | ${fmt(o?.gflops, 1)} | ${o?.dispatches ?? '–'} / ${o?.submits ?? '–'} | ${mib(o?.peak_gpu_bytes)} |`);
+      const peerName = p ? `${p.runtime}${p.dtype === 'f16' ? ' fp16' : ''}` : '–';
+      lines.push(`| ${row.runner} | ${row.name} | ${row.weights ?? '–'} | ${row.compute ?? '–'} | ${oursTime} | ${fmt(o?.first_run_ms, 0)} | ${peerName} | ${peerTime} | ${fmt(p?.first_run_ms, 0)} | ${ratio} | ${agreementText(p)} | ${anchorsText(row.anchors)} | ${fmt(o?.gflops, 1)} | ${o?.dispatches ?? '–'} / ${o?.submits ?? '–'} | ${mib(o?.peak_gpu_bytes)} |`);
     }
     lines.push('');
     const refs = records.filter((r) => r.suite === 'model' && r.agreement?.some((a) => a.against.startsWith('reference')));
@@ -80,14 +116,15 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
       lines.push('Against the reference outputs (float64 PyTorch for internvit-tiny, PyTorch CUDA f32 on the GPU run):', '');
       for (const r of refs) {
         for (const a of r.agreement!.filter((x) => x.against.startsWith('reference'))) {
-          lines.push(`- ${r.runner} ${r.runtime} ${r.name}${r.weights ? ` (${r.weights} weights)` : ''}: max|Δ| ${a.maxAbs.toExponential(2)}, relative ${a.rel.toExponential(2)} (${a.against.replace(/^reference /, '')})`);
+          const cos = a.cosine !== undefined ? `, min token cosine ${a.cosine.toFixed(5)}${a.ok ? '' : ' **below the f16 contract**'}` : '';
+          lines.push(`- ${r.runner} ${r.runtime} ${r.name}${r.weights ? ` (${r.weights} weights)` : ''}${r.dtype !== 'f32' ? `, ${r.dtype} compute` : ''}: max|Δ| ${a.maxAbs.toExponential(2)}, relative ${a.rel.toExponential(2)}${cos} (${a.against.replace(/^reference /, '')})`);
         }
       }
       lines.push('');
     }
     for (const r of records.filter((x) => x.suite === 'model' && x.profile?.length)) {
       const total = r.gpu_ms ?? r.profile!.reduce((a, p) => a + p.ms, 0);
-      lines.push(`### Per-op GPU time: ${r.name}${r.weights ? `, ${r.weights} weights` : ''} (${r.runner}, timestamp queries, one forward: ${fmt(total)} ms GPU vs ${fmt(r.median_ms)} ms wall)`, '',
+      lines.push(`### Per-op GPU time: ${r.name}${r.weights ? `, ${r.weights} weights` : ''}${r.precision === 'f16' ? ', f16 compute' : ''} (${r.runner}, timestamp queries, one forward: ${fmt(total)} ms GPU vs ${fmt(r.median_ms)} ms wall)`, '',
         '| kernel | calls | GPU ms | share | GFLOP/s |', '|---|---|---|---|---|');
       for (const p of r.profile!.slice(0, 10)) {
         lines.push(`| ${p.kernel} | ${p.calls} | ${fmt(p.ms, 3)} | ${((100 * p.ms) / (total || 1)).toFixed(1)}% | ${fmt(p.gflops, 1)} |`);
@@ -100,11 +137,13 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
   if (kernels.length) {
     const peak = kernels.some((r) => r.peak_fraction);
     lines.push('## Kernels (one dispatch at a time)', '',
-      `| runner | runtime | kernel | shape | median ms | p90 ms | GFLOP/s | GB/s |${peak ? ' % of f32 peak |' : ''} timing |`,
-      `|---|---|---|---|---|---|---|---|${peak ? '---|' : ''}---|`);
+      'Each case of ours is run once and a sample of its output checked against the CPU reference before it is timed ("checked": elements, worst error as a share of the tolerance); a miss is an error, never a time.', '',
+      `| runner | runtime | kernel | shape | checked | median ms | p90 ms | GFLOP/s | GB/s |${peak ? ' % of f32 peak |' : ''} timing |`,
+      `|---|---|---|---|---|---|---|---|---|${peak ? '---|' : ''}---|`);
     for (const r of kernels) {
       const pk = peak ? ` ${r.peak_fraction ? `${(100 * r.peak_fraction).toFixed(0)}%` : '–'} |` : '';
-      lines.push(`| ${r.runner} | ${r.runtime} | ${r.name} | ${cellText(r.shape)} | ${r.error ? 'error (below)' : fmt(r.median_ms, 3)} | ${fmt(r.p90_ms, 3)} | ${fmt(r.gflops, 1)} | ${fmt(r.gbps, 1)} |${pk} ${r.timing} |`);
+      const checked = r.check ? `${r.check.worstRatio <= 1 ? '' : '**FAILED** '}${r.check.samples} (${(100 * r.check.worstRatio).toFixed(0)}%)` : '–';
+      lines.push(`| ${r.runner} | ${r.runtime} | ${r.name} | ${cellText(r.shape)} | ${checked} | ${r.error ? 'error (below)' : fmt(r.median_ms, 3)} | ${fmt(r.p90_ms, 3)} | ${fmt(r.gflops, 1)} | ${fmt(r.gbps, 1)} |${pk} ${r.timing} |`);
     }
     lines.push('');
   }
@@ -208,7 +247,7 @@ export function barChartSvg(title: string, unit: string, rows: BarRow[]): string
 
 export function modelChartSvg(records: BenchRecord[]): string {
   const rows = modelRows(records).map((r) => ({
-    label: `${r.name}${r.weights && r.weights !== 'f32' ? `, ${r.weights} weights` : ''} [${r.runner}]`,
+    label: `${r.name}${r.weights && r.weights !== 'f32' ? `, ${r.weights} weights` : ''}${r.compute?.startsWith('f16') ? ', f16' : ''} [${r.runner}]`,
     bars: [r.ours, r.peer, r.torch].filter((x): x is BenchRecord => !!x).map((x) => ({ series: x.runtime, value: x.median_ms })),
   }));
   const sw = records.some((r) => r.suite === 'model' && r.adapter_type === 'software');

@@ -21,6 +21,8 @@ export interface Agreement {
   maxAbs: number;
   /** max|Δ| / max|reference|. */
   rel: number;
+  /** With an f16 side: the smallest per-token cosine (ok needs ≥ F16_COSINE_MIN and no non-finite value). */
+  cosine?: number;
   ok: boolean;
 }
 
@@ -171,12 +173,12 @@ export interface BenchOptions {
 
 export const QUICK_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 10, kernelRuns: 5, warmup: 1, models: ['tiny'], sizes: [224], batches: [1],
-  kernelFilter: '', peer: true, weights: ['auto'], soakForwards: 1000, soakNewEvery: 0, precisions: ['f32'],
+  kernelFilter: '', peer: true, weights: ['auto'], soakForwards: 1000, soakNewEvery: 0, precisions: ['f32', 'auto'],
 };
 
 export const FULL_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 20, kernelRuns: 20, warmup: 3, models: ['300M', '6B'], sizes: [224, 448], batches: [1, 8],
-  kernelFilter: '', peer: true, weights: ['f32', 'bf16'], soakForwards: 1000, soakNewEvery: 0, precisions: ['f32'],
+  kernelFilter: '', peer: true, weights: ['f32', 'bf16'], soakForwards: 1000, soakNewEvery: 0, precisions: ['f32', 'auto'],
 };
 
 /** Options from key/value pairs (CLI flags or URL query), over the mode's defaults. */

@@ -29,15 +29,67 @@ describe('benchmark report', () => {
   it('a peer without any of ours still gets its row; old records without `weights` count as f32', () => {
     const rows = modelRows([rec('onnxruntime-node', 30), rec('internvit-webgpu', 9, { name: 'other' })]);
     expect(rows.map((r) => [r.name, r.weights, r.ours?.median_ms, r.peer?.median_ms])).toEqual([
-      ['InternViT-300M-448px 448px B=1', undefined, undefined, 30],
       ['other', 'f32', 9, undefined],
+      ['InternViT-300M-448px 448px B=1', undefined, undefined, 30],
     ]);
   });
 
   it('the summary table names the storage and gives each row its own ratio', () => {
     const md = summaryMarkdown(records);
-    expect(md).toMatch(/\| gpu-script \| InternViT-300M-448px 448px B=1 \| f32 \| 10\.00 \/ 10\.00 \|.*\| 3\.00 \|/);
-    expect(md).toMatch(/\| gpu-script \| InternViT-300M-448px 448px B=1 \| bf16 \| 8\.00 \/ 8\.00 \|.*\| 3\.75 \|/);
+    expect(md).toMatch(/\| gpu-script \| InternViT-300M-448px 448px B=1 \| f32 \| f32 \| 10\.00 \/ 10\.00 \|.*\| 3\.00 \|/);
+    expect(md).toMatch(/\| gpu-script \| InternViT-300M-448px 448px B=1 \| bf16 \| f32 \| 8\.00 \/ 8\.00 \|.*\| 3\.75 \|/);
+  });
+
+  // Precision f16 and auto beside f32: ours at f16 pairs with the peer's fp16 run, and every row shows
+  // all PyTorch anchors (f32, TF32, bf16 autocast), the f16 row's chart anchor being bf16.
+  const agree = (cosine?: number) => [{ against: 'internvit-webgpu (same run)', maxAbs: 0.01, rel: 2e-3, ok: true, ...(cosine ? { cosine } : {}) }];
+  const mixed = [
+    rec('internvit-webgpu', 10, { weights: 'bf16', precision_asked: ['f32'] }),
+    rec('internvit-webgpu', 6, { weights: 'bf16', dtype: 'f16', precision: 'f16', precision_asked: ['f16', 'auto'] }),
+    rec('onnxruntime-node', 30, { agreement: agree() }),
+    rec('onnxruntime-node', 20, { dtype: 'f16', agreement: agree(0.99987) }),
+    rec('pytorch-cuda', 5),
+    rec('pytorch-cuda', 1.5, { dtype: 'bf16' }),
+    rec('pytorch-cuda', 2.5, { dtype: 'tf32' }),
+  ];
+
+  it('f16 rows: the fp16 peer beside ours at f16, the f32 peer beside f32; anchors ordered f32, TF32, bf16', () => {
+    const rows = modelRows(mixed);
+    expect(rows.map((r) => [r.weights, r.compute, r.ours?.median_ms, r.peer?.median_ms, r.torch?.dtype, r.anchors.map((a) => a.dtype)])).toEqual([
+      ['bf16', 'f32', 10, 30, 'f32', ['f32', 'tf32', 'bf16']],
+      ['bf16', 'f16 (auto)', 6, 20, 'bf16', ['f32', 'tf32', 'bf16']],
+    ]);
+    const md = summaryMarkdown(mixed);
+    expect(md).toContain('| gpu-script | InternViT-300M-448px 448px B=1 | bf16 | f16 (auto) | 6.00 / 6.00 | – | onnxruntime-node fp16 | 20.00 / 20.00 | – | 3.33 | yes (min token cos 0.99987, rel 2.0e-3) | f32 5.00 · TF32 2.50 · bf16 autocast 1.50 |');
+    expect(md).toContain('| gpu-script | InternViT-300M-448px 448px B=1 | bf16 | f32 | 10.00 / 10.00 | – | onnxruntime-node | 30.00 / 30.00 | – | 3.00 | yes (2.0e-3) | f32 5.00 · TF32 2.50 · bf16 autocast 1.50 |');
+  });
+
+  it('an fp16 peer that could not run keeps its own row with the reason; anchors alone get a row', () => {
+    const noF16 = rec('onnxruntime-web', 0, { runner: 'browser', dtype: 'f16', median_ms: null, error: "fp16 not run: the adapter has no 'shader-f16'" });
+    const rows = modelRows([rec('internvit-webgpu', 9, { runner: 'browser', precision_asked: ['f32', 'auto'] }), noF16, rec('pytorch-cuda', 5, { name: 'torch only' })]);
+    expect(rows.map((r) => [r.runner, r.name, r.compute, r.peer?.error, r.anchors.length])).toEqual([
+      ['browser', 'InternViT-300M-448px 448px B=1', 'f32 (auto)', undefined, 0],
+      ['browser', 'InternViT-300M-448px 448px B=1 f16', undefined, "fp16 not run: the adapter has no 'shader-f16'", 0],
+      ['gpu-script', 'torch only', undefined, undefined, 1],
+    ]);
+    expect(summaryMarkdown([noF16])).toMatch(/\*\*error\*\* browser onnxruntime-web InternViT-300M-448px 448px B=1: fp16 not run: the adapter has no 'shader-f16'/);
+  });
+
+  it('kernel rows say how much of the output was checked before timing, and a failed check is marked', () => {
+    const k = (name: string, worstRatio: number, extra: Partial<BenchRecord> = {}) => rec('internvit-webgpu', 1, {
+      suite: 'kernel', name, shape: 'M=1 K=2 N=3', check: { samples: 128, maxAbs: 1e-5, worstRatio, atol: 5e-4, rtol: 5e-4 }, ...extra,
+    });
+    const md = summaryMarkdown([k('matmul good', 0.031), k('matmul bad', 3.2, { median_ms: null, error: 'FAILED the output check, not timed: FAIL …' })]);
+    expect(md).toContain('| gpu-script | internvit-webgpu | matmul good | M=1 K=2 N=3 | 128 (3%) | 1.000 |');
+    expect(md).toContain('| gpu-script | internvit-webgpu | matmul bad | M=1 K=2 N=3 | **FAILED** 128 (320%) | error (below) |');
+  });
+
+  it('--precision: default f32 and auto, validated', () => {
+    const opts = (q: Record<string, string>) => parseOptions((k) => q[k], (k) => k in q);
+    expect(opts({ quick: '1' }).precisions).toEqual(['f32', 'auto']);
+    expect(opts({}).precisions).toEqual(['f32', 'auto']);
+    expect(opts({ precision: 'f16' }).precisions).toEqual(['f16']);
+    expect(() => opts({ precision: 'f8' })).toThrow(/--precision: unknown precision 'f8' \(f32, f16, auto\)/);
   });
 
   it('--weights: defaults per mode, validated', () => {
