@@ -86,7 +86,7 @@ function render(): void {
         p ? `${p.runtime}${p.dtype === 'f16' ? ' fp16' : ''}` : '–',
         p?.error ? 'error' : `${fmt(p?.median_ms)} / ${fmt(p?.p90_ms)}`, fmt(p?.first_run_ms, 0),
         o?.median_ms && p?.median_ms ? fmt(p.median_ms / o.median_ms) : '–',
-        agree ? `${agree.ok ? 'yes' : 'NO'} (${agree.cosine !== undefined ? `cos ${agree.cosine.toFixed(5)}` : agree.rel.toExponential(1)})` : '–',
+        agree ? `${agree.ok ? 'yes' : 'NO'} (${agree.cosine !== undefined ? `cos ${agree.cosine.toFixed(6)}` : agree.rel.toExponential(1)})` : '–',
         fmt(o?.gpu_ms), o?.dispatches ?? '–', fmt(o?.submits, 0), o?.peak_gpu_bytes ? fmt(o.peak_gpu_bytes / 2 ** 20, 1) : '–',
       ];
     }));

@@ -5,11 +5,16 @@
         FOLDER/model-S.onnx when S is not the config's image_size). Input `pixel_values` (B,3,S,S) with a
         dynamic batch; outputs `last_hidden_state` (B,N,D) and `pooler_output` (B,D).
 
-    /usr/bin/python3 reference/export_onnx.py --random PRESET --out DIR [--seed 1] [--size S] [--no-onnx]
+    /usr/bin/python3 reference/export_onnx.py --random PRESET --out DIR [--seed 1] [--size S] [--no-onnx] [--fp16]
         Deterministic random weights for a published shape (PRESET: 300M or 6B) with PyTorch: writes
         DIR/config.json and DIR/model.safetensors (BF16, like the published checkpoints), then the ONNX
         export as above. The benchmarks run our runtime on the safetensors and ONNX Runtime on the ONNX file:
         the same weights, bit for bit (the ONNX initializers are the BF16 values widened to float32).
+
+--fp16 also writes the fp16 variant beside the export (OUT-fp16.onnx: model-fp16.onnx, model-S-fp16.onnx)
+for the peer's f16 rows: float16 weights and compute, float32 input and outputs. It converts the float32
+graph with reference/onnx_fp16.py (needs the `onnx` package); without `onnx` and with CUDA it exports the
+module again after .half(), with float32 casts at the input and outputs, traced on the GPU.
 
 The module is built from reference/internvit_ref.py's layer functions on the checkpoint's weights, in
 float32. Two changes that only affect the exported graph, not the math:
@@ -213,6 +218,7 @@ def main():
     ap.add_argument("--size", type=int, help="input side S in pixels (default: the config's image_size)")
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--no-onnx", action="store_true", help="with --random: only the safetensors")
+    ap.add_argument("--fp16", action="store_true", help="also write the fp16 variant OUT-fp16.onnx (f32 input/outputs)")
     ap.add_argument("--no-check", action="store_true", help="skip the float64 self-check (big models: slow on CPU)")
     ap.add_argument("--device", default="auto", help="where the export's tracing forward runs: cpu, cuda, auto (cuda if available)")
     args = ap.parse_args()
@@ -256,6 +262,42 @@ def main():
         exporter, opset = export(module, out, size, args.opset, device)
     print(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, opset {opset}, {exporter} exporter, torch {torch.__version__}, traced on {device}, "
           f"input pixel_values (batch,3,{size},{size})) in {time.time() - t0:.1f} s")
+    if args.fp16:
+        export_fp16(module, out, size, args.opset, device)
+
+
+class Fp16Io(torch.nn.Module):
+    """The module in float16 with float32 input and outputs (the fallback fp16 export, traced on CUDA)."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.inner = module.half()
+
+    def forward(self, pixel_values):
+        y, pooled = self.inner(pixel_values.half())
+        return y.float(), pooled.float()
+
+
+def export_fp16(module, out, size, opset, device):
+    """Writes OUT-fp16.onnx: reference/onnx_fp16.py on the float32 export, else a .half() export on CUDA."""
+    t0 = time.time()
+    root, ext = os.path.splitext(out)
+    dst = f"{root}-fp16{ext}"
+    try:
+        import onnx
+        from onnx_fp16 import convert
+    except ImportError as e:
+        if device != "cuda":
+            print(f"no fp16 export: the onnx package is missing ({e}) and a float16 trace needs CUDA "
+                  f"(apt-get install python3-onnx, or run on a GPU machine)", flush=True)
+            return
+        with torch.no_grad():
+            exporter, _ = export(Fp16Io(module), dst, size, opset, device)
+        how = f"module.half() traced on {device}, {exporter} exporter"
+    else:
+        onnx.save(convert(onnx.load(out)), dst)
+        how = "reference/onnx_fp16.py on the float32 export"
+    print(f"wrote {dst} ({os.path.getsize(dst) / 1e6:.1f} MB, fp16 compute, float32 input/outputs; {how}) in {time.time() - t0:.1f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@ import type { BenchRecord } from './types.js';
 
 /** One console line per record, as the runners print them. */
 export function formatRecord(r: BenchRecord): string {
-  const name = r.suite === 'model' && r.weights ? `${r.name}, ${r.weights} weights${r.precision === 'f16' ? ', f16 compute' : ''}` : r.name;
+  const name = r.suite === 'model' && r.weights ? `${r.name}, ${r.weights} weights${r.precision === 'f16' ? ', f16 compute' : ''}`
+    : r.dtype === 'f32' ? r.name : `${r.name} ${r.runtime.startsWith('onnxruntime') ? 'fp16' : r.dtype}`;
   const head = `[${r.suite}] ${r.runtime.padEnd(16)} ${name.padEnd(38)}`;
   if (r.error) return `${head} ERROR ${r.error}`;
   if (r.soak) {
@@ -17,6 +18,7 @@ export function formatRecord(r: BenchRecord): string {
   if (r.first_run_ms !== undefined) parts.push(`first ${r.first_run_ms.toFixed(0)} ms`);
   if (r.gpu_ms !== undefined) parts.push(`GPU ${r.gpu_ms.toFixed(2)} ms`);
   if (r.dispatches !== undefined && r.suite === 'model') parts.push(`${r.dispatches} dispatches, ${r.submits} submit(s)`);
-  for (const a of r.agreement ?? []) parts.push(`vs ${a.against}: rel ${a.rel.toExponential(1)}${a.ok ? '' : ' MISMATCH'}`);
+  if (r.check) parts.push(`checked ${r.check.samples} (${(100 * r.check.worstRatio).toFixed(0)}% of tolerance)`);
+  for (const a of r.agreement ?? []) parts.push(`vs ${a.against}: rel ${a.rel.toExponential(1)}${a.cosine !== undefined ? `, min token cos ${a.cosine.toFixed(6)}` : ''}${a.ok ? '' : ' MISMATCH'}`);
   return `${head} ${parts.join(', ')}`;
 }

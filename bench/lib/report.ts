@@ -72,7 +72,7 @@ export function modelRows(records: BenchRecord[]): ModelRow[] {
 function agreementText(r?: BenchRecord): string {
   const a = r?.agreement?.find((x) => x.against.startsWith('internvit-webgpu'));
   if (!a) return '–';
-  const how = a.cosine !== undefined ? `min token cos ${a.cosine.toFixed(5)}, rel ${a.rel.toExponential(1)}` : a.rel.toExponential(1);
+  const how = a.cosine !== undefined ? `min token cos ${a.cosine.toFixed(6)}, rel ${a.rel.toExponential(1)}` : a.rel.toExponential(1);
   return `${a.ok ? 'yes' : '**NO**'} (${how})`;
 }
 
@@ -116,7 +116,7 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
       lines.push('Against the reference outputs (float64 PyTorch for internvit-tiny, PyTorch CUDA f32 on the GPU run):', '');
       for (const r of refs) {
         for (const a of r.agreement!.filter((x) => x.against.startsWith('reference'))) {
-          const cos = a.cosine !== undefined ? `, min token cosine ${a.cosine.toFixed(5)}${a.ok ? '' : ' **below the f16 contract**'}` : '';
+          const cos = a.cosine !== undefined ? `, min token cosine ${a.cosine.toFixed(6)}${a.ok ? '' : ' **below the f16 contract**'}` : '';
           lines.push(`- ${r.runner} ${r.runtime} ${r.name}${r.weights ? ` (${r.weights} weights)` : ''}${r.dtype !== 'f32' ? `, ${r.dtype} compute` : ''}: max|Δ| ${a.maxAbs.toExponential(2)}, relative ${a.rel.toExponential(2)}${cos} (${a.against.replace(/^reference /, '')})`);
         }
       }

@@ -60,7 +60,7 @@ describe('benchmark report', () => {
       ['bf16', 'f16 (auto)', 6, 20, 'bf16', ['f32', 'tf32', 'bf16']],
     ]);
     const md = summaryMarkdown(mixed);
-    expect(md).toContain('| gpu-script | InternViT-300M-448px 448px B=1 | bf16 | f16 (auto) | 6.00 / 6.00 | – | onnxruntime-node fp16 | 20.00 / 20.00 | – | 3.33 | yes (min token cos 0.99987, rel 2.0e-3) | f32 5.00 · TF32 2.50 · bf16 autocast 1.50 |');
+    expect(md).toContain('| gpu-script | InternViT-300M-448px 448px B=1 | bf16 | f16 (auto) | 6.00 / 6.00 | – | onnxruntime-node fp16 | 20.00 / 20.00 | – | 3.33 | yes (min token cos 0.999870, rel 2.0e-3) | f32 5.00 · TF32 2.50 · bf16 autocast 1.50 |');
     expect(md).toContain('| gpu-script | InternViT-300M-448px 448px B=1 | bf16 | f32 | 10.00 / 10.00 | – | onnxruntime-node | 30.00 / 30.00 | – | 3.00 | yes (2.0e-3) | f32 5.00 · TF32 2.50 · bf16 autocast 1.50 |');
   });
 
