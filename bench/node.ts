@@ -44,12 +44,20 @@ import { parseOptions, type BenchRecord, type Runner } from './lib/types.js';
 // Run from the repository root (npm scripts do; the GPU script cds there): the runner is bundled elsewhere.
 const repoRoot = process.cwd();
 
+// Every option the runner knows: an unknown one is an error, never silently ignored (a script passing
+// an option this build lacks, e.g. --tune, must not record untuned numbers as tuned).
+const KNOWN = new Set([
+  'quick', 'suites', 'models', 'model-dir', 'sizes', 'batches', 'runs', 'warmup', 'kernel-runs', 'kernels', 'no-peer', 'weights',
+  'precision', 'soak-forwards', 'soak-new-every', 'out', 'fresh', 'append', 'include', 'runner', 'require-hardware', 'peak-tflops',
+]);
+
 function parseArgs(argv: string[]): Map<string, string[]> {
   const args = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}' (options start with --)`);
     const [k, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (!KNOWN.has(k)) throw new Error(`unknown option '--${k}' (known: ${[...KNOWN].map((o) => `--${o}`).join(' ')})`);
     const takesValue = !['quick', 'no-peer', 'fresh', 'append', 'require-hardware'].includes(k);
     const v = inline ?? (takesValue ? argv[++i] : '1');
     if (v === undefined) throw new Error(`--${k} needs a value`);

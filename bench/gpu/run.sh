@@ -9,25 +9,31 @@
 #                               native packages it imports: webgpu (dawn.node), onnxruntime-node
 #   .gl/*.deb                   the Vulkan loader (libvulkan1), unpacked only if libvulkan.so.1 is missing
 # Environment: OUT (results folder), PYTHON (default python3), RUNS (default 20), SIZE (default 448),
-# BATCHES (default 1,8), WEIGHTS (default f32,bf16,f16), SEED (default 1), WORK (scratch, default
-# /tmp/internvit-bench), BUDGET (seconds the whole script may take, default 520: each step's timeout is
-# cut to what is left, so partial results always come back; a normal run takes about 4-5 minutes).
-# For a dry run of the script's mechanics on a CPU machine (SwiftShader, slow):
-#   VK_ICD=/usr/lib/chromium/vk_swiftshader_icd.json REQUIRE_HARDWARE=0 TORCH_DEVICE=cpu SIZE=28 BATCHES=1
-#   RUNS=1 WEIGHTS=bf16,f16 KERNEL_FILTER='300M proj B=1' BUDGET=3000   (~20 min: at 2 tokens a 300M
-#   forward is ~80 s on SwiftShader).
+# BATCHES (default 1,8), WEIGHTS (default f32,bf16,f16), PRECISION (default f32,auto: ours per storage in
+# f32 and in what 'auto' picks, f16 on a GPU with shader-f16), TORCH_MODES (default f32,tf32,bf16: the
+# PyTorch anchors), TUNE (default fast; see step 5b), MODEL (300M, or tiny for a dry run: the repository's
+# internvit-tiny at 224 px), SEED (default 1), WORK (scratch, default /tmp/internvit-bench), BUDGET
+# (seconds the whole script may take, default 520: each step's timeout is cut to what is left, so
+# partial results always come back; a normal run takes about 5-7 minutes).
+# For a dry run of the script's mechanics on a CPU machine (lavapipe, which has shader-f16; ~3 min):
+#   VK_ICD=/usr/share/vulkan/icd.d/lvp_icd.json REQUIRE_HARDWARE=0 TORCH_DEVICE=cpu PYTHON=/usr/bin/python3
+#   MODEL=tiny BATCHES=1 RUNS=2 WARMUP=1 WEIGHTS=bf16 KERNEL_FILTER='tiny qkv' CHECKS=0 BUDGET=1500
 #
 # Steps (each logged with its elapsed time to $OUT/run.log):
 #   1. Vulkan: loader from .gl if needed, the NVIDIA ICD; 2. unpack the payload;
-#   3. InternViT-300M deterministic random weights (PyTorch, seed $SEED) → model.safetensors (BF16) and
-#      model.onnx (float32, the same values), via reference/export_onnx.py;
-#   4. PyTorch CUDA eager f32 (bench/gpu/torch_bench.py): the native anchor, the pixels and the reference
-#      output, cuBLAS f32 matmul TFLOP/s and the GPU's f32 peak;
+#   3. InternViT-300M deterministic random weights (PyTorch, seed $SEED) → model.safetensors (BF16),
+#      model.onnx (float32, the same values) and model-fp16.onnx (fp16 compute, f32 input/outputs), via
+#      reference/export_onnx.py --fp16;
+#   4. PyTorch CUDA (bench/gpu/torch_bench.py), the native anchors: eager f32 (TF32 off; its output is
+#      the reference and it writes the pixels), TF32, and bf16 autocast; cuBLAS matmul TFLOP/s in each
+#      mode beside the GPU's peaks;
 #   5. our runtime (Dawn → Vulkan → NVIDIA) and onnxruntime-node's WebGPU EP on the same weights, pixels
-#      and adapter, 300M at $SIZE px, batches $BATCHES; ours three times, with the linear weights stored
-#      f32, bf16 (as in the checkpoint) and f16 (the arithmetic is f32 in all three; the peer's weights
-#      are f32); 6. the kernel suite at the real shapes (matmul with f32, bf16 and f16 W, and the
-#      64×64-tile version at B = 1); 7. every kernel check on the GPU (test/checks, as selfcheck).
+#      and adapter, 300M at $SIZE px, batches $BATCHES; ours once per weight storage ($WEIGHTS) and
+#      precision ($PRECISION); the peer once per precision: f32 on model.onnx, f16 on model-fp16.onnx;
+#   5b. tuning (--tune $TUNE): marked below, wired when the runtime's tune option is on main;
+#   6. the kernel suite at the real shapes (f32 and f16 compute, f32/bf16/f16 W, the 64×64-tile version
+#      at B = 1), each case's output checked against the CPU reference before it is timed;
+#   7. every kernel check on the GPU (test/checks, as selfcheck).
 # Files in $OUT: latest.json, summary.md, model.svg, kernels.svg, torch.json, gpu.txt, run.log.
 set -uo pipefail
 
@@ -37,11 +43,20 @@ OUT=${OUT:-$ROOT/bench/results/gpu}
 WORK=${WORK:-/tmp/internvit-bench}
 PYTHON=${PYTHON:-python3}
 RUNS=${RUNS:-20}
-SIZE=${SIZE:-448}
+case "${MODEL:-300M}" in
+  300M) NATIVE=448; LABEL=InternViT-300M-448px ;;
+  tiny) NATIVE=224; LABEL=internvit-tiny ;;
+  *) echo "MODEL: '$MODEL' is not 300M or tiny"; exit 1 ;;
+esac
+SIZE=${SIZE:-$NATIVE}
 BATCHES=${BATCHES:-1,8}
 SEED=${SEED:-1}
 WARMUP=${WARMUP:-3}
 WEIGHTS=${WEIGHTS:-f32,bf16,f16}
+PRECISION=${PRECISION:-f32,auto}
+TORCH_MODES=${TORCH_MODES:-f32,tf32,bf16}
+TUNE=${TUNE:-fast}
+MODEL=${MODEL:-300M}
 TORCH_DEVICE=${TORCH_DEVICE:-cuda}
 KERNEL_FILTER=${KERNEL_FILTER:-}
 mkdir -p "$OUT" "$WORK"
@@ -93,21 +108,29 @@ else
 fi
 log "Node $("$NODE" --version) ($NODE), runner $RUNNER"
 
-# 3. Weights for both runtimes: safetensors (ours) and ONNX (ONNX Runtime), the same values.
-M300=$WORK/m300
-ONNX=$M300/model.onnx; [ "$SIZE" = 448 ] || ONNX=$M300/model-$SIZE.onnx
-if [ ! -f "$ONNX" ]; then
-  timeout "$(left 180)" "$PYTHON" reference/export_onnx.py --random 300M --seed "$SEED" --out "$M300" --size "$SIZE" --no-check 2>&1 \
+# 3. Weights for both runtimes: safetensors (ours) and ONNX, f32 and fp16 (ONNX Runtime), the same values.
+MDIR=$WORK/m$MODEL
+ONNX=$MDIR/model.onnx; [ "$SIZE" = "$NATIVE" ] || ONNX=$MDIR/model-$SIZE.onnx
+ONNX16=${ONNX%.onnx}-fp16.onnx
+if [ ! -f "$ONNX" ] || [ ! -f "$ONNX16" ]; then
+  if [ "$MODEL" = tiny ]; then
+    mkdir -p "$MDIR" && cp models/internvit-tiny/config.json models/internvit-tiny/model.safetensors "$MDIR/"
+    EXPORT=("$MDIR")
+  else
+    EXPORT=(--random 300M --seed "$SEED" --out "$MDIR")
+  fi
+  timeout "$(left 180)" "$PYTHON" reference/export_onnx.py "${EXPORT[@]}" --size "$SIZE" --fp16 --no-check 2>&1 \
     | grep -v -i 'warning' | tee -a "$OUT/run.log"
-  [ -f "$M300/model.safetensors" ] || die "export_onnx.py wrote no $M300/model.safetensors"
-  # Without the ONNX file the peer's records say it is missing; ours and PyTorch still run.
+  [ -f "$MDIR/model.safetensors" ] || die "export_onnx.py wrote no $MDIR/model.safetensors"
+  # Without an ONNX file the peer's records say it is missing; ours and PyTorch still run.
   [ -f "$ONNX" ] || log "export_onnx.py wrote no $ONNX (see above): going on without the ONNX Runtime peer"
+  [ -f "$ONNX16" ] || log "export_onnx.py wrote no $ONNX16 (see above): the peer's f16 rows will say it is missing"
 fi
-log "weights: $(du -sh "$M300/model.safetensors" "$ONNX" 2>/dev/null | tr '\n' ' ')"
+log "weights: $(du -sh "$MDIR/model.safetensors" "$ONNX" "$ONNX16" 2>/dev/null | tr '\n' ' ')"
 
-# 4. PyTorch CUDA eager f32: the native anchor, the pixels and the reference output.
-timeout "$(left 120)" "$PYTHON" bench/gpu/torch_bench.py --model-dir "$M300" --label InternViT-300M-448px --size "$SIZE" --batches "$BATCHES" --runs "$RUNS" \
-  --device "$TORCH_DEVICE" --out "$OUT/torch.json" 2>&1 | tee -a "$OUT/run.log"
+# 4. PyTorch CUDA: eager f32 (the reference output and the pixels), TF32, bf16 autocast: the native anchors.
+timeout "$(left 120)" "$PYTHON" bench/gpu/torch_bench.py --model-dir "$MDIR" --label "$LABEL" --size "$SIZE" --batches "$BATCHES" --runs "$RUNS" \
+  --modes "$TORCH_MODES" --device "$TORCH_DEVICE" --out "$OUT/torch.json" 2>&1 | tee -a "$OUT/run.log"
 [ -f "$OUT/torch.json" ] || log "torch_bench.py wrote no torch.json (see above); going on without the PyTorch anchor"
 PEAK=$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['gpu']['f32_peak_tflops'] or '')" "$OUT/torch.json" 2>/dev/null)
 INCLUDE=(); [ -f "$OUT/torch.json" ] && INCLUDE=(--include "$OUT/torch.json")
@@ -116,15 +139,28 @@ PEAKARG=(); [ -n "$PEAK" ] && PEAKARG=(--peak-tflops "$PEAK")
 # 5. Ours and the ONNX Runtime WebGPU EP, same process, same adapter. 6. The kernels.
 COMMON=(--runner gpu-script --out "$OUT" --runs "$RUNS" --warmup "$WARMUP")
 [ "${REQUIRE_HARDWARE:-1}" = 0 ] || COMMON+=(--require-hardware)
-timeout "$(left 200)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites model --models 300M --model-dir "300M=$M300" \
-  --sizes "$SIZE" --batches "$BATCHES" --weights "$WEIGHTS" --fresh "${INCLUDE[@]}" 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
+MODELARGS=(--suites model --models "$MODEL" --model-dir "$MODEL=$MDIR" --sizes "$SIZE" --batches "$BATCHES" --weights "$WEIGHTS" --precision "$PRECISION")
+timeout "$(left 240)" "$NODE" "$RUNNER" "${COMMON[@]}" "${MODELARGS[@]}" --fresh "${INCLUDE[@]}" 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
 MODEL_RC=${PIPESTATUS[0]}
 if [ "$MODEL_RC" = 124 ]; then
   log "model suite timed out: what it measured is in $OUT; going on with the kernels"
 elif [ "$MODEL_RC" != 0 ]; then
   log "model suite exited $MODEL_RC (a crash in the peer takes the process down): again, ours only"
-  timeout "$(left 90)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites model --models 300M --model-dir "300M=$M300" \
-    --sizes "$SIZE" --batches "$BATCHES" --weights "$WEIGHTS" --no-peer --append 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
+  timeout "$(left 90)" "$NODE" "$RUNNER" "${COMMON[@]}" "${MODELARGS[@]}" --no-peer --append 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
+fi
+# 5b. Tuning. >>> TO WIRE (lead): this step needs the runtime's `tune` option and the runner's `--tune`
+#     flag (issue 10, on-device autotuning; the tuned rows and the tuned-vs-heuristic ratio come from
+#     that runner). Until that is on main the runner rejects --tune as an unknown option (it never
+#     ignores one), and this step logs that tuning is not wired; check the rows this step adds when it lands.
+if [ "$TUNE" != 0 ]; then
+  timeout "$(left 150)" "$NODE" "$RUNNER" "${COMMON[@]}" "${MODELARGS[@]}" --no-peer --tune "$TUNE" --append > "$WORK/tune.log" 2>&1
+  TUNE_RC=$?
+  grep -v 'XDG_RUNTIME_DIR' "$WORK/tune.log" | tee -a "$OUT/run.log"
+  if grep -q "unknown option '--tune'" "$WORK/tune.log"; then
+    log "step 5b: tuning is not wired in this build (the runner has no --tune): no tuned rows in this run"
+  elif [ "$TUNE_RC" != 0 ]; then
+    log "step 5b (--tune $TUNE) exited $TUNE_RC"
+  fi
 fi
 timeout "$(left 120)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites kernels --kernel-runs "$RUNS" --kernels "$KERNEL_FILTER" "${PEAKARG[@]}" --append 2>&1 \
   | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
