@@ -15,9 +15,9 @@
 # internvit-tiny at 224 px), SEED (default 1), WORK (scratch, default /tmp/internvit-bench), BUDGET
 # (seconds the whole script may take, default 520: each step's timeout is cut to what is left, so
 # partial results always come back; a normal run takes about 5-7 minutes).
-# For a dry run of the script's mechanics on a CPU machine (lavapipe, which has shader-f16; ~3 min):
+# For a dry run of the script's mechanics on a CPU machine (lavapipe, which has shader-f16; ~3-5 min):
 #   VK_ICD=/usr/share/vulkan/icd.d/lvp_icd.json REQUIRE_HARDWARE=0 TORCH_DEVICE=cpu PYTHON=/usr/bin/python3
-#   MODEL=tiny BATCHES=1 RUNS=2 WARMUP=1 WEIGHTS=bf16 KERNEL_FILTER='tiny qkv' CHECKS=0 BUDGET=1500
+#   MODEL=tiny BATCHES=1 RUNS=2 WARMUP=1 WEIGHTS=bf16 KERNEL_FILTER='300M proj B=1' CHECKS=0 BUDGET=1500
 #
 # Steps (each logged with its elapsed time to $OUT/run.log):
 #   1. Vulkan: loader from .gl if needed, the NVIDIA ICD; 2. unpack the payload;
@@ -74,7 +74,8 @@ die() { log "FAILED: $*"; exit 1; }
 export PYTHONUNBUFFERED=1
 
 # 1. Vulkan: the loader (libvulkan.so.1) and the NVIDIA driver's ICD.
-if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+# (grep without -q: under pipefail, -q's early exit can SIGPIPE ldconfig and fail the test)
+if ! ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null; then
   ls .gl/*.deb >/dev/null 2>&1 || die "no libvulkan.so.1 and no .gl/*.deb to install it from (bench/gpu/prepare.sh downloads them; carry .gl)"
   for f in .gl/*.deb; do dpkg -x "$f" / || die "dpkg -x $f"; done
   ldconfig
