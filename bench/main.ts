@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import { describeGpu, destroyGpu, getGpu } from '../src/runtime/device.js';
-import { formatRecord } from './lib/format.js';
+import { checkText, formatRecord } from './lib/format.js';
 import { runKernelSuite } from './lib/kernels.js';
 import { runModelSuite, type ModelSpec, type Peer } from './lib/model.js';
 import { ortWebGpuPeer } from './lib/peer-ort.js';
@@ -102,7 +102,7 @@ function render(): void {
   }));
   const kernels = recs.filter((r) => r.suite === 'kernel');
   table($('kernel-table'), ['kernel', 'shape', 'checked (worst % of tolerance)', 'median ms', 'p90 ms', 'GFLOP/s', 'GB/s', 'timing'],
-    kernels.map((r) => [r.name, r.shape, r.check ? `${r.check.worstRatio <= 1 ? '' : 'FAILED '}${r.check.samples} (${(100 * r.check.worstRatio).toFixed(0)}%)` : '–',
+    kernels.map((r) => [r.name, r.shape, r.check ? checkText(r.check) : '–',
       r.error ? 'error' : fmt(r.median_ms, 3), fmt(r.p90_ms, 3), fmt(r.gflops), fmt(r.gbps), r.timing]));
   $('model-chart').innerHTML = models.length ? modelChartSvg(recs) : '';
   $('kernel-chart').innerHTML = kernels.length ? kernelChartSvg(recs) : '';

@@ -1,9 +1,16 @@
-import type { BenchRecord } from './types.js';
+import type { BenchRecord, KernelSampleCheck } from './types.js';
+
+/** A kernel's output check: "128 (3.1%)" = elements checked (worst error as % of the tolerance), FAILED when over. */
+export function checkText(c: KernelSampleCheck, failed = 'FAILED'): string {
+  const v = 100 * c.worstRatio;
+  const pct = v >= 10 || !Number.isFinite(v) ? v.toFixed(0) : v >= 0.01 ? v.toPrecision(2) : v === 0 ? '0' : v.toExponential(0);
+  return `${c.worstRatio <= 1 ? '' : `${failed} `}${c.samples} (${pct}%)`;
+}
 
 /** One console line per record, as the runners print them. */
 export function formatRecord(r: BenchRecord): string {
   const name = r.suite === 'model' && r.weights ? `${r.name}, ${r.weights} weights${r.precision === 'f16' ? ', f16 compute' : ''}`
-    : r.dtype === 'f32' ? r.name : `${r.name} ${r.runtime.startsWith('onnxruntime') ? 'fp16' : r.dtype}`;
+    : r.suite !== 'model' || r.dtype === 'f32' ? r.name : `${r.name} ${r.runtime.startsWith('onnxruntime') ? 'fp16' : r.dtype}`;
   const head = `[${r.suite}] ${r.runtime.padEnd(16)} ${name.padEnd(38)}`;
   if (r.error) return `${head} ERROR ${r.error}`;
   if (r.soak) {
@@ -18,7 +25,7 @@ export function formatRecord(r: BenchRecord): string {
   if (r.first_run_ms !== undefined) parts.push(`first ${r.first_run_ms.toFixed(0)} ms`);
   if (r.gpu_ms !== undefined) parts.push(`GPU ${r.gpu_ms.toFixed(2)} ms`);
   if (r.dispatches !== undefined && r.suite === 'model') parts.push(`${r.dispatches} dispatches, ${r.submits} submit(s)`);
-  if (r.check) parts.push(`checked ${r.check.samples} (${(100 * r.check.worstRatio).toFixed(0)}% of tolerance)`);
+  if (r.check) parts.push(`checked ${checkText(r.check)} of tolerance`);
   for (const a of r.agreement ?? []) parts.push(`vs ${a.against}: rel ${a.rel.toExponential(1)}${a.cosine !== undefined ? `, min token cos ${a.cosine.toFixed(6)}` : ''}${a.ok ? '' : ' MISMATCH'}`);
   return `${head} ${parts.join(', ')}`;
 }

@@ -1,5 +1,6 @@
 // Markdown summary and SVG charts from benchmark records. Plain strings: the page shows the same
 // charts (innerHTML) that the runners write to bench/results/.
+import { checkText } from './format.js';
 import type { BenchRecord } from './types.js';
 
 const fmt = (v: number | null | undefined, digits = 2): string =>
@@ -142,7 +143,7 @@ export function summaryMarkdown(records: BenchRecord[], header: string[] = []): 
       `|---|---|---|---|---|---|---|---|---|${peak ? '---|' : ''}---|`);
     for (const r of kernels) {
       const pk = peak ? ` ${r.peak_fraction ? `${(100 * r.peak_fraction).toFixed(0)}%` : '–'} |` : '';
-      const checked = r.check ? `${r.check.worstRatio <= 1 ? '' : '**FAILED** '}${r.check.samples} (${(100 * r.check.worstRatio).toFixed(0)}%)` : '–';
+      const checked = r.check ? checkText(r.check, '**FAILED**') : '–';
       lines.push(`| ${r.runner} | ${r.runtime} | ${r.name} | ${cellText(r.shape)} | ${checked} | ${r.error ? 'error (below)' : fmt(r.median_ms, 3)} | ${fmt(r.p90_ms, 3)} | ${fmt(r.gflops, 1)} | ${fmt(r.gbps, 1)} |${pk} ${r.timing} |`);
     }
     lines.push('');
