@@ -80,7 +80,7 @@ describe('benchmark report', () => {
       suite: 'kernel', name, shape: 'M=1 K=2 N=3', check: { samples: 128, maxAbs: 1e-5, worstRatio, atol: 5e-4, rtol: 5e-4 }, ...extra,
     });
     const md = summaryMarkdown([k('matmul good', 0.031), k('matmul bad', 3.2, { median_ms: null, error: 'FAILED the output check, not timed: FAIL …' })]);
-    expect(md).toContain('| gpu-script | internvit-webgpu | matmul good | M=1 K=2 N=3 | 128 (3%) | 1.000 |');
+    expect(md).toContain('| gpu-script | internvit-webgpu | matmul good | M=1 K=2 N=3 | 128 (3.1%) | 1.000 |');
     expect(md).toContain('| gpu-script | internvit-webgpu | matmul bad | M=1 K=2 N=3 | **FAILED** 128 (320%) | error (below) |');
   });
 
