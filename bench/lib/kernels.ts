@@ -161,19 +161,23 @@ function perRow(C: number, rowReference: (row: number) => Float64Array): CaseOut
   };
 }
 
-function normCase(kind: 'layernorm' | 'rmsnorm', tag: string, rows: number, C: number): KernelCase {
+/** precision f16: x and the statistics f32 (the residual stream), y f16 (it feeds an f16 matmul X). */
+function normCase(kind: 'layernorm' | 'rmsnorm', tag: string, rows: number, C: number, precision?: 'f16'): KernelCase {
+  const out = precision === 'f16' ? 'f16' as const : 'f32' as const;
   return {
-    name: `${kind} ${tag} rows=${rows}`,
+    name: `${kind} ${precision === 'f16' ? 'f16 ' : ''}${tag} rows=${rows}`,
+    ...(precision ? { precision } : {}),
     shape: `[${rows}, ${C}]`,
     flops: (kind === 'layernorm' ? 8 : 4) * rows * C,
-    bytes: 4 * (2 * rows * C + (kind === 'layernorm' ? 2 : 1) * C),
+    bytes: 4 * rows * C + (out === 'f16' ? 2 : 4) * rows * C + 4 * (kind === 'layernorm' ? 2 : 1) * C,
     build: (plan) => {
       const x = f32(plan, 'x', [rows, C], 4);
       const w = f32(plan, 'weight', [C]);
       const b = kind === 'layernorm' ? f32(plan, 'bias', [C]) : null;
       const row = (r: number) => x.values.subarray(r * C, (r + 1) * C);
       return {
-        y: b ? layernorm(plan, x.ref, w.ref, b.ref, 1e-6) : rmsnorm(plan, x.ref, w.ref, 1e-6),
+        y: b ? layernorm(plan, x.ref, w.ref, b.ref, 1e-6, kind, out) : rmsnorm(plan, x.ref, w.ref, 1e-6, kind, out),
+        ...(out === 'f16' ? { tolerance: F16_OUT } : {}),
         reference: perRow(C, (r) => (b ? layernormReference(row(r), w.values, b.values, C, 1e-6) : rmsnormReference(row(r), w.values, C, 1e-6))),
       };
     },
@@ -208,6 +212,7 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
       attentionCase('N1025', 1025, 1, 64, 1),
       normCase('layernorm', 'D128', 1025, 128),
       normCase('rmsnorm', 'D128', 1025, 128),
+      normCase('layernorm', 'D128', 1025, 128, 'f16'),
       softmaxCase('N1025', 1, 1025, 256),
     ];
   }
@@ -230,6 +235,7 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
     attentionCase('6B', 1025, 25, 128, 1), attentionCase('6B', 1025, 25, 128, 8),
     normCase('layernorm', '300M', 1025, 1024), normCase('layernorm', '300M', 8 * 1025, 1024),
     normCase('rmsnorm', '6B', 1025, 3200), normCase('rmsnorm', '6B', 8 * 1025, 3200),
+    normCase('layernorm', '300M', 8 * 1025, 1024, 'f16'), normCase('rmsnorm', '6B', 8 * 1025, 3200, 'f16'),
     softmaxCase('300M', 16, 1025),
   );
   return cases;

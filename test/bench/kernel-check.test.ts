@@ -41,7 +41,7 @@ describe('kernel bench: each case is checked before it is timed', () => {
     return !seen.has(kind) && !!seen.add(kind);
   });
   it('covers every kernel of the suite, f32 and f16', () => {
-    expect([...seen]).toEqual(['matmul f32', 'matmul f16', 'attention f32', 'attention f16', 'layernorm f32', 'rmsnorm f32', 'softmax f32']);
+    expect([...seen]).toEqual(['matmul f32', 'matmul f16', 'attention f32', 'attention f16', 'layernorm f32', 'rmsnorm f32', 'layernorm f16', 'softmax f32']);
   });
   for (const c of cases) {
     it(c.name, async (ctx) => {
