@@ -1,10 +1,10 @@
 import type { BenchRecord, KernelSampleCheck } from './types.js';
 
 /** A kernel's output check: "128 (3.1%)" = elements checked (worst error as % of the tolerance), FAILED when over. */
-export function checkText(c: KernelSampleCheck, failed = 'FAILED'): string {
+export function checkText(c: KernelSampleCheck, failed = 'FAILED', what = ''): string {
   const v = 100 * c.worstRatio;
   const pct = v >= 10 || !Number.isFinite(v) ? v.toFixed(0) : v >= 0.01 ? v.toPrecision(2) : v === 0 ? '0' : v.toExponential(0);
-  return `${c.worstRatio <= 1 ? '' : `${failed} `}${c.samples} (${pct}%)`;
+  return `${c.worstRatio <= 1 ? '' : `${failed} `}${c.samples} (${pct}%${what})`;
 }
 
 /** One console line per record, as the runners print them. */
@@ -25,7 +25,7 @@ export function formatRecord(r: BenchRecord): string {
   if (r.first_run_ms !== undefined) parts.push(`first ${r.first_run_ms.toFixed(0)} ms`);
   if (r.gpu_ms !== undefined) parts.push(`GPU ${r.gpu_ms.toFixed(2)} ms`);
   if (r.dispatches !== undefined && r.suite === 'model') parts.push(`${r.dispatches} dispatches, ${r.submits} submit(s)`);
-  if (r.check) parts.push(`checked ${checkText(r.check)} of tolerance`);
+  if (r.check) parts.push(`checked ${checkText(r.check, 'FAILED', ' of tolerance')}`);
   for (const a of r.agreement ?? []) parts.push(`vs ${a.against}: rel ${a.rel.toExponential(1)}${a.cosine !== undefined ? `, min token cos ${a.cosine.toFixed(6)}` : ''}${a.ok ? '' : ' MISMATCH'}`);
   return `${head} ${parts.join(', ')}`;
 }
