@@ -35,15 +35,21 @@ def convert(model):
     g = m.graph
     for i, t in enumerate(g.initializer):
         g.initializer[i].CopyFrom(_half_tensor(t))
-    for node in g.node:
+    # Nodes of the graph and of any local functions (the dynamo exporter may emit them).
+    for node in [*g.node, *(n for f in m.functions for n in f.node)]:
         for a in node.attribute:
             if a.type == onnx.AttributeProto.TENSOR:
                 a.t.CopyFrom(_half_tensor(a.t))
             elif node.op_type == "Cast" and a.name == "to" and a.i == F32:
                 a.i = F16
+            elif a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+                raise SystemExit(f"onnx_fp16: node {node.name or node.op_type} has a subgraph; not supported")
+    io = {v.name for v in g.input} | {v.name for v in g.output}
     for vi in g.value_info:
         if vi.type.tensor_type.elem_type == F32:
             vi.type.tensor_type.elem_type = F16
+        if vi.name in io:  # the float32 name now belongs to the Cast's side
+            vi.name += "_fp16"
 
     # float32 inputs: a Cast to fp16 in front of their consumers.
     casts = []
@@ -74,7 +80,8 @@ def convert(model):
     del g.node[:]
     g.node.extend(nodes)
     m.doc_string = (m.doc_string + "\n" if m.doc_string else "") + "fp16 compute, float32 inputs/outputs (reference/onnx_fp16.py)"
-    onnx.checker.check_model(m)
+    # full_check runs type inference: a float32/float16 mix left anywhere fails here, not in a runtime.
+    onnx.checker.check_model(m, full_check=True)
     return m
 
 
