@@ -234,6 +234,7 @@ export interface UrlSource extends ByteSource {
   openWhole(): Promise<{ body: ReadableStream<Uint8Array>; etag: string | null }>;
   /** 'range' (one Range request per read), 'stream' (the server ignores Range: one sequential read), or not yet known. */
   readonly mode: 'unknown' | 'range' | 'stream';
+  close(): Promise<void>;
 }
 
 /** The hub's x-linked-etag of an LFS file (or a plain ETag of 64 hex digits) is the file's sha256. */

@@ -121,6 +121,7 @@ export function cachedStore(inner: CheckpointStore, opts: CachedStoreOptions): C
     return null;
   }));
   const files = new Map<string, CachedSource>();
+  const texts = new Map<string, string>();
   return {
     location: inner.location,
     open(file) {
@@ -140,15 +141,19 @@ export function cachedStore(inner: CheckpointStore, opts: CachedStoreOptions): C
         }
       }
       const text = await inner.readText(file);
-      if (text !== null && c) {
-        const bytes = new TextEncoder().encode(text);
-        await c.put(url, new Response(bytes, { headers: entryHeaders(opts.model, bytes.byteLength, null, null) }))
-          .catch((e: Error) => warn(`${url}: not cached (${e.name}: ${e.message})`));
-      }
+      if (text !== null && c) texts.set(url, text); // stored by complete(): a failed load leaves nothing
       return text;
     },
     async complete() {
       await Promise.all([...files.values()].map((s) => s.complete()));
+      const c = await cache();
+      if (!c) return;
+      for (const [url, text] of texts) {
+        const bytes = new TextEncoder().encode(text);
+        await c.put(url, new Response(bytes, { headers: entryHeaders(opts.model, bytes.byteLength, null, null) }))
+          .catch((e: Error) => warn(`${url}: not cached (${e.name}: ${e.message})`));
+      }
+      texts.clear();
     },
     async close() {
       await Promise.all([...files.values()].map((s) => s.close()));
@@ -269,19 +274,20 @@ function entryWriter(cache: Cache, url: string, info: UrlFileInfo, model: string
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   const body = new ReadableStream<Uint8Array>({ start(c) { controller = c; } });
   let written = 0;
-  let over = false;
+  let over = false; // no more bytes go in: committed, abandoned, or the put failed
+  let abandoned = false;
   const settled = cache.put(url, new Response(body, { headers: entryHeaders(model, info.size, info.etag, info.sha256) })).then(
     () => undefined,
     (e: Error) => {
-      if (over) return; // abandoned on purpose
       over = true;
+      if (abandoned) return; // on purpose, and said so
       const quota = e.name === 'QuotaExceededError';
       warn(`${url}: not cached (${quota ? 'the browser\'s storage quota is full' : `${e.name}: ${e.message}`}); this load goes on from the network`);
     },
   );
   const abandon = (reason: string | Error) => {
     if (over) return;
-    over = true;
+    over = abandoned = true;
     if (typeof reason === 'string') warn(reason);
     try {
       controller.error(typeof reason === 'string' ? new Error(reason) : reason);

@@ -30,6 +30,8 @@ export interface Request { method: string; path: string; range: string | null }
 export interface TestServer {
   url: string;
   requests: Request[];
+  /** Body bytes sent for .safetensors files (weights), all requests together. */
+  weightBytesSent: () => number;
   close(): Promise<void>;
 }
 
@@ -38,12 +40,24 @@ export interface ServeOptions {
   range?: boolean;
   /** Serve `dir` as the hub repository `id`: /{id}/resolve/main/{file}, weights via a 302 like the hub. */
   hubId?: string;
+  /** A whole-file GET of a .safetensors file sends this many bytes, then stalls until the client gives up. */
+  stallAfterBytes?: number;
+  /** Send an ETag (the file's size and mtime, like most static servers). */
+  etag?: boolean;
 }
 
 /** Serves a folder on 127.0.0.1 at a random port. */
 export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise<TestServer> {
   const requests: Request[] = [];
+  let weightBytes = 0;
   const server = createServer((req, res) => {
+    if (/\.safetensors$/.test(req.url ?? '')) {
+      const write = res.write.bind(res);
+      const end = res.end.bind(res);
+      const count = (chunk: unknown) => { if (chunk && typeof chunk !== 'function') weightBytes += (chunk as Uint8Array).byteLength ?? 0; };
+      res.write = ((chunk: Uint8Array, ...rest: never[]) => { count(chunk); return write(chunk, ...rest); }) as typeof res.write;
+      res.end = ((chunk?: Uint8Array, ...rest: never[]) => { count(chunk); return end(chunk as never, ...rest); }) as typeof res.end;
+    }
     handle(dir, opts, req, res, requests).catch((e) => {
       res.statusCode = 500;
       res.end(String(e));
@@ -54,6 +68,7 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    weightBytesSent: () => weightBytes,
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
@@ -92,6 +107,7 @@ async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res
   }
   const data = await readFile(full);
   res.setHeader('Content-Type', 'application/octet-stream');
+  if (opts.etag) res.setHeader('ETag', `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`);
   const m = req.headers.range?.match(/^bytes=(\d+)-(\d+)$/);
   if (opts.range !== false) res.setHeader('Accept-Ranges', 'bytes');
   if (m && opts.range !== false) {
@@ -111,6 +127,10 @@ async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res
   }
   res.statusCode = 200;
   res.setHeader('Content-Length', String(data.byteLength));
+  if (opts.stallAfterBytes !== undefined && req.method !== 'HEAD' && full.endsWith('.safetensors')) {
+    res.write(data.subarray(0, opts.stallAfterBytes)); // and never end: the client must abort
+    return;
+  }
   res.end(req.method === 'HEAD' ? undefined : data);
 }
 
