@@ -63,7 +63,7 @@ export interface LoadOptions {
    * same model reads no weights from the network (default true where Cache Storage exists; Node has
    * no cache). See README, Weight cache. `InternViT.clearCache()` empties it, `cachedModels()` lists it.
    */
-  cache?: boolean;
+  cache?: boolean | CacheStorage;
   /**
    * Aborts the load: network reads and the upload stop, the promise rejects with an AbortError, GPU
    * buffers made so far are freed and no partial cache entry is kept.
