@@ -40,35 +40,53 @@ export interface ServeOptions {
   range?: boolean;
   /** Serve `dir` as the hub repository `id`: /{id}/resolve/main/{file}, weights via a 302 like the hub. */
   hubId?: string;
-  /** A whole-file GET of a .safetensors file sends this many bytes, then stalls until the client gives up. */
+  /** A whole-file GET of a .safetensors file sends this many bytes, then stalls until the client gives up (20 s at most). */
   stallAfterBytes?: number;
   /** Send an ETag (the file's size and mtime, like most static servers). */
   etag?: boolean;
 }
 
-/** Serves a folder on 127.0.0.1 at a random port. */
-export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise<TestServer> {
+export interface FolderHandler {
+  /** Answers one request (Node http, or a Vite dev server middleware with the prefix stripped). */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  requests: Request[];
+  /** Body bytes sent for .safetensors files (weights), all requests together. */
+  weightBytesSent: () => number;
+}
+
+/** The request handler behind serveFolder: serves `dir`, logs requests, counts weight bytes sent. */
+export function folderHandler(dir: string, opts: ServeOptions = {}): FolderHandler {
   const requests: Request[] = [];
   let weightBytes = 0;
-  const server = createServer((req, res) => {
-    if (/\.safetensors$/.test(req.url ?? '')) {
-      const write = res.write.bind(res);
-      const end = res.end.bind(res);
-      const count = (chunk: unknown) => { if (chunk && typeof chunk !== 'function') weightBytes += (chunk as Uint8Array).byteLength ?? 0; };
-      res.write = ((chunk: Uint8Array, ...rest: never[]) => { count(chunk); return write(chunk, ...rest); }) as typeof res.write;
-      res.end = ((chunk?: Uint8Array, ...rest: never[]) => { count(chunk); return end(chunk as never, ...rest); }) as typeof res.end;
-    }
-    handle(dir, opts, req, res, requests).catch((e) => {
-      res.statusCode = 500;
-      res.end(String(e));
-    });
-  });
+  return {
+    requests,
+    weightBytesSent: () => weightBytes,
+    handle(req, res) {
+      if (/\.safetensors$/.test(req.url ?? '')) {
+        const write = res.write.bind(res);
+        const end = res.end.bind(res);
+        const count = (chunk: unknown) => { if (chunk && typeof chunk !== 'function') weightBytes += (chunk as Uint8Array).byteLength ?? 0; };
+        res.write = ((chunk: Uint8Array, ...rest: never[]) => { count(chunk); return write(chunk, ...rest); }) as typeof res.write;
+        res.end = ((chunk?: Uint8Array, ...rest: never[]) => { count(chunk); return end(chunk as never, ...rest); }) as typeof res.end;
+      }
+      handle(dir, opts, req, res, requests).catch((e) => {
+        res.statusCode = 500;
+        res.end(String(e));
+      });
+    },
+  };
+}
+
+/** Serves a folder on 127.0.0.1 at a random port. */
+export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise<TestServer> {
+  const h = folderHandler(dir, opts);
+  const server = createServer((req, res) => h.handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    requests,
-    weightBytesSent: () => weightBytes,
+    requests: h.requests,
+    weightBytesSent: h.weightBytesSent,
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
@@ -128,7 +146,8 @@ async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res
   res.statusCode = 200;
   res.setHeader('Content-Length', String(data.byteLength));
   if (opts.stallAfterBytes !== undefined && req.method !== 'HEAD' && full.endsWith('.safetensors')) {
-    res.write(data.subarray(0, opts.stallAfterBytes)); // and never end: the client must abort
+    res.write(data.subarray(0, opts.stallAfterBytes)); // and stall: the client must abort (cut after 20 s)
+    setTimeout(() => res.destroy(), 20_000).unref();
     return;
   }
   res.end(req.method === 'HEAD' ? undefined : data);
