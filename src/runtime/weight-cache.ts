@@ -10,7 +10,8 @@
 // the loader's reads are served from that stream as it passes, and every byte also goes into the
 // cache entry's body. The entry is committed only when the stream ended with exactly the announced
 // size (and the same ETag as the size probe); a short body, an abort or any error errors the entry's
-// stream, so Cache Storage keeps nothing of it. An entry found with a size other than the one it
+// stream, so Cache Storage keeps nothing of it. Where the server gives the file's sha256 (an ETag of
+// 64 hex digits, as the hub's LFS files), the bytes are hashed on the way and must match too. An entry found with a size other than the one it
 // recorded is deleted and fetched again. A quota (or any other cache) error makes this load go on
 // without the cache, with one warning. After a successful load, `complete()` reads the rest of each
 // file (bytes after the last tensor needed) so the entry is whole.
@@ -18,6 +19,8 @@ import type { ByteSource } from './safetensors.js';
 import type { CheckpointStore, UrlFileInfo, UrlSource } from './loader.js';
 import { abortReason, isAbortError } from './abort.js';
 import { streamReader, type StreamReader } from './stream-reader.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 
 export const WEIGHT_CACHE_NAME = 'internvit-webgpu-weights-v1';
 
@@ -274,6 +277,8 @@ function entryWriter(cache: Cache, url: string, info: UrlFileInfo, model: string
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   const body = new ReadableStream<Uint8Array>({ start(c) { controller = c; } });
   let written = 0;
+  // Where the server names the file's sha256 (the hub's LFS ETag), the bytes are hashed as they pass.
+  const hash = info.sha256 ? sha256.create() : null;
   let over = false; // no more bytes go in: committed, abandoned, or the put failed
   let abandoned = false;
   const settled = cache.put(url, new Response(body, { headers: entryHeaders(model, info.size, info.etag, info.sha256) })).then(
@@ -299,6 +304,7 @@ function entryWriter(cache: Cache, url: string, info: UrlFileInfo, model: string
       if (offset !== written) return abandon(`${url}: the download restarted at byte ${offset}: not cached`);
       try {
         controller.enqueue(chunk);
+        hash?.update(chunk);
         written += chunk.byteLength;
       } catch {
         over = true; // the put already failed (and said so)
@@ -307,6 +313,8 @@ function entryWriter(cache: Cache, url: string, info: UrlFileInfo, model: string
     end(bytes) {
       if (over) return;
       if (bytes !== info.size) return abandon(`${url}: the server sent ${bytes} bytes, it announced ${info.size}: not cached`);
+      const digest = hash ? bytesToHex(hash.digest()) : null;
+      if (digest && digest !== info.sha256) return abandon(`${url}: the bytes' sha256 is ${digest}, the server's ETag says ${info.sha256}: not cached`);
       over = true;
       controller.close();
     },

@@ -1,6 +1,7 @@
 // Node-only helpers for the checkpoint tests: temp folders, a local HTTP server (Range, HEAD, a
 // hub-style layout with redirects), a store wrapper that records every byte range read, and tiny
 // InternViT checkpoints written with writeSafetensors.
+import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -42,8 +43,8 @@ export interface ServeOptions {
   hubId?: string;
   /** A whole-file GET of a .safetensors file sends this many bytes, then stalls until the client gives up (20 s at most). */
   stallAfterBytes?: number;
-  /** Send an ETag (the file's size and mtime, like most static servers). */
-  etag?: boolean;
+  /** Send an ETag: the file's size and mtime (true, like most static servers), its sha256, or a wrong sha256. */
+  etag?: boolean | 'sha256' | 'wrong-sha256';
 }
 
 export interface FolderHandler {
@@ -125,7 +126,11 @@ async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res
   }
   const data = await readFile(full);
   res.setHeader('Content-Type', 'application/octet-stream');
-  if (opts.etag) res.setHeader('ETag', `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`);
+  if (opts.etag === true) res.setHeader('ETag', `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`);
+  if (opts.etag === 'sha256' || opts.etag === 'wrong-sha256') {
+    const hex = createHash('sha256').update(data).digest('hex');
+    res.setHeader('ETag', `"${opts.etag === 'sha256' ? hex : hex.replace(/^./, (c) => (c === '0' ? '1' : '0'))}"`);
+  }
   const m = req.headers.range?.match(/^bytes=(\d+)-(\d+)$/);
   if (opts.range !== false) res.setHeader('Accept-Ranges', 'bytes');
   if (m && opts.range !== false) {

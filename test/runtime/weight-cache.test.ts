@@ -3,6 +3,7 @@
 // load no request at all, corrupt entries refetched, abort and quota leave nothing, cache: false and
 // clearCache. The same flows run against Chromium's real Cache Storage in
 // test/browser/weight-cache.browser.test.ts.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openCheckpoint, type OpenCheckpointOptions } from '../../src/runtime/loader.js';
@@ -139,6 +140,28 @@ describe('weight cache (in-memory CacheStorage)', () => {
     const sent = server.weightBytesSent();
     await load(`${server.url}/m/`);
     expect(server.weightBytesSent() - sent).toBe(file.byteLength);
+  });
+
+  it('an ETag that is a sha256 is checked: a match is stored with it, a mismatch is not stored', async () => {
+    for (const [etag, stored] of [['sha256', true], ['wrong-sha256', false]] as const) {
+      const s = await serveFolder(tmp.dir, { etag });
+      try {
+        cs = new FakeCacheStorage();
+        warnings.length = 0;
+        await load(`${s.url}/m/`);
+        const files = (await cachedModels(cs.asCacheStorage)).flatMap((m) => m.files);
+        const weights = files.find((f) => f.url.endsWith('.safetensors'));
+        if (stored) {
+          expect(weights?.sha256).toBe(createHash('sha256').update(file).digest('hex'));
+          expect(warnings).toEqual([]);
+        } else {
+          expect(weights).toBeUndefined();
+          expect(warnings.join('\n')).toMatch(/model\.safetensors: the bytes' sha256 is [0-9a-f]{64}, the server's ETag says [0-9a-f]{64}: not cached/);
+        }
+      } finally {
+        await s.close();
+      }
+    }
   });
 
   it('Node has no Cache Storage: no cache by default, Range reads', async () => {
