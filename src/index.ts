@@ -56,3 +56,4 @@ export * from './model/feature-map.js';
 export * from './features/analysis.js';
 export * from './features/render.js';
 export * from './api.js';
+export * from './worker/client.js';
