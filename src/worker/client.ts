@@ -10,6 +10,7 @@ import type { ImageInput } from '../model/image.js';
 import type { ForwardResult } from '../model/internvit.js';
 import type { HostArray } from '../runtime/executor.js';
 import type { LoadProgress } from '../runtime/loader.js';
+import { abortReason } from '../runtime/abort.js';
 import { buffersOf, type MessagePortLike, type WorkerOp, type WorkerReply } from './protocol.js';
 
 /** What load() options can cross to a worker: no device, no fetch function, no CacheStorage object. */
@@ -65,7 +66,7 @@ export async function createWorkerModel(worker: WorkerLike, source: string, opti
   };
 
   const { signal, onProgress, ...load } = options;
-  signal?.throwIfAborted();
+  if (signal?.aborted) throw abortReason(signal);
   const loadId = nextId;
   const abort = () => { void call('abort', [loadId]).catch(() => {}); };
   signal?.addEventListener('abort', abort, { once: true });
