@@ -230,8 +230,11 @@ export interface UrlFileInfo { size: number; etag: string | null; sha256: string
 export interface UrlSource extends ByteSource {
   /** Size and validators, from HEAD (or a 1-byte range). */
   info(): Promise<UrlFileInfo>;
-  /** A new GET of the whole file: its body from byte 0, and the response's ETag. */
-  openWhole(): Promise<{ body: ReadableStream<Uint8Array>; etag: string | null }>;
+  /**
+   * A new GET of the file from byte `from` to its end (`Range: bytes=from-` when from > 0): the body,
+   * the file offset it starts at (`from`, or 0 from a server that ignores Range) and the ETag.
+   */
+  openFrom(from: number): Promise<{ body: ReadableStream<Uint8Array>; offset: number; etag: string | null }>;
   /** 'range' (one Range request per read), 'stream' (the server ignores Range: one sequential read), or not yet known. */
   readonly mode: 'unknown' | 'range' | 'stream';
   close(): Promise<void>;
@@ -256,15 +259,29 @@ export function urlSource(url: string, opts: UrlOptions = {}): UrlSource {
   let mode: UrlSource['mode'] = 'unknown';
   let stream: StreamReader | null = null;
 
-  const openWhole = async () => {
-    const res = await fetchWithRetry(f, url, { headers, signal });
+  const openFrom = async (from: number) => {
+    const res = await fetchWithRetry(f, url, { headers: from > 0 ? { ...headers, Range: `bytes=${from}-` } : headers, signal });
+    const etag = res.headers.get('etag');
+    if (res.status === 416) {
+      // Nothing left after `from` (a stream that broke at the very end).
+      await res.body?.cancel();
+      return { body: new ReadableStream<Uint8Array>({ start: (c) => c.close() }), offset: from, etag };
+    }
     if (!res.ok) throw httpError(url, res);
     if (!res.body) throw new Error(`${url}: response has no body`);
-    return { body: res.body, etag: res.headers.get('etag') };
+    let offset = 0;
+    if (res.status === 206) {
+      offset = Number(res.headers.get('content-range')?.match(/bytes\s+(\d+)-/)?.[1] ?? NaN);
+      if (offset !== from) {
+        await res.body.cancel();
+        throw new Error(`${url}: asked for bytes from ${from}, the server sent them from ${offset}`);
+      }
+    }
+    return { body: res.body, offset, etag };
   };
   const sequential = (first?: ReadableStream<Uint8Array>) => {
     mode = 'stream';
-    return (stream ??= streamReader({ name: url, first, open: async () => (await openWhole()).body, signal }));
+    return (stream ??= streamReader({ name: url, first, open: openFrom, signal }));
   };
 
   async function probe(): Promise<UrlFileInfo> {
@@ -301,7 +318,7 @@ export function urlSource(url: string, opts: UrlOptions = {}): UrlSource {
     get mode() { return mode; },
     info: getInfo,
     size: async () => (await getInfo()).size,
-    openWhole,
+    openFrom,
     async read(offset, length) {
       if (length === 0) return new Uint8Array(0);
       if (mode === 'stream') return sequential().read(offset, length);

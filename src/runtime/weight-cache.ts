@@ -116,7 +116,7 @@ export interface CachedStoreOptions {
 
 /** `inner` (a URL store) read through the weight cache. */
 export function cachedStore(inner: CheckpointStore, opts: CachedStoreOptions): CheckpointStore {
-  // urlStore's sources are UrlSources (info, openWhole); withCache wraps nothing else.
+  // urlStore's sources are UrlSources (info, openFrom); withCache wraps nothing else.
   const urls = { open: (file: string) => inner.open(file) as UrlSource };
   let opened: Promise<Cache | null> | null = null;
   const cache = () => (opened ??= opts.cache.open(WEIGHT_CACHE_NAME).catch((e: Error) => {
@@ -207,10 +207,10 @@ function cachedSource(net: UrlSource, cache: () => Promise<Cache | null>, opts: 
     const reader = streamReader({
       name: net.name,
       signal: opts.signal,
-      open: async () => {
-        const { body, etag } = await net.openWhole();
-        if (info.etag && etag && etag !== info.etag) writer.abandon(`${net.name} changed while loading (ETag ${etag}, was ${info.etag}): not cached`);
-        return body;
+      open: async (from) => {
+        const opened = await net.openFrom(from);
+        if (info.etag && opened.etag && opened.etag !== info.etag) writer.abandon(`${net.name} changed while loading (ETag ${opened.etag}, was ${info.etag}): not cached`);
+        return opened;
       },
       onChunk: (chunk, offset) => writer.write(chunk, offset),
       onEnd: (bytes) => writer.end(bytes),

@@ -43,6 +43,8 @@ export interface ServeOptions {
   hubId?: string;
   /** A whole-file GET of a .safetensors file sends this many bytes, then stalls until the client gives up (20 s at most). */
   stallAfterBytes?: number;
+  /** The first GET of each .safetensors file that starts at byte 0 is cut (connection dropped) after this many bytes. */
+  cutOnceAfterBytes?: number;
   /** Send an ETag: the file's size and mtime (true, like most static servers), its sha256, or a wrong sha256. */
   etag?: boolean | 'sha256' | 'wrong-sha256';
 }
@@ -58,6 +60,7 @@ export interface FolderHandler {
 /** The request handler behind serveFolder: serves `dir`, logs requests, counts weight bytes sent. */
 export function folderHandler(dir: string, opts: ServeOptions = {}): FolderHandler {
   const requests: Request[] = [];
+  const cut = new Set<string>();
   let weightBytes = 0;
   return {
     requests,
@@ -70,7 +73,7 @@ export function folderHandler(dir: string, opts: ServeOptions = {}): FolderHandl
         res.write = ((chunk: Uint8Array, ...rest: never[]) => { count(chunk); return write(chunk, ...rest); }) as typeof res.write;
         res.end = ((chunk?: Uint8Array, ...rest: never[]) => { count(chunk); return end(chunk as never, ...rest); }) as typeof res.end;
       }
-      handle(dir, opts, req, res, requests).catch((e) => {
+      handle(dir, opts, req, res, requests, cut).catch((e) => {
         res.statusCode = 500;
         res.end(String(e));
       });
@@ -95,7 +98,8 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
   };
 }
 
-async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res: ServerResponse, log: Request[]): Promise<void> {
+/** `cut`: files whose first whole-body GET this handler already cut (cutOnceAfterBytes). */
+async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res: ServerResponse, log: Request[], cut: Set<string>): Promise<void> {
   const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
   log.push({ method: req.method ?? 'GET', path, range: req.headers.range ?? null });
   let file: string | null = path.slice(1);
@@ -131,11 +135,11 @@ async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res
     const hex = createHash('sha256').update(data).digest('hex');
     res.setHeader('ETag', `"${opts.etag === 'sha256' ? hex : hex.replace(/^./, (c) => (c === '0' ? '1' : '0'))}"`);
   }
-  const m = req.headers.range?.match(/^bytes=(\d+)-(\d+)$/);
+  const m = req.headers.range?.match(/^bytes=(\d+)-(\d*)$/);
   if (opts.range !== false) res.setHeader('Accept-Ranges', 'bytes');
   if (m && opts.range !== false) {
     const start = Number(m[1]);
-    const end = Math.min(Number(m[2]), data.byteLength - 1);
+    const end = Math.min(m[2] ? Number(m[2]) : Infinity, data.byteLength - 1);
     if (start >= data.byteLength) {
       res.statusCode = 416;
       res.setHeader('Content-Range', `bytes */${data.byteLength}`);
@@ -150,6 +154,11 @@ async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res
   }
   res.statusCode = 200;
   res.setHeader('Content-Length', String(data.byteLength));
+  if (opts.cutOnceAfterBytes !== undefined && req.method !== 'HEAD' && full.endsWith('.safetensors') && !cut.has(full)) {
+    cut.add(full);
+    res.write(data.subarray(0, opts.cutOnceAfterBytes), () => res.destroy());
+    return;
+  }
   if (opts.stallAfterBytes !== undefined && req.method !== 'HEAD' && full.endsWith('.safetensors')) {
     res.write(data.subarray(0, opts.stallAfterBytes)); // and stall: the client must abort (cut after 20 s)
     setTimeout(() => res.destroy(), 20_000).unref();

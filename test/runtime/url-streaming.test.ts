@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint, urlSource } from '../../src/runtime/loader.js';
-import { streamReader } from '../../src/runtime/stream-reader.js';
+import { STREAM_RETRIES, streamReader } from '../../src/runtime/stream-reader.js';
 import { makeTempDir, randomTensor, seeded, serveFolder, writeFiles, type TestServer } from './checkpoint-helpers.js';
 import { writeSafetensors, type WriteTensor } from '../../src/runtime/safetensors.js';
 
@@ -71,9 +71,44 @@ describe('a server that ignores Range', () => {
     const chunks = [file.subarray(0, 1000)];
     const reader = streamReader({
       name: 'x.safetensors',
-      open: async () => new ReadableStream({ pull(c) { const next = chunks.shift(); if (next) c.enqueue(next); else c.close(); } }),
+      open: async () => ({ body: new ReadableStream({ pull(c) { const next = chunks.shift(); if (next) c.enqueue(next); else c.close(); } }), offset: 0 }),
     });
     await expect(reader.read(900, 200)).rejects.toThrow(/x\.safetensors: got 100 of 200 bytes at 900 \(the stream ended at byte 1000; file truncated\?\)/);
+  });
+});
+
+describe('a stream that breaks', () => {
+  for (const range of [true, false]) {
+    it(`is opened again where it broke (${range ? 'Range: bytes=N-' : 'no Range: from 0, the start skipped'}); every byte exact`, async () => {
+      const s = await serveFolder(tmp.dir, { range, cutOnceAfterBytes: 50_000 });
+      try {
+        const src = urlSource(`${s.url}/m/model.safetensors`, {});
+        const got = new Uint8Array(file.byteLength);
+        const reader = streamReader({ name: src.name, open: src.openFrom });
+        for (let at = 0; at < file.byteLength; at += 8192) {
+          const n = Math.min(8192, file.byteLength - at);
+          got.set(await reader.read(at, n), at);
+        }
+        expect(got).toEqual(file);
+        expect(reader.resumes).toBe(1);
+        expect(weightGets(s).map((r) => r.range)).toEqual(range ? [null, 'bytes=50000-'] : [null, 'bytes=50000-']);
+      } finally {
+        await s.close();
+      }
+    });
+  }
+
+  it(`fails after ${STREAM_RETRIES} breaks without progress, naming the file and the byte`, async () => {
+    let opens = 0;
+    const reader = streamReader({
+      name: 'flaky.safetensors',
+      open: async () => {
+        opens++;
+        return { body: new ReadableStream({ pull(c) { c.error(new TypeError('network error')); } }), offset: 0 };
+      },
+    });
+    await expect(reader.read(0, 10)).rejects.toThrow(/^flaky\.safetensors: the download broke at byte 0 \(network error\)$/);
+    expect(opens).toBe(STREAM_RETRIES + 1);
   });
 });
 

@@ -96,6 +96,18 @@ describe('weight cache (in-memory CacheStorage)', () => {
     expect(entries.get(key)!.body).toEqual(file);
   });
 
+  it('a download that breaks is resumed where it broke; the entry is whole and exact', async () => {
+    const s = await serveFolder(tmp.dir, { cutOnceAfterBytes: 30_000 });
+    try {
+      await load(`${s.url}/m/`);
+      expect(gets(s).map((r) => r.range)).toEqual([null, 'bytes=30000-']);
+      expect(cs.caches.get(WEIGHT_CACHE_NAME)!.entries.get(`${s.url}/m/model.safetensors`)!.body).toEqual(file);
+      expect(warnings).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('an abort mid-download rejects with an AbortError and stores nothing', async () => {
     const controller = new AbortController();
     const ckpt = await openCheckpoint(`${stalling.url}/m/`, { cache: cs.asCacheStorage, signal: controller.signal });
