@@ -16,7 +16,7 @@
 // without the cache, with one warning. After a successful load, `complete()` reads the rest of each
 // file (bytes after the last tensor needed) so the entry is whole.
 import type { ByteSource } from './safetensors.js';
-import type { CheckpointStore, UrlFileInfo, UrlSource } from './loader.js';
+import { FileNotFoundError, type CheckpointStore, type UrlFileInfo, type UrlSource } from './loader.js';
 import { abortReason, isAbortError } from './abort.js';
 import { streamReader, type StreamReader } from './stream-reader.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -31,6 +31,8 @@ const H = {
   etag: 'x-internvit-etag',
   sha256: 'x-internvit-sha256',
   storedAt: 'x-internvit-stored-at',
+  /** A file the server did not have (a sharded model's model.safetensors): not asked for again. */
+  missing: 'x-internvit-missing',
 } as const;
 
 export interface CachedFile { url: string; bytes: number; storedAt: string; etag?: string; sha256?: string }
@@ -70,6 +72,7 @@ export async function cachedModels(cacheStorage?: CacheStorage): Promise<CachedM
     if (!res) continue;
     const h = res.headers;
     await res.body?.cancel();
+    if (h.get(H.missing)) continue;
     const model = h.get(H.model) ?? new URL('./', req.url).href;
     let m = byModel.get(model);
     if (!m) byModel.set(model, (m = { model, files: [], bytes: 0 }));
@@ -190,11 +193,17 @@ type State =
 function cachedSource(net: UrlSource, cache: () => Promise<Cache | null>, opts: CachedStoreOptions): CachedSource {
   let state: Promise<State> | null = null;
   let origin: 'cache' | 'network' | undefined;
+  let missing = false;
 
   async function lookup(): Promise<State> {
     const c = await cache();
     if (!c) return { kind: 'direct' };
     const hit = await c.match(net.name).catch(() => undefined);
+    if (hit?.headers.get(H.missing)) {
+      await hit.body?.cancel();
+      missing = true;
+      throw new FileNotFoundError(net.name, 'no such file (HTTP 404, remembered by the weight cache)');
+    }
     if (hit) {
       const want = Number(hit.headers.get(H.size));
       const blob = await hit.blob();
@@ -202,7 +211,10 @@ function cachedSource(net: UrlSource, cache: () => Promise<Cache | null>, opts: 
       await c.delete(net.name);
       warn(`${net.name}: the cached copy has ${blob.size} bytes, ${want} were recorded: discarded, fetching it again`);
     }
-    const info = await net.info();
+    const info = await net.info().catch((e: unknown) => {
+      if (e instanceof FileNotFoundError) missing = true;
+      throw e;
+    });
     const writer = entryWriter(c, net.name, info, opts.model);
     const reader = streamReader({
       name: net.name,
@@ -239,6 +251,12 @@ function cachedSource(net: UrlSource, cache: () => Promise<Cache | null>, opts: 
       return bytes;
     },
     async complete() {
+      if (missing) {
+        // Remembered, so the next load of a sharded model does not ask for model.safetensors again.
+        const c = await cache();
+        await c?.put(net.name, new Response(new Uint8Array(0), { headers: { ...entryHeaders(opts.model, 0, null, null), [H.missing]: '1' } })).catch(() => {});
+        return;
+      }
       const s = await state?.catch(() => null);
       if (s?.kind !== 'network') return;
       try {

@@ -84,6 +84,29 @@ describe('weight cache (in-memory CacheStorage)', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('a sharded model: shards and index cached, model.safetensors remembered as missing; the second load sends no request', async () => {
+    const shards = { 'a.safetensors': writeSafetensors({ 'x.a': tensors['t.00']! }), 'b.safetensors': writeSafetensors({ 'x.b': tensors['t.01']! }) };
+    const index = JSON.stringify({ weight_map: { 'x.a': 'a.safetensors', 'x.b': 'b.safetensors' } });
+    await writeFiles(join(tmp.dir, 'sharded'), { 'config.json': CONFIG, 'model.safetensors.index.json': index, ...shards });
+    const once = async () => {
+      const ckpt = await openCheckpoint(`${server.url}/sharded/`, { cache: cs.asCacheStorage });
+      try {
+        expect(await ckpt.read('x.b')).toEqual(shards['b.safetensors'].subarray(ckpt.info('x.b').offset));
+        expect(await ckpt.read('x.a')).toEqual(shards['a.safetensors'].subarray(ckpt.info('x.a').offset));
+        await ckpt.store.complete?.();
+      } finally {
+        await ckpt.close();
+      }
+    };
+    await once();
+    const listed = await cachedModels(cs.asCacheStorage);
+    expect(listed[0]!.files.map((f) => f.url.slice(`${server.url}/sharded/`.length))).toEqual(['a.safetensors', 'b.safetensors', 'config.json', 'model.safetensors.index.json']);
+    server.requests.length = 0;
+    await once();
+    expect(server.requests).toEqual([]);
+    expect(await clearCache(`${server.url}/sharded/`, cs.asCacheStorage)).toBe(5); // the missing-file marker too
+  });
+
   it('a truncated entry is discarded with a warning and fetched again, then whole', async () => {
     await load(`${server.url}/m/`);
     const entries = cs.caches.get(WEIGHT_CACHE_NAME)!.entries;
