@@ -156,17 +156,18 @@ describe('weight cache, abort and worker in headless Chromium', () => {
     expect(cached.digest).toBe(firstDigest);
   }, 120_000);
 
-  it('createWorkerModel: the model runs in a Web Worker, outputs match PyTorch, the main thread keeps ticking', async () => {
-    const r = await call<WorkerReport>('inWorker', url);
+  it('createWorkerModel: the model runs in a Web Worker, outputs match PyTorch, the main thread keeps ticking; abort reaches the worker', async () => {
+    const r = await call<WorkerReport>('inWorker', url, `${session.url}/served/stall/${FIXTURE}/`);
     console.log(`worker: WebGPU in a dedicated worker: ${r.webgpuInWorker}; ${r.progressReports} progress reports; ` +
       `${(r.outputs ?? []).join('; ')}; worst ${((r.worstRatio ?? NaN) * 100).toFixed(1)}% of tolerance; ` +
-      `longest main-thread gap ${r.longestMainThreadGapMs.toFixed(0)} ms`);
+      `longest main-thread gap ${r.longestMainThreadGapMs.toFixed(0)} ms; aborted load: ${r.abortError}`);
     expect(r.error).toBeUndefined();
     expect(r.webgpuInWorker).toBe(true);
     expect(r.progressReports).toBeGreaterThan(0);
     expect(r.outputs!.length).toBe(2);
     expect(r.worstRatio!).toBeLessThanOrEqual(1);
     expect(r.pixelsDetached).toBe(true);
+    expect(r.abortError).toMatch(/^AbortError: /);
     // Pipeline compilation and the forward run in the worker: the page's timer is never held for long.
     expect(r.longestMainThreadGapMs).toBeLessThan(500);
   }, 300_000);

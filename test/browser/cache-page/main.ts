@@ -30,6 +30,8 @@ export interface WorkerReport {
   /** Longest gap between main-thread timer ticks while the worker loaded and ran, in ms. */
   longestMainThreadGapMs: number;
   pixelsDetached?: boolean;
+  /** How a worker load aborted from the page ended. */
+  abortError?: string;
 }
 
 let gpu: Gpu | null = null;
@@ -97,7 +99,7 @@ async function cacheKeys(): Promise<string[]> {
 }
 
 /** Loads the fixture in a Web Worker and compares embedPixels with its PyTorch outputs; ticks a timer meanwhile. */
-async function inWorker(fixtureUrl: string): Promise<WorkerReport> {
+async function inWorker(fixtureUrl: string, stallUrl: string): Promise<WorkerReport> {
   let last = performance.now();
   let longest = 0;
   const tick = setInterval(() => {
@@ -132,6 +134,14 @@ async function inWorker(fixtureUrl: string): Promise<WorkerReport> {
       report.worstRatio = Math.max(report.worstRatio, r.worstRatio);
     }
     await model.dispose({ terminate: true });
+
+    // An abort on the page stops the load in the worker (the server stalls mid-file).
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const stalled = new Worker(new URL('../../../src/worker.ts', import.meta.url), { type: 'module' });
+    report.abortError = await createWorkerModel(stalled, stallUrl, { cache: false, signal: controller.signal })
+      .then(() => 'loaded', (e: unknown) => errorText(e));
+    stalled.terminate();
   } catch (e) {
     report.error = errorText(e);
   } finally {
