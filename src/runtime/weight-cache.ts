@@ -139,7 +139,7 @@ export function cachedStore(inner: CheckpointStore, opts: CachedStoreOptions): C
       const c = await cache();
       const url = urls.open(file).name;
       if (c) {
-        const hit = await c.match(url);
+        const hit = await c.match(url).catch(() => undefined);
         if (hit) {
           const bytes = new Uint8Array(await hit.arrayBuffer());
           if (bytes.byteLength === Number(hit.headers.get(H.size))) return new TextDecoder().decode(bytes);
