@@ -4,8 +4,9 @@ import { InternViT, type LoadOptions } from '../api.js';
 import type { LoadProgress } from '../runtime/loader.js';
 import { buffersOf, type MessagePortLike, type WorkerReply, type WorkerRequest } from './protocol.js';
 
-/** Answers createWorkerModel()'s messages on `port` (the worker's global scope). */
-export function serveModel(port: MessagePortLike): void {
+/** Answers createWorkerModel()'s messages on `scope` (the worker's global scope: `serveModel(self)`). */
+export function serveModel(scope: MessagePortLike | typeof globalThis): void {
+  const port = scope as MessagePortLike;
   let model: InternViT | null = null;
   const loads = new Map<number, AbortController>();
   const reply = (r: WorkerReply, transfer: Transferable[] = []) => port.postMessage(r, transfer);

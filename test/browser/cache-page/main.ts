@@ -116,7 +116,7 @@ async function inWorker(fixtureUrl: string, stallUrl: string): Promise<WorkerRep
     });
     worker.terminate();
     if (!report.webgpuInWorker) throw new Error('navigator.gpu has no adapter in a dedicated worker here');
-    const modelWorker = new Worker(new URL('../../../src/worker.ts', import.meta.url), { type: 'module' });
+    const modelWorker = new Worker(new URL('./model-worker.ts', import.meta.url), { type: 'module' });
     const model = await createWorkerModel(modelWorker, fixtureUrl, { cache: false, onProgress: () => { report.progressReports++; } });
     const fixture = async (file: string) => readSafetensorsFloat32(new Uint8Array(await (await fetch(new URL(file, fixtureUrl))).arrayBuffer()), file);
     const pixels = (await fixture('pixels.safetensors')).get('pixel_values')!;
@@ -138,7 +138,7 @@ async function inWorker(fixtureUrl: string, stallUrl: string): Promise<WorkerRep
     // An abort on the page stops the load in the worker (the server stalls mid-file).
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    const stalled = new Worker(new URL('../../../src/worker.ts', import.meta.url), { type: 'module' });
+    const stalled = new Worker(new URL('./model-worker.ts', import.meta.url), { type: 'module' });
     report.abortError = await createWorkerModel(stalled, stallUrl, { cache: false, signal: controller.signal })
       .then(() => 'loaded', (e: unknown) => errorText(e));
     stalled.terminate();
