@@ -48,10 +48,16 @@ export interface CachedModel {
 export function resolveCache(option: boolean | CacheStorage | undefined): CacheStorage | null {
   if (option === false) return null;
   if (option && option !== true) return option;
-  const found = (globalThis as { caches?: CacheStorage }).caches ?? null;
-  if (!found && option === true) warn('cache: true, but there is no Cache Storage here (Node, or a page that is not a secure context): the weights are not cached');
+  const g = globalThis as { caches?: CacheStorage; isSecureContext?: boolean };
+  const found = g.caches ?? null;
+  if (!found && (option === true || (g.isSecureContext === false && !warnedInsecure))) {
+    warnedInsecure = true;
+    warn('there is no Cache Storage here (Node, or a page that is not a secure context: https or localhost): the weights are not cached');
+  }
   return found;
 }
+
+let warnedInsecure = false;
 
 function warn(message: string): void {
   console.warn(`internvit: ${message}`);
