@@ -61,7 +61,8 @@ export interface LoadOptions {
   /**
    * Browsers: keep the files fetched from a URL or hub id in Cache Storage, so the next load of the
    * same model reads no weights from the network (default true where Cache Storage exists; Node has
-   * no cache). See README, Weight cache. `InternViT.clearCache()` empties it, `cachedModels()` lists it.
+   * no cache); false: neither read nor write it; a CacheStorage: use that one. See README, Weight
+   * cache. `InternViT.clearCache()` empties it, `InternViT.cachedModels()` lists it.
    */
   cache?: boolean | CacheStorage;
   /**
