@@ -2,7 +2,7 @@
 // embedPixels, imageTokens, featureMap), so loading, preprocessing, the GPU work and readback never
 // block the page. Inputs and outputs cross as transferred ArrayBuffers (a pixels array given to
 // embedPixels is transferred: it is empty in the page afterwards). DOM images and canvases, which
-// cannot be posted, become ImageBitmaps first (createImageBitmap, on the page: the decode is quick).
+// cannot be posted, become ImageBitmaps first (createImageBitmap, on the page; a video element: its current frame).
 import type { EmbedOptions, ImageOptions, ImageTokensResult, EmbedResult, LoadOptions, ModelMemory } from '../api.js';
 import type { ModelConfig } from '../model/config.js';
 import type { FeatureMapOptions, FeatureMapResult } from '../model/feature-map.js';
@@ -117,10 +117,11 @@ function remoteError(e: { name: string; message: string; stack?: string }): Erro
   return err;
 }
 
-/** Elements and canvases cannot be posted to a worker: they become ImageBitmaps here. */
+/** Image, canvas and video elements cannot be posted to a worker: they become ImageBitmaps here (a video: its current frame). */
 async function postableImage(img: ImageInput): Promise<unknown> {
   const has = (name: string) => typeof (globalThis as Record<string, unknown>)[name] === 'function';
-  if ((has('HTMLImageElement') && img instanceof HTMLImageElement) || (has('HTMLCanvasElement') && img instanceof HTMLCanvasElement)) {
+  if ((has('HTMLImageElement') && img instanceof HTMLImageElement) || (has('HTMLCanvasElement') && img instanceof HTMLCanvasElement) ||
+    (has('HTMLVideoElement') && img instanceof HTMLVideoElement)) {
     return createImageBitmap(img);
   }
   return img;

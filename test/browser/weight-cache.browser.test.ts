@@ -167,6 +167,7 @@ describe('weight cache, abort and worker in headless Chromium', () => {
     expect(r.outputs!.length).toBe(2);
     expect(r.worstRatio!).toBeLessThanOrEqual(1);
     expect(r.pixelsDetached).toBe(true);
+    expect(r.secondCallIdentical).toBe(true);
     expect(r.abortError).toMatch(/^AbortError: /);
     // Pipeline compilation and the forward run in the worker: the page's timer is never held for long.
     expect(r.longestMainThreadGapMs).toBeLessThan(1000); // generous: the 2-core CI machine delays timers under load

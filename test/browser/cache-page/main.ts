@@ -30,6 +30,7 @@ export interface WorkerReport {
   /** Longest gap between main-thread timer ticks while the worker loaded and ran, in ms. */
   longestMainThreadGapMs: number;
   pixelsDetached?: boolean;
+  secondCallIdentical?: boolean;
   /** How a worker load aborted from the page ended. */
   abortError?: string;
 }
@@ -121,8 +122,13 @@ async function inWorker(fixtureUrl: string, stallUrl: string): Promise<WorkerRep
     const fixture = async (file: string) => readSafetensorsFloat32(new Uint8Array(await (await fetch(new URL(file, fixtureUrl))).arrayBuffer()), file);
     const pixels = (await fixture('pixels.safetensors')).get('pixel_values')!;
     const expected = await fixture('expected.safetensors');
+    const copy = pixels.data.slice();
     const out = await model.embedPixels(pixels.data, pixels.shape);
     report.pixelsDetached = pixels.data.byteLength === 0;
+    // A second call: nothing the worker keeps was transferred away with the first outputs.
+    const again = await model.embedPixels(copy, pixels.shape);
+    report.secondCallIdentical = again.lastHiddenState.data.length === out.lastHiddenState.data.length &&
+      again.lastHiddenState.data.every((v, i) => Object.is(v, out.lastHiddenState.data[i]));
     const got = { last_hidden_state: out.lastHiddenState, pooler_output: out.poolerOutput };
     report.outputs = [];
     report.worstRatio = 0;
