@@ -277,7 +277,8 @@ function cachedSource(net: UrlSource, cache: () => Promise<Cache | null>, opts: 
     async close() {
       const s = await state?.catch(() => null);
       if (s?.kind === 'network') {
-        s.writer.abandon(opts.signal?.aborted ? abortReason(opts.signal) : 'the load ended before the file was read to its end');
+        // Silent (an Error, not a string): the load's own error or abort says what happened.
+        s.writer.abandon(opts.signal?.aborted ? abortReason(opts.signal) : new Error('the load ended before the file was read to its end'));
         await s.reader.cancel();
         await s.writer.settled;
       }

@@ -148,6 +148,7 @@ describe('weight cache (in-memory CacheStorage)', () => {
     await ckpt.read('t.00');
     await ckpt.close(); // e.g. the weights did not match the config
     expect(await cachedModels(cs.asCacheStorage)).toEqual([]);
+    expect(warnings).toEqual([]); // the load's own error says what happened
   });
 
   it('a full quota: the load succeeds from the network with a warning, nothing stored', async () => {
