@@ -194,7 +194,7 @@ export interface UrlOptions { fetch?: typeof fetch; headers?: Record<string, str
 
 const RETRIES = 2;
 
-export async function fetchWithRetry(f: typeof fetch, url: string, init: RequestInit): Promise<Response> {
+async function fetchWithRetry(f: typeof fetch, url: string, init: RequestInit): Promise<Response> {
   const signal = init.signal ?? undefined;
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(signal);
