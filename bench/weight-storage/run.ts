@@ -19,7 +19,7 @@ try {
   console.log(`${(await session.browser.version())}, ${mib} MiB streamed in 64 KiB chunks, read back in 16 MiB ranges`);
   for (const x of r.results) {
     const rate = (ms: number) => `${(mib / (ms / 1000)).toFixed(0)} MiB/s`;
-    console.log(`${x.store.padEnd(54)} write ${x.writeMs.toFixed(0).padStart(6)} ms (${rate(x.writeMs)})  read ${x.readMs.toFixed(0).padStart(6)} ms (${rate(x.readMs)})  ${x.ok ? 'bytes ok' : `FAILED ${x.note ?? 'wrong bytes'}`}`);
+    console.log(`${x.store.padEnd(54)} write ${x.writeMs.toFixed(0).padStart(6)} ms (${rate(x.writeMs)})  read ${x.readMs.toFixed(0).padStart(6)} ms (${rate(x.readMs)})  ${x.ok ? `bytes ok${x.note ? `; ${x.note}` : ''}` : `FAILED ${x.note ?? 'wrong bytes'}`}`);
   }
 } finally {
   await session.close();
