@@ -200,6 +200,26 @@ describe('weight cache (in-memory CacheStorage)', () => {
     }
   });
 
+  it('a hub id: entries keyed by the resolve URL (revision included), the CDN redirect followed; second load sends nothing', async () => {
+    const hub = await serveFolder(join(tmp.dir, 'm'), { hubId: 'OpenGVLab/Tiny' });
+    try {
+      await load('OpenGVLab/Tiny', { hubUrl: hub.url });
+      expect(hub.requests.some((r) => r.path.startsWith('/cdn/'))).toBe(true);
+      const models = await cachedModels(cs.asCacheStorage);
+      expect(models.map((m) => [m.model, m.files.map((f) => f.url)])).toEqual([
+        [`${hub.url}/OpenGVLab/Tiny/resolve/main/`, [`${hub.url}/OpenGVLab/Tiny/resolve/main/config.json`, `${hub.url}/OpenGVLab/Tiny/resolve/main/model.safetensors`]],
+      ]);
+      hub.requests.length = 0;
+      await load('OpenGVLab/Tiny', { hubUrl: hub.url });
+      expect(hub.requests).toEqual([]);
+      // Another revision is another entry: fetched (this server only knows 'main', so it is a 404).
+      await expect(openCheckpoint('OpenGVLab/Tiny', { hubUrl: hub.url, revision: 'v2', cache: cs.asCacheStorage })).rejects.toThrow(/resolve\/v2\/\): no model\.safetensors or model\.safetensors\.index\.json$/);
+      expect(hub.requests.length).toBeGreaterThan(0);
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('Node has no Cache Storage: no cache by default, Range reads', async () => {
     expect((globalThis as { caches?: unknown }).caches).toBeUndefined();
     const ckpt = await openCheckpoint(`${server.url}/m/`);
