@@ -43,6 +43,8 @@ export interface ServeOptions {
   hubId?: string;
   /** A whole-file GET of a .safetensors file sends this many bytes, then stalls until the client gives up (20 s at most). */
   stallAfterBytes?: number;
+  /** Refuse HEAD with 405 (some servers and presigned URLs do). */
+  noHead?: boolean;
   /** The first GET of each .safetensors file that starts at byte 0 is cut (connection dropped) after this many bytes. */
   cutOnceAfterBytes?: number;
   /** Send an ETag: the file's size and mtime (true, like most static servers), its sha256, or a wrong sha256. */
@@ -102,6 +104,11 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
 async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res: ServerResponse, log: Request[], cut: Set<string>): Promise<void> {
   const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
   log.push({ method: req.method ?? 'GET', path, range: req.headers.range ?? null });
+  if (opts.noHead && req.method === 'HEAD') {
+    res.statusCode = 405;
+    res.end();
+    return;
+  }
   let file: string | null = path.slice(1);
   if (opts.hubId) {
     const resolvePrefix = `/${opts.hubId}/resolve/main/`;

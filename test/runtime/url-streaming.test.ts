@@ -52,6 +52,23 @@ describe('a server that ignores Range', () => {
     expect(noRange.weightBytesSent() - before).toBeLessThanOrEqual(file.byteLength);
   });
 
+  it('HEAD refused too: the 1-byte probe gets the whole file, and that one response serves every read', async () => {
+    const s = await serveFolder(tmp.dir, { range: false, noHead: true });
+    try {
+      const ckpt = await openCheckpoint(`${s.url}/m/`);
+      try {
+        for (const t of [...ckpt.tensors.values()].sort((a, b) => a.offset - b.offset)) {
+          expect(await ckpt.read(t.name)).toEqual(file.subarray(t.offset, t.offset + t.byteLength));
+        }
+      } finally {
+        await ckpt.close();
+      }
+      expect(weightGets(s).map((r) => r.range)).toEqual(['bytes=0-0']);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a read behind the stream opens it again and is still exact', async () => {
     noRange.requests.length = 0;
     const src = urlSource(`${noRange.url}/m/model.safetensors`);
