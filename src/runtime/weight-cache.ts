@@ -163,7 +163,7 @@ export function cachedStore(inner: CheckpointStore, opts: CachedStoreOptions): C
       for (const [url, text] of texts) {
         const bytes = new TextEncoder().encode(text);
         await c.put(url, new Response(bytes, { headers: entryHeaders(opts.model, bytes.byteLength, null, null) }))
-          .catch((e: Error) => warn(`${url}: not cached (${e.name}: ${e.message})`));
+          .catch((e: Error) => warn(notCached(url, e)));
       }
       texts.clear();
     },
@@ -173,6 +173,10 @@ export function cachedStore(inner: CheckpointStore, opts: CachedStoreOptions): C
       await inner.close?.();
     },
   };
+}
+
+function notCached(url: string, e: Error): string {
+  return `${url}: not cached (${e.name === 'QuotaExceededError' ? 'the browser\'s storage quota is full' : `${e.name}: ${e.message}`})`;
 }
 
 function entryHeaders(model: string, size: number, etag: string | null, sha256: string | null): Record<string, string> {
@@ -311,8 +315,7 @@ function entryWriter(cache: Cache, url: string, info: UrlFileInfo, model: string
     (e: Error) => {
       over = true;
       if (abandoned) return; // on purpose, and said so
-      const quota = e.name === 'QuotaExceededError';
-      warn(`${url}: not cached (${quota ? 'the browser\'s storage quota is full' : `${e.name}: ${e.message}`}); this load goes on from the network`);
+      warn(`${notCached(url, e)}; this load goes on from the network`);
     },
   );
   const abandon = (reason: string | Error) => {

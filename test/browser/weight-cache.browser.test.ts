@@ -143,6 +143,24 @@ describe('weight cache, abort and worker in headless Chromium', () => {
     expect(served.range!.weightBytesSent() - sent).toBe(fileBytes);
   }, 120_000);
 
+  it("a full quota (Chromium's real quota, lowered over CDP): the load succeeds from the network with a warning, the weights are not stored", async () => {
+    expect(await call('clearCache')).toBeGreaterThanOrEqual(0);
+    const cdp = await page.createCDPSession();
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: session.url, quotaSize: 40 * 1024 });
+    try {
+      const r = await call<LoadReport>('load', url);
+      console.log(`quota: ${r.error ?? 'loaded'}; ${r.warnings.join(' | ')}`);
+      expect(r.error).toBeUndefined();
+      expect(r.digest).toBe(firstDigest);
+      expect(r.warnings.join('\n')).toMatch(/model\.safetensors: not cached \(.*\); this load goes on from the network/);
+      expect((await call<string[]>('cacheKeys')).filter((k) => k.endsWith('.safetensors'))).toEqual([]);
+    } finally {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: session.url });
+      await cdp.detach();
+    }
+    expect(await call('clearCache')).toBeGreaterThanOrEqual(0);
+  }, 120_000);
+
   it('a server without Range support: one GET of the weights, with and without the cache', async () => {
     const h = served.norange!;
     const before = weightGets(h);
