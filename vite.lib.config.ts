@@ -1,4 +1,4 @@
-// Library + CLI build (npm run build): src/index.ts → dist/index.js, bin/internvit.ts →
+// Library + CLI build (npm run build): src/index.ts → dist/index.js, src/worker.ts → dist/worker.js (the Web Worker entry), bin/internvit.ts →
 // dist/internvit.js (with a shebang), embed-dataset's decode worker → dist/dataset-worker.js, shared code in dist/chunks/. Runtime dependencies and node:
 // builtins stay imports; WGSL `?raw` imports are inlined as strings. Types: tsconfig.lib.json.
 import { chmodSync, readFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ export default defineConfig({
     minify: false,
     sourcemap: true,
     lib: {
-      entry: { index: 'src/index.ts', internvit: 'bin/internvit.ts', 'dataset-worker': 'bin/dataset/decode-worker.ts' },
+      entry: { index: 'src/index.ts', worker: 'src/worker.ts', internvit: 'bin/internvit.ts', 'dataset-worker': 'bin/dataset/decode-worker.ts' },
       formats: ['es'],
       fileName: (_format, name) => `${name}.js`,
     },

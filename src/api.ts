@@ -23,6 +23,8 @@ import type { Grid } from './model/tiling.js';
 import { paramCount } from './model/presets.js';
 import type { WeightStorage } from './model/weights.js';
 import type { Precision } from './model/precision.js';
+import { abortReason, throwIfAborted } from './runtime/abort.js';
+import { cachedModels, clearCache, type CachedModel } from './runtime/weight-cache.js';
 
 export interface LoadOptions {
   /** A device to use; by default one is acquired (and destroyed by dispose()). */
@@ -56,6 +58,18 @@ export interface LoadOptions {
    * 'auto' (f16 where the device has 'shader-f16'). See README, Precision.
    */
   precision?: Precision;
+  /**
+   * Browsers: keep the files fetched from a URL or hub id in Cache Storage, so the next load of the
+   * same model reads no weights from the network (default true where Cache Storage exists; Node has
+   * no cache); false: neither read nor write it; a CacheStorage: use that one. See README, Weight
+   * cache. `InternViT.clearCache()` empties it, `InternViT.cachedModels()` lists it.
+   */
+  cache?: boolean | CacheStorage;
+  /**
+   * Aborts the load: network reads and the upload stop, the promise rejects with an AbortError, GPU
+   * buffers made so far are freed and no partial cache entry is kept.
+   */
+  signal?: AbortSignal;
   /**
    * Device limits when load() acquires the device: 'adapter' (the adapter's maxima; the default, or
    * env INTERNVIT_LIMITS) or 'default' (WebGPU's spec defaults, what constrained browsers offer).
@@ -141,7 +155,19 @@ export class InternViT {
       throw new Error(`InternViT.load: limits '${options.limits}' was asked for, but the given gpu was opened with limits '${options.gpu.limitsMode}'`);
     }
     const { parts, config } = await loadParts(source, options, options.gpu);
-    return new InternViT(parts, config, source, options);
+    // The signal is the load's: recover() must not inherit an abort that came later.
+    const { signal: _loadOnly, ...kept } = options;
+    return new InternViT(parts, config, source, kept);
+  }
+
+  /** The models in the browser's weight cache, with their files and sizes ([] where there is none). */
+  static cachedModels(): Promise<CachedModel[]> {
+    return cachedModels();
+  }
+
+  /** Empties the browser's weight cache, or removes one model (`model` as cachedModels() names it); returns the files removed. */
+  static clearCache(model?: string): Promise<number> {
+    return clearCache(model);
   }
 
   /** The device the model runs on (a new one after recover()). */
@@ -322,9 +348,15 @@ async function loadParts(source: string | CheckpointStore, options: LoadOptions,
     const v = options[k];
     if (v !== undefined && !(typeof v === 'number' && v >= 0)) throw new Error(`InternViT.load: ${k} must be a number of bytes ≥ 0 or Infinity (got ${v})`);
   }
+  throwIfAborted(options.signal);
   const gpu = given ?? (await getGpu({ limits: options.limits }));
   try {
+    throwIfAborted(options.signal);
     const { encoder, config } = await loadEncoder(gpu, source, { ...options, projector: 'auto' });
+    if (options.signal?.aborted) {
+      disposeEncoder(encoder);
+      throw abortReason(options.signal);
+    }
     encoder.plans.setBudget(options.planCacheBytes ?? DEFAULT_PLAN_CACHE_BYTES);
     const preprocessPlans = createPreprocessCache(options.preprocessCacheBytes ?? DEFAULT_PREPROCESS_CACHE_BYTES);
     const internvl = config.chat ? { encoder, chat: config.chat, plans: encoder.plans } : null;

@@ -17,6 +17,7 @@ export * from './runtime/dtype.js';
 export * from './runtime/rng.js';
 export * from './runtime/safetensors.js';
 export * from './runtime/loader.js';
+export * from './runtime/weight-cache.js';
 
 // Kernels: one recording function + CPU reference per module.
 export * from './kernels/dispatch.js';
@@ -55,3 +56,4 @@ export * from './model/feature-map.js';
 export * from './features/analysis.js';
 export * from './features/render.js';
 export * from './api.js';
+export * from './worker/client.js';

@@ -89,7 +89,8 @@ function onProgress(p: LoadProgress): void {
     $('load-status').textContent = `reading headers: ${p.file} (${p.filesDone}/${p.filesTotal})`;
   } else {
     bar.value = p.bytesTotal ? p.bytesDone / p.bytesTotal : 1;
-    $('load-status').textContent = `weights ${(p.bytesDone / 2 ** 20).toFixed(1)} / ${(p.bytesTotal / 2 ** 20).toFixed(1)} MiB`;
+    const from = p.bytesFromCache > 0 ? ' (from the browser cache)' : p.bytesFromNetwork > 0 ? ' (from the network)' : '';
+    $('load-status').textContent = `weights ${(p.bytesDone / 2 ** 20).toFixed(1)} / ${(p.bytesTotal / 2 ** 20).toFixed(1)} MiB${from}`;
   }
 }
 

@@ -12,7 +12,7 @@ import type { OpTime } from '../runtime/profiler.js';
 import { openCheckpoint, type OpenCheckpointOptions } from '../runtime/loader.js';
 import { parseConfig, type InternVitConfig, type InternVlChatConfig, type ModelConfig } from './config.js';
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
-import { expectedTensors, linearWeightDType, loadWeights, type WeightStorage } from './weights.js';
+import { disposeWeights, expectedTensors, linearWeightDType, loadWeights, type WeightStorage } from './weights.js';
 import { checkAgainstPreset } from './presets.js';
 import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type BatchFit, type FitQuery } from './micro-batch.js';
 import { checkFiniteOutputs, resolvePrecision, type Precision } from './precision.js';
@@ -105,7 +105,14 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
     // Resolved before any weight is read: 'f16' on a device without shader-f16 fails here.
     const precision = resolvePrecision(gpu, opts.precision);
     const weightStorage = opts.weightStorage ?? (precision === 'f16' ? 'f16' : 'auto');
-    const weights = await loadWeights(gpu, ckpt, config, { projector, weightStorage });
+    const weights = await loadWeights(gpu, ckpt, config, { projector, weightStorage, signal: opts.signal });
+    try {
+      // The weight cache keeps whole files: it reads what follows the last tensor needed.
+      await ckpt.store.complete?.();
+    } catch (e) {
+      disposeWeights(gpu, weights);
+      throw e;
+    }
     const vision = new Map([...weights].filter(([k]) => !k.startsWith('mlp1.')));
     const encoder = encoderFromWeights(gpu, config.vision, vision, precision);
     for (const [k, t] of weights) if (k.startsWith('mlp1.')) encoder.weights.set(k, t);

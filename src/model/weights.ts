@@ -10,6 +10,7 @@
 import type { Gpu } from '../runtime/device.js';
 import { whileAlive } from '../runtime/device.js';
 import { captureErrors } from '../runtime/gpu-errors.js';
+import { throwIfAborted } from '../runtime/abort.js';
 import { isFloatDType, toFloat32, toHalf, type FloatDType } from '../runtime/dtype.js';
 import type { Checkpoint, WeightsProgress } from '../runtime/loader.js';
 import type { ByteSource, TensorInfo } from '../runtime/safetensors.js';
@@ -221,6 +222,8 @@ export interface UploadOptions {
   drainBytes?: number;
   /** The GPU dtype of each tensor (by checkpoint name): f32 (default), or bf16 / f16 for linear weights. */
   dtypeOf?: (name: string, info: TensorInfo) => 'f32' | 'bf16' | 'f16';
+  /** Stops the upload between reads with an AbortError; the tensors made so far are destroyed. */
+  signal?: AbortSignal;
 }
 
 /** A piece of one tensor inside a read. */
@@ -257,13 +260,16 @@ export async function uploadWeights(
   const context = `uploading the weights of ${ckpt.location}`;
   let bytesDone = 0;
   let sinceDrain = 0;
-  onProgress?.({ stage: 'weights', bytesDone, bytesTotal });
+  const from = { bytesFromCache: 0, bytesFromNetwork: 0 };
+  onProgress?.({ stage: 'weights', bytesDone, bytesTotal, ...from });
   try {
+    throwIfAborted(opts.signal);
     const read = (s: Segment) => s.source.read(s.offset, s.length);
     let next: Promise<Uint8Array> | null = segments.length > 0 ? read(segments[0]!) : null;
     for (let i = 0; i < segments.length; i++) {
       const seg = segments[i]!;
       const bytes = await next!;
+      throwIfAborted(opts.signal);
       if (bytes.byteLength !== seg.length) {
         throw new Error(`${seg.source.name}: read ${bytes.byteLength} of ${seg.length} bytes at ${seg.offset} (file truncated?)`);
       }
@@ -295,11 +301,14 @@ export async function uploadWeights(
         await whileAlive(gpu, gpu.device.queue.onSubmittedWorkDone());
       }
       bytesDone += seg.length;
-      onProgress?.({ stage: 'weights', bytesDone, bytesTotal, tensor: seg.pieces[seg.pieces.length - 1]!.name });
+      if (seg.source.origin === 'cache') from.bytesFromCache += seg.length;
+      else if (seg.source.origin === 'network') from.bytesFromNetwork += seg.length;
+      onProgress?.({ stage: 'weights', bytesDone, bytesTotal, tensor: seg.pieces[seg.pieces.length - 1]!.name, ...from });
     }
     // Zero-element tensors have no bytes, so no segment: make them here.
     for (const info of infos) if (!made.has(info.name)) made.set(info.name, make(info));
     await whileAlive(gpu, Promise.all(gpuChecks));
+    throwIfAborted(opts.signal);
   } catch (e) {
     for (const c of gpuChecks) c.catch(() => undefined);
     for (const t of made.values()) disposeTensor(gpu, t);

@@ -16,6 +16,9 @@ import {
   readSafetensorsHeader, SafetensorsError, type ByteSource, type SafetensorsHeader, type TensorInfo,
 } from './safetensors.js';
 import { toFloat32 } from './dtype.js';
+import { abortReason, isAbortError, sleep, throwIfAborted } from './abort.js';
+import { streamReader, type StreamReader } from './stream-reader.js';
+import { cachedStore, resolveCache } from './weight-cache.js';
 
 export class FileNotFoundError extends Error {
   constructor(readonly file: string, detail = 'no such file') {
@@ -32,6 +35,8 @@ export interface CheckpointStore {
   open(file: string): ByteSource;
   /** A small file as text (config.json, the shard index), or null when it does not exist. */
   readText(file: string): Promise<string | null>;
+  /** After a successful load: finish what is worth keeping (the weight cache reads the rest of each file). */
+  complete?(): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -44,10 +49,22 @@ export interface SourceOptions {
   revision?: string;
   /** Hugging Face access token for gated or private repositories. */
   token?: string;
+  /**
+   * Keep files fetched from URLs and hub ids in the browser's Cache Storage, so the next load reads
+   * them from there (see weight-cache.ts). Default: on where Cache Storage exists (browsers, secure
+   * contexts), off in Node. false: always the network; a CacheStorage: use that one.
+   */
+  cache?: boolean | CacheStorage;
+  /** Aborts network reads (and, in uploadWeights, the upload) with an AbortError. */
+  signal?: AbortSignal;
 }
 
 export interface OpenProgress { stage: 'open'; filesDone: number; filesTotal: number; file: string }
-export interface WeightsProgress { stage: 'weights'; bytesDone: number; bytesTotal: number; tensor?: string }
+export interface WeightsProgress {
+  stage: 'weights'; bytesDone: number; bytesTotal: number; tensor?: string;
+  /** Of bytesDone, the bytes read from the weight cache and from the network (local files count in neither). */
+  bytesFromCache: number; bytesFromNetwork: number;
+}
 export type LoadProgress = OpenProgress | WeightsProgress;
 
 export interface OpenCheckpointOptions extends SourceOptions {
@@ -173,23 +190,27 @@ export function folderStore(dir: string): CheckpointStore {
 
 // ---------------------------------------------------------------- URLs (fetch + Range)
 
-interface UrlOptions { fetch?: typeof fetch; headers?: Record<string, string> }
+export interface UrlOptions { fetch?: typeof fetch; headers?: Record<string, string>; signal?: AbortSignal }
 
 const RETRIES = 2;
 
 async function fetchWithRetry(f: typeof fetch, url: string, init: RequestInit): Promise<Response> {
+  const signal = init.signal ?? undefined;
   for (let attempt = 0; ; attempt++) {
+    throwIfAborted(signal);
     try {
       const res = await f(url, init);
       if (res.status >= 500 && attempt < RETRIES) {
         await res.body?.cancel();
-        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+        await sleep(200 * 2 ** attempt, signal);
         continue;
       }
       return res;
     } catch (e) {
+      if (signal?.aborted) throw abortReason(signal);
+      if (isAbortError(e)) throw e;
       if (attempt >= RETRIES) throw new Error(`${url}: ${(e as Error).message}`);
-      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      await sleep(200 * 2 ** attempt, signal);
     }
   }
 }
@@ -202,42 +223,116 @@ function httpError(url: string, res: Response): Error {
   return new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
 }
 
-/** A file behind a URL: size from HEAD (or a 1-byte range), each read one Range request. */
-export function urlSource(url: string, opts: UrlOptions = {}): ByteSource {
+/** What a server says about a file: its size, and the validators the weight cache records. */
+export interface UrlFileInfo { size: number; etag: string | null; sha256: string | null }
+
+/** A file behind a URL, with what the weight cache needs besides reads. */
+export interface UrlSource extends ByteSource {
+  /** Size and validators, from HEAD (or a 1-byte range). */
+  info(): Promise<UrlFileInfo>;
+  /**
+   * A new GET of the file from byte `from` to its end (`Range: bytes=from-` when from > 0): the body,
+   * the file offset it starts at (`from`, or 0 from a server that ignores Range) and the ETag.
+   */
+  openFrom(from: number): Promise<{ body: ReadableStream<Uint8Array>; offset: number; etag: string | null }>;
+  /** 'range' (one Range request per read), 'stream' (the server ignores Range: one sequential read), or not yet known. */
+  readonly mode: 'unknown' | 'range' | 'stream';
+  close(): Promise<void>;
+}
+
+/** The hub's x-linked-etag of an LFS file (or a plain ETag of 64 hex digits) is the file's sha256. */
+function sha256Of(res: Response): string | null {
+  const tag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
+  return /^[0-9a-f]{64}$/i.test(tag) ? tag.toLowerCase() : null;
+}
+
+/**
+ * A file behind a URL: size from HEAD (or a 1-byte range), each read one Range request. A server
+ * that answers a Range request with the whole file (200, e.g. python -m http.server) is read once,
+ * sequentially, from that response on (stream-reader.ts), not again from byte 0 for every read.
+ */
+export function urlSource(url: string, opts: UrlOptions = {}): UrlSource {
   const f = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const headers = opts.headers ?? {};
-  let size: Promise<number> | null = null;
+  const signal = opts.signal;
+  let info: Promise<UrlFileInfo> | null = null;
+  let mode: UrlSource['mode'] = 'unknown';
+  let stream: StreamReader | null = null;
 
-  async function probeSize(): Promise<number> {
-    const head = await fetchWithRetry(f, url, { method: 'HEAD', headers });
+  const openFrom = async (from: number) => {
+    const res = await fetchWithRetry(f, url, { headers: from > 0 ? { ...headers, Range: `bytes=${from}-` } : headers, signal });
+    const etag = res.headers.get('etag');
+    if (res.status === 416) {
+      // Nothing left after `from` (a stream that broke at the very end).
+      await res.body?.cancel();
+      return { body: new ReadableStream<Uint8Array>({ start: (c) => c.close() }), offset: from, etag };
+    }
+    if (!res.ok) throw httpError(url, res);
+    if (!res.body) throw new Error(`${url}: response has no body`);
+    let offset = 0;
+    if (res.status === 206) {
+      offset = Number(res.headers.get('content-range')?.match(/bytes\s+(\d+)-/)?.[1] ?? NaN);
+      if (offset !== from) {
+        await res.body.cancel();
+        throw new Error(`${url}: asked for bytes from ${from}, the server sent them from ${offset}`);
+      }
+    }
+    return { body: res.body, offset, etag };
+  };
+  const sequential = (first?: ReadableStream<Uint8Array>) => {
+    mode = 'stream';
+    return (stream ??= streamReader({ name: url, first, open: openFrom, signal }));
+  };
+
+  async function probe(): Promise<UrlFileInfo> {
+    const head = await fetchWithRetry(f, url, { method: 'HEAD', headers, signal });
     if (head.status === 404 || head.status === 410 || head.status === 401 || head.status === 403) throw httpError(url, head);
     const len = head.headers.get('content-length');
-    if (head.ok && len !== null && !head.headers.get('content-encoding')) return Number(len);
+    const etag = head.headers.get('etag');
+    if (head.headers.get('accept-ranges')?.trim().toLowerCase() === 'none') mode = 'stream';
+    if (head.ok && len !== null && !head.headers.get('content-encoding')) {
+      return { size: Number(head.headers.get('x-linked-size') ?? len), etag, sha256: sha256Of(head) };
+    }
     // HEAD refused or without a length: ask for one byte and read the total from Content-Range.
-    const res = await fetchWithRetry(f, url, { headers: { ...headers, Range: 'bytes=0-0' } });
+    const res = await fetchWithRetry(f, url, { headers: { ...headers, Range: 'bytes=0-0' }, signal });
     if (!res.ok) throw httpError(url, res);
     const total = res.headers.get('content-range')?.match(/\/(\d+)\s*$/)?.[1];
     const whole = res.headers.get('content-length');
+    const found = { etag: res.headers.get('etag'), sha256: sha256Of(res) };
+    if (res.status === 206 && total) {
+      await res.body?.cancel();
+      return { size: Number(total), ...found };
+    }
+    if (res.status === 200 && whole !== null && res.body) {
+      sequential(res.body); // the whole file is coming: the first reads are served from it
+      return { size: Number(whole), ...found };
+    }
     await res.body?.cancel();
-    if (res.status === 206 && total) return Number(total);
-    if (res.status === 200 && whole !== null) return Number(whole);
     throw new Error(`${url}: the server reports no file size (no Content-Length or Content-Range)`);
   }
 
+  const getInfo = () => (info ??= probe().catch((e) => { info = null; throw e; }));
   return {
     name: url,
-    size: () => (size ??= probeSize().catch((e) => { size = null; throw e; })),
+    origin: 'network',
+    get mode() { return mode; },
+    info: getInfo,
+    size: async () => (await getInfo()).size,
+    openFrom,
     async read(offset, length) {
       if (length === 0) return new Uint8Array(0);
-      const res = await fetchWithRetry(f, url, { headers: { ...headers, Range: `bytes=${offset}-${offset + length - 1}` } });
+      if (mode === 'stream') return sequential().read(offset, length);
+      const res = await fetchWithRetry(f, url, { headers: { ...headers, Range: `bytes=${offset}-${offset + length - 1}` }, signal });
       if (res.status === 416) {
         await res.body?.cancel();
         throw new Error(`${url}: bytes ${offset}..${offset + length} are beyond the end of the file (HTTP 416; truncated?)`);
       }
       if (!res.ok) throw httpError(url, res);
       if (res.status === 206) {
+        mode = 'range';
         const start = res.headers.get('content-range')?.match(/bytes\s+(\d+)-/)?.[1];
         if (start !== undefined && Number(start) !== offset) {
+          await res.body?.cancel();
           throw new Error(`${url}: asked for bytes from ${offset}, the server sent them from ${start}`);
         }
         const bytes = new Uint8Array(await res.arrayBuffer());
@@ -246,43 +341,27 @@ export function urlSource(url: string, opts: UrlOptions = {}): ByteSource {
         }
         return bytes;
       }
-      // The server ignored Range (e.g. python -m http.server): stream up to the range and stop there.
-      return sliceOfStream(url, res, offset, length);
+      // The server ignored Range: this response is the whole file; read it (and later reads) sequentially.
+      if (!res.body) throw new Error(`${url}: response has no body`);
+      if (stream) {
+        await res.body.cancel();
+        return stream.read(offset, length);
+      }
+      return sequential(res.body).read(offset, length);
+    },
+    async close() {
+      const s = stream;
+      stream = null;
+      await s?.cancel();
     },
   };
-}
-
-async function sliceOfStream(url: string, res: Response, offset: number, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  if (!res.body) throw new Error(`${url}: response has no body`);
-  const reader = res.body.getReader();
-  let pos = 0; // file position of the next chunk
-  let filled = 0;
-  try {
-    while (filled < length) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      const end = pos + value.byteLength;
-      if (end > offset) {
-        const from = Math.max(0, offset - pos);
-        const take = Math.min(value.byteLength - from, length - filled);
-        out.set(value.subarray(from, from + take), filled);
-        filled += take;
-      }
-      pos = end;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  if (filled !== length) throw new Error(`${url}: got ${filled} of ${length} bytes at ${offset} (file truncated?)`);
-  return out;
 }
 
 /** A folder behind a URL prefix ('https://host/models/internvit/'). */
 export function urlStore(prefix: string, opts: UrlOptions = {}, location?: string): CheckpointStore {
   const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
   const f = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const sources = new Map<string, ByteSource>();
+  const sources = new Map<string, UrlSource>();
   const urlOf = (file: string) => new URL(file, base).href;
   return {
     location: location ?? base,
@@ -293,13 +372,17 @@ export function urlStore(prefix: string, opts: UrlOptions = {}, location?: strin
     },
     async readText(file) {
       const url = urlOf(file);
-      const res = await fetchWithRetry(f, url, { headers: opts.headers ?? {} });
+      const res = await fetchWithRetry(f, url, { headers: opts.headers ?? {}, signal: opts.signal });
       if (res.status === 404 || res.status === 410) {
         await res.body?.cancel();
         return null;
       }
       if (!res.ok) throw httpError(url, res);
       return cappedText(url, res);
+    },
+    async close() {
+      await Promise.all([...sources.values()].map((s) => s.close?.()));
+      sources.clear();
     },
   };
 }
@@ -336,7 +419,7 @@ export function hubStore(id: string, opts: SourceOptions = {}): CheckpointStore 
   const hub = (opts.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, '');
   const prefix = `${hub}/${id}/resolve/${encodeURIComponent(opts.revision ?? 'main')}/`;
   const headers: Record<string, string> = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
-  return urlStore(prefix, { fetch: opts.fetch, headers }, `${id} (${prefix})`);
+  return withCache(urlStore(prefix, { fetch: opts.fetch, headers, signal: opts.signal }, `${id} (${prefix})`), prefix, opts);
 }
 
 const HUB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -398,7 +481,7 @@ export function memoryStore(files: Record<string, Uint8Array | Blob>, location =
 /** Turns a folder path, URL, hub id or store into a store (rules at the top of this file). */
 export async function resolveStore(spec: string | CheckpointStore, opts: SourceOptions = {}): Promise<CheckpointStore> {
   if (typeof spec !== 'string') return spec;
-  if (/^https?:\/\//i.test(spec)) return urlStore(spec, { fetch: opts.fetch });
+  if (/^https?:\/\//i.test(spec)) return withCache(urlStore(spec, { fetch: opts.fetch, signal: opts.signal }), spec, opts);
   if (spec.startsWith('hf://')) return hubStore(spec.slice('hf://'.length).replace(/\/+$/, ''), opts);
   if (isNode) {
     const fs = await nodeFs();
@@ -410,7 +493,14 @@ export async function resolveStore(spec: string | CheckpointStore, opts: SourceO
   }
   if (isHubId(spec)) return hubStore(spec, opts);
   const page = (globalThis as { location?: { href: string } }).location?.href;
-  return urlStore(new URL(spec, page).href, { fetch: opts.fetch });
+  const url = new URL(spec, page).href;
+  return withCache(urlStore(url, { fetch: opts.fetch, signal: opts.signal }), url, opts);
+}
+
+/** The store behind the weight cache when one is in use (option `cache`; browsers by default). */
+function withCache(store: CheckpointStore, prefix: string, opts: SourceOptions): CheckpointStore {
+  const cache = resolveCache(opts.cache);
+  return cache ? cachedStore(store, { cache, model: prefix.endsWith('/') ? prefix : `${prefix}/`, signal: opts.signal }) : store;
 }
 
 /**

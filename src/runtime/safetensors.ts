@@ -15,6 +15,8 @@ export interface ByteSource {
   /** Exactly `length` bytes from `offset`, or a rejection naming the file. */
   read(offset: number, length: number): Promise<Uint8Array>;
   close?(): Promise<void>;
+  /** Where the last read's bytes came from (progress reports count them); absent for local files and memory. */
+  readonly origin?: 'cache' | 'network';
 }
 
 /** One tensor of a safetensors header, with absolute byte offsets into its file. */

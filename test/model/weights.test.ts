@@ -247,7 +247,9 @@ describe('uploadWeights (GPU)', () => {
     }
 
     // Progress: starts at 0, never decreases, ends at the total of the tensors' bytes.
-    expect(progress[0]).toEqual({ stage: 'weights', bytesDone: 0, bytesTotal: v.bytesTotal });
+    // A local folder: bytes from neither the cache nor the network.
+    expect(progress[0]).toEqual({ stage: 'weights', bytesDone: 0, bytesTotal: v.bytesTotal, bytesFromCache: 0, bytesFromNetwork: 0 });
+    expect(progress.at(-1)).toMatchObject({ bytesFromCache: 0, bytesFromNetwork: 0 });
     for (let i = 1; i < progress.length; i++) expect(progress[i]!.bytesDone).toBeGreaterThanOrEqual(progress[i - 1]!.bytesDone);
     expect(progress[progress.length - 1]!.bytesDone).toBe(v.bytesTotal);
     expect(progress.every((p) => p.bytesTotal === v.bytesTotal)).toBe(true);

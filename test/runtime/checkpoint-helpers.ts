@@ -1,6 +1,7 @@
 // Node-only helpers for the checkpoint tests: temp folders, a local HTTP server (Range, HEAD, a
 // hub-style layout with redirects), a store wrapper that records every byte range read, and tiny
 // InternViT checkpoints written with writeSafetensors.
+import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,8 @@ export interface Request { method: string; path: string; range: string | null }
 export interface TestServer {
   url: string;
   requests: Request[];
+  /** Body bytes sent for .safetensors files (weights), all requests together. */
+  weightBytesSent: () => number;
   close(): Promise<void>;
 }
 
@@ -38,22 +41,58 @@ export interface ServeOptions {
   range?: boolean;
   /** Serve `dir` as the hub repository `id`: /{id}/resolve/main/{file}, weights via a 302 like the hub. */
   hubId?: string;
+  /** A whole-file GET of a .safetensors file sends this many bytes, then stalls until the client gives up (20 s at most). */
+  stallAfterBytes?: number;
+  /** Refuse HEAD with 405 (some servers and presigned URLs do). */
+  noHead?: boolean;
+  /** The first GET of each .safetensors file that starts at byte 0 is cut (connection dropped) after this many bytes. */
+  cutOnceAfterBytes?: number;
+  /** Send an ETag: the file's size and mtime (true, like most static servers), its sha256, or a wrong sha256. */
+  etag?: boolean | 'sha256' | 'wrong-sha256';
+}
+
+export interface FolderHandler {
+  /** Answers one request (Node http, or a Vite dev server middleware with the prefix stripped). */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  requests: Request[];
+  /** Body bytes sent for .safetensors files (weights), all requests together. */
+  weightBytesSent: () => number;
+}
+
+/** The request handler behind serveFolder: serves `dir`, logs requests, counts weight bytes sent. */
+export function folderHandler(dir: string, opts: ServeOptions = {}): FolderHandler {
+  const requests: Request[] = [];
+  const cut = new Set<string>();
+  let weightBytes = 0;
+  return {
+    requests,
+    weightBytesSent: () => weightBytes,
+    handle(req, res) {
+      if (/\.safetensors$/.test(req.url ?? '')) {
+        const write = res.write.bind(res);
+        const end = res.end.bind(res);
+        const count = (chunk: unknown) => { if (chunk && typeof chunk !== 'function') weightBytes += (chunk as Uint8Array).byteLength ?? 0; };
+        res.write = ((chunk: Uint8Array, ...rest: never[]) => { count(chunk); return write(chunk, ...rest); }) as typeof res.write;
+        res.end = ((chunk?: Uint8Array, ...rest: never[]) => { count(chunk); return end(chunk as never, ...rest); }) as typeof res.end;
+      }
+      handle(dir, opts, req, res, requests, cut).catch((e) => {
+        res.statusCode = 500;
+        res.end(String(e));
+      });
+    },
+  };
 }
 
 /** Serves a folder on 127.0.0.1 at a random port. */
 export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise<TestServer> {
-  const requests: Request[] = [];
-  const server = createServer((req, res) => {
-    handle(dir, opts, req, res, requests).catch((e) => {
-      res.statusCode = 500;
-      res.end(String(e));
-    });
-  });
+  const h = folderHandler(dir, opts);
+  const server = createServer((req, res) => h.handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    requests,
+    requests: h.requests,
+    weightBytesSent: h.weightBytesSent,
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
@@ -61,9 +100,15 @@ export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise
   };
 }
 
-async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res: ServerResponse, log: Request[]): Promise<void> {
+/** `cut`: files whose first whole-body GET this handler already cut (cutOnceAfterBytes). */
+async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res: ServerResponse, log: Request[], cut: Set<string>): Promise<void> {
   const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
   log.push({ method: req.method ?? 'GET', path, range: req.headers.range ?? null });
+  if (opts.noHead && req.method === 'HEAD') {
+    res.statusCode = 405;
+    res.end();
+    return;
+  }
   let file: string | null = path.slice(1);
   if (opts.hubId) {
     const resolvePrefix = `/${opts.hubId}/resolve/main/`;
@@ -92,11 +137,16 @@ async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res
   }
   const data = await readFile(full);
   res.setHeader('Content-Type', 'application/octet-stream');
-  const m = req.headers.range?.match(/^bytes=(\d+)-(\d+)$/);
+  if (opts.etag === true) res.setHeader('ETag', `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`);
+  if (opts.etag === 'sha256' || opts.etag === 'wrong-sha256') {
+    const hex = createHash('sha256').update(data).digest('hex');
+    res.setHeader('ETag', `"${opts.etag === 'sha256' ? hex : hex.replace(/^./, (c) => (c === '0' ? '1' : '0'))}"`);
+  }
+  const m = req.headers.range?.match(/^bytes=(\d+)-(\d*)$/);
   if (opts.range !== false) res.setHeader('Accept-Ranges', 'bytes');
   if (m && opts.range !== false) {
     const start = Number(m[1]);
-    const end = Math.min(Number(m[2]), data.byteLength - 1);
+    const end = Math.min(m[2] ? Number(m[2]) : Infinity, data.byteLength - 1);
     if (start >= data.byteLength) {
       res.statusCode = 416;
       res.setHeader('Content-Range', `bytes */${data.byteLength}`);
@@ -111,6 +161,16 @@ async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res
   }
   res.statusCode = 200;
   res.setHeader('Content-Length', String(data.byteLength));
+  if (opts.cutOnceAfterBytes !== undefined && req.method !== 'HEAD' && full.endsWith('.safetensors') && !cut.has(full)) {
+    cut.add(full);
+    res.write(data.subarray(0, opts.cutOnceAfterBytes), () => res.destroy());
+    return;
+  }
+  if (opts.stallAfterBytes !== undefined && req.method !== 'HEAD' && full.endsWith('.safetensors')) {
+    res.write(data.subarray(0, opts.stallAfterBytes)); // and stall: the client must abort (cut after 20 s)
+    setTimeout(() => res.destroy(), 20_000).unref();
+    return;
+  }
   res.end(req.method === 'HEAD' ? undefined : data);
 }
 
