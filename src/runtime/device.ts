@@ -52,6 +52,11 @@ export interface Gpu {
    * many there were; assertHealthy throws it (once) at the next runtime call.
    */
   uncaptured: { kind: GpuErrorKind; message: string; count: number } | null;
+  /**
+   * True for a device the app made and passed in (gpuFromDevice): never destroyed by the runtime,
+   * limits as the app requested them (`limitsMode` then says 'adapter' but means nothing).
+   */
+  appDevice?: boolean;
 }
 
 /**
@@ -243,11 +248,15 @@ function noAdapter(fs: typeof import('node:fs'), hint: string, tried: string[] =
 }
 
 function summarize(info: GPUAdapterInfo, adapter: GPUAdapter): AdapterSummary {
+  const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  return summarizeInfo(info, fallback);
+}
+
+function summarizeInfo(info: GPUAdapterInfo, fallback: boolean): AdapterSummary {
   const vendor = info.vendor || 'unknown-vendor';
   const architecture = info.architecture || 'unknown-arch';
   const text = `${vendor} ${architecture} ${info.device ?? ''} ${info.description ?? ''}`.toLowerCase();
-  const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
   const software = fallback || /swiftshader|llvmpipe|lavapipe|softpipe|warp|microsoft basic render/.test(text);
   return { vendor, architecture, device: info.device ?? '', description: info.description ?? '', software };
 }
@@ -274,9 +283,14 @@ async function openDevice(adapter: GPUAdapter, options: GetGpuOptions, keepAlive
     minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
   };
   const device = await adapter.requestDevice({ requiredFeatures: wanted, requiredLimits, label: 'internvit-webgpu' });
+  return wrapDevice(device, summarize(adapter.info, adapter), limitsMode, { keepAlive, appDevice: false });
+}
+
+/** The Gpu of a device: features, counters, loss and (for the runtime's own devices) uncaptured errors. */
+function wrapDevice(device: GPUDevice, adapter: AdapterSummary, limitsMode: LimitsMode, own: { keepAlive?: unknown; appDevice: boolean }): Gpu {
   const gpu: Gpu = {
     device,
-    adapter: summarize(adapter.info, adapter),
+    adapter,
     features: {
       shaderF16: device.features.has('shader-f16'),
       subgroups: device.features.has('subgroups'),
@@ -289,23 +303,58 @@ async function openDevice(adapter: GPUAdapter, options: GetGpuOptions, keepAlive
     },
     lost: device.lost,
     lostReason: null,
-    keepAlive,
+    keepAlive: own.keepAlive,
     cache: new Map(),
     limitsMode,
     uncaptured: null,
+    appDevice: own.appDevice,
   };
-  // Errors outside the runtime's error scopes are recorded and fail the next runtime call.
-  const onError = (ev: Event) => {
-    const error = (ev as GPUUncapturedErrorEvent).error;
-    if (gpu.uncaptured) gpu.uncaptured.count++;
-    else gpu.uncaptured = { kind: gpuErrorKind(error), message: error.message, count: 1 };
-    ev.preventDefault?.();
-  };
-  if (typeof device.addEventListener === 'function') device.addEventListener('uncapturederror', onError);
-  else device.onuncapturederror = onError;
+  // Errors outside the runtime's error scopes are recorded and fail the next runtime call. On the
+  // app's device they are the app's own (every call of the runtime is scoped), so they are left alone.
+  if (!own.appDevice) {
+    const onError = (ev: Event) => {
+      const error = (ev as GPUUncapturedErrorEvent).error;
+      if (gpu.uncaptured) gpu.uncaptured.count++;
+      else gpu.uncaptured = { kind: gpuErrorKind(error), message: error.message, count: 1 };
+      ev.preventDefault?.();
+    };
+    if (typeof device.addEventListener === 'function') device.addEventListener('uncapturederror', onError);
+    else device.onuncapturederror = onError;
+  }
   device.lost.then((info) => {
     gpu.lostReason = info.message ? `${info.reason ?? 'unknown'}: ${info.message}` : String(info.reason ?? 'unknown');
   });
+  return gpu;
+}
+
+// One Gpu per app device, so every model loaded on it shares the pipeline and preprocessing caches.
+const appDevices = new WeakMap<GPUDevice, Gpu>();
+
+/**
+ * The runtime's view of a GPUDevice the app created (load(source, { device })). The runtime never
+ * destroys it and leaves its uncapturederror events alone. Its features and limits are what the app
+ * asked for: precision 'f16' needs 'shader-f16' in requiredFeatures; subgroups and timestamp-query are
+ * used when present; limits are checked per plan (LimitError names the limit). A device already lost
+ * is refused.
+ */
+export function gpuFromDevice(device: GPUDevice): Gpu {
+  const d = device as Partial<GPUDevice> | null;
+  if (!d || typeof d.createBuffer !== 'function' || !d.queue || !d.features || !d.limits || !d.lost) {
+    throw new TypeError(`device must be a GPUDevice (from adapter.requestDevice()), got ${d === null ? 'null' : typeof d === 'object' ? (d as object).constructor?.name ?? 'an object' : typeof d}`);
+  }
+  let gpu = appDevices.get(device);
+  if (!gpu) {
+    if (typeof GPUBufferUsage === 'undefined') {
+      throw new Error('device: the WebGPU globals (GPUBufferUsage, GPUMapMode, …) are missing; in Node load them first (e.g. Object.assign(globalThis, (await import(\'webgpu\')).globals))');
+    }
+    const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    const summary: AdapterSummary = info
+      ? summarizeInfo(info, (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false)
+      : { vendor: 'app device', architecture: '', device: '', description: '', software: false };
+    gpu = wrapDevice(device, summary, 'adapter', { appDevice: true });
+    appDevices.set(device, gpu);
+  }
+  if (gpu.lostReason !== null) throw new DeviceLostError(gpu.lostReason, 'the device passed in is lost: create a new one');
   return gpu;
 }
 
@@ -319,7 +368,7 @@ export function describeGpu(gpu: Gpu): string {
   ].filter(Boolean);
   const name = [a.vendor, a.architecture, a.device || a.description].filter(Boolean).join(' ');
   const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
-  const limits = `limits: ${gpu.limitsMode} (bindings ${mib(gpu.limits.maxStorageBufferBindingSize)}, buffers ${mib(gpu.limits.maxBufferSize)})`;
+  const limits = `limits: ${gpu.appDevice ? "the app's device" : gpu.limitsMode} (bindings ${mib(gpu.limits.maxStorageBufferBindingSize)}, buffers ${mib(gpu.limits.maxBufferSize)})`;
   return `adapter: ${name} (${a.software ? 'software' : 'hardware'}); features: ${feats.length ? feats.join(', ') : 'none'}; ${limits}`;
 }
 
@@ -372,5 +421,6 @@ export async function whileAlive<T>(gpu: Gpu, work: Promise<T>): Promise<T> {
 
 /** Destroys the device (Dawn aborts at process exit if a device is left alive). */
 export function destroyGpu(gpu: Gpu): void {
+  if (gpu.appDevice) throw new Error("destroyGpu: this device belongs to the app (passed in as { device }); the runtime never destroys it");
   gpu.device.destroy();
 }
