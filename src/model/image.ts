@@ -47,7 +47,7 @@ export interface DecodeOptions {
 
 export type ImageInput =
   | string | URL | Uint8Array | ArrayBuffer | Blob | RawImage
-  | ImageData | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | ImageBitmap | VideoFrame;
+  | ImageData | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | ImageBitmap | VideoFrame | HTMLVideoElement;
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 

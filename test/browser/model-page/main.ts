@@ -10,6 +10,7 @@ import { addRow, cell, runPage, withPageGpu, type PageReport } from '../page-she
 import { toReportJson } from '../report-json.js';
 import { startRecoverPage } from './recover.js';
 import { startLifecyclePage } from './lifecycle.js';
+import { startGpuIoPage } from './gpu-io.js';
 import type { LimitsMode } from '../../../src/runtime/device.js';
 
 export interface ParityReport extends PageReport {
@@ -63,7 +64,10 @@ function fixtureSource(id: string): FixtureSource {
 // ?lifecycle=model/NAME: concurrency and memory over many sizes (lifecycle.ts).
 const recoverId = new URLSearchParams(location.search).get('recover');
 const lifecycleId = new URLSearchParams(location.search).get('lifecycle');
+// ?gpuio=model/NAME: the app's own device, GPU buffers in and out, external images (gpu-io.ts).
+const gpuIoId = new URLSearchParams(location.search).get('gpuio');
 if (recoverId) startRecoverPage(fixtureSource(recoverId).checkpoint as string);
+else if (gpuIoId) startGpuIoPage(fixtureSource(gpuIoId));
 else if (lifecycleId) startLifecyclePage(fixtureSource(lifecycleId).checkpoint as string);
 else runPage(report, async () => {
   const params = new URLSearchParams(location.search);
