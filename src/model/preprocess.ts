@@ -359,17 +359,22 @@ function directVideoCopy(gpu: Gpu, frame: VideoFrame | HTMLVideoElement): boolea
   const key = 'preprocess:direct-video-copy';
   let ok = gpu.cache.get(key) as boolean | undefined;
   if (ok === undefined) {
-    const probe = gpu.device.createTexture({ size: [1, 1], format: 'rgba8unorm', usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT, label: 'video copy probe' });
-    try {
-      gpu.device.queue.copyExternalImageToTexture({ source: frame }, { texture: probe }, [1, 1]);
-      ok = true;
-    } catch (e) {
-      // OperationError: this browser cannot copy video here. Anything else is about the frame itself.
-      if ((e as Error).name !== 'OperationError') throw e;
-      ok = false;
-    } finally {
-      probe.destroy();
-    }
+    // In error scopes, so nothing it reports counts as an uncaptured error of the device.
+    const probed = captureErrors(gpu, { context: 'asking whether video copies to a texture', step: 'a 1×1 copy' }, () => {
+      const probe = gpu.device.createTexture({ size: [1, 1], format: 'rgba8unorm', usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT, label: 'video copy probe' });
+      try {
+        gpu.device.queue.copyExternalImageToTexture({ source: frame }, { texture: probe }, [1, 1]);
+        return true;
+      } catch (e) {
+        // OperationError: this browser cannot copy video here. Anything else is about the frame itself.
+        if ((e as Error).name !== 'OperationError') throw e;
+        return false;
+      } finally {
+        probe.destroy();
+      }
+    });
+    probed.errors.catch(() => undefined); // the frame's copy in the run reports any real problem
+    ok = probed.value;
     gpu.cache.set(key, ok);
   }
   return ok;
