@@ -5,7 +5,7 @@
 //   const { lastHiddenState, poolerOutput } = await model.embed(imageElement);
 //   model.dispose();
 import { DeviceLostError, describeGpu, destroyGpu, getGpu, gpuFromDevice, resolveLimitsMode, type Gpu, type LimitsMode } from './runtime/device.js';
-import { isGpuBuffer, pixelBufferTensor, withGpuBufferInput, type OutputPlace } from './model/gpu-io.js';
+import { isGpuBuffer, pixelBufferTensor, withGpuBufferInput, type GpuOutput, type OutputPlace } from './model/gpu-io.js';
 import type { HostArray, Stage } from './runtime/executor.js';
 import type { CheckpointStore, LoadProgress } from './runtime/loader.js';
 import type { Tensor } from './runtime/tensor.js';
@@ -119,6 +119,8 @@ export type EmbedResult = ForwardResult & { tiles: TileInfo };
 export interface ImageTokensResult extends HostOutput {
   tiles: TileInfo;
   gpu?: Tensor;
+  /** With output 'gpu': the tokens in a new GPUBuffer the caller owns and destroys (`data` is then empty). */
+  buffer?: GpuOutput;
   /** Tiles per pass: [T] in one pass, e.g. [6, 6, 1] when the stack was split to fit the device. */
   microBatches: number[];
   /** With keepOnGpu: lets the plan behind `gpu` be evicted (the tensor is then invalid). */
@@ -301,15 +303,15 @@ export class InternViT {
   }
 
   /** InternVL chat checkpoints: image → (tiles, tokens per tile, LLM hidden) image tokens (one submit). */
-  imageTokens(image: ImageInput | DecodedImage, opts: ImageOptions & { keepOnGpu?: boolean } = {}): Promise<ImageTokensResult> {
+  imageTokens(image: ImageInput | DecodedImage, opts: ImageOptions & { keepOnGpu?: boolean; output?: OutputPlace } = {}): Promise<ImageTokensResult> {
     return this.call(async (parts) => {
       const internvl = this.requireChat(parts);
-      return this.preprocessed(parts, image, opts, (pixels, shape, before) => imageTokens(internvl, pixels, shape, { keepOnGpu: opts.keepOnGpu, before }));
+      return this.preprocessed(parts, image, opts, (pixels, shape, before) => imageTokens(internvl, pixels, shape, { keepOnGpu: opts.keepOnGpu, output: opts.output, before }));
     });
   }
 
   /** InternVL chat checkpoints: pixel_values (T, 3, S, S) (host, Tensor or GPUBuffer, as in embedPixels) → image tokens. */
-  imageTokensFromPixels(pixels: HostArray | Tensor | GPUBuffer, shape: readonly number[], opts: { keepOnGpu?: boolean } = {}): Promise<ImageTokensOutput> {
+  imageTokensFromPixels(pixels: HostArray | Tensor | GPUBuffer, shape: readonly number[], opts: { keepOnGpu?: boolean; output?: OutputPlace } = {}): Promise<ImageTokensOutput> {
     return this.call(async (parts) => {
       const internvl = this.requireChat(parts);
       if (!isGpuBuffer(pixels)) return imageTokens(internvl, pixels, shape, opts);

@@ -2,20 +2,24 @@
 // would: create([]) from the 'webgpu' package, its own requestDevice), the model runs on it. The
 // checks are shared with the browser (test/model/gpu-io-core.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceLostError } from '../../src/runtime/device.js';
+import { readFile } from 'node:fs/promises';
+import { DeviceLostError, gpuFromDevice } from '../../src/runtime/device.js';
 import { InternViT } from '../../src/api.js';
+import { disposeEncoder, encode, encoderFromWeights, loadEncoder, recordForward } from '../../src/model/internvit.js';
+import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
 import { diskFixture } from './fixtures.js';
-import { checkByoDevice, checkGpuInOut } from './gpu-io-core.js';
+import { appRead, checkByoDevice, checkGpuInOut } from './gpu-io-core.js';
+import { largestBinding, withLimits } from './lowered-limits.js';
 
 interface Dawn { create(flags: string[]): GPU; globals: Record<string, unknown> }
 
 /** The app's own device, made without the runtime (keep `gpu` referenced: Dawn needs it alive). */
-async function appDevice(dawn: Dawn, keep: unknown[], features: GPUFeatureName[] = []): Promise<GPUDevice> {
+async function appDevice(dawn: Dawn, keep: unknown[], features: GPUFeatureName[] = [], label = 'app device'): Promise<GPUDevice> {
   const gpu = dawn.create([]);
   keep.push(gpu);
   const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error('the app could not get an adapter from Dawn');
-  return adapter.requestDevice({ requiredFeatures: features.filter((f) => adapter.features.has(f)), label: 'app device' });
+  return adapter.requestDevice({ requiredFeatures: features.filter((f) => adapter.features.has(f)), label });
 }
 
 describe('bring your own GPUDevice, GPU buffers in and out (Node, Dawn)', () => {
@@ -31,8 +35,8 @@ describe('bring your own GPUDevice, GPU buffers in and out (Node, Dawn)', () => 
   afterAll(() => {
     for (const d of devices) d.destroy();
   });
-  const newDevice = async (features?: GPUFeatureName[]) => {
-    const d = await appDevice(dawn, keep, features);
+  const newDevice = async (features?: GPUFeatureName[], label?: string) => {
+    const d = await appDevice(dawn, keep, features, label);
     devices.push(d);
     return d;
   };
@@ -46,7 +50,7 @@ describe('bring your own GPUDevice, GPU buffers in and out (Node, Dawn)', () => 
 
   it('GPUBuffer in → caller-owned GPU buffers out equals host in/out bit for bit; bad buffers are clear errors', async () => {
     const device = await newDevice();
-    const other = await newDevice();
+    const other = await newDevice([], 'another app device');
     const r = await checkGpuInOut(device, src, other);
     console.log(r.lines.join('\n'));
     expect(r.problems).toEqual([]);
@@ -71,6 +75,54 @@ describe('bring your own GPUDevice, GPU buffers in and out (Node, Dawn)', () => 
     expect(Array.from(after.lastHiddenState.data)).toEqual(Array.from(before.lastHiddenState.data));
     model.dispose();
     expect(() => fresh.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_DST })).not.toThrow();
+  }, 120_000);
+
+  it("output 'gpu' of a batch split into passes: each pass lands at its offset, equal to one host pass bit for bit", async () => {
+    const device = await newDevice();
+    const gpu = gpuFromDevice(device);
+    const dir = 'test/fixtures/model/batch3-42x56';
+    const px = readSafetensorsFloat32(await readFile(`${dir}/pixels.safetensors`)).get('pixel_values')!;
+    const { encoder } = await loadEncoder(gpu, dir);
+    try {
+      const host = await encode(encoder, px.data, px.shape, { hiddenStates: [1] });
+      // A binding limit at which one image fits and three do not: the batch runs as 2 + 1 passes.
+      const lowered = withLimits(gpu, { maxStorageBufferBindingSize: largestBinding(recordForward(encoder, [1, ...px.shape.slice(1)], [])) }, { shareCache: true });
+      const view = encoderFromWeights(lowered, encoder.config, encoder.weights);
+      const split = await encode(view, px.data, px.shape, { hiddenStates: [1], output: 'gpu' });
+      view.plans.clear();
+      expect(split.microBatches.length).toBeGreaterThan(1);
+      const b = split.buffers!;
+      for (const [got, want] of [[b.lastHiddenState, host.lastHiddenState], [b.poolerOutput, host.poolerOutput], [b.hiddenStates![0]!, host.hiddenStates![0]!]] as const) {
+        expect(got.shape).toEqual(want.shape);
+        const data = await appRead(device, got);
+        expect(Buffer.from(data.buffer, data.byteOffset, data.byteLength).equals(Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength))).toBe(true);
+        got.buffer.destroy();
+      }
+      console.log(`output 'gpu' over passes ${split.microBatches.join(' + ')}: equal to one host pass bit for bit`);
+    } finally {
+      disposeEncoder(encoder);
+    }
+  }, 120_000);
+
+  it("imageTokens: GPUBuffer pixels in, tokens out in a caller-owned buffer, equal to the host path bit for bit", async () => {
+    const device = await newDevice();
+    const chat = await InternViT.load('test/fixtures/internvl/v2-bf16', { device });
+    try {
+      const px = readSafetensorsFloat32(await readFile('test/fixtures/internvl/v2-bf16/pixels.safetensors')).get('pixel_values')!;
+      const host = await chat.imageTokensFromPixels(px.data, px.shape);
+      const input = device.createBuffer({ size: px.data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(input, 0, px.data as Float32Array<ArrayBuffer>);
+      const gpuOut = await chat.imageTokensFromPixels(input, px.shape, { output: 'gpu' });
+      input.destroy();
+      expect(gpuOut.data.length).toBe(0);
+      expect(gpuOut.buffer!.shape).toEqual(host.shape);
+      const data = await appRead(device, gpuOut.buffer!);
+      gpuOut.buffer!.buffer.destroy();
+      expect(Array.from(new Uint32Array(data.buffer, data.byteOffset, data.length))).toEqual(Array.from(new Uint32Array(host.data.buffer, host.data.byteOffset, host.data.length)));
+      console.log(`image tokens [${host.shape.join(', ')}]: GPU in/out equals host bit for bit`);
+    } finally {
+      chat.dispose();
+    }
   }, 120_000);
 
   it('refuses a non-device and the limits option with { device }', async () => {
