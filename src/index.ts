@@ -51,6 +51,8 @@ export * from './model/tiling.js';
 export * from './model/preprocess.js';
 export * from './model/internvl.js';
 export * from './model/feature-map.js';
+export * from './model/gpu-io.js';
+export * from './model/external-image.js';
 
 // Dense features: PCA, similarity and k-means views of a feature map, rendered at the image's size.
 export * from './features/analysis.js';

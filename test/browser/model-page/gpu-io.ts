@@ -10,6 +10,8 @@ import { randomImage } from '../../checks/resize.js';
 import { addRow, cell, runPage, type PageReport } from '../page-shell.js';
 import { checkByoDevice, checkGpuInOut } from '../../model/gpu-io-core.js';
 import type { FixtureSource } from '../../model/parity-core.js';
+import { withLimits } from '../../model/lowered-limits.js';
+import { leasePreprocessPlan, preprocess } from '../../../src/model/preprocess.js';
 
 export interface GpuIoReport extends PageReport {
   problems: string[];
@@ -113,6 +115,18 @@ export function startGpuIoPage(src: FixtureSource): void {
         }
         const direct = model.gpu.cache.get('preprocess:direct-video-copy');
         report.lines.push(`VideoFrame: ${direct ? 'copied straight into the texture' : 'this browser cannot copy video into a texture directly: went through createImageBitmap'}`);
+        // An image over the (lowered) binding limit: the texture is copied into row bands of the
+        // padded stride (3 bands of 16 rows at 192 px); the same bytes as the host path.
+        const lowered = withLimits(model.gpu, { maxStorageBufferBindingSize: 192 * 4 * 16 });
+        const small = { mode: 'none', size: 28 } as const;
+        const lease = await leasePreprocessPlan(lowered, w, h, small, undefined, 'texture');
+        const bands = lease.value.compiled.plan.inputs.size;
+        lease.release();
+        const viaTexture = await preprocess(lowered, canvas, { ...small, output: 'host' });
+        const viaHost = await preprocess(lowered, host, { ...small, output: 'host' });
+        const same = viaTexture.pixelValues.every((v, i) => Object.is(v, viaHost.pixelValues[i]));
+        if (bands !== 3 || !same) report.problems.push(`banded texture copy: ${bands} bands (want 3), ${same ? 'same' : 'different'} pixel_values than the host path`);
+        else report.lines.push(`banded texture copy (${bands} bands): pixel_values equal the host path's`);
         // A closed VideoFrame is a clear error, not zeros.
         const closed = new VideoFrame(canvas, { timestamp: 1 });
         closed.close();
