@@ -125,6 +125,32 @@ describe('bring your own GPUDevice, GPU buffers in and out (Node, Dawn)', () => 
     }
   }, 120_000);
 
+  it("the app's own GPU errors are the app's; the runtime never destroys its device; f16 where it asked for shader-f16", async () => {
+    const device = await newDevice(['shader-f16']);
+    const model = await InternViT.load(src.checkpoint, { device });
+    const px = new Float32Array(3 * 47 * 61).map((_, i) => Math.cos(i));
+    const want = await model.embedPixels(px, [1, 3, 47, 61]);
+    // An invalid buffer made by the app outside any error scope: an uncaptured error of the app.
+    const errors: string[] = [];
+    device.addEventListener('uncapturederror', (ev) => errors.push((ev as GPUUncapturedErrorEvent).error.message));
+    device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE });
+    await device.queue.onSubmittedWorkDone();
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await model.embedPixels(px, [1, 3, 47, 61]);
+    expect(Array.from(again.lastHiddenState.data)).toEqual(Array.from(want.lastHiddenState.data));
+    expect(errors.length).toBeGreaterThan(0); // it reached the app's own listener
+    const { destroyGpu } = await import('../../src/runtime/device.js');
+    expect(() => destroyGpu(model.gpu)).toThrow(/belongs to the app/);
+    model.dispose();
+    if (device.features.has('shader-f16')) {
+      const f16 = await InternViT.load(src.checkpoint, { device, precision: 'f16' });
+      expect(f16.precision).toBe('f16');
+      f16.dispose();
+    } else {
+      console.log('SKIP part: precision f16 on the app device: this adapter has no shader-f16');
+    }
+  }, 120_000);
+
   it('refuses a non-device and the limits option with { device }', async () => {
     await expect(InternViT.load(src.checkpoint, { device: {} as GPUDevice })).rejects.toThrow(/device must be a GPUDevice/);
     const device = await newDevice();
