@@ -21,7 +21,8 @@ export interface WorkerModel {
   readonly precision: 'f32' | 'f16';
   /** describe() of the model in the worker, taken at load. */
   readonly description: string;
-  embed(image: ImageInput, opts?: Omit<EmbedOptions, 'keepOnGpu'>): Promise<Omit<EmbedResult, 'gpu'>>;
+  /** GPU objects cannot leave the worker: no keepOnGpu, no output 'gpu'. */
+  embed(image: ImageInput, opts?: Omit<EmbedOptions, 'keepOnGpu' | 'output'>): Promise<Omit<EmbedResult, 'gpu' | 'buffers'>>;
   /** `pixels` is transferred to the worker (its buffer is detached here). */
   embedPixels(pixels: HostArray, shape: readonly number[], opts?: { hiddenStates?: EmbedOptions['hiddenStates'] }): Promise<Omit<ForwardResult, 'gpu'>>;
   imageTokens(image: ImageInput, opts?: ImageOptions): Promise<Omit<ImageTokensResult, 'gpu' | 'release'>>;
