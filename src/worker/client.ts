@@ -14,7 +14,7 @@ import { abortReason } from '../runtime/abort.js';
 import { buffersOf, type MessagePortLike, type WorkerOp, type WorkerReply } from './protocol.js';
 
 /** What load() options can cross to a worker: no device, no fetch function, no CacheStorage object. */
-export type WorkerLoadOptions = Omit<LoadOptions, 'gpu' | 'fetch' | 'cache'> & { cache?: boolean };
+export type WorkerLoadOptions = Omit<LoadOptions, 'gpu' | 'device' | 'fetch' | 'cache'> & { cache?: boolean };
 
 export interface WorkerModel {
   readonly config: ModelConfig;
