@@ -113,6 +113,14 @@ export function startGpuIoPage(src: FixtureSource): void {
             close(source);
           }
         }
+        // featureMap shares the path: the stitched map of an ImageBitmap equals the host bytes' map.
+        const mapBits = (r: { features: { data: Float32Array } }) => Array.from(new Uint32Array(r.features.data.buffer, r.features.data.byteOffset, r.features.data.length)).join();
+        const bitmap = await createImageBitmap(canvas);
+        const mapExt = await model.featureMap(bitmap, OPTS);
+        bitmap.close();
+        const mapHost = await model.featureMap(host, OPTS);
+        if (mapBits(mapExt) !== mapBits(mapHost)) report.problems.push('featureMap of an ImageBitmap differs from the host bytes\' map');
+        else report.lines.push(`featureMap [${mapHost.features.shape.join(', ')}] of an ImageBitmap equals the host bytes' map bit for bit`);
         const direct = model.gpu.cache.get('preprocess:direct-video-copy');
         report.lines.push(`VideoFrame: ${direct ? 'copied straight into the texture' : 'this browser cannot copy video into a texture directly: went through createImageBitmap'}`);
         // An image over the (lowered) binding limit: the texture is copied into row bands of the
