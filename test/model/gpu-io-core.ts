@@ -84,7 +84,13 @@ export async function checkGpuInOut(device: GPUDevice, src: FixtureSource, other
     const input = device.createBuffer({ size: pixels.data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'app pixels' });
     device.queue.writeBuffer(input, 0, pixels.data as Float32Array<ArrayBuffer>);
     const gpuOut = await model.embedPixels(input, pixels.shape, { hiddenStates: [1], output: 'gpu' });
+    const c0 = { ...model.gpu.counters };
     const second = await model.embedPixels(input, pixels.shape, { hiddenStates: [1], output: 'gpu' });
+    // One submit; the only objects made are the three buffers handed to the caller.
+    const c1 = model.gpu.counters;
+    const made = [c1.submits - c0.submits, c1.buffersCreated - c0.buffersCreated, c1.pipelinesCreated - c0.pipelinesCreated, c1.bindGroupsCreated - c0.bindGroupsCreated];
+    if (made.join() !== '1,3,0,0') problems.push(`a warm output 'gpu' call made [submits, buffers, pipelines, bind groups] = [${made}], want [1,3,0,0]`);
+    else lines.push("warm output 'gpu' call: 1 submit, 3 buffers (the caller's), no pipeline or bind group");
     const o = gpuOut.buffers;
     if (!o) {
       problems.push("output 'gpu' returned no buffers");
