@@ -3,7 +3,7 @@
 //
 // Timing: per-dispatch GPU time from timestamp queries (compilePlan({profile: true})) when the adapter
 // has timestamp-query; otherwise wall clock of submit + onSubmittedWorkDone, said so in `timing`.
-import { attention, attentionReferenceRow } from '../../src/kernels/attention.js';
+import { attention, attentionReferenceRow, type AttentionVersion } from '../../src/kernels/attention.js';
 import { layernorm, layernormReference } from '../../src/kernels/layernorm.js';
 import { matmul, matmulFlops, matmulReference, type MatmulVersion } from '../../src/kernels/matmul.js';
 import { halfBitsToF32, toHalfBits } from '../../src/runtime/dtype.js';
@@ -112,11 +112,12 @@ function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 
   ];
 }
 
-function attentionCase(tag: string, n: number, heads: number, hd: number, batch: number, version: 'fused' | 'unfused' = 'fused', precision?: 'f16'): KernelCase {
+/** Without `version`: the table's heuristic choice for this device (the rows named before the table). */
+function attentionCase(tag: string, n: number, heads: number, hd: number, batch: number, version?: AttentionVersion, precision?: 'f16'): KernelCase {
   const D = heads * hd;
   const el = precision === 'f16' ? 2 : 4;
   return {
-    name: `attention ${precision === 'f16' ? 'f16 ' : ''}${tag} hd${hd}${version === 'unfused' ? ' unfused' : ''} B=${batch}`,
+    name: `attention ${precision === 'f16' ? 'f16 ' : ''}${tag} hd${hd}${version ? ` ${version}` : ''} B=${batch}`,
     ...(precision ? { precision } : {}),
     shape: `B=${batch} N=${n} heads=${heads} hd=${hd}`,
     flops: 4 * batch * heads * n * n * hd,
@@ -208,8 +209,10 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
       // precision f16 as the model runs it on this checkpoint (bf16 W as stored, f16 X).
       ...matmulCases(TINY, 257, 1, 'bf16', undefined, 'f16'),
       attentionCase('tiny', 257, TINY.heads, TINY.hd, 1),
-      attentionCase('tiny', 257, TINY.heads, TINY.hd, 1, 'fused', 'f16'),
+      attentionCase('tiny', 257, TINY.heads, TINY.hd, 1, undefined, 'f16'),
       attentionCase('N1025', 1025, 1, 64, 1),
+      // Every attention version, side by side (an unavailable one is recorded with its reason).
+      ...(['fused', 'fused-q4', 'fused-subgroup'] as const).map((v) => attentionCase('N1025', 1025, 1, 64, 1, v)),
       normCase('layernorm', 'D128', 1025, 128),
       normCase('rmsnorm', 'D128', 1025, 128),
       normCase('layernorm', 'D128', 1025, 128, 'f16'),
@@ -226,13 +229,14 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
   for (const d of [M300, M6B]) for (const b of [1, 8]) cases.push(...matmulCases(d, 1025, b, 'f16', undefined, 'f16'));
   cases.push(...matmulCases(M300, 1025, 1, 'bf16', undefined, 'f16'));
   cases.push(
-    attentionCase('300M', 1025, 16, 64, 1, 'fused', 'f16'), attentionCase('300M', 1025, 16, 64, 8, 'fused', 'f16'),
-    attentionCase('6B', 1025, 25, 128, 1, 'fused', 'f16'), attentionCase('6B', 1025, 25, 128, 8, 'fused', 'f16'),
+    attentionCase('300M', 1025, 16, 64, 1, undefined, 'f16'), attentionCase('300M', 1025, 16, 64, 8, undefined, 'f16'),
+    attentionCase('6B', 1025, 25, 128, 1, undefined, 'f16'), attentionCase('6B', 1025, 25, 128, 8, undefined, 'f16'),
   );
   cases.push(
     attentionCase('300M', 1025, 16, 64, 1), attentionCase('300M', 1025, 16, 64, 8),
     attentionCase('300M', 1025, 16, 64, 1, 'unfused'),
     attentionCase('6B', 1025, 25, 128, 1), attentionCase('6B', 1025, 25, 128, 8),
+    ...(['fused', 'fused-q4', 'fused-subgroup'] as const).flatMap((v) => [attentionCase('300M', 1025, 16, 64, 1, v), attentionCase('6B', 1025, 25, 128, 1, v)]),
     normCase('layernorm', '300M', 1025, 1024), normCase('layernorm', '300M', 8 * 1025, 1024),
     normCase('rmsnorm', '6B', 1025, 3200), normCase('rmsnorm', '6B', 8 * 1025, 3200),
     normCase('layernorm', '300M', 8 * 1025, 1024, 'f16'), normCase('rmsnorm', '6B', 8 * 1025, 3200, 'f16'),

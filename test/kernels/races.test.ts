@@ -52,7 +52,7 @@ const limits = {
   maxStorageBufferBindingSize: 128 << 20, maxComputeWorkgroupsPerDimension: 65535,
 } as GPUSupportedLimits;
 // shader-f16 on, so the f16 variants record too (nothing here touches a device).
-const newPlan = (): Plan => createPlan({ limits, features: { shaderF16: true, subgroups: false, timestamps: false } } as unknown as Gpu, 'races');
+const newPlan = (subgroups = false): Plan => createPlan({ limits, features: { shaderF16: true, subgroups, timestamps: false } } as unknown as Gpu, 'races');
 
 /** The f32 twin of an f16 kernel for the interpreter (see the header); f32 kernels pass unchanged. */
 function asF32Twin(source: string): { code: string; f16: boolean } {
@@ -154,6 +154,8 @@ interface RaceCase {
   record(plan: Plan): void;
   /** Interpreter workarounds: [from, to] source replacements, each of which must match once. */
   adapt?: [string, string][];
+  /** Record on a plan whose device has 'subgroups' (subgroup kernel variants). */
+  subgroups?: boolean;
 }
 
 const cases: RaceCase[] = [
@@ -197,7 +199,7 @@ const cases: RaceCase[] = [
   // 16 keys per block; N = 17 is a full and a ragged key block and a ragged query block.
   {
     name: 'attention fused N=17 hd=64 (T=2, BK=16)', shader: 'attention.wgsl', kernel: 'attention',
-    record: (p) => attention(p, input(p, 'qkv', [1, 17, 3 * 64]), { heads: 1, headDim: 64 }),
+    record: (p) => attention(p, input(p, 'qkv', [1, 17, 3 * 64]), { heads: 1, headDim: 64, version: 'fused' }),
   },
   // hd 128 (InternViT-6B) → 4 threads per query, 256 threads, 8 keys per block.
   {
@@ -213,6 +215,35 @@ const cases: RaceCase[] = [
   {
     name: 'attention f16 fused N=21 hd=64 (T=2, BK=20)', shader: 'attention.wgsl', kernel: 'attention_f16',
     record: (p) => attention(p, input(p, 'qkv', [1, 21, 3 * 64], 'f16'), { heads: 1, headDim: 64 }),
+  },
+  // Register blocking ('fused-q4'): 4 queries per thread, hd 64 → 4 threads per query group, 64
+  // threads, 8 keys per block in 16 KiB; partials [BK/4][QB][WG]. N = 17: a full and two ragged key
+  // blocks, 17 of the workgroup's 64 queries.
+  {
+    name: 'attention fused-q4 N=17 hd=64 (QB=4, T=4, BK=8)', shader: 'attention.wgsl', kernel: 'attention',
+    record: (p) => attention(p, input(p, 'qkv', [1, 17, 3 * 64]), { heads: 1, headDim: 64, version: 'fused-q4' }),
+  },
+  {
+    name: 'attention f16 fused-q4 N=9 hd=32 heads=2 (QB=4, T=2)', shader: 'attention.wgsl', kernel: 'attention_f16',
+    record: (p) => attention(p, input(p, 'qkv', [1, 9, 3 * 64], 'f16'), { heads: 2, headDim: 32, version: 'fused-q4' }),
+  },
+  // Subgroup version: no partials; each subgroup claims its slots with a workgroup atomic. hd 16:
+  // 128 threads (a multiple of the largest subgroup), 32 keys per block; N = 33, a full and a ragged block. The interpreter cannot execute the subgroup
+  // builtins (a TypeError inside wgsl_exec), so they are replaced by their meaning for one subgroup
+  // spanning the workgroup (lane = local index, elect = lane 0, broadcast = lane 0's claim, 0), and the
+  // shuffle (a register exchange, no memory) by a register-only stand-in: every workgroup-memory
+  // access (tiles, the slot counter) and every barrier is unchanged.
+  {
+    name: 'attention fused-subgroup N=33 hd=16 (T=1, BK=32)', shader: 'attention.wgsl', kernel: 'attention_subgroup', subgroups: true,
+    record: (p) => attention(p, input(p, 'qkv', [1, 33, 3 * 16]), { heads: 1, headDim: 16, version: 'fused-subgroup' }),
+    adapt: [
+      ['enable subgroups;\n', ''],
+      ['@builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32,', ''],
+      ['var claimed = 0u;', 'let sg_lane = li; let sg_size = WG; var claimed = 0u;'],
+      ['if (subgroupElect())', 'if (li == 0u)'],
+      ['subgroupBroadcastFirst(claimed)', '0u'],
+      ['subgroupShuffleXor(s[i], mask)', 's[i]'],
+    ],
   },
   // softmax: threads per row 16 (16 rows per workgroup, 3 used), 256 (one row per workgroup), 1.
   { name: 'softmax 3×37 (TPR=16)', shader: 'softmax.wgsl', kernel: 'softmax', record: (p) => softmax(p, input(p, 'x', [3, 37])) },
@@ -270,7 +301,7 @@ const cases: RaceCase[] = [
 interface Prepared { code: string; grid: number[]; groups: Record<string, Record<string, ArrayBuffer>>; invocations: number }
 
 function prepare(c: RaceCase, seed: number): Prepared {
-  const plan = newPlan();
+  const plan = newPlan(c.subgroups);
   c.record(plan);
   const op = recordedOp(plan, c.kernel);
   const twin = asF32Twin(op.kernel.source);
