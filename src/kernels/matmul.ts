@@ -39,8 +39,6 @@ export interface MatmulOptions {
   label?: string;
 }
 
-/** Output tile of one workgroup of the 'tiled' version (shaders/matmul.wgsl BM × BN). */
-export const MATMUL_TILE = { M: 64, N: 128, K: 16 } as const;
 const NAIVE_WG = 16;
 
 /** Which WGSL file a version runs: matmul.wgsl, matmul_blocked.wgsl or matmul_naive.wgsl. */
