@@ -162,6 +162,9 @@ function unavailableOn(spec: MatmulVersionSpec, gpu: Gpu, s: MatmulShape): strin
   if (spec.shader === 'naive' && (s.x === 'f16' || s.y === 'f16')) return "the 'naive' version is the f32 reference (f16 X or Y needs a tiled version)";
   const S = spec.splitK ? splitCount(s) : 1;
   if (spec.splitK && S < 2) return `K = ${s.K} is too short to split (needs K ≥ ${2 * SPLITK_MIN_SLICE})`;
+  const grid = gridOf(spec, s.M, s.N, S);
+  const maxDim = gpu.limits.maxComputeWorkgroupsPerDimension;
+  if (grid.some((n) => n > maxDim)) return `its grid of ${grid.join('×')} workgroups is over this device's maxComputeWorkgroupsPerDimension ${maxDim}`;
   const kernel = matmulKernel({ version: spec.name, vec4: s.K % 4 === 0, wDType: s.w, x: s.x, y: spec.splitK ? 'f32' : s.y });
   const v = kernelLimitViolations(spec.name, kernel, shapeConstants(spec, s.M, s.N, s.K, S), gpu.limits)[0];
   if (v) return `its ${v.binding} needs ${v.bytes} for ${v.limit}, over this device's ${v.max}`;
@@ -202,6 +205,11 @@ function versionSpec(name: string): MatmulVersionSpec {
   return spec;
 }
 
+/** The workgroup grid of `spec` over an M × N output in S K-slices: (N tiles, M tiles, S). */
+function gridOf(spec: MatmulVersionSpec, M: number, N: number, S: number): [number, number, number] {
+  return [ceilDiv(N, spec.tile.BN), ceilDiv(M, spec.tile.BM), S];
+}
+
 /** Workgroups of one dispatch of `tile` over an M × N output. */
 export function matmulGrid(tile: MatmulTile, M: number, N: number): number {
   return ceilDiv(M, tile.BM) * ceilDiv(N, tile.BN);
@@ -239,7 +247,10 @@ function heuristic(gpu: Gpu, s: MatmulShape): MatmulVersion {
   const filling = tiles.find((v) => matmulGrid(versionSpec(v).tile, s.M, s.N) >= MATMUL_FILL_WORKGROUPS);
   if (filling) return filling;
   if (ok.has('splitk')) return 'splitk';
-  if (!tiles.length) throw new Error(`matmul: no tiled version fits this device's limits for ${MATMUL_VERSIONS.key(s)}`);
+  if (!tiles.length) {
+    const why = byIntensity.map((v) => `${v}: ${versionSpec(v).unavailable?.(gpu, s)}`).join('; ');
+    throw new Error(`matmul: no tiled version can run ${MATMUL_VERSIONS.key(s)} on this device (${why})`);
+  }
   return tiles.reduce((a, b) => (matmulGrid(versionSpec(b).tile, s.M, s.N) > matmulGrid(versionSpec(a).tile, s.M, s.N) ? b : a));
 }
 
@@ -339,8 +350,6 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
   const epilogueBindings = { bias: bias ?? unused, r: res?.r ?? unused, scale: res?.scale ?? unused };
   const epilogueElements = { ...(bias ? { bias: N } : {}), ...(res ? { r: M * N, scale: N } : {}) };
   const epilogueConstants = { M, N, HAS_BIAS: bias ? 1 : 0, EPILOGUE: epilogue === 'gelu' ? 1 : 0, HAS_RESIDUAL: res ? 1 : 0 };
-  const { tile } = spec;
-  const grid: [number, number] = [ceilDiv(N, tile.BN), ceilDiv(M, tile.BM)];
 
   if (spec.splitK) {
     // Pass 1: S K-slices of X·Wᵀ into an f32 scratch [S, M, N], no epilogue; pass 2 adds the
@@ -352,7 +361,7 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
       bindings: { x, w, bias: unused, r: unused, scale: unused, y: partial },
       elements: { x: M * K, w: N * K, y: S * M * N },
       constants: { ...shapeConstants(spec, M, N, K, S), HAS_BIAS: 0, EPILOGUE: 0, HAS_RESIDUAL: 0 },
-      workgroups: [...grid, S],
+      workgroups: gridOf(spec, M, N, S),
       flops: matmulFlops(M, N, K),
     });
     dispatch(plan, {
@@ -371,7 +380,7 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
     bindings: { x, w, ...epilogueBindings, y },
     elements: { x: M * K, w: N * K, y: M * N, ...epilogueElements },
     constants: { ...epilogueConstants, ...shapeConstants(spec, M, N, K, 1) },
-    workgroups: grid,
+    workgroups: gridOf(spec, M, N, 1),
     flops: matmulFlops(M, N, K),
   });
   return y;

@@ -142,6 +142,11 @@ describe('matmul versions: the heuristic and the device limits (recording only, 
     const fewThreads = fake({ maxComputeInvocationsPerWorkgroup: 128 });
     expect(row('tiled').unavailable!(fewThreads, shape(8200, 1024, 1024))).toMatch(/@workgroup_size .*needs 256 for maxComputeInvocationsPerWorkgroup, over this device's 128/);
     expect(pick(8200, 1024, 1024, fewThreads)).toBe('tile32x64'); // 128 threads
+    // A grid over maxComputeWorkgroupsPerDimension (micro-batching splits batches on it).
+    const fewGroups = fake({ maxComputeWorkgroupsPerDimension: 4 });
+    expect(row('tile32x64').unavailable!(fewGroups, shape(15, 512, 16))).toMatch(/grid of 8×1×1 workgroups is over this device's maxComputeWorkgroupsPerDimension 4/);
+    expect(['tile128x128', 'tiled', 'tile32x128']).toContain(pick(15, 512, 16, fewGroups));
+    expect(() => pick(15, 1024, 16, fewGroups)).toThrow(/no tiled version can run M15 N1024 K16 .*tile32x64: its grid of 16×1×1 workgroups/);
     // Asked for by name, an unavailable version is a clear error.
     const plan = createPlan(small, 'small');
     expect(() => matmul(plan, input(plan, 'x', [8200, 1024]), input(plan, 'w', [1024, 1024]), null, { version: 'tile128x128' }))
