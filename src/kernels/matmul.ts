@@ -235,10 +235,13 @@ function splitSlice(K: number, S: number, BK: number): number {
  * The heuristic (no timings of any GPU in it): among the available tile versions, in order of
  * arithmetic intensity (outputs per loaded value, BM·BN / (BM + BN): 128×128, 64×128, 64×64,
  * 32×128, 32×64), take the first whose grid reaches MATMUL_FILL_WORKGROUPS: big tiles where the
- * grid is large anyway, smaller ones where big tiles would leave compute units idle. When not even
- * 32×64 fills the GPU and K is long enough to split (K ≥ 2·SPLITK_MIN_SLICE), split-K; else the
- * version with the most workgroups. Device limits enter through `unavailable` (a tile whose
- * workgroup size or memory is over the device's limit is skipped).
+ * grid is large anyway, smaller ones where big tiles would leave compute units idle; when none
+ * fills, the one with the most workgroups. Device limits enter through `unavailable` (a tile whose
+ * workgroup size, memory or grid is over the device's limit is skipped).
+ * Split-K is never the default: micro-batching promises each image's result bit for bit whatever
+ * the pass size, passes of different M choose separately, and only the tile versions add an
+ * output's K products in the same order (they agree bit for bit; split-K adds K slices). It runs
+ * when named or tuned.
  */
 function heuristic(gpu: Gpu, s: MatmulShape): MatmulVersion {
   const byIntensity: MatmulVersion[] = ['tile128x128', 'tiled', 'tiled64', 'tile32x128', 'tile32x64'];
@@ -246,7 +249,6 @@ function heuristic(gpu: Gpu, s: MatmulShape): MatmulVersion {
   const tiles = byIntensity.filter((v) => ok.has(v));
   const filling = tiles.find((v) => matmulGrid(versionSpec(v).tile, s.M, s.N) >= MATMUL_FILL_WORKGROUPS);
   if (filling) return filling;
-  if (ok.has('splitk')) return 'splitk';
   if (!tiles.length) {
     const why = byIntensity.map((v) => `${v}: ${versionSpec(v).unavailable?.(gpu, s)}`).join('; ');
     throw new Error(`matmul: no tiled version can run ${MATMUL_VERSIONS.key(s)} on this device (${why})`);
