@@ -59,9 +59,9 @@ const F16_OUT = { atol: ATOL, rtol: RTOL_F16_OUT, why: 'f16 output: inputs are f
 
 /**
  * qkv, proj, fc1, fc2 of one layer, with the model's epilogues (bias, GELU, residual + layer scale);
- * `weights`: W stored 16-bit (packed pairs widened in the kernel) instead of f32; `version`: another
- * matmul version than the default 'tiled' (named in the case); `precision` f16: X f16, and Y f16
- * where the model stores it (qkv, fc1; proj and fc2 add to the f32 residual stream).
+ * `weights`: W stored 16-bit (packed pairs widened in the kernel) instead of f32; `version`: a named
+ * matmul version (MATMUL_VERSIONS) instead of the heuristic's choice (named in the case); `precision`
+ * f16: X f16, and Y f16 where the model stores it (qkv, fc1; proj and fc2 add to the f32 residual stream).
  */
 function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 'f16', version?: MatmulVersion, precision?: 'f16'): KernelCase[] {
   const M = tokens * batch;
@@ -208,6 +208,8 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
       ...matmulCases(TINY, 257, 1, undefined, 'tiled64').filter((c) => c.name.includes(' proj ')),
       // precision f16 as the model runs it on this checkpoint (bf16 W as stored, f16 X).
       ...matmulCases(TINY, 257, 1, 'bf16', undefined, 'f16'),
+      ...matmulCases(TINY, 257, 1, undefined, 'tile32x64').filter((c) => c.name.includes(' proj ')),
+      ...matmulCases(TINY, 257, 1, undefined, 'splitk').filter((c) => c.name.includes(' fc2 ')),
       attentionCase('tiny', 257, TINY.heads, TINY.hd, 1),
       attentionCase('tiny', 257, TINY.heads, TINY.hd, 1, undefined, 'f16'),
       attentionCase('N1025', 1025, 1, 64, 1),
@@ -232,6 +234,12 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
     attentionCase('300M', 1025, 16, 64, 1, undefined, 'f16'), attentionCase('300M', 1025, 16, 64, 8, undefined, 'f16'),
     attentionCase('6B', 1025, 25, 128, 1, undefined, 'f16'), attentionCase('6B', 1025, 25, 128, 8, undefined, 'f16'),
   );
+  // The other tile versions side by side at B = 1 (small grids), 128×128 also at B = 8 (large M),
+  // and split-K where it applies: 224 px (257 tokens), fc2's K = 4096 (64×64 tiles give 80 workgroups).
+  for (const d of [M300, M6B]) for (const v of ['tiled', 'tile32x128', 'tile32x64', 'tile128x128'] as const) cases.push(...matmulCases(d, 1025, 1, undefined, v));
+  for (const d of [M300, M6B]) cases.push(...matmulCases(d, 1025, 8, undefined, 'tile128x128'));
+  const at224: Dims = { ...M300, tag: '300M 224px' };
+  for (const v of ['tiled', 'tile32x64', 'splitk'] as const) cases.push(...matmulCases(at224, 257, 1, undefined, v).filter((c) => c.name.includes(' fc2 ')));
   cases.push(
     attentionCase('300M', 1025, 16, 64, 1), attentionCase('300M', 1025, 16, 64, 8),
     attentionCase('300M', 1025, 16, 64, 1, 'unfused'),

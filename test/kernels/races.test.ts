@@ -163,11 +163,11 @@ const cases: RaceCase[] = [
   {
     name: 'matmul tiled vec4 M=5 N=7 K=20, bias + gelu + residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wf32',
     record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [7, 20]), input(p, 'b', [7]),
-      { epilogue: 'gelu', residual: { r: input(p, 'r', [5, 7]), scale: input(p, 's', [7]) } }),
+      { epilogue: 'gelu', residual: { r: input(p, 'r', [5, 7]), scale: input(p, 's', [7]) }, version: 'tiled' }),
   },
   {
     name: 'matmul tiled scalar M=3 N=5 K=19', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wf32',
-    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19]), null),
+    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19]), null, { version: 'tiled' }),
   },
   // 'tiled64' (BN = 64): W loaded by threads 64..127 only, half the columns; N = 70 is two workgroups.
   {
@@ -178,22 +178,43 @@ const cases: RaceCase[] = [
   // 16-bit weights change only the global loads of W (packed pairs), not the tile traffic.
   {
     name: 'matmul tiled vec4 bf16 w M=5 N=7 K=20, bias', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wbf16',
-    record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [7, 20], 'bf16'), input(p, 'b', [7])),
+    record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [7, 20], 'bf16'), input(p, 'b', [7]), { version: 'tiled' }),
   },
   {
     name: 'matmul tiled scalar f16 w M=3 N=5 K=19', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wf16',
-    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19], 'f16'), null),
+    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19], 'f16'), null, { version: 'tiled' }),
   },
   // f16 variants (checked as their f32 twins, see the header): f16 X/Y and tiles; W f16 (B tile f16)
   // or bf16 (B tile f32); the residual epilogue with an f32 Y.
   {
     name: 'matmul f16 tiled vec4 f16 w M=5 N=7 K=20, bias + gelu, f16 out', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wf16_xf16_yf16',
-    record: (p) => matmul(p, input(p, 'x', [5, 20], 'f16'), input(p, 'w', [7, 20], 'f16'), input(p, 'b', [7]), { epilogue: 'gelu', out: 'f16' }),
+    record: (p) => matmul(p, input(p, 'x', [5, 20], 'f16'), input(p, 'w', [7, 20], 'f16'), input(p, 'b', [7]), { epilogue: 'gelu', out: 'f16', version: 'tiled' }),
   },
   {
     name: 'matmul f16 tiled64 scalar bf16 w M=3 N=70 K=19, residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wbf16_xf16',
     record: (p) => matmul(p, input(p, 'x', [3, 19], 'f16'), input(p, 'w', [70, 19], 'bf16'), null,
       { residual: { r: input(p, 'r', [3, 70]), scale: input(p, 's', [70]) }, version: 'tiled64' }),
+  },
+  // matmul_blocked.wgsl (tile sizes and threads per tile are overrides): every thread loads units
+  // of 4 rows × 4 k in turn. 32×64: 128 threads, N = 70 is two workgroups, K = 20 a full and a
+  // ragged K tile; 128×128: 256 threads, 8×8 per thread, BK = 8 (K = 19: three K tiles).
+  {
+    name: 'matmul tile32x64 vec4 M=5 N=70 K=20, bias + gelu + residual', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wf32',
+    record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [70, 20]), input(p, 'b', [70]),
+      { epilogue: 'gelu', residual: { r: input(p, 'r', [5, 70]), scale: input(p, 's', [70]) }, version: 'tile32x64' }),
+  },
+  {
+    name: 'matmul tile128x128 scalar bf16 w M=3 N=5 K=19', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_scalar_wbf16',
+    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19], 'bf16'), null, { version: 'tile128x128' }),
+  },
+  {
+    name: 'matmul f16 tile32x128 vec4 f16 w M=5 N=7 K=20, bias, f16 out', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wf16_xf16_yf16',
+    record: (p) => matmul(p, input(p, 'x', [5, 20], 'f16'), input(p, 'w', [7, 20], 'f16'), input(p, 'b', [7]), { out: 'f16', version: 'tile32x128' }),
+  },
+  // split-K: K = 512 in two slices of 256 (grid z = 2), each workgroup its own slice of the scratch.
+  {
+    name: 'matmul splitk vec4 M=3 N=5 K=512 (2 slices)', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wf32',
+    record: (p) => matmul(p, input(p, 'x', [3, 512]), input(p, 'w', [5, 512]), null, { version: 'splitk' }),
   },
   // attention: hd 64 → 2 threads per query (partial scores summed across threads), 128 threads,
   // 16 keys per block; N = 17 is a full and a ragged key block and a ragged query block.
@@ -396,6 +417,12 @@ describe('the race check fails when a barrier is removed', () => {
   it('matmul without the barrier that ends a K tile (next tile overwrites As/Bs being read)', () => {
     const r = withoutBarrier(cases.find((c) => c.name.startsWith('matmul tiled vec4'))!, 1);
     console.log(`matmul, barrier 1 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
+    expect(r.races.some((x) => (x.bufferId === 'As' || x.bufferId === 'Bs') && x.a.kind !== x.b.kind)).toBe(true);
+  });
+
+  it('matmul tile32x64 (blocked shader) without the barrier that ends a K tile', () => {
+    const r = withoutBarrier(cases.find((c) => c.name.startsWith('matmul tile32x64 vec4'))!, 1);
+    console.log(`matmul tile32x64, barrier 1 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
     expect(r.races.some((x) => (x.bufferId === 'As' || x.bufferId === 'Bs') && x.a.kind !== x.b.kind)).toBe(true);
   });
 
