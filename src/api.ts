@@ -11,7 +11,7 @@ import type { Tensor } from './runtime/tensor.js';
 import type { ModelConfig } from './model/config.js';
 import type { DecodedImage, ImageInput } from './model/image.js';
 import { describeVersions, disposeEncoder, encode, loadEncoder, maxBatch, type ForwardResult, type HostOutput, type InternVitEncoder } from './model/internvit.js';
-import type { TuneMode, TuneOptions } from './runtime/tuner.js';
+import type { TuneMode, TuneOptions, Tuning } from './runtime/tuner.js';
 import { MAX_BATCH_SEARCH, type BatchFit } from './model/micro-batch.js';
 import { imageTokens, maxTilesPerPass, type ImageTokensOutput, type InternVlVision } from './model/internvl.js';
 import { DEFAULT_PLAN_CACHE_BYTES } from './runtime/plan.js';
@@ -185,6 +185,11 @@ export class InternViT {
   /** What the model computes in: 'f32', or 'f16' (resolved from the load option `precision`). */
   get precision(): 'f32' | 'f16' {
     return this.parts.encoder.precision;
+  }
+
+  /** Kernel-version tuning on this device: mode, cache, choices and their measurements (README, Autotuning). */
+  get tuning(): Tuning | undefined {
+    return this.parts.encoder.tuning;
   }
 
   /** Adapter, model shape and size in a few lines. */

@@ -12,6 +12,7 @@ export * from './runtime/workgroup.js';
 export * from './runtime/gpu-errors.js';
 export * from './runtime/executor.js';
 export * from './runtime/profiler.js';
+export * from './runtime/versions.js';
 export * from './runtime/tuner.js';
 export * from './runtime/tuner-cache.js';
 export * from './runtime/tuner-trial.js';
