@@ -135,6 +135,8 @@ export interface BenchRecord {
   dataset?: DatasetTimes;
   /** Soak suite: memory at the start and end of many forwards. */
   soak?: SoakResult;
+  /** Model, the "… tuned" row: our heuristic row's median ÷ this row's (kernel versions tuned on the device). */
+  tuned_vs_heuristic?: number;
   /** Set when the measurement could not be made: the reason, visibly (never silently dropped). */
   error?: string;
   note?: string;

@@ -106,8 +106,11 @@ export function mergeTuning(doc: TuningDocument, adapter: string, results: Itera
   return { format: TUNING_FORMAT, adapters: Object.fromEntries(keep) };
 }
 
+/** The localStorage item browsers keep the tuning document in. */
+export const TUNING_STORAGE_KEY = 'internvit-webgpu:tuning';
+
 /** localStorage where the page has it (not in workers): else null, and choices live for the load only. */
-export function browserStore(key = 'internvit-webgpu:tuning'): TuningStore | null {
+export function browserStore(key = TUNING_STORAGE_KEY): TuningStore | null {
   let ls: Storage | undefined;
   try {
     ls = (globalThis as { localStorage?: Storage }).localStorage;

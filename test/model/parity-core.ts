@@ -176,10 +176,10 @@ export async function checkFixture(gpu: Gpu, src: FixtureSource, load: FixtureLo
 }
 
 /** checkFixture, with an error turned into a failed result, so one broken fixture does not stop the rest. */
-export async function runFixture(gpu: Gpu, src: FixtureSource): Promise<FixtureResult> {
+export async function runFixture(gpu: Gpu, src: FixtureSource, load: FixtureLoadOptions = {}): Promise<FixtureResult> {
   const t0 = performance.now();
   try {
-    return await checkFixture(gpu, src);
+    return await checkFixture(gpu, src, load);
   } catch (e) {
     const id = fixtureId(src.kind, src.name);
     return {

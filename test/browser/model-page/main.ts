@@ -11,6 +11,8 @@ import { toReportJson } from '../report-json.js';
 import { startRecoverPage } from './recover.js';
 import { startLifecyclePage } from './lifecycle.js';
 import type { LimitsMode } from '../../../src/runtime/device.js';
+import { TUNING_STORAGE_KEY } from '../../../src/runtime/tuner-cache.js';
+import type { TuneResult } from '../../../src/runtime/tuner-trial.js';
 
 export interface ParityReport extends PageReport {
   /** Fixture ids the page was asked to run, in order. */
@@ -18,6 +20,9 @@ export interface ParityReport extends PageReport {
   results: FixtureResult[];
   /** precision 'f16' on the same fixtures (per-token cosine contract), or why it was skipped. */
   f16: { skipped?: string; results: CosineFixtureResult[]; lines: string[] };
+  /** With ?tune=fast|full: the op shapes timed ("kernel key → choice"), and the entries then in localStorage. */
+  tuned?: string[];
+  tuneStored?: number;
 }
 
 declare global {
@@ -71,12 +76,24 @@ else runPage(report, async () => {
   if (!list) throw new Error('no fixtures named: open this page with ?fixtures=model/NAME,internvl/NAME,…');
   report.requested = list.split(',').filter(Boolean);
   const sources = report.requested.map(fixtureSource);
+  // ?tune=fast|full: the fixtures load with that tune mode and the page's localStorage cache, emptied first.
+  const tune = params.get('tune') as 'fast' | 'full' | null;
+  const tuned: string[] = [];
+  if (tune) {
+    localStorage.removeItem(TUNING_STORAGE_KEY);
+    report.tuned = tuned;
+  }
+  const load = tune ? { tune: { mode: tune, onResult: (t: TuneResult) => tuned.push(`${t.kernel} ${t.key} → ${t.choice}`) } } : {};
   await withPageGpu(report, async (gpu) => {
     for (const src of sources) {
-      const r = await runFixture(gpu, src);
+      const r = await runFixture(gpu, src, load);
       report.results.push(r);
       show(r);
       await window.__internvitOnFixture?.(toReportJson(r));
+    }
+    if (tune) {
+      const doc = JSON.parse(localStorage.getItem(TUNING_STORAGE_KEY) ?? '{"adapters": {}}') as { adapters: Record<string, { entries: object }> };
+      report.tuneStored = Object.values(doc.adapters).reduce((n, a) => n + Object.keys(a.entries).length, 0);
     }
     // precision 'f16' needs shader-f16, which SwiftShader (Chromium's software adapter) lacks.
     if (!gpu.features.shaderF16) {
