@@ -5,7 +5,7 @@
 // timestamp queries where the device has 'timestamp-query', else by wall clock around the submit
 // (runPlan awaits onSubmittedWorkDone when nothing is read back). All of this allocates, so it runs
 // while a plan is being compiled, never inside runPlan.
-import type { Gpu } from './device.js';
+import { DeviceLostError, type Gpu } from './device.js';
 import { halfBitsToF32, toHalfBits } from './dtype.js';
 import { runPlan, type RunInputs } from './executor.js';
 import { compilePlan, createPlan, disposePlan, output, type CompiledPlan, type TensorRef } from './plan.js';
@@ -191,7 +191,8 @@ export async function tuneOp<S>(gpu: Gpu, table: VersionTable<S>, shape: S, opts
         const measured = median(await timeRuns(compiled, feed, timing, opts.reps));
         candidates.push({ version: v.name, status: 'timed', ms: opts.clock ? opts.clock(v.name, measured) : measured });
       } catch (e) {
-        if (v.name === heuristic) throw e;
+        // The heuristic is what the plan would record anyway: its error is the plan's. A lost device ends tuning.
+        if (v.name === heuristic || e instanceof DeviceLostError) throw e;
         candidates.push({ version: v.name, status: 'failed', why: (e as Error).message });
       } finally {
         if (compiled) disposePlan(compiled);

@@ -15,7 +15,7 @@ import { tuneOp, type TuneResult } from '../../src/runtime/tuner-trial.js';
 import { fileStore, tuningCachePath } from '../../src/runtime/tuner-node-store.js';
 import { MATMUL_VERSIONS, type MatmulShape } from '../../src/kernels/matmul.js';
 import { ceilDiv } from '../../src/kernels/dispatch.js';
-import { useGpu } from '../node-gpu.js';
+import { skipTest, useGpu } from '../node-gpu.js';
 
 // y = 2·x, three ways: 'good' (the heuristic), 'also-good' (another workgroup size: the same
 // numbers), 'wrong' (skips the second half: less work, so also genuinely faster) and 'never'
@@ -193,5 +193,13 @@ describe('the matmul table', () => {
     const r = await tuneOp(gpu(), MATMUL_VERSIONS, shape, { warmup: 1, reps: 2 });
     console.log(formatTuneTable([r]));
     expect(r.candidates.map((c) => `${c.version} ${c.status}`)).toEqual(['tiled timed', 'tiled64 timed', 'naive timed']);
+  });
+
+  it('f16 activations: the tiled versions agree within the f16 tolerance; naive is unavailable', async (ctx) => {
+    if (!gpu().features.shaderF16) skipTest(ctx, "the adapter has no 'shader-f16': f16 matmul versions cannot run here");
+    const shape: MatmulShape = { M: 33, N: 20, K: 40, w: 'f16', x: 'f16', y: 'f16', epilogue: 'none', residual: false, bias: true };
+    const r = await tuneOp(gpu(), MATMUL_VERSIONS, shape, { warmup: 1, reps: 2 });
+    console.log(formatTuneTable([r]));
+    expect(r.candidates.map((c) => `${c.version} ${c.status}`)).toEqual(['tiled timed', 'tiled64 timed', 'naive unavailable']);
   });
 });
