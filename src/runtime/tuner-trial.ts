@@ -28,7 +28,7 @@ export interface CandidateResult {
 export interface TuneResult {
   kernel: string;
   key: string;
-  /** The version chosen: the fastest timed one (the heuristic's when nothing else agreed). */
+  /** The version chosen: the fastest timed one, the heuristic unless another is MIN_GAIN faster (or nothing else agreed). */
   choice: string;
   heuristic: string;
   timing: TimingMethod;
@@ -84,6 +84,9 @@ export function agreement(got: Float32Array, want: Float32Array, dtype: DType): 
   return `disagrees with the heuristic version: index ${worst} got ${got[worst]}, want ${want[worst]} ` +
     `(${(100 * worstRatio).toFixed(0)}% of the tolerance 2·(${ATOL}·${scale.toPrecision(3)} + ${rtol}·|want|))`;
 }
+
+/** A version other than the heuristic must be at least this much faster to be chosen. */
+export const MIN_GAIN = 0.02;
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -201,10 +204,13 @@ export async function tuneOp<S>(gpu: Gpu, table: VersionTable<S>, shape: S, opts
   } finally {
     inputs.dispose();
   }
+  // The fastest timed version; the heuristic keeps its place unless another beats it by MIN_GAIN
+  // (timer noise and times below the timestamp resolution must not flip choices between runs).
   let choice = heuristic;
   if (!referenceWhy) {
-    let best = Infinity;
-    for (const c of candidates) if (c.status === 'timed' && c.ms! < best) [best, choice] = [c.ms!, c.version];
+    const h = candidates.find((c) => c.version === heuristic && c.status === 'timed');
+    let best = h ? h.ms! * (1 - MIN_GAIN) : Infinity;
+    for (const c of candidates) if (c.status === 'timed' && c.version !== heuristic && c.ms! < best) [best, choice] = [c.ms!, c.version];
   }
   const rank = (name: string) => table.versions.findIndex((v) => v.name === name);
   candidates.sort((a, b) => rank(a.version) - rank(b.version));

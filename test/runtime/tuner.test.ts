@@ -83,6 +83,13 @@ describe('autotuner safety', () => {
     expect(r.timing).toBe(gpu().features.timestamps ? 'timestamp-query' : 'wall-clock');
   });
 
+  it('keeps the heuristic unless another version is at least 2% faster', async () => {
+    const close = await tuneOp(gpu(), TOY, { n: 1000 }, { warmup: 1, reps: 1, clock: (v) => (v === 'good' ? 3 : v === 'also-good' ? 2.95 : 0) });
+    expect(close.choice).toBe('good');
+    const clear = await tuneOp(gpu(), TOY, { n: 1000 }, { warmup: 1, reps: 1, clock: (v) => (v === 'good' ? 3 : v === 'also-good' ? 2.9 : 0) });
+    expect(clear.choice).toBe('also-good');
+  });
+
   it('times with the real clock when no fake one is given (the wrong version still loses)', async () => {
     const r = await tuneOp(gpu(), TOY, { n: 4099 }, { warmup: 1, reps: 3 });
     expect(['good', 'also-good']).toContain(r.choice);
