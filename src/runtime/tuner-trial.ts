@@ -1,10 +1,11 @@
 // Timing one op shape's versions on this device (the autotuner's measurement; tuner.ts decides
 // when). Each available version records the op alone (its table's trial()), reads the same random
 // inputs, and runs once for its output: it must be finite and agree with the heuristic version's
-// output, else it is rejected and can never be chosen. Agreeing versions are then timed, with
-// timestamp queries where the device has 'timestamp-query', else by wall clock around the submit
-// (runPlan awaits onSubmittedWorkDone when nothing is read back). All of this allocates, so it runs
-// while a plan is being compiled, never inside runPlan.
+// output, else it is rejected and can never be chosen. Agreeing versions are then timed in turns
+// (one run of each per round, so load or clock drift weighs on all alike), with timestamp queries
+// where the device has 'timestamp-query', else by wall clock around the submit (runPlan awaits
+// onSubmittedWorkDone when nothing is read back). All of this allocates, so it runs while a plan is
+// being compiled, never inside runPlan.
 import { DeviceLostError, type Gpu } from './device.js';
 import { halfBitsToF32, toHalfBits } from './dtype.js';
 import { runPlan, type RunInputs } from './executor.js';
@@ -164,6 +165,14 @@ export async function tuneOp<S>(gpu: Gpu, table: VersionTable<S>, shape: S, opts
   const inputs = new TrialInputs(gpu, opts.seed ?? 1);
   let reference: Float32Array | null = null;
   let referenceWhy: string | null = null;
+  // Versions that agreed, compiled and kept until all are timed: timing goes round-robin, one run of
+  // each in turn, so a drift in clocks or a busy machine weighs on every version alike.
+  const agreed: { version: string; compiled: CompiledPlan; feed: RunInputs; times: number[] }[] = [];
+  const failed = (version: string, e: unknown): void => {
+    // The heuristic is what the plan would record anyway: its error is the plan's. A lost device ends tuning.
+    if (version === heuristic || e instanceof DeviceLostError) throw e;
+    candidates.push({ version, status: 'failed', why: (e as Error).message });
+  };
   try {
     for (const v of order) {
       const why = v.unavailable?.(gpu, shape);
@@ -187,21 +196,34 @@ export async function tuneOp<S>(gpu: Gpu, table: VersionTable<S>, shape: S, opts
           const why = referenceWhy ?? (reference ? agreement(got, reference, out.dtype) : 'no reference output');
           if (why) {
             candidates.push({ version: v.name, status: 'rejected', why });
+            disposePlan(compiled);
             continue;
           }
         }
-        if (opts.warmup > 1) await timeRuns(compiled, feed, timing, opts.warmup - 1);
-        const measured = median(await timeRuns(compiled, feed, timing, opts.reps));
-        candidates.push({ version: v.name, status: 'timed', ms: opts.clock ? opts.clock(v.name, measured) : measured });
+        agreed.push({ version: v.name, compiled, feed, times: [] });
       } catch (e) {
-        // The heuristic is what the plan would record anyway: its error is the plan's. A lost device ends tuning.
-        if (v.name === heuristic || e instanceof DeviceLostError) throw e;
-        candidates.push({ version: v.name, status: 'failed', why: (e as Error).message });
-      } finally {
         if (compiled) disposePlan(compiled);
+        failed(v.name, e);
       }
     }
+    for (let round = 0; round < Math.max(0, opts.warmup - 1) + opts.reps; round++) {
+      for (const a of [...agreed]) {
+        try {
+          const [t] = await timeRuns(a.compiled, a.feed, timing, 1);
+          if (round >= opts.warmup - 1) a.times.push(t!);
+        } catch (e) {
+          agreed.splice(agreed.indexOf(a), 1);
+          disposePlan(a.compiled);
+          failed(a.version, e);
+        }
+      }
+    }
+    for (const a of agreed) {
+      const measured = median(a.times);
+      candidates.push({ version: a.version, status: 'timed', ms: opts.clock ? opts.clock(a.version, measured) : measured });
+    }
   } finally {
+    for (const a of agreed) disposePlan(a.compiled);
     inputs.dispose();
   }
   // The fastest timed version; the heuristic keeps its place unless another beats it by MIN_GAIN
