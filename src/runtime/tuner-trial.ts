@@ -64,7 +64,7 @@ const ATOL = 5e-4;
 const RTOL_F32 = 5e-4;
 const RTOL_F16 = 1e-3;
 
-export function agreement(got: Float32Array, want: Float32Array, dtype: DType): string | null {
+export function versionAgreement(got: Float32Array, want: Float32Array, dtype: DType): string | null {
   if (got.length !== want.length) return `output has ${got.length} values, the heuristic's ${want.length}`;
   let sq = 0;
   for (let i = 0; i < want.length; i++) sq += want[i]! * want[i]!;
@@ -193,7 +193,7 @@ export async function tuneOp<S>(gpu: Gpu, table: VersionTable<S>, shape: S, opts
           const bad = got.findIndex((x) => !Number.isFinite(x));
           if (bad >= 0) referenceWhy = `the heuristic version's output is not finite (index ${bad}) on random inputs: nothing to compare the others with`;
         } else {
-          const why = referenceWhy ?? (reference ? agreement(got, reference, out.dtype) : 'no reference output');
+          const why = referenceWhy ?? (reference ? versionAgreement(got, reference, out.dtype) : 'no reference output');
           if (why) {
             candidates.push({ version: v.name, status: 'rejected', why });
             disposePlan(compiled);
