@@ -69,6 +69,8 @@ export async function tune(args: string[], io: Io): Promise<number> {
       io.out(`${rows.length} op shape${rows.length === 1 ? '' : 's'} (* the choice; ${[...t.timed].length} timed now, the rest from the cache):`);
       io.out(formatTuneTable(rows));
       for (const n of notes) io.out(n);
+      const changed = rows.filter((r) => r.choice !== r.heuristic).length;
+      io.out(`${changed} of ${rows.length} op shapes use a version other than the heuristic's on this device`);
       return 0;
     } finally {
       vit.dispose();
