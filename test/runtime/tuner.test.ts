@@ -83,6 +83,15 @@ describe('autotuner safety', () => {
     expect(r.timing).toBe(gpu().features.timestamps ? 'timestamp-query' : 'wall-clock');
   });
 
+  it("times by wall clock around the submit where the device has no 'timestamp-query'", async () => {
+    const noTimestamps = { ...gpu(), features: { ...gpu().features, timestamps: false } };
+    const r = await tuneOp(noTimestamps, TOY, { n: 1000 }, { warmup: 1, reps: 2 });
+    console.log(formatTuneTable([r]));
+    expect(r.timing).toBe('wall-clock');
+    for (const c of r.candidates.filter((x) => x.status === 'timed')) expect(c.ms).toBeGreaterThan(0);
+    expect(r.candidates.filter((c) => c.status === 'timed').map((c) => c.version)).toEqual(['good', 'also-good']);
+  });
+
   it('keeps the heuristic unless another version is at least 2% faster', async () => {
     const close = await tuneOp(gpu(), TOY, { n: 1000 }, { warmup: 1, reps: 1, clock: (v) => (v === 'good' ? 3 : v === 'also-good' ? 2.95 : 0) });
     expect(close.choice).toBe('good');
