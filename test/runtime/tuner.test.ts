@@ -11,7 +11,7 @@ import { createPlan, dispatch, input, intermediate, output, type Plan } from '..
 import { chooseVersion, type VersionTable } from '../../src/runtime/versions.js';
 import { formatTuneTable, openTuning, recordTuned, tunedVersions, type TuneOptions } from '../../src/runtime/tuner.js';
 import { memoryTuningStore, parseTuning, TUNING_FORMAT } from '../../src/runtime/tuner-cache.js';
-import { tuneOp, type TuneResult } from '../../src/runtime/tuner-trial.js';
+import { tuneOp, versionAgreement, type TuneResult } from '../../src/runtime/tuner-trial.js';
 import { fileStore, tuningCachePath } from '../../src/runtime/tuner-node-store.js';
 import { MATMUL_VERSIONS, type MatmulShape } from '../../src/kernels/matmul.js';
 import { ceilDiv } from '../../src/kernels/dispatch.js';
@@ -104,6 +104,20 @@ describe('autotuner safety', () => {
     expect(['good', 'also-good']).toContain(r.choice);
     for (const c of r.candidates.filter((x) => x.status === 'timed')) expect(c.ms).toBeGreaterThan(0);
     expect(r.candidates.find((c) => c.version === 'wrong')!.status).toBe('rejected');
+  });
+});
+
+describe('agreement between versions', () => {
+  const want = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * 30);
+  const scaled = (f: number, at = 7) => want.map((x, i) => (i === at ? x * f : x));
+  it('accepts one rounding step of the output dtype, rejects real errors and non-finite values', () => {
+    expect(versionAgreement(scaled(1 + 1e-6), want, 'f32')).toBeNull();
+    expect(versionAgreement(scaled(1 + 2 ** -10), want, 'f16')).toBeNull(); // one f16 ulp
+    expect(versionAgreement(scaled(1 + 2 ** -7), want, 'bf16')).toBeNull(); // one bf16 ulp
+    expect(versionAgreement(scaled(1.02), want, 'f32')).toMatch(/disagrees with the heuristic version: index 7/);
+    expect(versionAgreement(scaled(1.02), want, 'f16')).toMatch(/index 7/);
+    expect(versionAgreement(scaled(NaN), want, 'f32')).toBe('non-finite value NaN at index 7');
+    expect(versionAgreement(new Float32Array(3), want, 'f32')).toBe("output has 3 values, the heuristic's 64");
   });
 });
 
