@@ -74,10 +74,10 @@ export function parseTuning(text: string | null, location: string, tables: reado
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return { doc: empty(), warnings: [`tuning cache ${location} is not valid JSON (${(e as Error).message}): ignored; choices will be re-tuned and the file rewritten`] };
+    return { doc: empty(), warnings: [`tuning cache ${location} is not valid JSON (${(e as Error).message}): ignored (tune 'fast' or 'full' rewrites it)`] };
   }
   if (!isObject(raw) || raw.format !== TUNING_FORMAT || !isObject(raw.adapters)) {
-    return { doc: empty(), warnings: [`tuning cache ${location} is not an '${TUNING_FORMAT}' document: ignored; choices will be re-tuned and the file rewritten`] };
+    return { doc: empty(), warnings: [`tuning cache ${location} is not an '${TUNING_FORMAT}' document: ignored (tune 'fast' or 'full' rewrites it)`] };
   }
   const doc = empty();
   let dropped = 0;
@@ -109,8 +109,15 @@ export function mergeTuning(doc: TuningDocument, adapter: string, results: Itera
 /** The localStorage item browsers keep the tuning document in. */
 export const TUNING_STORAGE_KEY = 'internvit-webgpu:tuning';
 
-/** localStorage where the page has it (not in workers): else null, and choices live for the load only. */
+/**
+ * The browser's store: localStorage where the page has it; in a worker (no localStorage) IndexedDB;
+ * else null, and choices live for the load only.
+ */
 export function browserStore(key = TUNING_STORAGE_KEY): TuningStore | null {
+  return localStorageStore(key) ?? indexedDbStore();
+}
+
+export function localStorageStore(key = TUNING_STORAGE_KEY): TuningStore | null {
   let ls: Storage | undefined;
   try {
     ls = (globalThis as { localStorage?: Storage }).localStorage;
@@ -123,6 +130,43 @@ export function browserStore(key = TUNING_STORAGE_KEY): TuningStore | null {
     location: `localStorage['${key}']`,
     read: async () => storage.getItem(key),
     write: async (text) => storage.setItem(key, text),
+  };
+}
+
+/** The document as one value in IndexedDB (database 'internvit-webgpu-tuning'): workers have it. */
+export function indexedDbStore(dbName = 'internvit-webgpu-tuning', storeName = 'tuning', key = 'document'): TuningStore | null {
+  const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  if (!idb) return null;
+  const request = <T>(r: IDBRequest<T>) => new Promise<T>((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
+  });
+  const withStore = async <T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> => {
+    const open = idb.open(dbName, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(storeName);
+    const db = await request(open);
+    try {
+      const tx = db.transaction(storeName, mode);
+      const done = new Promise<void>((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onerror = tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
+      });
+      const result = await request(fn(tx.objectStore(storeName)));
+      await done;
+      return result;
+    } finally {
+      db.close();
+    }
+  };
+  return {
+    location: `IndexedDB '${dbName}'`,
+    read: async () => {
+      const v = await withStore('readonly', (s) => s.get(key));
+      return typeof v === 'string' ? v : null;
+    },
+    write: async (text) => {
+      await withStore('readwrite', (s) => s.put(text, key));
+    },
   };
 }
 

@@ -11,7 +11,9 @@ import { toReportJson } from '../report-json.js';
 import { startRecoverPage } from './recover.js';
 import { startLifecyclePage } from './lifecycle.js';
 import type { LimitsMode } from '../../../src/runtime/device.js';
-import { TUNING_STORAGE_KEY } from '../../../src/runtime/tuner-cache.js';
+import { indexedDbStore, localStorageStore, TUNING_FORMAT } from '../../../src/runtime/tuner-cache.js';
+import { openTuning } from '../../../src/runtime/tuner.js';
+import { VERSION_TABLES } from '../../../src/kernels/versions-registry.js';
 import type { TuneResult } from '../../../src/runtime/tuner-trial.js';
 
 export interface ParityReport extends PageReport {
@@ -23,6 +25,9 @@ export interface ParityReport extends PageReport {
   /** With ?tune=fast|full: the op shapes timed ("kernel key → choice"), and the entries then in localStorage. */
   tuned?: string[];
   tuneStored?: number;
+  tuneStoreLocation?: string;
+  /** The cached choices read back through an IndexedDB store holding the same document. */
+  indexedDbChoices?: number;
 }
 
 declare global {
@@ -76,14 +81,17 @@ else runPage(report, async () => {
   if (!list) throw new Error('no fixtures named: open this page with ?fixtures=model/NAME,internvl/NAME,…');
   report.requested = list.split(',').filter(Boolean);
   const sources = report.requested.map(fixtureSource);
-  // ?tune=fast|full: the fixtures load with that tune mode and the page's localStorage cache, emptied first.
+  // ?tune=fast|full: the fixtures load with that tune mode and the page's localStorage cache, emptied
+  // first; then the same document goes through an IndexedDB store (the workers' store) and is read back.
   const tune = params.get('tune') as 'fast' | 'full' | null;
   const tuned: string[] = [];
+  const store = localStorageStore();
   if (tune) {
-    localStorage.removeItem(TUNING_STORAGE_KEY);
+    await store!.write(JSON.stringify({ format: TUNING_FORMAT, adapters: {} }));
     report.tuned = tuned;
+    report.tuneStoreLocation = store!.location;
   }
-  const load = tune ? { tune: { mode: tune, onResult: (t: TuneResult) => tuned.push(`${t.kernel} ${t.key} → ${t.choice}`) } } : {};
+  const load = tune ? { tune: { mode: tune, store, onResult: (t: TuneResult) => tuned.push(`${t.kernel} ${t.key} → ${t.choice}`) } } : {};
   await withPageGpu(report, async (gpu) => {
     for (const src of sources) {
       const r = await runFixture(gpu, src, load);
@@ -92,8 +100,12 @@ else runPage(report, async () => {
       await window.__internvitOnFixture?.(toReportJson(r));
     }
     if (tune) {
-      const doc = JSON.parse(localStorage.getItem(TUNING_STORAGE_KEY) ?? '{"adapters": {}}') as { adapters: Record<string, { entries: object }> };
+      const text = (await store!.read())!;
+      const doc = JSON.parse(text) as { adapters: Record<string, { entries: object }> };
       report.tuneStored = Object.values(doc.adapters).reduce((n, a) => n + Object.keys(a.entries).length, 0);
+      const idb = indexedDbStore('internvit-webgpu-tuning-test')!;
+      await idb.write(text);
+      report.indexedDbChoices = (await openTuning(gpu, VERSION_TABLES, { store: idb })).choices.size;
     }
     // precision 'f16' needs shader-f16, which SwiftShader (Chromium's software adapter) lacks.
     if (!gpu.features.shaderF16) {
