@@ -11,7 +11,8 @@ import type { CheckpointStore, LoadProgress } from './runtime/loader.js';
 import type { Tensor } from './runtime/tensor.js';
 import type { ModelConfig } from './model/config.js';
 import type { DecodedImage, ImageInput } from './model/image.js';
-import { disposeEncoder, encode, loadEncoder, maxBatch, type ForwardResult, type HostOutput, type InternVitEncoder } from './model/internvit.js';
+import { describeVersions, disposeEncoder, encode, loadEncoder, maxBatch, type ForwardResult, type HostOutput, type InternVitEncoder } from './model/internvit.js';
+import type { TuneMode, TuneOptions, Tuning } from './runtime/tuner.js';
 import { MAX_BATCH_SEARCH, type BatchFit } from './model/micro-batch.js';
 import { imageTokens, maxTilesPerPass, type ImageTokensOutput, type InternVlVision } from './model/internvl.js';
 import { DEFAULT_PLAN_CACHE_BYTES } from './runtime/plan.js';
@@ -83,6 +84,12 @@ export interface LoadOptions {
    * With `gpu` given, it must match how that device was opened.
    */
   limits?: LimitsMode;
+  /**
+   * Kernel versions (README, Autotuning): 'cache' (default: this adapter's cached tuned choices, else
+   * the heuristics), 'off' (heuristics, cache ignored), 'fast' (time op shapes missing from the cache
+   * when their plan compiles) or 'full' (time every op shape again, more runs); or TuneOptions.
+   */
+  tune?: TuneMode | TuneOptions;
 }
 
 export interface ImageOptions extends Omit<PreprocessOptions, 'mode'> {
@@ -205,6 +212,11 @@ export class InternViT {
     return this.parts.encoder.precision;
   }
 
+  /** Kernel-version tuning on this device: mode, cache, choices and their measurements (README, Autotuning). */
+  get tuning(): Tuning | undefined {
+    return this.parts.encoder.tuning;
+  }
+
   /** Adapter, model shape and size in a few lines. */
   describe(): string {
     const v = this.config.vision;
@@ -216,6 +228,7 @@ export class InternViT {
     lines.push(describeWeights(this.parts.encoder.weights));
     lines.push(describePass('embed', 'images', v.imageSize, () => maxBatch(this.parts.encoder, v.imageSize, v.imageSize)));
     lines.push(describePrecision(this.parts.encoder.precision));
+    lines.push(...describeVersions(this.parts.encoder));
     if (this.config.chat) {
       const c = this.config.chat;
       lines.push(`InternVL projector: pixel shuffle ${c.psVersion} → ${c.numImageTokens} tokens/tile → LLM hidden ${c.llmHiddenSize}, select_layer ${c.selectLayer}`);

@@ -18,6 +18,8 @@ import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type
 import { checkFiniteOutputs, resolvePrecision, type Precision } from './precision.js';
 import type { ActDType } from '../kernels/matmul.js';
 import { createGpuOutputs, type GpuOutput, type GpuOutputs, type OutputPlace } from './gpu-io.js';
+import { VERSION_TABLES } from '../kernels/versions-registry.js';
+import { describeChoices, openTuning, parseTuneMode, recordTuned, tunedVersions, type TuneMode, type TuneOptions, type Tuning } from '../runtime/tuner.js';
 
 export interface InternVitEncoder {
   gpu: Gpu;
@@ -29,6 +31,8 @@ export interface InternVitEncoder {
   disposed: boolean;
   /** What the plans compute in (resolved from the load option; see src/model/precision.ts). */
   precision: ActDType;
+  /** Kernel version choices for this device (src/runtime/tuner.ts); absent: the tables' heuristics. */
+  tuning?: Tuning;
 }
 
 export interface ForwardOptions {
@@ -96,6 +100,8 @@ export interface LoadEncoderOptions extends OpenCheckpointOptions {
   weightStorage?: WeightStorage;
   /** 'f32' (default, exact parity), 'f16' (needs shader-f16) or 'auto' (f16 where available). */
   precision?: Precision;
+  /** Kernel version choices: 'cache' (default), 'off', 'fast' or 'full' (src/runtime/tuner.ts), or the full options. */
+  tune?: TuneMode | TuneOptions;
 }
 
 /**
@@ -104,6 +110,8 @@ export interface LoadEncoderOptions extends OpenCheckpointOptions {
  * part for InternVL checkpoints); projector weights, when asked for, are in the same map.
  */
 export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckpoint>[0], opts: LoadEncoderOptions = {}): Promise<{ encoder: InternVitEncoder; config: ModelConfig }> {
+  const tune = opts.tune ?? 'cache';
+  parseTuneMode(typeof tune === 'string' ? tune : tune.mode ?? 'cache'); // a bad mode fails before any read
   const ckpt = await openCheckpoint(source, opts);
   try {
     if (ckpt.config === null) throw new Error(`${ckpt.location}: no config.json`);
@@ -124,6 +132,7 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
     const vision = new Map([...weights].filter(([k]) => !k.startsWith('mlp1.')));
     const encoder = encoderFromWeights(gpu, config.vision, vision, precision);
     for (const [k, t] of weights) if (k.startsWith('mlp1.')) encoder.weights.set(k, t);
+    encoder.tuning = await tuneEncoder(encoder, tune);
     return { encoder, config };
   } finally {
     await ckpt.close();
@@ -158,6 +167,35 @@ export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1, opts:
     weights.set(name, dtype === 'f32' ? uploadTensor(gpu, data, shape, 'f32', name) : uploadTensor(gpu, toHalfBits(data, dtype, name), shape, dtype, name));
   }
   return { gpu, config, weights, plans: createPlanCache(), disposed: false, precision };
+}
+
+/** The encoder's tuning state for its device (read from the per-adapter cache unless 'off'). */
+export function tuneEncoder(encoder: InternVitEncoder, tune: TuneMode | TuneOptions = 'cache'): Promise<Tuning> {
+  return openTuning(encoder.gpu, VERSION_TABLES, tune);
+}
+
+/**
+ * describe()'s kernel-version lines: the mode and cache, then each op shape's version and where it
+ * came from (tuned / heuristic / explicit), for the plans compiled so far, or else for a one-image
+ * forward at the model's size (recorded, not compiled).
+ */
+export function describeVersions(model: InternVitEncoder): string[] {
+  const t = model.tuning;
+  const head = !t ? 'kernel versions: the tables\' heuristics (no tuning state)'
+    : t.mode === 'off' ? "kernel versions (tune 'off': the tables' heuristics, cache not read)"
+      : `kernel versions (tune '${t.mode}', cache ${t.store?.location ?? 'none'}: ${t.results.size} tuned op shape${t.results.size === 1 ? '' : 's'} for this adapter)`;
+  let choices = t ? [...t.used.values()] : [];
+  let what = 'compiled plans';
+  if (!choices.length) {
+    const s = model.config.imageSize;
+    try {
+      choices = recordForward(model, [1, 3, s, s], []).versionLog ?? [];
+      what = `a 1×3×${s}×${s} forward`;
+    } catch (e) {
+      return [head, `  (cannot record a ${s}×${s} forward: ${(e as Error).message})`];
+    }
+  }
+  return [`${head}, ${what}:`, ...describeChoices(choices, t).map((l) => `  ${l}`)];
 }
 
 // Encoders made by shapeOnlyEncoder: their weights have no GPU buffers, so they may record, never compile.
@@ -212,6 +250,7 @@ function checkPixelShape(model: InternVitEncoder, shape: readonly number[]): [nu
 export function recordForward(model: InternVitEncoder, shape: readonly number[], hidden: readonly number[]): Plan {
   const [batch, , height, width] = shape as [number, number, number, number];
   const plan = createPlan(model.gpu, `internvit ${batch}×3×${height}×${width}`);
+  plan.tunedVersions = tunedVersions(model.tuning);
   const pixels = input(plan, 'pixel_values', [batch, 3, height, width]);
   const w = weightRefs(plan, model.weights);
   const out = recordEncoder(plan, model.config, pixels, w, new Set(hidden), model.config.numLayers, model.precision);
@@ -257,7 +296,7 @@ export async function leaseForwardPlan(model: InternVitEncoder, shape: readonly 
   const key = `${batch}x${height}x${width}|h${hidden.join(',')}|${options.profile ? 'p' : ''}`;
   return model.plans.acquire(key, async () => {
     assertRunnable(model);
-    return compilePlan(recordForward(model, shape, hidden), { profile: options.profile });
+    return compilePlan(await recordTuned(model.tuning, () => recordForward(model, shape, hidden)), { profile: options.profile });
   });
 }
 

@@ -3,6 +3,7 @@
 import type { Gpu } from '../runtime/device.js';
 import { runPlans, type HostArray, type Stage } from '../runtime/executor.js';
 import { compilePlan, createPlan, input, output, outputTensor, type CompiledPlan, type Plan, type PlanCache } from '../runtime/plan.js';
+import { recordTuned, tunedVersions } from '../runtime/tuner.js';
 import type { Lease } from '../runtime/lru.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { InternVlChatConfig, ModelConfig } from './config.js';
@@ -56,6 +57,7 @@ export function recordTokens(model: InternVlVision, shape: readonly number[]): P
   const [tiles, , height, width] = shape as [number, number, number, number];
   const { hp, wp } = tokenGrid(encoder.config, height, width);
   const plan = createPlan(encoder.gpu, `internvl tokens ${tiles}×3×${height}×${width}`);
+  plan.tunedVersions = tunedVersions(encoder.tuning);
   const pixels = input(plan, 'pixel_values', [tiles, 3, height, width]);
   const w = weightRefs(plan, encoder.weights);
   const layers = selectedLayer(encoder.config.numLayers, chat.selectLayer);
@@ -84,7 +86,7 @@ async function tokensPlan(model: InternVlVision, shape: readonly number[]): Prom
   const [tiles, , height, width] = checkTileShape(model, shape);
   return model.plans.acquire(`tokens ${tiles}x${height}x${width}`, async () => {
     assertRunnable(model.encoder);
-    return compilePlan(recordTokens(model, shape));
+    return compilePlan(await recordTuned(model.encoder.tuning, () => recordTokens(model, shape)));
   });
 }
 
