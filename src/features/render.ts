@@ -3,7 +3,7 @@
 // Pixels no cell covers (outside a 'clip' crop) are transparent. The output is ImageData-shaped
 // ({ data: Uint8ClampedArray RGBA, width, height }): `new ImageData(r.data, r.width, r.height)` in a
 // browser, a PNG encoder in Node. Browser-safe.
-import type { PcaResult } from './analysis.js';
+import { pca, type FeatureGrid, type PcaResult } from './analysis.js';
 
 /** A rectangle in source-image pixels (fractional: cells rarely fall on whole pixels). */
 export interface Rect { x: number; y: number; width: number; height: number }
@@ -105,4 +105,18 @@ export function blendOver(base: RgbaImage | { data: Uint8Array | Uint8ClampedArr
     data[i + 3] = 255;
   }
   return { data, width: over.width, height: over.height };
+}
+
+/**
+ * The demo page's PCA picture of one (D, H, W) map (e.g. imageGrid(patchFeatureGrid(lastHiddenState), 0) or
+ * featureMap().features): its top three components as RGB, one pixel per cell (W × H), or upscaled
+ * onto the image when `place` (a FeatureMapMeta: image size and region) is given.
+ */
+export function pcaPicture(map: FeatureGrid, place?: MapPlacement): RgbaImage {
+  const [D, rows, cols] = map.shape as [number, number, number];
+  // A bad shape gets pca's own error; k = 3 unless the map is too small for three components.
+  const p = pca(map, map.shape.length === 3 ? Math.max(1, Math.min(3, D, rows * cols)) : 3);
+  const cells = pcaCellColors(p, rows * cols);
+  if (place) return upscaleCells(cells, rows, cols, place);
+  return { data: cells, width: cols, height: rows };
 }
