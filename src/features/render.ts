@@ -15,7 +15,7 @@ export interface MapPlacement {
 }
 
 export interface RgbaImage {
-  data: Uint8ClampedArray;
+  data: Uint8ClampedArray<ArrayBuffer>;
   width: number;
   height: number;
 }
@@ -50,7 +50,7 @@ export function upscaleCells(cells: Uint8ClampedArray, rows: number, cols: numbe
  * PCA projections (cells × p.k, default p.projections) → RGB: component c in channel c, each stretched
  * min..max over the cells to 0..255.
  */
-export function pcaCellColors(p: Pick<PcaResult, 'projections' | 'k'>, cells: number): Uint8ClampedArray {
+export function pcaCellColors(p: Pick<PcaResult, 'projections' | 'k'>, cells: number): Uint8ClampedArray<ArrayBuffer> {
   if (p.projections.length !== cells * p.k) throw new Error(`pcaCellColors: ${p.projections.length} projections is not ${cells} cells × ${p.k}`);
   const out = new Uint8ClampedArray(cells * 4);
   for (let c = 0; c < 3; c++) {
@@ -67,7 +67,7 @@ export function pcaCellColors(p: Pick<PcaResult, 'projections' | 'k'>, cells: nu
 const RAMP = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]] as const;
 
 /** Values in [lo, hi] (clamped) → the ramp's colour; similarity uses −1..1. */
-export function heatCellColors(values: ArrayLike<number>, lo = -1, hi = 1): Uint8ClampedArray {
+export function heatCellColors(values: ArrayLike<number>, lo = -1, hi = 1): Uint8ClampedArray<ArrayBuffer> {
   const out = new Uint8ClampedArray(values.length * 4);
   for (let i = 0; i < values.length; i++) {
     const t = Math.min(1, Math.max(0, (values[i]! - lo) / (hi - lo))) * (RAMP.length - 1);
@@ -79,7 +79,7 @@ export function heatCellColors(values: ArrayLike<number>, lo = -1, hi = 1): Uint
 }
 
 /** Cluster labels → distinct colours (golden-angle hues), the same colour for a label everywhere. */
-export function labelCellColors(labels: ArrayLike<number>): Uint8ClampedArray {
+export function labelCellColors(labels: ArrayLike<number>): Uint8ClampedArray<ArrayBuffer> {
   const out = new Uint8ClampedArray(labels.length * 4);
   for (let i = 0; i < labels.length; i++) {
     const [r, g, b] = hsv(((labels[i]! * 137.508) % 360) / 60, 0.65, 0.95);
