@@ -53,6 +53,7 @@ export type { AdapterSummary, Counters, GetGpuOptions, Gpu, GpuFeatures, LimitsM
 export { createTensor, disposeTensor, numel, readTensor, uploadTensor, writeTensor } from './runtime/tensor.js';
 export type { DType, Tensor } from './runtime/tensor.js';
 export { defineKernel } from './runtime/kernel.js';
+export { selectVariant, type VariantFlags } from './runtime/wgsl-variants.js';
 export type { BindingInfo, Constants, Kernel, KernelSpec } from './runtime/kernel.js';
 export { compilePlan, constant, copy, createPlan, dispatch, disposePlan, hostConstant, input, intermediate, output, outputTensor } from './runtime/plan.js';
 export type { CompiledPlan, CompileOptions, DispatchSpec, Plan, TensorRef } from './runtime/plan.js';

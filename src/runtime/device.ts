@@ -116,7 +116,7 @@ async function browserAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAda
   if (!gpu && isNode) {
     throw new NoAdapterError(
       "this is internvit-webgpu's browser build, loaded in Node (a bundler or the 'browser' export condition chose it): " +
-        "Node needs the package's node build (plain `import 'internvit-webgpu'` in Node), which drives Dawn through the optional 'webgpu' package.",
+        "Node needs the package's node build (what Node's own resolver picks), which drives Dawn through the optional 'webgpu' package.",
     );
   }
   if (!gpu) {

@@ -30,7 +30,7 @@ const ROOT = [
   // Custom kernels.
   'describeGpu', 'destroyGpu', 'getGpu', 'AdapterSummary (type)', 'Counters (type)', 'GetGpuOptions (type)', 'Gpu (type)',
   'GpuFeatures (type)', 'LimitsMode (type)', 'createTensor', 'disposeTensor', 'numel', 'readTensor', 'uploadTensor', 'writeTensor',
-  'DType (type)', 'Tensor (type)', 'defineKernel', 'BindingInfo (type)', 'Constants (type)', 'Kernel (type)', 'KernelSpec (type)',
+  'DType (type)', 'Tensor (type)', 'defineKernel', 'selectVariant', 'VariantFlags (type)', 'BindingInfo (type)', 'Constants (type)', 'Kernel (type)', 'KernelSpec (type)',
   'compilePlan', 'constant', 'copy', 'createPlan', 'dispatch', 'disposePlan', 'hostConstant', 'input', 'intermediate', 'output',
   'outputTensor', 'CompiledPlan (type)', 'CompileOptions (type)', 'DispatchSpec (type)', 'Plan (type)', 'TensorRef (type)',
   'runPlan', 'runPlans', 'HostArray (type)', 'RunInputs (type)', 'RunOptions (type)', 'RunOutputs (type)', 'Stage (type)',

@@ -1,0 +1,161 @@
+// The package as a web developer gets it: packed (scripts/pack.ts: the same builds as `npm pack`),
+// installed with `npm install --omit=optional --prefer-offline` into a fresh copy of the Vite app in
+// examples/web-app, built with `vite build`, served statically, and run in headless Chromium, where the
+// production build loads the bundled tiny model by URL and matches the PyTorch fixture. Also: no
+// `webgpu` installed and a clear error from the Node build without it, the app type-checks against the
+// packed types with nothing else installed, the browser files have no `node:` or bare imports, and
+// the browser build loads without a bundler (examples/web-app/no-bundler.html, no import map).
+//
+// One packed + installed app per run, in a temp folder (≈ 40 s before the browser checks on the
+// 2-core machine). The app's tools are this repository's own vite and typescript (the versions the
+// template pins): `--omit=optional` would also drop Vite's native rollup/esbuild binaries.
+// Skipped, with the reason printed, without Chromium.
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserFlags, chromium, forwardPageLog, launchChromium } from '../../scripts/chromium.js';
+import { packPackage, repoRoot, sh } from '../../scripts/pack.js';
+import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
+import { compare, formatResult } from '../checks/harness.js';
+import { serveFolder, type TestServer } from '../runtime/checkpoint-helpers.js';
+import { skipTest } from '../node-gpu.js';
+
+const require = createRequire(import.meta.url);
+const viteBin = join(repoRoot, 'node_modules/vite/bin/vite.js');
+const tscBin = require.resolve('typescript/bin/tsc');
+const MODEL_PATH = '/node_modules/internvit-webgpu/models/internvit-tiny/';
+const fixtureDir = join(repoRoot, 'models/internvit-tiny');
+const skipReason = existsSync(chromium) ? null : `${chromium} not found (apt-get install chromium): the packed app runs in headless Chromium`;
+
+interface PageOutputs { lastHiddenState: number[]; poolerOutput: number[]; shapes: number[][] }
+
+describe('packed package in a Vite app', () => {
+  let work: string;
+  let app: string;
+  let server: TestServer;
+  let browser: Browser;
+  const timings: string[] = [];
+
+  beforeAll(async () => {
+    if (skipReason) return;
+    let t = Date.now();
+    const lap = (what: string) => { timings.push(`${what} ${((Date.now() - t) / 1000).toFixed(1)} s`); t = Date.now(); };
+    work = await mkdtemp(join(tmpdir(), 'internvit-packed-'));
+    const tarball = await packPackage(join(work, 'stage'));
+    lap('pack');
+    app = join(work, 'app');
+    await cp(join(repoRoot, 'examples/web-app'), app, {
+      recursive: true, filter: (src) => !/[/\\](node_modules|dist)([/\\]|$)/.test(src.slice(repoRoot.length)),
+    });
+    const pkg = JSON.parse(await readFile(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies?: unknown };
+    pkg.dependencies['internvit-webgpu'] = `file:${tarball}`;
+    delete pkg.devDependencies; // the tools come from this repository (see the top)
+    await writeFile(join(app, 'package.json'), JSON.stringify(pkg, null, 2));
+    await sh('npm', ['install', '--omit=optional', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], app);
+    lap('npm install');
+    await sh(process.execPath, [viteBin, 'build', '--logLevel', 'warn'], app);
+    lap('vite build');
+    server = await serveFolder(app);
+    browser = await launchChromium(await browserFlags(), 600_000);
+  }, 600_000);
+
+  afterAll(async () => {
+    if (skipReason) return;
+    console.log(`packed app: ${timings.join(', ')}`);
+    await browser?.close();
+    await server?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('installs without the optional webgpu; the Node build then says how to get it', async (ctx) => {
+    if (skipReason) skipTest(ctx, skipReason);
+    expect(existsSync(join(app, 'node_modules/internvit-webgpu/dist/browser/index.js'))).toBe(true);
+    expect(existsSync(join(app, 'node_modules/webgpu'))).toBe(false);
+    const out = await sh(process.execPath, ['--input-type=module', '-e',
+      "import('internvit-webgpu').then((m) => m.getGpu()).then(() => console.log('got a device'), (e) => console.log(`${e.name}: ${e.message}`))"], app);
+    expect(out).toMatch(/NoAdapterError: WebGPU in Node needs the optional dependency 'webgpu' \(Dawn\), which is not installed.*npm install webgpu@/);
+  });
+
+  it('the app type-checks against the packed types (skipLibCheck off, no @webgpu/types of its own)', async (ctx) => {
+    if (skipReason) skipTest(ctx, skipReason);
+    const own = JSON.parse(await readFile(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(own.dependencies)).toEqual(['internvit-webgpu']);
+    await sh(process.execPath, [tscBin, '-p', '.'], app); // throws with tsc's output on any error
+  });
+
+  it('the browser build and the app bundle have no node: imports and no bare specifiers', async (ctx) => {
+    if (skipReason) skipTest(ctx, skipReason);
+    const jsFiles = async (dir: string): Promise<string[]> =>
+      (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.js')).map((f) => join(dir, f));
+    const files = [
+      ...await jsFiles(join(app, 'node_modules/internvit-webgpu/dist/browser')),
+      ...await jsFiles(join(app, 'dist')),
+    ];
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    let bytes = 0;
+    for (const f of files) {
+      const code = await readFile(f, 'utf8');
+      bytes += code.length;
+      expect(code, f).not.toMatch(/["'`]node:/);
+      expect(code, f).not.toMatch(/\brequire\s*\(/);
+      // Static and dynamic imports: every specifier is relative.
+      for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'`]([^"'`]+)["'`]/g)) expect(m[1], `${f} imports '${m[1]}'`).toMatch(/^\.\.?\//);
+    }
+    expect(bytes).toBeGreaterThan(100_000);
+  });
+
+  /** Opens `page`, waits for window.app, runs the fixture's pixels through it, returns the outputs. */
+  async function runFixture(page: string): Promise<PageOutputs> {
+    const pixels = readSafetensorsFloat32(await readFile(join(fixtureDir, 'pixels.safetensors')), 'pixels.safetensors').get('pixel_values')!;
+    const tab = await browser.newPage();
+    const log: string[] = [];
+    forwardPageLog(tab, (line) => log.push(line), {
+      ignoreRequest: (r) => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED',
+    });
+    try {
+      await tab.goto(`${server.url}/${page}?model=${MODEL_PATH}`, { waitUntil: 'load' });
+      await tab.waitForFunction(() => (window as { app?: unknown }).app !== undefined, { timeout: 300_000, polling: 200 })
+        .catch((e: Error) => { throw new Error(`${page}: the app did not load the model: ${e.message}\n${log.join('\n')}`); });
+      return await tab.evaluate(async (data: number[], shape: number[]) => {
+        const model = (window as unknown as { app: { model: { embedPixels(p: Float32Array, s: number[]): Promise<{ lastHiddenState: { data: Float32Array; shape: number[] }; poolerOutput: { data: Float32Array; shape: number[] } }> } } }).app.model;
+        const r = await model.embedPixels(new Float32Array(data), shape);
+        return { lastHiddenState: Array.from(r.lastHiddenState.data), poolerOutput: Array.from(r.poolerOutput.data), shapes: [r.lastHiddenState.shape, r.poolerOutput.shape] };
+      }, Array.from(pixels.data), pixels.shape as number[]);
+    } finally {
+      if (log.length) console.log(log.join('\n'));
+      await tab.close();
+    }
+  }
+
+  function expectFixture(what: string, got: PageOutputs): void {
+    const want = readSafetensorsFloat32(readFileSync(join(fixtureDir, 'expected.safetensors')), 'expected.safetensors');
+    const last = want.get('last_hidden_state')!, pooled = want.get('pooler_output')!;
+    expect(got.shapes).toEqual([last.shape, pooled.shape]);
+    for (const [name, g, w] of [['last_hidden_state', got.lastHiddenState, last.data], ['pooler_output', got.poolerOutput, pooled.data]] as const) {
+      const r = compare(`${what}: ${name}`, g, w);
+      console.log(formatResult(r));
+      expect(r.ok, formatResult(r)).toBe(true);
+    }
+  }
+
+  it('the production build loads the model from a local URL and matches the PyTorch fixture', async (ctx) => {
+    if (skipReason) skipTest(ctx, skipReason);
+    const before = server.requests.length;
+    const t0 = Date.now();
+    expectFixture('vite build', await runFixture('dist/index.html'));
+    const weights = server.requests.slice(before).filter((r) => r.path.endsWith('/model.safetensors') && r.method === 'GET');
+    console.log(`production build: model loaded and embedded in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${weights.length} weight request(s)`);
+    expect(weights.length).toBeGreaterThan(0);
+  }, 600_000);
+
+  it('without a bundler: dist/browser/index.js imported by URL, no import map, matches the fixture', async (ctx) => {
+    if (skipReason) skipTest(ctx, skipReason);
+    const html = await readFile(join(app, 'no-bundler.html'), 'utf8');
+    expect(html).not.toMatch(/importmap/);
+    expectFixture('no bundler', await runFixture('no-bundler.html'));
+  }, 600_000);
+});
