@@ -15,6 +15,7 @@ import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserFlags, chromium, forwardPageLog, launchChromium } from '../../scripts/chromium.js';
@@ -78,6 +79,9 @@ describe('packed package in a Vite app', () => {
     const out = await sh(process.execPath, ['--input-type=module', '-e',
       "import('internvit-webgpu').then((m) => m.getGpu()).then(() => console.log('got a device'), (e) => console.log(`${e.name}: ${e.message}`))"], app);
     expect(out).toMatch(/NoAdapterError: WebGPU in Node needs the optional dependency 'webgpu' \(Dawn\), which is not installed.*npm install webgpu@/);
+    // The version the message names is the one package.json pins.
+    const pinned = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> }).optionalDependencies.webgpu;
+    expect(out).toContain(`npm install webgpu@${pinned}`);
   });
 
   it('the app type-checks against the packed types (skipLibCheck off, no @webgpu/types of its own)', async (ctx) => {
@@ -106,6 +110,9 @@ describe('packed package in a Vite app', () => {
       for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'`]([^"'`]+)["'`]/g)) expect(m[1], `${f} imports '${m[1]}'`).toMatch(/^\.\.?\//);
     }
     expect(bytes).toBeGreaterThan(100_000);
+    const appJs = await Promise.all((await jsFiles(join(app, 'dist'))).map((f) => readFile(f)));
+    const kb = (n: number) => `${(n / 1000).toFixed(1)} kB`;
+    console.log(`the app's production JS: ${kb(appJs.reduce((n, b) => n + b.byteLength, 0))}, ${kb(appJs.reduce((n, b) => n + gzipSync(b, { level: 9 }).byteLength, 0))} gzip -9`);
   });
 
   /** Opens `page`, waits for window.app, runs the fixture's pixels through it, returns the outputs. */
