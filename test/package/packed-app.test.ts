@@ -80,12 +80,24 @@ describe('packed package in a Vite app', () => {
     // The version the message names is the one package.json pins.
     const pinned = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> }).optionalDependencies.webgpu;
     expect(out).toContain(`npm install webgpu@${pinned}`);
+    // The exports map: under the `browser` condition Node gets the browser build, which says so.
+    const asBrowser = await sh(process.execPath, ['--conditions=browser', '--input-type=module', '-e',
+      "import('internvit-webgpu').then((m) => m.getGpu()).then(() => console.log('got a device'), (e) => console.log(`${e.name}: ${e.message}`))"], app);
+    expect(asBrowser).toMatch(/NoAdapterError: this is internvit-webgpu's browser build, loaded in Node/);
   });
 
   it('the app type-checks against the packed types (skipLibCheck off, no @webgpu/types of its own)', async () => {
     const own = JSON.parse(await readFile(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(Object.keys(own.dependencies)).toEqual(['internvit-webgpu']);
     await sh(process.execPath, [tscBin, '-p', '.'], app); // throws with tsc's output on any error
+    // Both entries, also for projects on the older `node10` resolution (no `exports`: typesVersions).
+    for (const resolution of ['bundler', 'node10']) {
+      const file = join(app, `entries-${resolution}.ts`);
+      await writeFile(file, "import { InternViT, type Gpu } from 'internvit-webgpu';\nimport { matmul, matmulReference } from 'internvit-webgpu/kernels';\n" +
+        'export const used: [typeof InternViT, typeof matmul, typeof matmulReference, Gpu | null] = [InternViT, matmul, matmulReference, null];\n');
+      await sh(process.execPath, [tscBin, '--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', resolution,
+        '--lib', 'es2022,dom', file], app);
+    }
   });
 
   it('the browser build and the app bundle have no node: imports and no bare specifiers', async () => {
