@@ -8,8 +8,11 @@ import { join, posix } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildBrowser, repoRoot } from './pack.js';
 
-/** Gzipped bytes of the browser root entry (everything it exports, wgsl_reflect and WGSL included). */
-export const GZIP_BUDGET_BYTES = 140_000;
+/**
+ * Gzipped bytes of the browser root entry (everything it exports, wgsl_reflect and WGSL included):
+ * 134 kB measured after the weight cache and worker landed; about 12% headroom for the open issue 11/13 work.
+ */
+export const GZIP_BUDGET_BYTES = 150_000;
 
 export interface EntrySize {
   /** The entry file and the chunks it imports. */
@@ -21,6 +24,7 @@ export interface EntrySize {
 export interface BundleSize {
   root: EntrySize;
   kernels: EntrySize;
+  worker: EntrySize;
   budgetGzipBytes: number;
 }
 
@@ -45,8 +49,12 @@ export async function measureBundle(): Promise<BundleSize> {
   try {
     await buildBrowser(dir, { minify: true });
     const names = await readdir(dir);
-    if (!names.includes('index.js') || !names.includes('kernels.js')) throw new Error(`browser build in ${dir} lacks index.js/kernels.js: ${names.join(', ')}`);
-    return { root: await entrySize(dir, 'index.js'), kernels: await entrySize(dir, 'kernels.js'), budgetGzipBytes: GZIP_BUDGET_BYTES };
+    const missing = ['index.js', 'kernels.js', 'worker.js'].filter((f) => !names.includes(f));
+    if (missing.length) throw new Error(`browser build in ${dir} lacks ${missing.join(', ')}: it has ${names.join(', ')}`);
+    return {
+      root: await entrySize(dir, 'index.js'), kernels: await entrySize(dir, 'kernels.js'), worker: await entrySize(dir, 'worker.js'),
+      budgetGzipBytes: GZIP_BUDGET_BYTES,
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -58,6 +66,7 @@ export function formatBundleSize(s: BundleSize): string {
   return [
     line('internvit-webgpu', s.root),
     line('internvit-webgpu/kernels', s.kernels),
+    line('internvit-webgpu/worker', s.worker),
     `budget: ${kb(s.budgetGzipBytes)} gzip for the root entry`,
   ].join('\n');
 }

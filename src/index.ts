@@ -1,7 +1,8 @@
 // The package's root entry (`internvit-webgpu`): the model API, its options, results and errors, the
 // output helpers, and the custom-kernel API. Nothing else is public: the kernels' recording functions
 // and CPU references are under `internvit-webgpu/kernels` (src/kernels.ts); everything else is
-// internal and may change. test/package/public-api.test.ts lists these names, so changing the surface
+// internal and may change. (`internvit-webgpu/worker` is src/worker.ts.) test/package/public-api.test.ts
+// lists these names, so changing the surface
 // is a reviewed change. (This repository's CLI and tests use src/internal.ts.)
 /// <reference types="@webgpu/types" preserve="true" />
 
@@ -13,6 +14,11 @@ export type { FeatureMapMeta, FeatureMapOptions, FeatureMapResult } from './mode
 export type { Precision } from './model/precision.js';
 export { F16_COSINE_MIN, tokenCosine, type TokenCosine } from './model/precision.js';
 export type { WeightStorage } from './model/weights.js';
+
+// ---- The browser's weight cache (InternViT.cachedModels / clearCache) and the Web Worker proxy
+// (the worker side is the `internvit-webgpu/worker` entry, src/worker.ts).
+export type { CachedFile, CachedModel } from './runtime/weight-cache.js';
+export { createWorkerModel, type WorkerLoadOptions, type WorkerModel } from './worker/client.js';
 
 // ---- Configs and presets (sizes, parameter counts, FLOPs without downloading anything).
 export { gflopsPerImage, paramCount, PRESET_NAMES, PRESETS, presetConfig, type PresetName } from './model/presets.js';

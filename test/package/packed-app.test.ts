@@ -1,7 +1,8 @@
 // The package as a web developer gets it: packed (scripts/pack.ts: the same builds as `npm pack`),
 // installed with `npm install --omit=optional --prefer-offline` into a fresh copy of the Vite app in
 // examples/web-app, built with `vite build`, served statically, and run in headless Chromium, where the
-// production build loads the bundled tiny model by URL and matches the PyTorch fixture. Also: no
+// production build loads the bundled tiny model by URL and matches the PyTorch fixture, a reload
+// fetches no weight bytes (Cache Storage) and after InternViT.clearCache() all of them again. Also: no
 // `webgpu` installed and a clear error from the Node build without it, the app type-checks against the
 // packed types with nothing else installed, the browser files have no `node:` or bare imports, and
 // the browser build loads without a bundler (examples/web-app/no-bundler.html, no import map).
@@ -10,7 +11,7 @@
 // 2-core machine). The app's tools are this repository's own vite and typescript (the versions the
 // template pins): `--omit=optional` would also drop Vite's native rollup/esbuild binaries.
 // Without Chromium the two browser checks are skipped, with the reason printed.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -33,7 +34,15 @@ const fixtureDir = join(repoRoot, 'models/internvit-tiny');
 // Only the two checks in Chromium need it; packing, installing, building and type-checking run anyway.
 const skipReason = existsSync(chromium) ? null : `${chromium} not found (apt-get install chromium): the packed app runs in headless Chromium`;
 
-interface PageOutputs { lastHiddenState: number[]; poolerOutput: number[]; shapes: number[][] }
+interface PageOutputs {
+  lastHiddenState: number[];
+  poolerOutput: number[];
+  shapes: number[][];
+  /** The load's last weights progress (the production app records it): bytes from the cache and the network. */
+  weights?: { bytesFromCache: number; bytesFromNetwork: number; bytesTotal: number };
+  /** Files removed by the app's "Clear cached weights" (when asked to, after the run). */
+  cleared?: number;
+}
 
 describe('packed package in a Vite app', () => {
   let work: string;
@@ -90,11 +99,12 @@ describe('packed package in a Vite app', () => {
     const own = JSON.parse(await readFile(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(Object.keys(own.dependencies)).toEqual(['internvit-webgpu']);
     await sh(process.execPath, [tscBin, '-p', '.'], app); // throws with tsc's output on any error
-    // Both entries, also for projects on the older `node10` resolution (no `exports`: typesVersions).
+    // All three entries, also for projects on the older `node10` resolution (no `exports`: typesVersions).
     for (const resolution of ['bundler', 'node10']) {
       const file = join(app, `entries-${resolution}.ts`);
       await writeFile(file, "import { InternViT, type Gpu } from 'internvit-webgpu';\nimport { matmul, matmulReference } from 'internvit-webgpu/kernels';\n" +
-        'export const used: [typeof InternViT, typeof matmul, typeof matmulReference, Gpu | null] = [InternViT, matmul, matmulReference, null];\n');
+        "import { serveModel } from 'internvit-webgpu/worker';\n" +
+        'export const used: [typeof InternViT, typeof matmul, typeof matmulReference, typeof serveModel, Gpu | null] = [InternViT, matmul, matmulReference, serveModel, null];\n');
       await sh(process.execPath, [tscBin, '--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', resolution,
         '--lib', 'es2022,dom', file], app);
     }
@@ -123,8 +133,11 @@ describe('packed package in a Vite app', () => {
     console.log(`the app's production JS: ${kb(appJs.reduce((n, b) => n + b.byteLength, 0))}, ${kb(appJs.reduce((n, b) => n + gzipSync(b, { level: 9 }).byteLength, 0))} gzip -9`);
   });
 
-  /** Opens `page`, waits for window.app, runs the fixture's pixels through it, returns the outputs. */
-  async function runFixture(page: string): Promise<PageOutputs> {
+  /**
+   * Opens `page`, waits for window.app, runs the fixture's pixels through it, returns the outputs
+   * (then, with clearCache, presses the app's "Clear cached weights").
+   */
+  async function runFixture(page: string, opts: { clearCache?: boolean } = {}): Promise<PageOutputs> {
     const pixels = readSafetensorsFloat32(await readFile(join(fixtureDir, 'pixels.safetensors')), 'pixels.safetensors').get('pixel_values')!;
     const tab = await browser.newPage();
     const log: string[] = [];
@@ -135,11 +148,20 @@ describe('packed package in a Vite app', () => {
       await tab.goto(`${server.url}/${page}?model=${MODEL_PATH}`, { waitUntil: 'load' });
       await tab.waitForFunction(() => (window as { app?: unknown }).app !== undefined, { timeout: 300_000, polling: 200 })
         .catch((e: Error) => { throw new Error(`${page}: the app did not load the model: ${e.message}\n${log.join('\n')}`); });
-      return await tab.evaluate(async (data: number[], shape: number[]) => {
-        const model = (window as unknown as { app: { model: { embedPixels(p: Float32Array, s: number[]): Promise<{ lastHiddenState: { data: Float32Array; shape: number[] }; poolerOutput: { data: Float32Array; shape: number[] } }> } } }).app.model;
-        const r = await model.embedPixels(new Float32Array(data), shape);
-        return { lastHiddenState: Array.from(r.lastHiddenState.data), poolerOutput: Array.from(r.poolerOutput.data), shapes: [r.lastHiddenState.shape, r.poolerOutput.shape] };
-      }, Array.from(pixels.data), pixels.shape as number[]);
+      return await tab.evaluate(async (data: number[], shape: number[], clear: boolean) => {
+        type Out = { data: Float32Array; shape: number[] };
+        const app = (window as unknown as { app: {
+          model: { embedPixels(p: Float32Array, s: number[]): Promise<{ lastHiddenState: Out; poolerOutput: Out }> };
+          weights?: PageOutputs['weights'];
+          clearCachedWeights?: () => Promise<number>;
+        } }).app;
+        const r = await app.model.embedPixels(new Float32Array(data), shape);
+        const cleared = clear ? await app.clearCachedWeights!() : undefined;
+        return {
+          lastHiddenState: Array.from(r.lastHiddenState.data), poolerOutput: Array.from(r.poolerOutput.data),
+          shapes: [r.lastHiddenState.shape, r.poolerOutput.shape], weights: app.weights, cleared,
+        };
+      }, Array.from(pixels.data), pixels.shape as number[], opts.clearCache ?? false);
     } finally {
       if (log.length) console.log(log.join('\n'));
       await tab.close();
@@ -157,14 +179,33 @@ describe('packed package in a Vite app', () => {
     }
   }
 
-  it('the production build loads the model from a local URL and matches the PyTorch fixture', async (ctx) => {
+  it('the production build loads the model from a local URL and matches the PyTorch fixture; a reload fetches no weight bytes, clearCache() makes the next load fetch them all', async (ctx) => {
     if (skipReason) skipTest(ctx, skipReason);
-    const before = server.requests.length;
-    const t0 = Date.now();
-    expectFixture('vite build', await runFixture('dist/index.html'));
-    const weights = server.requests.slice(before).filter((r) => r.path.endsWith('/model.safetensors') && r.method === 'GET');
-    console.log(`production build: model loaded and embedded in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${weights.length} weight request(s)`);
-    expect(weights.length).toBeGreaterThan(0);
+    const fileBytes = statSync(join(fixtureDir, 'model.safetensors')).size;
+    /** One load of the app: its outputs and the weight bytes the server sent meanwhile. */
+    const load = async (what: string, opts: { clearCache?: boolean } = {}) => {
+      const before = server.weightBytesSent();
+      const t0 = Date.now();
+      const out = await runFixture('dist/index.html', opts);
+      const sent = server.weightBytesSent() - before;
+      console.log(`${what}: loaded and embedded in ${((Date.now() - t0) / 1000).toFixed(1)} s; server sent ${sent} weight bytes; ` +
+        `progress: ${out.weights?.bytesFromCache} from the cache, ${out.weights?.bytesFromNetwork} from the network`);
+      expectFixture(what, out);
+      return { out, sent };
+    };
+    const first = await load('first load');
+    expect(first.sent).toBeGreaterThanOrEqual(fileBytes);
+    expect(first.out.weights).toMatchObject({ bytesFromCache: 0 });
+    expect(first.out.weights!.bytesFromNetwork).toBeGreaterThan(0);
+
+    const reload = await load('reload', { clearCache: true });
+    expect(reload.sent).toBe(0);
+    expect(reload.out.weights).toMatchObject({ bytesFromNetwork: 0, bytesFromCache: first.out.weights!.bytesFromNetwork });
+    expect(reload.out.cleared).toBeGreaterThanOrEqual(1); // model.safetensors and the text files
+
+    const afterClear = await load('after clearCache()');
+    expect(afterClear.sent).toBeGreaterThanOrEqual(fileBytes);
+    expect(afterClear.out.weights).toMatchObject({ bytesFromCache: 0, bytesFromNetwork: first.out.weights!.bytesFromNetwork });
   }, 600_000);
 
   it('without a bundler: dist/browser/index.js imported by URL, no import map, matches the fixture', async (ctx) => {

@@ -11,6 +11,8 @@ const ROOT = [
   'ModelMemory (type)', 'TileInfo (type)', 'ForwardResult (type)', 'HostOutput (type)', 'FeatureMapMeta (type)',
   'FeatureMapOptions (type)', 'FeatureMapResult (type)', 'Precision (type)', 'F16_COSINE_MIN', 'tokenCosine', 'TokenCosine (type)',
   'WeightStorage (type)',
+  // Weight cache and Web Worker proxy.
+  'CachedFile (type)', 'CachedModel (type)', 'createWorkerModel', 'WorkerLoadOptions (type)', 'WorkerModel (type)',
   // Configs and presets.
   'gflopsPerImage', 'paramCount', 'PRESET_NAMES', 'PRESETS', 'presetConfig', 'PresetName (type)', 'parseConfig',
   'InternVitConfig (type)', 'InternVlChatConfig (type)', 'ModelConfig (type)', 'NormType (type)',
@@ -50,6 +52,8 @@ const KERNELS = [
   'IMAGENET_STD', 'normalizeTiles', 'normalizeTilesReference', 'NormalizeOptions (type)',
 ];
 
+const WORKER = ['serveModel', 'MessagePortLike (type)', 'WorkerReply (type)', 'WorkerRequest (type)'];
+
 /** Every name a module exports, types marked ' (type)', from the TypeScript checker. */
 function exportedNames(files: string[]): Map<string, string[]> {
   const program = ts.createProgram(files, {
@@ -69,7 +73,7 @@ function exportedNames(files: string[]): Map<string, string[]> {
 const sorted = (names: string[]) => [...names].sort();
 
 describe('public API', () => {
-  const names = exportedNames(['src/index.ts', 'src/kernels.ts']);
+  const names = exportedNames(['src/index.ts', 'src/kernels.ts', 'src/worker.ts']);
 
   it('the root entry exports exactly the reviewed names', async () => {
     expect(names.get('src/index.ts')).toEqual(sorted(ROOT));
@@ -81,5 +85,10 @@ describe('public API', () => {
     expect(names.get('src/kernels.ts')).toEqual(sorted(KERNELS));
     const values = KERNELS.filter((n) => !n.endsWith(' (type)'));
     expect(Object.keys(await import('../../src/kernels.js')).sort()).toEqual(sorted(values));
+  });
+
+  it('internvit-webgpu/worker exports exactly the reviewed names', async () => {
+    expect(names.get('src/worker.ts')).toEqual(sorted(WORKER));
+    expect(Object.keys(await import('../../src/worker.js')).sort()).toEqual(sorted(WORKER.filter((n) => !n.endsWith(' (type)'))));
   });
 });

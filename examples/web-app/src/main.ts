@@ -1,16 +1,30 @@
 // The README's web-app path as an app: load the model once, then for each picked image show the
-// embedding (pooler output) and a PCA picture of the first tile's patch features.
+// embedding (pooler output) and a PCA picture of the first tile's patch features. The weights are
+// kept in the browser's Cache Storage, so a reload fetches none; the button empties that cache.
 // ?model=<URL prefix or hub id> picks the checkpoint (default: the bundled tiny test model, served
 // from the package's folder by `npm run dev` / the proof test; its weights are random).
-import { InternViT, imageGrid, patchFeatureGrid, pcaPicture, type EmbedResult } from 'internvit-webgpu';
+import { InternViT, imageGrid, patchFeatureGrid, pcaPicture, type EmbedResult, type LoadProgress } from 'internvit-webgpu';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const modelUrl = new URLSearchParams(location.search).get('model') ?? '/node_modules/internvit-webgpu/models/internvit-tiny/';
 
+// Set in onProgress (a cast, so TypeScript does not narrow it to undefined after the await).
+let weights = undefined as Extract<LoadProgress, { stage: 'weights' }> | undefined;
 const model = await InternViT.load(modelUrl, {
-  onProgress: (p) => { $('status').textContent = p.stage === 'weights' ? `weights ${p.bytesDone} / ${p.bytesTotal} bytes` : `opening ${p.file}`; },
+  onProgress: (p) => {
+    if (p.stage === 'weights') weights = p;
+    $('status').textContent = p.stage === 'weights' ? `weights ${p.bytesDone} / ${p.bytesTotal} bytes` : `opening ${p.file}`;
+  },
 });
 $('status').textContent = model.describe();
+$('cache').textContent = weights ? `weights: ${weights.bytesFromCache} bytes from the cache, ${weights.bytesFromNetwork} from the network` : '';
+
+async function clearCachedWeights(): Promise<number> {
+  const files = await InternViT.clearCache();
+  $('cache').textContent = `removed ${files} cached file(s)`;
+  return files;
+}
+$('clear-cache').onclick = () => void clearCachedWeights();
 
 async function show(result: EmbedResult): Promise<void> {
   const pooled = Array.from(result.poolerOutput.data.slice(0, 8), (v) => v.toFixed(4));
@@ -29,5 +43,7 @@ input.onchange = async () => {
 };
 
 // For automated checks (test/package/packed-app.test.ts drives the built app through this).
-declare global { interface Window { app?: { model: InternViT; show: typeof show } } }
-window.app = { model, show };
+declare global {
+  interface Window { app?: { model: InternViT; show: typeof show; weights?: typeof weights; clearCachedWeights: typeof clearCachedWeights } }
+}
+window.app = { model, show, weights, clearCachedWeights };
