@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import {
   destroyGpu, getGpu, LIMITS_MODES, PRECISIONS, resolveLimitsMode, TUNE_MODES, WEIGHT_STORAGES, writeSafetensors,
   type Gpu, type LimitsMode, type Precision, type TuneMode, type TuneOptions, type WeightStorage, type WriteTensor,
-} from '../src/index.js';
+} from '../src/internal.js';
 
 /** An error the user can fix (bad flag, missing file, wrong tensor): one line, no stack. */
 export class CliError extends Error {

@@ -1,5 +1,5 @@
 // `internvit embed`: pixel_values or an image → encoder outputs in a safetensors file.
-import type { HostOutput } from '../src/index.js';
+import type { HostOutput } from '../src/internal.js';
 import { LIMITS_USAGE, parseFlags, PRECISION_USAGE, TUNE_USAGE, WEIGHTS_USAGE, type F32Output, type Io } from './cli.js';
 import { IMAGE_FLAGS_USAGE } from './inputs.js';
 import { MODEL_INPUT_FLAGS, runModelCommand } from './model-command.js';

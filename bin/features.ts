@@ -3,9 +3,9 @@
 // k-means labels, each a PNG at the image's size.
 import { writeFile } from 'node:fs/promises';
 import {
-  blendOver, cellAtPixel, cosineSimilarity, describeGpu, heatCellColors, InternViT, kmeans, labelCellColors, pca, pcaCellColors,
+  blendOver, cellAtPixel, cellSimilarity, describeGpu, heatCellColors, InternViT, kmeans, labelCellColors, pca, pcaCellColors,
   upscaleCells, type FeatureMapResult, type RgbaImage,
-} from '../src/index.js';
+} from '../src/internal.js';
 import {
   CliError, checkOutputPath, formatMs, intFlag, now, outputSummary, parseFlags, requireFlag, shapeText, stringFlag, usageError,
   TUNE_USAGE, tuneFlag, weightsFlag, WEIGHTS_USAGE, withGpu, writeOutput, type F32Output, type Io,
@@ -126,7 +126,7 @@ export async function features(args: string[], io: Io): Promise<number> {
     if (point && simPath) {
       const cell = cellAtPixel(fm, rows, cols, point[0], point[1]);
       if (!cell) throw new CliError(`features: pixel ${point.join(',')} lies outside the ${opts.preprocess} crop the map covers (${JSON.stringify(fm.region)})`);
-      await picture(simPath, heatCellColors(cosineSimilarity(fm.features, cell.y, cell.x)), `cosine similarity to cell (${cell.y}, ${cell.x}) under pixel ${point.join(',')}`);
+      await picture(simPath, heatCellColors(cellSimilarity(fm.features, cell.y, cell.x)), `cosine similarity to cell (${cell.y}, ${cell.x}) under pixel ${point.join(',')}`);
     }
     let labels: Int32Array | undefined;
     if (k !== undefined && clusterPath) {

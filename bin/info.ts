@@ -3,7 +3,7 @@
 import {
   describeGpu, describePass, gflopsPerImage, isHubId, maxBatch, maxTilesPerPass, paramCount, PRESET_NAMES, PRESETS, presetConfig,
   selectedLayer, shapeOnlyEncoder, tokenGrid, weightBytes, type Gpu, type ModelConfig, type PresetName,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { CliError, formatGflop, intFlag, limitsFlag, parseFlags, stringFlag, withGpu, type Io } from './cli.js';
 import { checkpointLine, inspectModel, modelImageSize } from './inputs.js';
 

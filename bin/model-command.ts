@@ -4,7 +4,7 @@
 // written with metadata naming the source. Each command states only its forward and its checks.
 import {
   describeGpu, disposeTensor, InternViT, preprocess, type DecodedImage, type HostArray, type ModelConfig, type Tensor,
-} from '../src/index.js';
+} from '../src/internal.js';
 import {
   checkOutputPath, formatMs, limitsFlag, now, outputSummary, precisionFlag, requireFlag, shapeText, stringFlag, tuneFlag, usageError, weightsFlag, withGpu, writeOutput,
   type F32Output, type FlagSpec, type FlagValues, type Io,

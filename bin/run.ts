@@ -1,6 +1,6 @@
 // The main job (`internvit`, `internvit run`, `npm start`): load a model, check it against reference
 // outputs when its folder has them, time it, and show where the GPU time goes.
-import { F16_COSINE_MIN, formatProfile, gflopsPerImage, InternViT, selectedLayer, tokenCosine, type HostOutput, type ModelConfig } from '../src/index.js';
+import { F16_COSINE_MIN, formatProfile, gflopsPerImage, InternViT, selectedLayer, tokenCosine, type HostOutput, type ModelConfig } from '../src/internal.js';
 import { formatGflop, formatMs, intFlag, limitsFlag, now, parseFlags, precisionFlag, stringFlag, TUNE_USAGE, tuneFlag, weightsFlag, withGpu, type Io } from './cli.js';
 import { checkPixelsForModel, checkpointLine, defaultModel, DEFAULT_MODEL, modelImageSize, openModel, readReference, REFERENCE_FILES, summarizeCheckpoint, type Pixels, type Reference } from './inputs.js';
 

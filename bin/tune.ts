@@ -1,7 +1,7 @@
 // `internvit tune`: times every kernel version of every versioned op a forward of the model needs
 // on this machine's device (src/runtime/tuner.ts), fills the per-adapter cache that later loads read,
 // and prints the table: per op shape each candidate's time, or why it was rejected or unavailable.
-import { formatTuneTable, InternViT, tuningKey, type TuneResult } from '../src/index.js';
+import { formatTuneTable, InternViT, tuningKey, type TuneResult } from '../src/internal.js';
 import {
   formatMs, intFlag, limitsFlag, LIMITS_USAGE, now, parseFlags, precisionFlag, PRECISION_USAGE, requireFlag, shapeText,
   tuneFlag, weightsFlag, WEIGHTS_USAGE, withGpu, type Io,

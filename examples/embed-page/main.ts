@@ -12,7 +12,7 @@ import { preprocess, type PreprocessMode } from '../../src/model/preprocess.js';
 import { describeGpu } from '../../src/runtime/device.js';
 import type { LoadProgress } from '../../src/runtime/loader.js';
 import type { FeatureMapResult } from '../../src/model/feature-map.js';
-import { cosineSimilarity, pca, projectCells } from '../../src/features/analysis.js';
+import { cellSimilarity, pca, projectCells } from '../../src/features/analysis.js';
 import { cellAtPixel, heatCellColors, pcaCellColors, upscaleCells, type RgbaImage } from '../../src/features/render.js';
 import { setupWebcam, type WebcamState } from './webcam.js';
 
@@ -160,7 +160,7 @@ function showSimilarity(px: number, py: number): void {
     return;
   }
   const t0 = performance.now();
-  const picture = upscaleCells(heatCellColors(cosineSimilarity(features.features, cell.y, cell.x)), rows, cols, features);
+  const picture = upscaleCells(heatCellColors(cellSimilarity(features.features, cell.y, cell.x)), rows, cols, features);
   timings.similarity = performance.now() - t0;
   toCanvas(picture, $<HTMLCanvasElement>('similarity'));
   $('similarity-info').textContent = `pixel ${px},${py} → cell (${cell.y}, ${cell.x}) of the ${rows}×${cols} map (layer ${features.layer}); ` +

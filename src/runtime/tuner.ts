@@ -8,6 +8,7 @@
 // Timing happens in recordTuned(), called where a plan is compiled (never inside runPlan): the plan
 // is recorded, the op shapes it needs are timed (tuner-trial.ts: only versions that agree with the
 // heuristic's output can win), and the plan is recorded again with the choices.
+import { platform } from '#platform';
 import type { Gpu } from './device.js';
 import type { Plan } from './plan.js';
 import { adapterKey, browserStore, mergeTuning, parseTuning, type TuningStore } from './tuner-cache.js';
@@ -57,11 +58,9 @@ export interface Tuning {
   chain: Promise<unknown>;
 }
 
-const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-
+// The Node file store comes through #platform, so browser builds never contain it.
 async function defaultStore(): Promise<TuningStore | null> {
-  if (isNode) return (await import('./tuner-node-store.js')).defaultFileStore();
-  return browserStore();
+  return (await platform.tuningFileStore()) ?? browserStore();
 }
 
 export function parseTuneMode(value: unknown, what = 'tune'): TuneMode {
