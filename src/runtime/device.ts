@@ -236,7 +236,7 @@ export function gpuFromDevice(device: GPUDevice): Gpu {
   let gpu = appDevices.get(device);
   if (!gpu) {
     if (typeof GPUBufferUsage === 'undefined') {
-      throw new Error('device: the WebGPU globals (GPUBufferUsage, GPUMapMode, …) are missing; in Node load them first (e.g. Object.assign(globalThis, (await import(\'webgpu\')).globals))');
+      throw new Error('device: the WebGPU globals (GPUBufferUsage, GPUMapMode, …) are missing; in Node assign the globals of the \'webgpu\' package first: Object.assign(globalThis, dawn.globals), dawn being that package');
     }
     const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     const summary: AdapterSummary = info

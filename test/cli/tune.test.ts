@@ -24,38 +24,45 @@ describe('internvit tune', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('times every matmul version of the tiny model, caches the choices and prints the table', async () => {
+  // Every version of every op shape is compiled and timed: slow on a software adapter with a cold
+  // shader cache, hence the longer timeouts.
+  let shapes = 0;
+  it('times every version of each matmul and attention shape of the tiny model, caches the choices and prints the table', async () => {
     const r = await runCli(['tune', '--model', TINY], gpu());
     console.log(r.stdout);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`tuning cache: ${cache}`);
     expect(r.stdout).toMatch(/timing: (timestamp queries|wall clock)/);
-    // hidden 128, MLP 512, (224/14)² + 1 = 257 tokens: qkv, proj (+ residual), fc1 (+ GELU), fc2 (+ residual).
-    expect(r.stdout).toMatch(/4 op shapes \(\* the choice; 4 timed now/);
+    // hidden 128, MLP 512, (224/14)² + 1 = 257 tokens: qkv, proj (+ residual), fc1 (+ GELU), fc2 (+ residual), and attention.
+    const m = /(\d+) op shapes \(\* the choice; (\d+) timed now/.exec(r.stdout);
+    expect(m).not.toBeNull();
+    shapes = Number(m![1]);
+    expect(shapes).toBe(5);
+    expect(Number(m![2])).toBe(shapes);
     for (const key of ['M257 N384 K128', 'M257 N128 K128', 'M257 N512 K128', 'M257 N128 K512']) expect(r.stdout).toContain(`matmul ${key} `);
-    expect(r.stdout.match(/^ {2}[* ] (tiled|tiled64|naive) +\d/gm)).toHaveLength(12);
-    expect(r.stdout.match(/^ {4}choice: (tiled|tiled64|naive)$/gm)).toHaveLength(4);
-    expect(r.stderr).toMatch(/tuned matmul M257 N384 K128 .*: \w+ \(3 of 3 versions timed/);
+    expect(r.stdout).toMatch(/attention B1 N257 /);
+    expect(r.stdout.match(/^ {4}choice: \S+$/gm)).toHaveLength(shapes);
+    expect(r.stderr).toMatch(/tuned matmul M257 N384 K128 .*: \S+ \(\d+ of \d+ versions timed/);
     expect(existsSync(cache)).toBe(true);
     const doc = JSON.parse(readFileSync(cache, 'utf8'));
     const entries = Object.values(doc.adapters as Record<string, { entries: object }>)[0]!.entries;
-    expect(Object.keys(entries)).toHaveLength(4);
-  });
+    expect(Object.keys(entries)).toHaveLength(shapes);
+  }, 400_000);
 
   it('a second run reads the cache and times nothing; run --tune cache records the tuned choices', async () => {
     const again = await runCli(['tune', '--model', TINY], gpu());
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/4 op shapes \(\* the choice; 0 timed now/);
+    expect(again.stdout).toMatch(new RegExp(`${shapes} op shapes \\(\\* the choice; 0 timed now`));
     expect(again.stderr).not.toContain('tuned matmul');
 
     const run = await runCli(['run', '--model', TINY, '--runs', '1', '--tune', 'cache'], gpu());
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain(`kernel versions (tune 'cache', cache ${cache}: 4 tuned op shapes for this adapter)`);
+    expect(run.stdout).toContain(`kernel versions (tune 'cache', cache ${cache}: ${shapes} tuned op shapes for this adapter)`);
     // describe() before the first forward lists the versions of a 1×3×224×224 forward: all tuned.
     expect(run.stdout).toContain('a 1×3×224×224 forward:');
-    expect(run.stdout.match(/^ {2}matmul M257 .*: (tiled|tiled64|naive) \(tuned: .*\)$/gm)).toHaveLength(4);
+    expect(run.stdout.match(/^ {2}matmul M257 .*: \S+ \(tuned: .*\)$/gm)).toHaveLength(4);
     expect(run.stdout).toContain('PASS');
-  });
+  }, 400_000);
 
   it('refuses a bad --tune with a usage error', async () => {
     const r = await runCli(['embed', '--model', TINY, '--pixels', 'x.safetensors', '--output', join(dir, 'o.safetensors'), '--tune', 'fastest'], gpu());

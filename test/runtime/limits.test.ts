@@ -152,8 +152,12 @@ describe('plan limits without a device', () => {
     expect(WEBGPU_DEFAULT_LIMITS).toEqual(DEFAULTS);
     const plan = fakePlan();
     const w = (name: string, shape: number[], dtype: 'f32' | 'bf16' = 'f32') => input(plan, name, shape, dtype);
-    matmul(plan, w('x', [5, 64]), w('w', [128, 64]), w('b', [128]));
-    matmul(plan, w('x2', [5, 19]), w('w2', [7, 19], 'bf16'), null);
+    matmul(plan, w('x', [5, 64]), w('w', [128, 64]), w('b', [128]), { version: 'tiled' });
+    // Every other matmul version too (split-K needs K ≥ 512), each checked by planLimitViolations below.
+    for (const v of ['tiled64', 'tile32x128', 'tile32x64', 'tile128x128', 'splitk'] as const) {
+      matmul(plan, w(`x ${v}`, [5, 512]), w(`w ${v}`, [128, 512]), null, { version: v, label: `matmul ${v}` });
+    }
+    matmul(plan, w('x2', [5, 19]), w('w2', [7, 19], 'bf16'), null, { version: 'tiled' });
     attention(plan, w('qkv64', [1, 17, 3 * 64]), { heads: 1, headDim: 64 });
     attention(plan, w('qkv128', [1, 5, 3 * 128]), { heads: 1, headDim: 128 });
     softmax(plan, w('s', [2, 1030]));

@@ -222,7 +222,7 @@ describe('the matmul table', () => {
     const shape: MatmulShape = { M: 37, N: 40, K: 24, w: 'bf16', x: 'f32', y: 'f32', epilogue: 'gelu', residual: true, bias: true };
     const r = await tuneOp(gpu(), MATMUL_VERSIONS, shape, { warmup: 1, reps: 2 });
     console.log(formatTuneTable([r]));
-    expect(r.candidates.map((c) => `${c.version} ${c.status}`)).toEqual(['tiled timed', 'tiled64 timed', 'naive timed']);
+    expect(r.candidates.map((c) => `${c.version} ${c.status}`)).toEqual(['tiled timed', 'tiled64 timed', 'tile32x128 timed', 'tile32x64 timed', 'tile128x128 timed', 'splitk unavailable', 'naive timed']);
   });
 
   it('f16 activations: the tiled versions agree within the f16 tolerance; naive is unavailable', async (ctx) => {
@@ -230,6 +230,6 @@ describe('the matmul table', () => {
     const shape: MatmulShape = { M: 33, N: 20, K: 40, w: 'f16', x: 'f16', y: 'f16', epilogue: 'none', residual: false, bias: true };
     const r = await tuneOp(gpu(), MATMUL_VERSIONS, shape, { warmup: 1, reps: 2 });
     console.log(formatTuneTable([r]));
-    expect(r.candidates.map((c) => `${c.version} ${c.status}`)).toEqual(['tiled timed', 'tiled64 timed', 'naive unavailable']);
+    expect(r.candidates.map((c) => `${c.version} ${c.status}`)).toEqual(['tiled timed', 'tiled64 timed', 'tile32x128 timed', 'tile32x64 timed', 'tile128x128 timed', 'splitk unavailable', 'naive unavailable']);
   });
 });
