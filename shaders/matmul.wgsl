@@ -14,6 +14,8 @@
 // the W tile in f16 (W is still loaded as packed pairs and widened: exact); Y_F16 stores Y as f16
 // through to_f16 (shaders/lib/to_f16.wgsl: an overflow becomes ±inf, never a clamped value). Products,
 // sums, bias, GELU and the residual epilogue are f32 in every variant: f16 operands, f32 accumulation.
+// W_QUANT (weightStorage int8 / int4): W is packed integers with f32 scales, dequantized in loadW by
+// shaders/lib/dequant_w.wgsl (prepended; it declares w and wscale); the W tile is f32.
 // bias, r, scale: f32. When HAS_BIAS / HAS_RESIDUAL is false the TS binds x in their place
 // (read-only aliasing is legal) and the branch that reads them is removed at pipeline creation.
 //
@@ -95,7 +97,10 @@ fn loadX(row: u32, k: u32) -> vec4<f32> {
 //#endif
 //#endif
 
-//#if W_PACKED
+//#if W_QUANT
+// int8 / int4 W: the binding, the scales (binding 6) and loadWq come from shaders/lib/dequant_w.wgsl.
+fn loadW(row: u32, k: u32) -> vec4<f32> { return loadWq(row, k); }
+//#elif W_PACKED
 //#if VEC4
 @group(0) @binding(1) var<storage, read> w: array<vec2<u32>>;
 

@@ -10,13 +10,27 @@ import { numel, shapeString } from '../runtime/tensor.js';
 import { chooseVersion, type VersionTable } from '../runtime/versions.js';
 import { selectVariant, type VariantFlags } from '../runtime/wgsl-variants.js';
 import { ceilDiv } from './dispatch.js';
+import dequantLib from '../../shaders/lib/dequant_w.wgsl?raw';
+import { groupsPerRow, quantLayout, wordsPerRow, type QuantScheme } from '../runtime/quant.js';
 import { WGSL_ENABLE_F16, WGSL_GELU as geluLib, WGSL_TO_F16, WGSL_UNPACK_BF16 as unpackBf16Lib, WGSL_UNPACK_F16 as unpackF16Lib } from './wgsl-lib.js';
 import { geluScalar } from './gelu.js';
 
 export type MatmulEpilogue = 'none' | 'gelu';
 export type MatmulVersion = 'naive' | 'tiled' | 'tiled64';
-/** How W is stored: f32, or 16-bit (read as packed pairs and widened to f32 in the kernel). */
-export type MatmulWeightDType = 'f32' | 'bf16' | 'f16';
+/**
+ * How W is stored: f32, 16-bit (read as packed pairs and widened to f32 in the kernel), or int8 /
+ * int4 with f32 scales (dequantized in the kernel's W load; src/runtime/quant.ts has the layout).
+ */
+export type MatmulWeightDType = 'f32' | 'bf16' | 'f16' | QuantScheme;
+
+/** A quantized W: w is then u32 [Nout, words per row] and these say how to read it. */
+export interface MatmulQuant {
+  scheme: QuantScheme;
+  /** Input channels per scale (int4; int8 has one scale per row). */
+  groupSize: number;
+  /** f32 [Nout] (int8) or [Nout, ceil(K / groupSize)] (int4). */
+  scales: TensorRef;
+}
 /** Element type of the activations X and Y: f16 needs shader-f16 (sums stay f32 either way). */
 export type ActDType = 'f32' | 'f16';
 
@@ -29,6 +43,8 @@ export interface MatmulOptions {
   version?: MatmulVersion;
   /** Y's element type (default 'f32'). 'f16' needs shader-f16; a value beyond ±65504 is stored as ±inf. */
   out?: ActDType;
+  /** W is int8 / int4 (weightStorage 'int8' / 'int4'): its scheme, group size and scales. */
+  quant?: MatmulQuant;
   label?: string;
 }
 
@@ -52,7 +68,9 @@ export interface MatmulVariant {
 
 /** "matmul_tiled_vec4_wbf16", "matmul_tiled_vec4_wf16_xf16_yf16": f32 X/Y keep the pre-f16 names. */
 export function matmulKernelName(v: MatmulVariant): string {
-  const base = v.version === 'naive' ? `matmul_naive_w${v.wDType}` : `matmul_tiled_${v.vec4 ? 'vec4' : 'scalar'}_w${v.wDType}`;
+  // int8 and int4 are one source (QBITS is an override): named 'wq'.
+  const w = v.wDType === 'int8' || v.wDType === 'int4' ? 'q' : v.wDType;
+  const base = v.version === 'naive' ? `matmul_naive_w${w}` : `matmul_tiled_${v.vec4 ? 'vec4' : 'scalar'}_w${w}`;
   return base + (v.x === 'f16' ? '_xf16' : '') + (v.y === 'f16' ? '_yf16' : '');
 }
 
@@ -69,10 +87,13 @@ export function matmulKernel(v: MatmulVariant): Kernel {
     const f16 = v.x === 'f16' || v.y === 'f16';
     if (v.version === 'naive' && f16) throw new Error(`matmul: the 'naive' version is the f32 reference; f16 X or Y needs 'tiled' or 'tiled64'`);
     const base = v.version === 'naive' ? naiveSource : tiledSource;
+    const quant = v.wDType === 'int8' || v.wDType === 'int4';
+    const packed = v.wDType === 'bf16' || v.wDType === 'f16';
     const flags: VariantFlags = v.version === 'naive'
-      ? { VEC4: false, W_PACKED: v.wDType !== 'f32' }
-      : { VEC4: v.vec4, W_PACKED: v.wDType !== 'f32', X_F16: v.x === 'f16', B_F16: v.x === 'f16' && v.wDType === 'f16', Y_F16: v.y === 'f16' };
-    const lib = v.wDType === 'bf16' ? unpackBf16Lib : v.wDType === 'f16' ? unpackF16Lib : '';
+      ? { VEC4: false, W_QUANT: quant, W_PACKED: packed }
+      : { VEC4: v.vec4, W_QUANT: quant, W_PACKED: packed, X_F16: v.x === 'f16', B_F16: v.x === 'f16' && v.wDType === 'f16', Y_F16: v.y === 'f16' };
+    // int8 and int4 share one source (the bit width is the QBITS override).
+    const lib = v.wDType === 'bf16' ? unpackBf16Lib : v.wDType === 'f16' ? unpackF16Lib : quant ? dequantLib : '';
     const head = f16 ? WGSL_ENABLE_F16 + WGSL_TO_F16 : '';
     k = defineKernel({ name, source: head + geluLib + lib + selectVariant(base, flags, name) });
     kernels.set(name, k);
@@ -96,6 +117,8 @@ export interface MatmulShape {
   epilogue: MatmulEpilogue;
   residual: boolean;
   bias: boolean;
+  /** int4 only: input channels per scale. */
+  groupSize?: number;
 }
 
 const f32Only = (_gpu: unknown, s: MatmulShape): string | null =>
@@ -110,13 +133,21 @@ export const MATMUL_VERSIONS: VersionTable<MatmulShape> = {
     { name: 'naive', summary: 'shaders/matmul_naive.wgsl, one output per thread: the simple reference, f32 only', unavailable: f32Only },
   ],
   heuristic: () => 'tiled',
-  key: (s) => `M${s.M} N${s.N} K${s.K} w${s.w} x${s.x} y${s.y}${s.epilogue === 'gelu' ? ' gelu' : ''}${s.residual ? ' residual' : ''}${s.bias ? ' bias' : ''}`,
+  key: (s) => `M${s.M} N${s.N} K${s.K} w${s.w}${s.w === 'int4' ? ` g${s.groupSize}` : ''} x${s.x} y${s.y}${s.epilogue === 'gelu' ? ' gelu' : ''}${s.residual ? ' residual' : ''}${s.bias ? ' bias' : ''}`,
   trial(plan, s, version) {
     const x = input(plan, 'x', [s.M, s.K], s.x);
-    const w = input(plan, 'w', [s.N, s.K], s.w);
+    let w: TensorRef;
+    let quant: MatmulQuant | undefined;
+    if (s.w === 'int8' || s.w === 'int4') {
+      const l = quantLayout(s.w, s.N, s.K, s.groupSize);
+      w = input(plan, 'w', [s.N, wordsPerRow(l)], 'u32');
+      quant = { scheme: s.w, groupSize: l.groupSize, scales: input(plan, 'w scales', [s.N * groupsPerRow(l)], 'f32') };
+    } else {
+      w = input(plan, 'w', [s.N, s.K], s.w);
+    }
     const bias = s.bias ? input(plan, 'bias', [s.N], 'f32') : null;
     const residual = s.residual ? { r: input(plan, 'r', [s.M, s.N], 'f32'), scale: input(plan, 'scale', [s.N], 'f32') } : undefined;
-    return matmul(plan, x, w, bias, { epilogue: s.epilogue, out: s.y, version: version as MatmulVersion, ...(residual ? { residual } : {}), label: `matmul ${version}` });
+    return matmul(plan, x, w, bias, { epilogue: s.epilogue, out: s.y, version: version as MatmulVersion, ...(residual ? { residual } : {}), ...(quant ? { quant } : {}), label: `matmul ${version}` });
   },
 };
 
@@ -144,8 +175,28 @@ export function f32Placeholder(plan: Plan): TensorRef {
   return ref;
 }
 
-function isWeightDType(d: string): d is MatmulWeightDType {
+function isFloatWeight(d: string): d is 'f32' | 'bf16' | 'f16' {
   return d === 'f32' || d === 'bf16' || d === 'f16';
+}
+
+/** W's logical [N, K] and storage: float W is [N, K]; a quantized W is u32 [N, words] with `quant`. */
+function weightOf(label: string, x: TensorRef, w: TensorRef, quant: MatmulQuant | undefined): { N: number; K: number; wDType: MatmulWeightDType; groupSize?: number } {
+  if (!quant) {
+    if (!isFloatWeight(w.dtype) || w.shape.length !== 2) {
+      throw new Error(`${label}: w '${w.label}' must be f32, bf16 or f16 [Nout, K], got ${shapeString(w.shape)} ${w.dtype}`);
+    }
+    return { N: w.shape[0]!, K: w.shape[1]!, wDType: w.dtype };
+  }
+  const K = x.shape[x.shape.length - 1] ?? 0;
+  const l = quantLayout(quant.scheme, w.shape[0] ?? 0, K, quant.groupSize);
+  if (w.dtype !== 'u32' || w.shape.length !== 2 || w.shape[1] !== wordsPerRow(l)) {
+    throw new Error(`${label}: ${quant.scheme} w '${w.label}' must be u32 [Nout, ${wordsPerRow(l)}] (K ${K} packed ${32 / (quant.scheme === 'int8' ? 8 : 4)} per word), got ${shapeString(w.shape)} ${w.dtype}`);
+  }
+  const s = quant.scales;
+  if (s.dtype !== 'f32' || numel(s.shape) !== l.rows * groupsPerRow(l)) {
+    throw new Error(`${label}: ${quant.scheme} scales '${s.label}' must be f32 with ${l.rows} × ${groupsPerRow(l)} values, got ${shapeString(s.shape)} ${s.dtype}`);
+  }
+  return { N: l.rows, K, wDType: quant.scheme, groupSize: l.groupSize };
 }
 
 /**
@@ -158,10 +209,8 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
   const label = opts.label ?? 'matmul';
   const epilogue = opts.epilogue ?? 'none';
   if (epilogue !== 'none' && epilogue !== 'gelu') throw new Error(`${label}: unknown epilogue '${String(epilogue)}' (use 'none' or 'gelu')`);
-  if (!isWeightDType(w.dtype) || w.shape.length !== 2) {
-    throw new Error(`${label}: w '${w.label}' must be f32, bf16 or f16 [Nout, K], got ${shapeString(w.shape)} ${w.dtype}`);
-  }
-  const [N, K] = w.shape as [number, number];
+  const q = opts.quant;
+  const { N, K, wDType, groupSize } = weightOf(label, x, w, q);
   requireF32(label, 'x', x, x.shape.length >= 1 && x.shape[x.shape.length - 1] === K, `[..., ${K}] (K from w ${shapeString(w.shape)})`, ['f32', 'f16']);
   const outDType = opts.out ?? 'f32';
   if (outDType !== 'f32' && outDType !== 'f16') throw new Error(`${label}: unknown output type '${String(outDType)}' (use 'f32' or 'f16')`);
@@ -181,9 +230,9 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
 
   const vec4 = K % 4 === 0;
   const xDType = x.dtype as ActDType;
-  const shape: MatmulShape = { M, N, K, w: w.dtype, x: xDType, y: outDType, epilogue, residual: !!res, bias: !!bias };
+  const shape: MatmulShape = { M, N, K, w: wDType, x: xDType, y: outDType, epilogue, residual: !!res, bias: !!bias, ...(wDType === 'int4' ? { groupSize } : {}) };
   const version = chooseVersion(plan, MATMUL_VERSIONS, shape, opts.version, label) as MatmulVersion;
-  const kernel = matmulKernel({ version, vec4, wDType: w.dtype, x: xDType, y: outDType });
+  const kernel = matmulKernel({ version, vec4, wDType, x: xDType, y: outDType });
   const tileN = version === 'tiled64' ? 64 : MATMUL_TILE.N;
   const workgroups: [number, number] = version === 'naive'
     ? [ceilDiv(N, NAIVE_WG), ceilDiv(M, NAIVE_WG)]
@@ -194,9 +243,10 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
     kernel, label,
     // Unused bindings get x when it is f32 (read-only in every specialisation; aliasing read-only
     // bindings is legal), else an f32 placeholder; the override constants remove the code that reads them.
-    bindings: { x, w, bias: bias ?? unused, r: res?.r ?? unused, scale: res?.scale ?? unused, y },
+    bindings: { x, w, bias: bias ?? unused, r: res?.r ?? unused, scale: res?.scale ?? unused, y, ...(q ? { wscale: q.scales } : {}) },
     elements: {
-      x: M * K, w: N * K, y: M * N,
+      x: M * K, w: q ? numel(w.shape) : N * K, y: M * N,
+      ...(q ? { wscale: numel(q.scales.shape) } : {}),
       ...(bias ? { bias: N } : {}),
       ...(res ? { r: M * N, scale: N } : {}),
     },
@@ -206,6 +256,7 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
       EPILOGUE: epilogue === 'gelu' ? 1 : 0,
       HAS_RESIDUAL: res ? 1 : 0,
       ...(version === 'naive' ? {} : { BN: tileN }),
+      ...(q ? { QBITS: q.scheme === 'int8' ? 8 : 4, KW: w.shape[1]!, GROUP: groupSize!, NG: numel(q.scales.shape) / N } : {}),
     },
     workgroups,
     flops: matmulFlops(M, N, K),
