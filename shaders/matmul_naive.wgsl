@@ -18,7 +18,7 @@ override HAS_RESIDUAL: bool = false;
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 //#if W_QUANT
 // int8 / int4 W (binding, scales, quantAt): shaders/lib/dequant_w.wgsl, prepended.
-fn wAt(n: u32, k: u32) -> f32 { return f32(quantAt(n, k)) * wscale[n * NG + k / GROUP]; }
+fn wAt(n: u32, k: u32) -> f32 { return quantAt(n, k); }
 //#elif W_PACKED
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 fn wAt(n: u32, k: u32) -> f32 { let e = n * K + k; return unpackHalf2(w[e / 2u])[e % 2u]; }

@@ -6,7 +6,7 @@ import { openCheckpoint, FileNotFoundError, type Checkpoint, type CheckpointStor
 import { openSafetensors } from '../../src/runtime/safetensors.js';
 import { checkpointConfig, type InternVitConfig } from '../../src/model/config.js';
 import { gflopsPerImage, presetConfig } from '../../src/model/presets.js';
-import { linearWeightDType, loadWeights, type WeightStorage } from '../../src/model/weights.js';
+import { linearWeightDType, loadWeights, type LinearStorage, type WeightStorage } from '../../src/model/weights.js';
 import { F16_COSINE_MIN, resolvePrecision, tokenCosine, type Precision } from '../../src/model/precision.js';
 import {
   disposeEncoder, encode, encoderFromWeights, randomEncoder, recordForward, type InternVitEncoder,
@@ -52,7 +52,7 @@ interface Loaded {
   encoder: InternVitEncoder;
   store: CheckpointStore | null;
   /** How the linear weights are stored on the GPU in this load. */
-  weights: 'f32' | 'bf16' | 'f16';
+  weights: LinearStorage;
   setupMs: number;
   weightBytes: number;
   source: string;
@@ -73,12 +73,12 @@ function sourceName(spec: ModelSpec): string {
 }
 
 /** The GPU dtype `storage` gives this model's linear weights (random weights count as F32). */
-function resolvedStorage(src: Source, storage: WeightStorage): 'f32' | 'bf16' | 'f16' {
+function resolvedStorage(src: Source, storage: WeightStorage): LinearStorage {
   const qkv = src.ckpt ? [...src.ckpt.tensors.values()].find((t) => t.name.endsWith('attn.qkv.weight')) : undefined;
   return linearWeightDType(storage, (qkv?.dtype ?? 'F32') as 'F32' | 'F16' | 'BF16');
 }
 
-async function loadModel(gpu: Gpu, src: Source, weights: 'f32' | 'bf16' | 'f16', precision: 'f32' | 'f16'): Promise<Loaded> {
+async function loadModel(gpu: Gpu, src: Source, weights: LinearStorage, precision: 'f32' | 'f16'): Promise<Loaded> {
   const { spec } = src;
   const t0 = now();
   const before = gpu.counters.bytesLive;

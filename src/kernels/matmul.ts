@@ -11,7 +11,7 @@ import { chooseVersion, type VersionTable } from '../runtime/versions.js';
 import { selectVariant, type VariantFlags } from '../runtime/wgsl-variants.js';
 import { ceilDiv } from './dispatch.js';
 import dequantLib from '../../shaders/lib/dequant_w.wgsl?raw';
-import { groupsPerRow, quantLayout, wordsPerRow, type QuantScheme } from '../runtime/quant.js';
+import { groupsPerRow, quantLayout, scalesPerRow, wordsPerRow, type QuantScheme } from '../runtime/quant.js';
 import { WGSL_ENABLE_F16, WGSL_GELU as geluLib, WGSL_TO_F16, WGSL_UNPACK_BF16 as unpackBf16Lib, WGSL_UNPACK_F16 as unpackF16Lib } from './wgsl-lib.js';
 import { geluScalar } from './gelu.js';
 
@@ -28,7 +28,7 @@ export interface MatmulQuant {
   scheme: QuantScheme;
   /** Input channels per scale (int4; int8 has one scale per row). */
   groupSize: number;
-  /** f32 [Nout] (int8) or [Nout, ceil(K / groupSize)] (int4). */
+  /** f32 [Nout] (int8) or [Nout, ceil(K / groupSize), 2] (int4: scale, offset). */
   scales: TensorRef;
 }
 /** Element type of the activations X and Y: f16 needs shader-f16 (sums stay f32 either way). */
@@ -141,7 +141,7 @@ export const MATMUL_VERSIONS: VersionTable<MatmulShape> = {
     if (s.w === 'int8' || s.w === 'int4') {
       const l = quantLayout(s.w, s.N, s.K, s.groupSize);
       w = input(plan, 'w', [s.N, wordsPerRow(l)], 'u32');
-      quant = { scheme: s.w, groupSize: l.groupSize, scales: input(plan, 'w scales', [s.N * groupsPerRow(l)], 'f32') };
+      quant = { scheme: s.w, groupSize: l.groupSize, scales: input(plan, 'w scales', [s.N * scalesPerRow(l)], 'f32') };
     } else {
       w = input(plan, 'w', [s.N, s.K], s.w);
     }
@@ -180,7 +180,7 @@ function isFloatWeight(d: string): d is 'f32' | 'bf16' | 'f16' {
 }
 
 /** W's logical [N, K] and storage: float W is [N, K]; a quantized W is u32 [N, words] with `quant`. */
-function weightOf(label: string, x: TensorRef, w: TensorRef, quant: MatmulQuant | undefined): { N: number; K: number; wDType: MatmulWeightDType; groupSize?: number } {
+function weightOf(label: string, x: TensorRef, w: TensorRef, quant: MatmulQuant | undefined): { N: number; K: number; wDType: MatmulWeightDType; groupSize?: number; groups?: number } {
   if (!quant) {
     if (!isFloatWeight(w.dtype) || w.shape.length !== 2) {
       throw new Error(`${label}: w '${w.label}' must be f32, bf16 or f16 [Nout, K], got ${shapeString(w.shape)} ${w.dtype}`);
@@ -193,10 +193,10 @@ function weightOf(label: string, x: TensorRef, w: TensorRef, quant: MatmulQuant 
     throw new Error(`${label}: ${quant.scheme} w '${w.label}' must be u32 [Nout, ${wordsPerRow(l)}] (K ${K} packed ${32 / (quant.scheme === 'int8' ? 8 : 4)} per word), got ${shapeString(w.shape)} ${w.dtype}`);
   }
   const s = quant.scales;
-  if (s.dtype !== 'f32' || numel(s.shape) !== l.rows * groupsPerRow(l)) {
-    throw new Error(`${label}: ${quant.scheme} scales '${s.label}' must be f32 with ${l.rows} × ${groupsPerRow(l)} values, got ${shapeString(s.shape)} ${s.dtype}`);
+  if (s.dtype !== 'f32' || numel(s.shape) !== l.rows * scalesPerRow(l)) {
+    throw new Error(`${label}: ${quant.scheme} scales '${s.label}' must be f32 with ${l.rows} × ${scalesPerRow(l)} values, got ${shapeString(s.shape)} ${s.dtype}`);
   }
-  return { N: l.rows, K, wDType: quant.scheme, groupSize: l.groupSize };
+  return { N: l.rows, K, wDType: quant.scheme, groupSize: l.groupSize, groups: groupsPerRow(l) };
 }
 
 /**
@@ -210,7 +210,7 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
   const epilogue = opts.epilogue ?? 'none';
   if (epilogue !== 'none' && epilogue !== 'gelu') throw new Error(`${label}: unknown epilogue '${String(epilogue)}' (use 'none' or 'gelu')`);
   const q = opts.quant;
-  const { N, K, wDType, groupSize } = weightOf(label, x, w, q);
+  const { N, K, wDType, groupSize, groups } = weightOf(label, x, w, q);
   requireF32(label, 'x', x, x.shape.length >= 1 && x.shape[x.shape.length - 1] === K, `[..., ${K}] (K from w ${shapeString(w.shape)})`, ['f32', 'f16']);
   const outDType = opts.out ?? 'f32';
   if (outDType !== 'f32' && outDType !== 'f16') throw new Error(`${label}: unknown output type '${String(outDType)}' (use 'f32' or 'f16')`);
@@ -256,7 +256,7 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
       EPILOGUE: epilogue === 'gelu' ? 1 : 0,
       HAS_RESIDUAL: res ? 1 : 0,
       ...(version === 'naive' ? {} : { BN: tileN }),
-      ...(q ? { QBITS: q.scheme === 'int8' ? 8 : 4, KW: w.shape[1]!, GROUP: groupSize!, NG: numel(q.scales.shape) / N } : {}),
+      ...(q ? { QBITS: q.scheme === 'int8' ? 8 : 4, KW: w.shape[1]!, GROUP: groupSize!, NG: groups! } : {}),
     },
     workgroups,
     flops: matmulFlops(M, N, K),

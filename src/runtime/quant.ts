@@ -1,15 +1,21 @@
 // Weight-only quantization of linear weights W [N, K] (rows = output channels), on the host.
 //
-// int8: symmetric, one f32 scale per row: scale = max|w| / 127, q = round(w / scale) in -127..127.
-// int4: symmetric, one f32 scale per row and group of `groupSize` consecutive input channels
-//       (the last group of a row is shorter when K % groupSize != 0): scale = max|w| / 7, q in -7..7.
-// A row (or group) of zeros gets scale 0 and q 0. Dequantized: w ≈ q · scale (f32 product).
+// int8: symmetric, one f32 scale per row: scale = max|w| / 127, q = round(w / scale) in -127..127,
+//       w ≈ q · scale. A row of zeros gets scale 0.
+// int4: asymmetric (a zero point: measured 17–27% less weight error than symmetric at the same group
+//       size, ARCHITECTURE.md), per row and group of `groupSize` consecutive input channels (the
+//       last group of a row is shorter when K % groupSize != 0): scale = (max − min) / 15, offset =
+//       min, q = round((w − min) / scale) in 0..15, w ≈ q · scale + offset. A constant group gets
+//       scale 0 and is exact.
+// Scales are f32 as stored; q is computed against the stored (f32) values, so the GPU's q · scale
+// (+ offset) is the nearest point of the grid it actually uses.
 //
 // GPU layout (what shaders/lib/dequant_w.wgsl reads): each row padded to whole u32 words, element k
-// in byte k % 4 of word k / 4 (int8) or nibble k % 8 of word k / 8 (int4, low nibble first); padding
-// is zero. File layout (pre-quantized safetensors): int8 as I8 [N, K]; int4 as U8 [N, ceil(K / 2)],
-// element k in the low nibble of byte k / 2 when k is even, the high nibble when odd. Both are the
-// GPU layout without the row padding, so a row is a byte copy.
+// in byte k % 4 of word k / 4 (int8, two's complement) or nibble k % 8 of word k / 8 (int4,
+// unsigned, low nibble first); padding is zero. Scales: f32 [N] (int8) or [N, groups, 2] (int4:
+// scale, offset). File layout (pre-quantized safetensors): int8 as I8 [N, K]; int4 as U8
+// [N, ceil(K / 2)], element k in the low nibble of byte k / 2 when k is even, the high nibble when
+// odd. Both are the GPU layout without the row padding, so a row is a byte copy.
 
 export type QuantScheme = 'int8' | 'int4';
 export const QUANT_SCHEMES: readonly QuantScheme[] = ['int8', 'int4'];
@@ -17,7 +23,7 @@ export const QUANT_SCHEMES: readonly QuantScheme[] = ['int8', 'int4'];
 /** int4 group sizes a checkpoint may use (input channels per scale). */
 export const INT4_GROUP_SIZES: readonly number[] = [32, 64, 128];
 /** The int4 group size used when quantizing at load (chosen by measurement: ARCHITECTURE.md, Checkpoints). */
-export const INT4_GROUP_SIZE = 64;
+export const INT4_GROUP_SIZE = 128;
 
 export interface QuantLayout {
   scheme: QuantScheme;
@@ -29,7 +35,6 @@ export interface QuantLayout {
 }
 
 export const quantBits = (s: QuantScheme): 8 | 4 => (s === 'int8' ? 8 : 4);
-const qmax = (s: QuantScheme): number => (s === 'int8' ? 127 : 7);
 
 /** The layout of W [rows, cols] under `scheme` (int4: `groupSize`, default INT4_GROUP_SIZE). */
 export function quantLayout(scheme: QuantScheme, rows: number, cols: number, groupSize = INT4_GROUP_SIZE): QuantLayout {
@@ -50,9 +55,14 @@ export function groupsPerRow(l: QuantLayout): number {
   return l.scheme === 'int8' ? 1 : Math.ceil(l.cols / l.groupSize);
 }
 
-/** Shape of the scales tensor: [rows] for int8, [rows, groups] for int4. */
+/** f32 values per row in the scales tensor: 1 (int8), 2 per group (int4: scale, offset). */
+export function scalesPerRow(l: QuantLayout): number {
+  return l.scheme === 'int8' ? 1 : 2 * groupsPerRow(l);
+}
+
+/** Shape of the scales tensor: [rows] for int8, [rows, groups, 2] (scale, offset) for int4. */
 export function scalesShape(l: QuantLayout): number[] {
-  return l.scheme === 'int8' ? [l.rows] : [l.rows, groupsPerRow(l)];
+  return l.scheme === 'int8' ? [l.rows] : [l.rows, groupsPerRow(l), 2];
 }
 
 /** Bytes of one row in the file layout (I8: cols; U8 nibble pairs: ceil(cols / 2)). */
@@ -67,13 +77,13 @@ export function fileShape(l: QuantLayout): { dtype: 'I8' | 'U8'; shape: number[]
 
 /** GPU bytes of the packed weights plus their f32 scales. */
 export function quantBytes(l: QuantLayout): number {
-  return l.rows * (wordsPerRow(l) + groupsPerRow(l)) * 4;
+  return l.rows * (wordsPerRow(l) + scalesPerRow(l)) * 4;
 }
 
 export interface QuantizedRows {
   /** GPU layout: rows × wordsPerRow words. */
   packed: Uint32Array;
-  /** rows × groupsPerRow f32 scales. */
+  /** rows × scalesPerRow f32 values (int4: scale, offset per group). */
   scales: Float32Array;
 }
 
@@ -83,30 +93,37 @@ export function quantizeRows(values: ArrayLike<number>, n: number, l: QuantLayou
   if (values.length !== n * cols) throw new Error(`${what}: ${values.length} values are not ${n} rows of ${cols}`);
   const kw = wordsPerRow(l);
   const ng = groupsPerRow(l);
+  const sp = scalesPerRow(l);
   const bits = quantBits(l.scheme);
   const per = 32 / bits;
   const mask = (1 << bits) - 1;
-  const top = qmax(l.scheme);
   const packed = new Uint32Array(n * kw);
-  const scales = new Float32Array(n * ng);
+  const scales = new Float32Array(n * sp);
   for (let r = 0; r < n; r++) {
     const o = r * cols;
     for (let g = 0; g < ng; g++) {
       const k0 = g * groupSize;
       const k1 = Math.min(cols, k0 + groupSize);
-      let amax = 0;
+      let lo = Infinity;
+      let hi = -Infinity;
       for (let k = k0; k < k1; k++) {
         const v = values[o + k]!;
         if (!Number.isFinite(v)) throw new Error(`${what}: element [${r}, ${k}] is ${v}; only finite weights can be quantized`);
-        amax = Math.max(amax, Math.abs(v));
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
       }
-      // The scale is stored as f32 and q is computed against that stored value, so q · scale on the
-      // GPU is the nearest grid point of the grid it actually uses.
-      const s = Math.fround(amax / top);
-      scales[r * ng + g] = s;
+      // int8: q = round(w / s) in -127..127; int4: q = round((w - offset) / s) in 0..15.
+      const int8 = l.scheme === 'int8';
+      const offset = int8 ? 0 : Math.fround(lo);
+      const s = int8 ? Math.fround(Math.max(hi, -lo) / 127) : Math.fround((hi - offset) / 15);
+      if (int8) scales[r * sp] = s;
+      else {
+        scales[r * sp + 2 * g] = s;
+        scales[r * sp + 2 * g + 1] = offset;
+      }
       if (s === 0) continue;
       for (let k = k0; k < k1; k++) {
-        const q = Math.max(-top, Math.min(top, Math.round(values[o + k]! / s)));
+        const q = int8 ? Math.max(-127, Math.min(127, Math.round(values[o + k]! / s))) : Math.max(0, Math.min(15, Math.round((values[o + k]! - offset) / s)));
         const i = r * kw + Math.floor(k / per);
         packed[i] = (packed[i]! | ((q & mask) << ((k % per) * bits))) >>> 0;
       }
@@ -115,21 +132,26 @@ export function quantizeRows(values: ArrayLike<number>, n: number, l: QuantLayou
   return { packed, scales };
 }
 
-/** The signed integer element k of row r of a GPU-layout buffer. */
+/** The integer element k of row r of a GPU-layout buffer (int8 signed, int4 unsigned). */
 export function quantElement(packed: Uint32Array, l: QuantLayout, r: number, k: number): number {
   const bits = quantBits(l.scheme);
   const per = 32 / bits;
   const word = packed[r * wordsPerRow(l) + Math.floor(k / per)]!;
-  return (word << (32 - bits - (k % per) * bits)) >> (32 - bits);
+  return l.scheme === 'int8' ? (word << (24 - (k % 4) * 8)) >> 24 : (word >>> ((k % 8) * 4)) & 0xf;
 }
 
-/** float64 W [rows, cols] that the GPU layout holds: q · scale (the reference of the int8/int4 kernels). */
+/**
+ * float64 W [rows, cols] that the GPU layout holds: q · scale (int8), q · scale + offset (int4):
+ * the reference of the int8 / int4 kernels.
+ */
 export function dequantize(q: QuantizedRows, l: QuantLayout): Float64Array {
   const out = new Float64Array(l.rows * l.cols);
-  const ng = groupsPerRow(l);
+  const sp = scalesPerRow(l);
   for (let r = 0; r < l.rows; r++) {
     for (let k = 0; k < l.cols; k++) {
-      out[r * l.cols + k] = quantElement(q.packed, l, r, k) * Math.fround(q.scales[r * ng + Math.floor(k / l.groupSize)]!);
+      const v = quantElement(q.packed, l, r, k);
+      const g = Math.floor(k / l.groupSize);
+      out[r * l.cols + k] = l.scheme === 'int8' ? v * q.scales[r * sp]! : v * q.scales[r * sp + 2 * g]! + q.scales[r * sp + 2 * g + 1]!;
     }
   }
   return out;
@@ -146,8 +168,8 @@ export function packedToFile(packed: Uint32Array, n: number, l: QuantLayout): Ui
 }
 
 /**
- * File layout → GPU layout (n rows). Checks what a corrupt file could break: int4 values must be in
- * -7..7 (-8 is never written) and the unused high nibble of an odd-length row must be zero.
+ * File layout → GPU layout (n rows). Checks what a corrupt file could break: int8 -128 is never
+ * written, and the unused high nibble of an odd-length int4 row must be zero.
  */
 export function fileToPacked(bytes: Uint8Array, n: number, l: QuantLayout, what = 'weight'): Uint32Array {
   const rb = fileRowBytes(l);
@@ -159,7 +181,7 @@ export function fileToPacked(bytes: Uint8Array, n: number, l: QuantLayout, what 
     const row = bytes.subarray(r * rb, (r + 1) * rb);
     for (let b = 0; b < rb; b++) {
       const v = row[b]!;
-      const bad = l.scheme === 'int8' ? v === 0x80 : (v & 0xf) === 8 || (v >> 4) === 8 || (l.cols % 2 === 1 && b === rb - 1 && v >> 4 !== 0);
+      const bad = l.scheme === 'int8' ? v === 0x80 : l.cols % 2 === 1 && b === rb - 1 && v >> 4 !== 0;
       if (bad) throw new Error(`${what}: row ${r} byte ${b} is 0x${v.toString(16)}: not a value this quantizer writes (corrupt file?)`);
     }
     dst.set(row, r * kw * 4);

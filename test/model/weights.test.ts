@@ -292,7 +292,7 @@ describe('uploadWeights (GPU)', () => {
         expect(t.byteLength).toBe(2 * got.length);
         // Same dtype as the file: the file's own bits. Otherwise the hand-decoded value, rounded.
         const sameAsFile = (want === 'bf16' && src === 'BF16') || (want === 'f16' && src === 'F16');
-        const bits = sameAsFile ? Array.from(w.data as ArrayLike<number>) : [...toHalfBits(decodeByHand(w), want, full)];
+        const bits = sameAsFile ? Array.from(w.data as ArrayLike<number>) : [...toHalfBits(decodeByHand(w), want as 'bf16' | 'f16', full)];
         expect([...got], `${full} (${src} → ${want})`).toEqual(bits);
       }
       if (storage === 'f32') expect(halfBytes).toBe(0);
