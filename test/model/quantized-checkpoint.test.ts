@@ -71,7 +71,7 @@ describe('quantize → save → load equals quantize-at-load, bit for bit', () =
         disposeEncoder(atLoad.encoder);
         disposeEncoder(saved.encoder);
       }
-    });
+    }, 600_000);
   }
 
   it('int4 group 32: InternVL (projector quantized too), same image tokens', async () => {
@@ -89,7 +89,7 @@ describe('quantize → save → load equals quantize-at-load, bit for bit', () =
       disposeInternVlVision(atLoad.model);
       disposeInternVlVision(saved.model);
     }
-  });
+  }, 600_000);
 
   it('GPU bytes of the loaded weights are what weightBytes() computes from the config', async () => {
     const ckpt = await openCheckpoint(MODEL);
@@ -124,7 +124,7 @@ describe('a pre-quantized checkpoint that does not match its config is refused b
 
   /** A copy of the good checkpoint with `edit` applied to its tensors and `cfg` to its config. */
   async function variant(name: string, edit: (t: Map<string, WriteTensor>) => void, cfg: (c: Record<string, unknown>) => void = () => {}): Promise<string> {
-    const t = new Map<string, WriteTensor>([...tensors].map(([k, v]) => [k, { dtype: v.dtype as WriteTensor['dtype'], shape: v.shape, data: v.bytes.slice() }]));
+    const t = new Map<string, WriteTensor>([...tensors].map(([k, v]) => [k, { dtype: v.dtype as WriteTensor['dtype'], shape: v.shape, data: new Uint8Array(v.bytes) }]));
     edit(t);
     const c = structuredClone(config);
     cfg(c);
@@ -147,7 +147,7 @@ describe('a pre-quantized checkpoint that does not match its config is refused b
   });
   it('the config says group 32 but the scales have the shape of group 64', async () => {
     const dir = await variant('g32', () => {}, (c) => { (c.quantization_config as Record<string, unknown>).group_size = 32; });
-    await expect(loadEncoder(gpu(), dir)).rejects.toThrow(new RegExp(`'${W}_scale' in .*model\\.safetensors has shape \\[\\d+, \\d+\\], expected \\[\\d+, \\d+\\]`));
+    await expect(loadEncoder(gpu(), dir)).rejects.toThrow(new RegExp(`'${W}_scale' in .*model\\.safetensors has shape \\[48, 1, 2\\], expected \\[48, 2, 2\\]`));
   });
   it('a packed weight stored as floats, a missing scale tensor', async () => {
     const f32 = await variant('f32w', (t) => {
@@ -158,16 +158,24 @@ describe('a pre-quantized checkpoint that does not match its config is refused b
     const noScale = await variant('noscale', (t) => { t.delete(W + SCALE_SUFFIX); });
     await expect(loadEncoder(gpu(), noScale)).rejects.toThrow(new RegExp(`missing '${W}_scale'`));
   });
-  it('corrupt values: a NaN scale, an int4 value the quantizer never writes (-8)', async () => {
-    const nan = await variant('nan', (t) => {
+  it('corrupt values: a negative or NaN scale, an infinite offset, an int8 -128 (never written)', async () => {
+    const setScale = (i: number, x: number) => (t: Map<string, WriteTensor>) => {
       const s = t.get(W + SCALE_SUFFIX)!;
-      const v = new Float32Array((s.data as Uint8Array).slice().buffer);
-      v[3] = NaN;
+      const v = new Float32Array(new Uint8Array(s.data as Uint8Array).buffer); // a copy (Buffer.slice is a view)
+      v[i] = x;
       t.set(W + SCALE_SUFFIX, { ...s, data: new Uint8Array(v.buffer) });
-    });
-    await expect(loadEncoder(gpu(), nan)).rejects.toThrow(new RegExp(`tensor '${W}_scale': scale 3 is NaN`));
-    const minus8 = await variant('minus8', (t) => { (t.get(W)!.data as Uint8Array)[5] = 0x80; });
-    await expect(loadEncoder(gpu(), minus8)).rejects.toThrow(new RegExp(`tensor '${W}'.*row 0 byte 5 is 0x80`));
+    };
+    // int4 scales are (scale, offset) pairs: element 2 is a scale, 3 an offset.
+    await expect(loadEncoder(gpu(), await variant('nan', setScale(2, NaN)))).rejects.toThrow(new RegExp(`tensor '${W}_scale': scale 2 is NaN`));
+    await expect(loadEncoder(gpu(), await variant('neg', setScale(4, -1)))).rejects.toThrow(new RegExp(`tensor '${W}_scale': scale 4 is -1`));
+    await expect(loadEncoder(gpu(), await variant('inf', setScale(3, Infinity)))).rejects.toThrow(new RegExp(`tensor '${W}_scale': offset 3 is Infinity`));
+    const int8 = join(tmp.dir, 'int8');
+    await quantizeTo(MODEL, int8, 'int8');
+    const parsed = parseSafetensors(await readFile(join(int8, 'model.safetensors')));
+    const t = Object.fromEntries([...parsed.tensors].map(([k, v]) => [k, { dtype: v.info.dtype, shape: v.info.shape, data: new Uint8Array(v.bytes) } as WriteTensor]));
+    (t[W]!.data as Uint8Array)[5] = 0x80;
+    await writeFiles(int8, { 'model.safetensors': writeSafetensors(t) });
+    await expect(loadEncoder(gpu(), int8)).rejects.toThrow(new RegExp(`tensor '${W}' rows 0\\.\\.: row 0 byte 5 is 0x80`));
   });
   it('quantizing a quantized checkpoint is refused', async () => {
     const ckpt = await openCheckpoint(good);
