@@ -326,7 +326,7 @@ describe('uploadWeights (GPU)', () => {
 
   it('an unknown weightStorage is refused before anything is read', async () => {
     const ckpt = await openCheckpoint(chatDir());
-    await expect(loadWeights(gpu(), ckpt, CHAT, { weightStorage: 'int8' as WeightStorage })).rejects.toThrow(/weight storage 'int8' is not one of auto, f32, bf16, f16/);
+    await expect(loadWeights(gpu(), ckpt, CHAT, { weightStorage: 'int3' as WeightStorage })).rejects.toThrow(/weight storage 'int3' is not one of auto, f32, bf16, f16, int8, int4/);
     await ckpt.close();
   });
 
