@@ -8,6 +8,7 @@ import { checkpointConfig, type InternVitConfig } from '../../src/model/config.j
 import { gflopsPerImage, presetConfig } from '../../src/model/presets.js';
 import { linearWeightDType, loadWeights, type LinearStorage, type WeightStorage } from '../../src/model/weights.js';
 import { F16_COSINE_MIN, resolvePrecision, tokenCosine, type Precision } from '../../src/model/precision.js';
+import { QUANT_COSINE_MIN } from '../../src/model/quantized.js';
 import {
   disposeEncoder, encode, encoderFromWeights, randomEncoder, recordForward, type InternVitEncoder,
 } from '../../src/model/internvit.js';
@@ -141,14 +142,15 @@ function takeRows(data: Float32Array, rows: number, batch: number): Float32Array
 /**
  * How two outputs agree. f32 on both sides: max|Δ| / max|want| ≤ AGREEMENT_REL. With an f16 side the
  * elementwise bound is the wrong yardstick: the f16 contract applies (every token's cosine ≥
- * F16_COSINE_MIN, no non-finite value), with the relative error still reported.
+ * F16_COSINE_MIN, no non-finite value), with the relative error still reported. int8 / int4 weights
+ * likewise get their cosine contract (`min` = QUANT_COSINE_MIN).
  */
-function agreement(against: string, got: Float32Array, want: Float32Array, f16 = false, dim = 0): Agreement {
+function agreement(against: string, got: Float32Array, want: Float32Array, f16 = false, dim = 0, min = F16_COSINE_MIN): Agreement {
   const { maxAbs, maxRef } = compareArrays(got, want);
   const rel = maxAbs / (maxRef || 1);
   if (!f16) return { against, maxAbs, rel, ok: rel <= AGREEMENT_REL };
   const cos = tokenCosine(got, want, dim);
-  return { against, maxAbs, rel, cosine: cos.min, ok: cos.nonFinite === 0 && cos.min >= F16_COSINE_MIN };
+  return { against, maxAbs, rel, cosine: cos.min, ok: cos.nonFinite === 0 && cos.min >= min };
 }
 
 function profileRows(ops: { kernel: string; ms: number; flops?: number }[]): OpProfileRow[] {
@@ -356,7 +358,9 @@ async function measureOurs(
     const peak = c.peakBytesLive;
     const output = result.lastHiddenState.data;
     const agreements: Agreement[] = [];
-    if (expected) agreements.push(agreement(`reference ${expected.file}`, output, expected.data, f16, m.config.hiddenSize));
+    const quantMin = m.weights === 'int8' || m.weights === 'int4' ? QUANT_COSINE_MIN[m.weights] : null;
+    const contract = quantMin === null ? F16_COSINE_MIN : f16 ? Math.min(quantMin, F16_COSINE_MIN) : quantMin;
+    if (expected) agreements.push(agreement(`reference ${expected.file}`, output, expected.data, f16 || quantMin !== null, m.config.hiddenSize, contract));
 
     let profile: OpProfileRow[] | undefined;
     let gpuMs: number | undefined;
