@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { weightBytes } from '../../src/model/weights.js';
 import { PRESETS } from '../../src/model/presets.js';
+import { useGpu } from '../node-gpu.js';
 import { at, runCli, tempDir } from './harness.js';
 
 const MODEL = at('test/fixtures/model/rmsnorm-qknorm-bf16');
@@ -27,6 +28,14 @@ describe('internvit quantize / info --weights', () => {
     expect((await runCli(['quantize', '--model', MODEL, '--weights', 'int8', '--group-size', '32', '--output', join(out, 'y')])).stderr).toMatch(/--group-size applies to int4 only/);
     expect(existsSync(join(out, 'y'))).toBe(false);
   });
+
+  const gpu = useGpu();
+  it('info --gpu --weights int4 sizes the passes with int4 weights (a shape-only encoder, nothing uploaded)', async () => {
+    const r = await runCli(['info', '--model', 'InternViT-300M-448px-V2_5', '--weights', 'int4', '--gpu'], gpu());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/embed \(--weights int4\)/);
+    expect(r.stdout).toMatch(/embed \(--weights f32\)/);
+  }, 300_000);
 
   it('info --model 6B lists every storage, and --weights int8 its bytes, as weightBytes computes them', async () => {
     const r = await runCli(['info', '--model', 'InternViT-6B-448px-V2_5', '--weights', 'int8']);
