@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InternViT } from '../../src/api.js';
 import { parseConfig } from '../../src/model/config.js';
 import { disposeEncoder, encode, loadEncoder } from '../../src/model/internvit.js';
 import { disposeInternVlVision, imageTokens, loadInternVlVision } from '../../src/model/internvl.js';
@@ -90,6 +91,17 @@ describe('quantize → save → load equals quantize-at-load, bit for bit', () =
       disposeInternVlVision(saved.model);
     }
   }, 600_000);
+
+  it('describe() names the storage and lists the bytes of every storage', async () => {
+    const model = await InternViT.load(MODEL, { gpu: gpu(), weightStorage: 'int4' });
+    try {
+      const d = model.describe();
+      expect(d).toMatch(/weights on the GPU: [\d.]+ MB \(8 linear weights in int4 \(group 64\) with f32 scales, the rest f32\)/);
+      expect(d).toMatch(/weights on the GPU by storage \(weightStorage\): f32 [\d.]+ MB, bf16 [\d.]+ MB, int8 [\d.]+ MB, int4 [\d.]+ MB/);
+    } finally {
+      model.dispose();
+    }
+  });
 
   it('GPU bytes of the loaded weights are what weightBytes() computes from the config', async () => {
     const ckpt = await openCheckpoint(MODEL);
