@@ -13,7 +13,7 @@ import { openCheckpoint, type OpenCheckpointOptions } from '../runtime/loader.js
 import { parseConfig, type InternVitConfig, type InternVlChatConfig, type ModelConfig } from './config.js';
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
 import { disposeWeights, expectedTensors, linearWeightDType, loadWeights, type LinearStorage, type WeightStorage } from './weights.js';
-import { quantOf, SCALE_SUFFIX, type QuantizedTensor } from './quantized.js';
+import { checkpointQuantization, quantOf, SCALE_SUFFIX, type QuantizedTensor } from './quantized.js';
 import { scalesPerRow, INT4_GROUP_SIZE, quantizeRows, quantLayout, scalesShape, wordsPerRow } from '../runtime/quant.js';
 import { checkAgainstPreset } from './presets.js';
 import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type BatchFit, type FitQuery } from './micro-batch.js';
@@ -117,7 +117,9 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
     const projector = opts.projector === 'auto' ? config.chat !== null : !!opts.projector;
     // Resolved before any weight is read: 'f16' on a device without shader-f16 fails here.
     const precision = resolvePrecision(gpu, opts.precision);
-    const weightStorage = opts.weightStorage ?? (precision === 'f16' ? 'f16' : 'auto');
+    // precision 'f16' stores float weights f16 by default; a pre-quantized checkpoint stays as it is.
+    const quantized = checkpointQuantization(ckpt.config, ckpt.configFile) !== null;
+    const weightStorage = opts.weightStorage ?? (precision === 'f16' && !quantized ? 'f16' : 'auto');
     const weights = await loadWeights(gpu, ckpt, config, { projector, weightStorage, signal: opts.signal, ...(opts.quantGroupSize ? { groupSize: opts.quantGroupSize } : {}) });
     try {
       // The weight cache keeps whole files: it reads what follows the last tensor needed.

@@ -92,6 +92,19 @@ describe('quantize → save → load equals quantize-at-load, bit for bit', () =
     }
   }, 600_000);
 
+  it("precision 'f16' without a weightStorage loads a pre-quantized checkpoint as it is (not as f16)", async (ctx) => {
+    if (!gpu().features.shaderF16) ctx.skip("no 'shader-f16' on this adapter");
+    const dir = join(tmp.dir, 'f16-int8');
+    await quantizeTo(MODEL, dir, 'int8');
+    const { encoder } = await loadEncoder(gpu(), dir, { precision: 'f16' });
+    try {
+      expect(encoder.precision).toBe('f16');
+      expect(quantOf(encoder.weights.get('encoder.layers.0.attn.qkv.weight'))?.scheme).toBe('int8');
+    } finally {
+      disposeEncoder(encoder);
+    }
+  });
+
   it('describe() names the storage and lists the bytes of every storage', async () => {
     const model = await InternViT.load(MODEL, { gpu: gpu(), weightStorage: 'int4' });
     try {
