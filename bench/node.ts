@@ -25,6 +25,9 @@
 //                           model[-S].onnx, f16 on model[-S]-fp16.onnx (reference/export_onnx.py --fp16)
 //   --weights f32,bf16,f16  our model runs, one per storage of the linear weights (auto = as in the checkpoint;
 //                           quick default auto, full default f32,bf16)
+//   --tune fast|full        our model rows tuned on the device in the run ("… tuned", kernel versions timed
+//                           with no cache), each with tuned_vs_heuristic against a heuristic run of the same
+//                           configuration in this run (default off: the heuristic rows)
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -49,6 +52,7 @@ const repoRoot = process.cwd();
 const KNOWN = new Set([
   'quick', 'suites', 'models', 'model-dir', 'sizes', 'batches', 'runs', 'warmup', 'kernel-runs', 'kernels', 'no-peer', 'weights',
   'precision', 'soak-forwards', 'soak-new-every', 'out', 'fresh', 'append', 'include', 'runner', 'require-hardware', 'peak-tflops',
+  'tune',
 ]);
 
 function parseArgs(argv: string[]): Map<string, string[]> {

@@ -4,9 +4,9 @@ import { rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  destroyGpu, getGpu, LIMITS_MODES, PRECISIONS, resolveLimitsMode, WEIGHT_STORAGES, writeSafetensors,
-  type Gpu, type LimitsMode, type Precision, type WeightStorage, type WriteTensor,
-} from '../src/index.js';
+  destroyGpu, getGpu, LIMITS_MODES, PRECISIONS, resolveLimitsMode, TUNE_MODES, WEIGHT_STORAGES, writeSafetensors,
+  type Gpu, type LimitsMode, type Precision, type TuneMode, type TuneOptions, type WeightStorage, type WriteTensor,
+} from '../src/internal.js';
 
 /** An error the user can fix (bad flag, missing file, wrong tensor): one line, no stack. */
 export class CliError extends Error {
@@ -102,6 +102,21 @@ export function precisionFlag(values: FlagValues): Precision | undefined {
 }
 
 export const PRECISION_USAGE = `    --precision P     arithmetic: f32 (default, exact parity), f16 (f16 activations, f32 sums; needs shader-f16), auto (f16 where available)`;
+
+/** --tune: kernel-version tuning (TuneMode, default 'cache'); warnings and each op shape timed go to stderr. */
+export function tuneFlag(values: FlagValues, io: Io): TuneOptions {
+  const v = stringFlag(values, 'tune') ?? 'cache';
+  if (!(TUNE_MODES as readonly string[]).includes(v)) throw usageError(`--tune must be one of ${TUNE_MODES.join(', ')} (got '${v}')`);
+  return {
+    mode: v as TuneMode,
+    onWarning: (m) => io.err(`warning: ${m}`),
+    onResult: (r) => io.err(`tuned ${r.kernel} ${r.key}: ${r.choice} (${r.candidates.filter((c) => c.status === 'timed').length} of ${r.candidates.length} versions timed, ${r.timing})`),
+  };
+}
+
+export const TUNE_USAGE = `    --tune T          kernel versions: cache (this adapter's tuned choices if cached, else the heuristics;
+                      default), off (heuristics, cache ignored), fast (time op shapes missing from the
+                      cache), full (time every op shape again); see "internvit tune"`;
 
 export function intFlag(values: FlagValues, name: string, min = 1): number | undefined {
   const v = stringFlag(values, name);

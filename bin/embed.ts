@@ -1,6 +1,6 @@
 // `internvit embed`: pixel_values or an image → encoder outputs in a safetensors file.
-import type { HostOutput } from '../src/index.js';
-import { LIMITS_USAGE, parseFlags, PRECISION_USAGE, WEIGHTS_USAGE, type F32Output, type Io } from './cli.js';
+import type { HostOutput } from '../src/internal.js';
+import { LIMITS_USAGE, parseFlags, PRECISION_USAGE, TUNE_USAGE, WEIGHTS_USAGE, type F32Output, type Io } from './cli.js';
 import { IMAGE_FLAGS_USAGE } from './inputs.js';
 import { MODEL_INPUT_FLAGS, runModelCommand } from './model-command.js';
 
@@ -13,6 +13,7 @@ export const EMBED_USAGE = `embed --model M (--pixels IN | --image FILE) --outpu
     --hidden-states   also write hidden_states.0 (embeddings) … hidden_states.L (after layer L)
 ${WEIGHTS_USAGE}
 ${PRECISION_USAGE}
+${TUNE_USAGE}
 ${LIMITS_USAGE}
 ${IMAGE_FLAGS_USAGE} (default: the model's image size)`;
 

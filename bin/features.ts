@@ -3,12 +3,12 @@
 // k-means labels, each a PNG at the image's size.
 import { writeFile } from 'node:fs/promises';
 import {
-  blendOver, cellAtPixel, cosineSimilarity, describeGpu, heatCellColors, InternViT, kmeans, labelCellColors, pca, pcaCellColors,
+  blendOver, cellAtPixel, cellSimilarity, describeGpu, heatCellColors, InternViT, kmeans, labelCellColors, pca, pcaCellColors,
   upscaleCells, type FeatureMapResult, type RgbaImage,
-} from '../src/index.js';
+} from '../src/internal.js';
 import {
   CliError, checkOutputPath, formatMs, intFlag, now, outputSummary, parseFlags, requireFlag, shapeText, stringFlag, usageError,
-  weightsFlag, WEIGHTS_USAGE, withGpu, writeOutput, type F32Output, type Io,
+  TUNE_USAGE, tuneFlag, weightsFlag, WEIGHTS_USAGE, withGpu, writeOutput, type F32Output, type Io,
 } from './cli.js';
 import { checkpointLine, describeTiles, IMAGE_FLAGS, IMAGE_FLAGS_USAGE, imageOptions, inspectModel, modelImageSize, readImage, tileMetadata } from './inputs.js';
 
@@ -27,10 +27,11 @@ export const FEATURES_USAGE = `features --model M --image FILE --output OUT [opt
     --clusters-png PNG  … written here (default: OUT with .clusters.png)
     --overlay         blend the PNGs over the image
 ${WEIGHTS_USAGE}
+${TUNE_USAGE}
 ${IMAGE_FLAGS_USAGE} (default: the model's image size)`;
 
 const FLAGS = {
-  model: { type: 'string' }, image: { type: 'string' }, output: { type: 'string' }, weights: { type: 'string' },
+  model: { type: 'string' }, image: { type: 'string' }, output: { type: 'string' }, weights: { type: 'string' }, tune: { type: 'string' },
   layer: { type: 'string' }, 'no-stitch': { type: 'boolean' }, pca: { type: 'string' }, similarity: { type: 'string' },
   png: { type: 'string' }, clusters: { type: 'string' }, 'clusters-png': { type: 'string' }, overlay: { type: 'boolean' },
   ...IMAGE_FLAGS,
@@ -70,6 +71,7 @@ export async function features(args: string[], io: Io): Promise<number> {
   const imagePath = requireFlag('features', values, 'image', '<file>');
   const outPath = requireFlag('features', values, 'output', '<out.safetensors>');
   const weightStorage = weightsFlag(values);
+  const tune = tuneFlag(values, io);
   const layer = layerFlag(stringFlag(values, 'layer'));
   const stitch = values['no-stitch'] !== true;
   const pcaPath = stringFlag(values, 'pca');
@@ -95,7 +97,7 @@ export async function features(args: string[], io: Io): Promise<number> {
     io.err(describeGpu(gpu));
     io.err(checkpointLine(model.location, model.checkpoint));
     let t = now();
-    const vit = await InternViT.load(modelSpec, { gpu, weightStorage });
+    const vit = await InternViT.load(modelSpec, { gpu, weightStorage, tune });
     let fm: FeatureMapResult;
     try {
       io.err(`load: ${formatMs(now() - t)}`);
@@ -124,7 +126,7 @@ export async function features(args: string[], io: Io): Promise<number> {
     if (point && simPath) {
       const cell = cellAtPixel(fm, rows, cols, point[0], point[1]);
       if (!cell) throw new CliError(`features: pixel ${point.join(',')} lies outside the ${opts.preprocess} crop the map covers (${JSON.stringify(fm.region)})`);
-      await picture(simPath, heatCellColors(cosineSimilarity(fm.features, cell.y, cell.x)), `cosine similarity to cell (${cell.y}, ${cell.x}) under pixel ${point.join(',')}`);
+      await picture(simPath, heatCellColors(cellSimilarity(fm.features, cell.y, cell.x)), `cosine similarity to cell (${cell.y}, ${cell.x}) under pixel ${point.join(',')}`);
     }
     let labels: Int32Array | undefined;
     if (k !== undefined && clusterPath) {

@@ -4,7 +4,7 @@ import {
   describeGpu, describePass, gflopsPerImage, isHubId, maxBatch, maxTilesPerPass, paramCount, PRESET_NAMES, PRESETS, presetConfig,
   selectedLayer, shapeOnlyEncoder, tokenGrid, weightBytes, describeStorageBytes, formatGpuBytes, linearWeightDType, checkpointQuantization,
   type Gpu, type LinearStorage, type ModelConfig, type PresetName, type WeightStorage,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { CliError, formatGflop, intFlag, limitsFlag, parseFlags, stringFlag, weightsFlag, withGpu, type Io } from './cli.js';
 import { checkpointLine, inspectModel, modelImageSize } from './inputs.js';
 

@@ -7,7 +7,7 @@ import {
   checkpointQuantization, decodeImage, DEFAULT_MAX_IMAGE_PIXELS, FileNotFoundError, fileSource, openCheckpoint, openSafetensors, parseConfig, readSafetensorsFloat32,
   resolveOptions, tokenGrid, validateCheckpoint, type Checkpoint, type CheckpointStore, type DecodedImage,
   type ImageOptions, type ModelConfig, type PreprocessMode, isFloatDType, type CheckpointQuant, type FloatDType,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { CliError, intFlag, stringFlag, usageError, type FlagSpec, type FlagValues } from './cli.js';
 
 export const PIXELS_NAME = 'pixel_values';

@@ -14,6 +14,7 @@ import { quantize, QUANTIZE_USAGE } from './quantize.js';
 import { run, RUN_USAGE } from './run.js';
 import { selfcheck, SELFCHECK_USAGE } from './selfcheck.js';
 import { tokens, TOKENS_USAGE } from './tokens.js';
+import { tune, TUNE_USAGE_TEXT } from './tune.js';
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
@@ -28,6 +29,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   'embed-dataset': { run: embedDataset, usage: EMBED_DATASET_USAGE },
   features: { run: features, usage: FEATURES_USAGE },
   quantize: { run: quantize, usage: QUANTIZE_USAGE },
+  tune: { run: tune, usage: TUNE_USAGE_TEXT },
 };
 export const COMMANDS = Object.keys(commands);
 const DEFAULT_COMMAND = 'run';

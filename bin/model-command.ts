@@ -4,9 +4,9 @@
 // written with metadata naming the source. Each command states only its forward and its checks.
 import {
   describeGpu, disposeTensor, InternViT, preprocess, type DecodedImage, type HostArray, type ModelConfig, type Tensor,
-} from '../src/index.js';
+} from '../src/internal.js';
 import {
-  checkOutputPath, formatMs, limitsFlag, now, outputSummary, precisionFlag, requireFlag, shapeText, stringFlag, usageError, weightsFlag, withGpu, writeOutput,
+  checkOutputPath, formatMs, limitsFlag, now, outputSummary, precisionFlag, requireFlag, shapeText, stringFlag, tuneFlag, usageError, weightsFlag, withGpu, writeOutput,
   type F32Output, type FlagSpec, type FlagValues, type Io,
 } from './cli.js';
 import {
@@ -17,7 +17,7 @@ import {
 /** The flags every model command takes (a command adds its own). */
 export const MODEL_INPUT_FLAGS: FlagSpec = {
   model: { type: 'string' }, pixels: { type: 'string' }, image: { type: 'string' }, output: { type: 'string' },
-  weights: { type: 'string' }, precision: { type: 'string' }, limits: { type: 'string' }, ...IMAGE_FLAGS,
+  weights: { type: 'string' }, precision: { type: 'string' }, limits: { type: 'string' }, tune: { type: 'string' }, ...IMAGE_FLAGS,
 };
 
 export interface ModelCommand {
@@ -48,6 +48,7 @@ export async function runModelCommand(cmd: ModelCommand, values: FlagValues, io:
   const weightStorage = weightsFlag(values);
   const precision = precisionFlag(values);
   const limits = limitsFlag(values);
+  const tune = tuneFlag(values, io);
 
   // Everything that can be wrong with the inputs is found before the GPU starts.
   await checkOutputPath(outPath);
@@ -69,7 +70,7 @@ export async function runModelCommand(cmd: ModelCommand, values: FlagValues, io:
     io.err(describeGpu(gpu));
     io.err(checkpointLine(model.location, model.checkpoint));
     let t = now();
-    const vit = await InternViT.load(modelSpec, { gpu, weightStorage, precision });
+    const vit = await InternViT.load(modelSpec, { gpu, weightStorage, precision, tune });
     try {
       io.err(`load: ${formatMs(now() - t)}`);
       const forward = async (pixels: HostArray | Tensor, shape: readonly number[]) => {

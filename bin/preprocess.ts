@@ -1,5 +1,5 @@
 // `internvit preprocess`: an image → pixel_values (T, 3, S, S), exactly as InternVL / CLIP prepare it.
-import { describeGpu, preprocess as preprocessImage } from '../src/index.js';
+import { describeGpu, preprocess as preprocessImage } from '../src/internal.js';
 import {
   checkOutputPath, formatMs, limitsFlag, LIMITS_USAGE, now, outputSummary, parseFlags, requireFlag, shapeText, withGpu, writeOutput, type Io,
 } from './cli.js';

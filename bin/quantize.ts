@@ -3,7 +3,7 @@
 // about a quarter (int8) or an eighth (int4) of the linear weights' f32 bytes to download.
 import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { INT4_GROUP_SIZE, INT4_GROUP_SIZES, writeQuantizedCheckpoint, type QuantScheme } from '../src/index.js';
+import { INT4_GROUP_SIZE, INT4_GROUP_SIZES, writeQuantizedCheckpoint, type QuantScheme } from '../src/internal.js';
 import { CliError, formatMs, intFlag, now, parseFlags, requireFlag, usageError, type Io } from './cli.js';
 import { openModel } from './inputs.js';
 

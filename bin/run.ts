@@ -1,10 +1,10 @@
 // The main job (`internvit`, `internvit run`, `npm start`): load a model, check it against reference
 // outputs when its folder has them, time it, and show where the GPU time goes.
-import { F16_COSINE_MIN, formatProfile, gflopsPerImage, InternViT, selectedLayer, tokenCosine, type HostOutput, type ModelConfig } from '../src/index.js';
-import { formatGflop, formatMs, intFlag, limitsFlag, now, parseFlags, precisionFlag, stringFlag, weightsFlag, withGpu, type Io } from './cli.js';
+import { F16_COSINE_MIN, formatProfile, gflopsPerImage, InternViT, selectedLayer, tokenCosine, type HostOutput, type ModelConfig } from '../src/internal.js';
+import { formatGflop, formatMs, intFlag, limitsFlag, now, parseFlags, precisionFlag, stringFlag, TUNE_USAGE, tuneFlag, weightsFlag, withGpu, type Io } from './cli.js';
 import { checkPixelsForModel, checkpointLine, defaultModel, DEFAULT_MODEL, modelImageSize, openModel, readReference, REFERENCE_FILES, summarizeCheckpoint, type Pixels, type Reference } from './inputs.js';
 
-export const RUN_USAGE = `run [--model M] [--runs N] [--weights W] [--precision P] [--limits L]
+export const RUN_USAGE = `run [--model M] [--runs N] [--weights W] [--precision P] [--tune T] [--limits L]
     the main job (also "internvit" with no command, and "npm start"): loads the model, checks its
     outputs against the reference outputs in its folder (${REFERENCE_FILES.pixels} +
     ${REFERENCE_FILES.expected}) when there are some, times loading, the first forward and the
@@ -16,7 +16,8 @@ export const RUN_USAGE = `run [--model M] [--runs N] [--weights W] [--precision 
                 auto (f16 where available); with f16, parity is the per-token cosine ≥ ${F16_COSINE_MIN}
                 and every value finite
     --limits L  device limits: adapter (the adapter's maxima, default) or default (WebGPU's defaults);
-                env INTERNVIT_LIMITS sets the default`;
+                env INTERNVIT_LIMITS sets the default
+${TUNE_USAGE}`;
 
 export const ATOL = 5e-4;
 export const RTOL = 5e-4;
@@ -124,7 +125,7 @@ async function parity(vit: InternViT, config: ModelConfig, ref: Extract<Referenc
 }
 
 export async function run(args: string[], io: Io): Promise<number> {
-  const values = parseFlags('run', args, { model: { type: 'string' }, runs: { type: 'string' }, weights: { type: 'string' }, precision: { type: 'string' }, limits: { type: 'string' } });
+  const values = parseFlags('run', args, { model: { type: 'string' }, runs: { type: 'string' }, weights: { type: 'string' }, precision: { type: 'string' }, limits: { type: 'string' }, tune: { type: 'string' } });
   if (!values) {
     io.out(`usage: internvit ${RUN_USAGE}`);
     let where: string;
@@ -141,6 +142,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   const weightStorage = weightsFlag(values);
   const precision = precisionFlag(values);
   const limits = limitsFlag(values);
+  const tune = tuneFlag(values, io);
 
   // Model and reference files are opened and checked before the GPU starts.
   const { ckpt, config } = await openModel(spec);
@@ -156,7 +158,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   const out = (line = '') => io.out(line);
   return withGpu(io, async (gpu) => {
     const t0 = now();
-    const vit = await InternViT.load(spec, { gpu, weightStorage, precision });
+    const vit = await InternViT.load(spec, { gpu, weightStorage, precision, tune });
     const loadMs = now() - t0;
     try {
       out(vit.describe());

@@ -1,5 +1,5 @@
 // `internvit tokens`: an InternVL chat checkpoint's image tokens (encoder → pixel shuffle → mlp1).
-import { CliError, LIMITS_USAGE, parseFlags, PRECISION_USAGE, WEIGHTS_USAGE, type Io } from './cli.js';
+import { CliError, LIMITS_USAGE, parseFlags, PRECISION_USAGE, TUNE_USAGE, WEIGHTS_USAGE, type Io } from './cli.js';
 import { IMAGE_FLAGS_USAGE } from './inputs.js';
 import { MODEL_INPUT_FLAGS, runModelCommand } from './model-command.js';
 
@@ -12,6 +12,7 @@ export const TOKENS_USAGE = `tokens --model M (--image FILE | --pixels IN) --out
     --output OUT      the .safetensors file to write
 ${WEIGHTS_USAGE}
 ${PRECISION_USAGE}
+${TUNE_USAGE}
 ${LIMITS_USAGE}
 ${IMAGE_FLAGS_USAGE} (default: the model's force_image_size)`;
 

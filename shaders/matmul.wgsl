@@ -1,23 +1,9 @@
-// Y = epilogue(X·Wᵀ + b), tiled. X [M, K] row-major, W [N, K] row-major (PyTorch Linear (out,in)
-// layout: both operands are K-contiguous), b [N], Y [M, N] row-major.
-// Epilogue (override-specialised, no runtime branching): EPILOGUE 0 = none, 1 = GELU (exact erf);
-// then, with HAS_RESIDUAL, Y = R + scale ⊙ value (R [M, N], scale [N]: InternViT's layer scale).
-// Bindings x, w: vec4<f32> when K % 4 == 0 (one 16-byte load, one robustness clamp per 4 values),
-// f32 otherwise. W may instead be packed 16-bit (bf16 or f16, two per u32, element 2i in the low
-// half; W_PACKED): vec2<u32> per 4 values when K % 4 == 0, u32 otherwise, widened to f32 on load by
-// unpackHalf2 (shaders/lib/unpack_bf16.wgsl or unpack_f16.wgsl, prepended by the TS). Half the
-// weight bytes; the products and sums stay f32. WGSL cannot retype a binding through an override,
-// so src/kernels/matmul.ts resolves the `//#if VEC4` / `//#if W_PACKED` blocks below
-// (src/runtime/wgsl-variants.ts); everything else is override constants.
-// f16 compute (precision 'f16', needs shader-f16; src/kernels/matmul.ts prepends `enable f16;`):
-// X_F16 reads X as f16 (vec4<f16> / f16) and keeps the X tile in f16; B_F16 (W stored f16) keeps
-// the W tile in f16 (W is still loaded as packed pairs and widened: exact); Y_F16 stores Y as f16
-// through to_f16 (shaders/lib/to_f16.wgsl: an overflow becomes ±inf, never a clamped value). Products,
-// sums, bias, GELU and the residual epilogue are f32 in every variant: f16 operands, f32 accumulation.
-// W_QUANT (weightStorage int8 / int4): W is packed integers with f32 scales, dequantized in loadW by
-// shaders/lib/dequant_w.wgsl (prepended; it declares w and wscale); the W tile is f32.
-// bias, r, scale: f32. When HAS_BIAS / HAS_RESIDUAL is false the TS binds x in their place
-// (read-only aliasing is legal) and the branch that reads them is removed at pipeline creation.
+// Y = epilogue(X·Wᵀ + b), tiled: the 'tiled' (64×128) and 'tiled64' (64×64) matmul versions.
+// X [M, K], W [N, K] (PyTorch Linear (out,in)), Y [M, N], all row-major. The bindings, loads and
+// tile element types (X/W f32, packed bf16/f16 W, f16 X) are shaders/lib/matmul_operands.wgsl; the
+// epilogue (bias, GELU, residual + layer scale, f32 or f16 Y) is shaders/lib/matmul_epilogue.wgsl.
+// src/kernels/matmul.ts prepends both (with gelu_erf, the unpacker and, for f16, `enable f16;` and
+// to_f16) and resolves their `//#if` blocks; everything else here is override constants.
 //
 // Workgroup: 256 threads (16 × 16) compute a 64 (M) × 128 (N) tile of Y; each thread a 4 × 8 block
 // (rows ty·4 + i, columns tx·4 + j and 64 + tx·4 + j, so a warp's B reads are 256 contiguous bytes).
@@ -38,14 +24,6 @@
 // loaded by threads 64..127 and each thread keeps a 4 × 4 block. Half the work per workgroup, twice
 // the workgroups: for grids that would not fill the GPU (N = 1024 at M = 1025 is 136 workgroups of
 // 64×128). The BN == 128 branches are removed at pipeline creation.
-// gelu comes from shaders/lib/gelu_erf.wgsl, prepended by src/kernels/matmul.ts.
-
-override M: u32;
-override N: u32;
-override K: u32;
-override HAS_BIAS: bool = false;
-override EPILOGUE: u32 = 0u;
-override HAS_RESIDUAL: bool = false;
 
 const BM: u32 = 64u;
 override BN: u32 = 128u; // 128, or 64 ('tiled64': twice the workgroups for the same N; see the header)
@@ -53,140 +31,13 @@ const BK: u32 = 16u;
 const SA: u32 = 17u; // As row stride in vec4 (68 floats)
 const SB: u32 = 33u; // Bs row stride in vec4 (132 floats)
 
-//#if X_F16
-//#if VEC4
-@group(0) @binding(0) var<storage, read> x: array<vec4<f16>>;
-
-// 4 consecutive k of row `row` (k % 4 == 0, K % 4 == 0: all in or all out), widened to f32 (exact).
-fn loadX(row: u32, k: u32) -> vec4<f32> {
-  if (row < M && k < K) { return vec4<f32>(x[(row * K + k) / 4u]); }
-  return vec4<f32>(0.0);
-}
-//#else
-@group(0) @binding(0) var<storage, read> x: array<f16>;
-
-fn loadX(row: u32, k: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  if (row < M) {
-    let o = row * K;
-    for (var c = 0u; c < 4u; c++) { if (k + c < K) { v[c] = f32(x[o + k + c]); } }
-  }
-  return v;
-}
-//#endif
-//#else
-//#if VEC4
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-
-// 4 consecutive k of row `row` (k % 4 == 0, K % 4 == 0: all in or all out).
-fn loadX(row: u32, k: u32) -> vec4<f32> {
-  if (row < M && k < K) { return x[(row * K + k) / 4u]; }
-  return vec4<f32>(0.0);
-}
-//#else
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-
-fn loadX(row: u32, k: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  if (row < M) {
-    let o = row * K;
-    for (var c = 0u; c < 4u; c++) { if (k + c < K) { v[c] = x[o + k + c]; } }
-  }
-  return v;
-}
-//#endif
-//#endif
-
-//#if W_QUANT
-// int8 / int4 W: the binding, the scales (binding 6) and loadWq come from shaders/lib/dequant_w.wgsl.
-fn loadW(row: u32, k: u32) -> vec4<f32> { return loadWq(row, k); }
-//#elif W_PACKED
-//#if VEC4
-@group(0) @binding(1) var<storage, read> w: array<vec2<u32>>;
-
-fn loadW(row: u32, k: u32) -> vec4<f32> {
-  if (row < N && k < K) {
-    let p = w[(row * K + k) / 4u];
-    return vec4<f32>(unpackHalf2(p.x), unpackHalf2(p.y));
-  }
-  return vec4<f32>(0.0);
-}
-//#else
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-
-fn loadW(row: u32, k: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  if (row < N) {
-    let o = row * K;
-    for (var c = 0u; c < 4u; c++) {
-      let e = o + k + c;
-      if (k + c < K) { v[c] = unpackHalf2(w[e / 2u])[e % 2u]; }
-    }
-  }
-  return v;
-}
-//#endif
-//#else
-//#if VEC4
-@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
-
-fn loadW(row: u32, k: u32) -> vec4<f32> {
-  if (row < N && k < K) { return w[(row * K + k) / 4u]; }
-  return vec4<f32>(0.0);
-}
-//#else
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-
-fn loadW(row: u32, k: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  if (row < N) {
-    let o = row * K;
-    for (var c = 0u; c < 4u; c++) { if (k + c < K) { v[c] = w[o + k + c]; } }
-  }
-  return v;
-}
-//#endif
-//#endif
-
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read> r: array<f32>;
-@group(0) @binding(4) var<storage, read> scale: array<f32>;
-//#if Y_F16
-@group(0) @binding(5) var<storage, read_write> y: array<f16>;
-fn toY(v: f32) -> f16 { return to_f16(v); }
-//#else
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
-fn toY(v: f32) -> f32 { return v; }
-//#endif
-
-// Tile element types: f16 where the operand is f16 in memory (X_F16: X; B_F16: W stored f16), so
-// the round trip through the tile is exact and the tile takes half the workgroup memory; f32
-// otherwise. Products and sums are f32 in every variant.
-//#if X_F16
-alias AT = vec4<f16>;
-//#else
-alias AT = vec4<f32>;
-//#endif
-//#if B_F16
-alias BT = vec4<f16>;
-//#else
-alias BT = vec4<f32>;
-//#endif
 var<workgroup> As: array<AT, 272>; // [BK][SA] vec4: As[k][m] = X[m0 + m][k0 + k]
 var<workgroup> Bs: array<BT, 528>; // [BK][SB] vec4: Bs[k][n] = W[n0 + n][k0 + k]
 
-fn epilogue(m: u32, n: u32, acc: f32) -> f32 {
-  var v = acc;
-  if (HAS_BIAS) { v += bias[n]; }
-  if (EPILOGUE == 1u) { v = gelu(v); }
-  if (HAS_RESIDUAL) { v = r[m * N + n] + scale[n] * v; }
-  return v;
-}
-
 // Row `row`, k..k+3 of the matrix thread `lid` loads: X (0..63), W (64..64 + BN - 1), none (the rest).
 fn loadFor(lid: u32, row: u32, k: u32) -> vec4<f32> {
-  if (lid < 64u) { return loadX(row, k); }
-  if (lid < 64u + BN) { return loadW(row, k); }
+  if (lid < 64u) { return loadX(row, k, K); }
+  if (lid < 64u + BN) { return loadW(row, k, K); }
   return vec4<f32>(0.0);
 }
 

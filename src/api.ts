@@ -4,13 +4,15 @@
 //   const model = await InternViT.load('OpenGVLab/InternViT-300M-448px-V2_5');
 //   const { lastHiddenState, poolerOutput } = await model.embed(imageElement);
 //   model.dispose();
-import { DeviceLostError, describeGpu, destroyGpu, getGpu, resolveLimitsMode, type Gpu, type LimitsMode } from './runtime/device.js';
+import { DeviceLostError, describeGpu, destroyGpu, getGpu, gpuFromDevice, resolveLimitsMode, type Gpu, type LimitsMode } from './runtime/device.js';
+import { isGpuBuffer, pixelBufferTensor, withGpuBufferInput, type GpuOutput, type OutputPlace } from './model/gpu-io.js';
 import type { HostArray, Stage } from './runtime/executor.js';
 import type { CheckpointStore, LoadProgress } from './runtime/loader.js';
 import type { Tensor } from './runtime/tensor.js';
 import type { ModelConfig } from './model/config.js';
 import type { DecodedImage, ImageInput } from './model/image.js';
-import { disposeEncoder, encode, loadEncoder, maxBatch, type ForwardResult, type HostOutput, type InternVitEncoder } from './model/internvit.js';
+import { describeVersions, disposeEncoder, encode, loadEncoder, maxBatch, type ForwardResult, type HostOutput, type InternVitEncoder } from './model/internvit.js';
+import type { TuneMode, TuneOptions, Tuning } from './runtime/tuner.js';
 import { MAX_BATCH_SEARCH, type BatchFit } from './model/micro-batch.js';
 import { imageTokens, maxTilesPerPass, type ImageTokensOutput, type InternVlVision } from './model/internvl.js';
 import { DEFAULT_PLAN_CACHE_BYTES } from './runtime/plan.js';
@@ -30,6 +32,12 @@ import { cachedModels, clearCache, type CachedModel } from './runtime/weight-cac
 export interface LoadOptions {
   /** A device to use; by default one is acquired (and destroyed by dispose()). */
   gpu?: Gpu;
+  /**
+   * The app's own GPUDevice (instead of `gpu`): the model runs on it and never destroys it. Its
+   * features and limits are the ones the app requested (precision 'f16' needs 'shader-f16'). On its
+   * loss calls reject with DeviceLostError; model.recover(newDevice) moves the model to a new one.
+   */
+  device?: GPUDevice;
   onProgress?: (p: LoadProgress) => void;
   /** Hugging Face base URL for hub ids (default https://huggingface.co), revision, token, custom fetch. */
   hubUrl?: string;
@@ -77,6 +85,12 @@ export interface LoadOptions {
    * With `gpu` given, it must match how that device was opened.
    */
   limits?: LimitsMode;
+  /**
+   * Kernel versions (README, Autotuning): 'cache' (default: this adapter's cached tuned choices, else
+   * the heuristics), 'off' (heuristics, cache ignored), 'fast' (time op shapes missing from the cache
+   * when their plan compiles) or 'full' (time every op shape again, more runs); or TuneOptions.
+   */
+  tune?: TuneMode | TuneOptions;
 }
 
 export interface ImageOptions extends Omit<PreprocessOptions, 'mode'> {
@@ -94,6 +108,12 @@ export interface EmbedOptions extends ImageOptions {
   keepOnGpu?: boolean;
   /** Time every op with timestamp queries (a separate profiled plan; needs 'timestamp-query'): result.profile. */
   profile?: boolean;
+  /**
+   * 'host' (default): outputs as Float32Arrays. 'gpu': each output copied (in the same submit) into a
+   * new GPUBuffer that the caller owns and destroys (result.buffers); the runtime never touches it
+   * again. Host outputs are then empty. Unlike keepOnGpu, nothing is held in the model's plans.
+   */
+  output?: OutputPlace;
 }
 
 export interface TileInfo {
@@ -107,6 +127,8 @@ export type EmbedResult = ForwardResult & { tiles: TileInfo };
 export interface ImageTokensResult extends HostOutput {
   tiles: TileInfo;
   gpu?: Tensor;
+  /** With output 'gpu': the tokens in a new GPUBuffer the caller owns and destroys (`data` is then empty). */
+  buffer?: GpuOutput;
   /** Tiles per pass: [T] in one pass, e.g. [6, 6, 1] when the stack was split to fit the device. */
   microBatches: number[];
   /** With keepOnGpu: lets the plan behind `gpu` be evicted (the tensor is then invalid). */
@@ -152,10 +174,15 @@ export class InternViT {
 
   /** Loads a checkpoint: a local folder (Node), a URL prefix, or a Hugging Face model id. */
   static async load(source: string | CheckpointStore, options: LoadOptions = {}): Promise<InternViT> {
+    if (options.gpu && options.device) throw new Error('InternViT.load: pass either gpu or device, not both');
+    if (options.device && options.limits !== undefined) {
+      throw new Error("InternViT.load: limits cannot be chosen for the app's device (its limits are the ones it was created with); drop the limits option");
+    }
     if (options.gpu && options.limits !== undefined && options.gpu.limitsMode !== resolveLimitsMode(options.limits)) {
       throw new Error(`InternViT.load: limits '${options.limits}' was asked for, but the given gpu was opened with limits '${options.gpu.limitsMode}'`);
     }
-    const { parts, config } = await loadParts(source, options, options.gpu);
+    const given = options.device ? gpuFromDevice(options.device) : options.gpu;
+    const { parts, config } = await loadParts(source, options, given);
     // The signal is the load's: recover() must not inherit an abort that came later.
     const { signal: _loadOnly, ...kept } = options;
     return new InternViT(parts, config, source, kept);
@@ -176,9 +203,19 @@ export class InternViT {
     return this.parts.gpu;
   }
 
+  /** The GPUDevice the model runs on: GPUBuffer inputs must be made on it. */
+  get device(): GPUDevice {
+    return this.parts.gpu.device;
+  }
+
   /** What the model computes in: 'f32', or 'f16' (resolved from the load option `precision`). */
   get precision(): 'f32' | 'f16' {
     return this.parts.encoder.precision;
+  }
+
+  /** Kernel-version tuning on this device: mode, cache, choices and their measurements (README, Autotuning). */
+  get tuning(): Tuning | undefined {
+    return this.parts.encoder.tuning;
   }
 
   /** Adapter, model shape and size in a few lines. */
@@ -193,6 +230,7 @@ export class InternViT {
     lines.push(`weights on the GPU by storage (weightStorage): ${describeStorageBytes(v, { projector: this.config.chat })}`);
     lines.push(describePass('embed', 'images', v.imageSize, () => maxBatch(this.parts.encoder, v.imageSize, v.imageSize)));
     lines.push(describePrecision(this.parts.encoder.precision));
+    lines.push(...describeVersions(this.parts.encoder));
     if (this.config.chat) {
       const c = this.config.chat;
       lines.push(`InternVL projector: pixel shuffle ${c.psVersion} → ${c.numImageTokens} tokens/tile → LLM hidden ${c.llmHiddenSize}, select_layer ${c.selectLayer}`);
@@ -222,7 +260,9 @@ export class InternViT {
   private recoverHint(parts: Parts): string {
     return parts.ownsGpu
       ? 'Call model.recover() to re-create the device and reload the weights'
-      : 'Call model.recover(gpu) with a new device (getGpu()) to reload the weights on it';
+      : parts.gpu.appDevice
+        ? 'Call model.recover(device) with a new GPUDevice to reload the weights on it'
+        : 'Call model.recover(gpu) with a new device (getGpu()) to reload the weights on it';
   }
 
   /** Preprocessing as a stage of the model's run: one command buffer per image, nothing allocated. */
@@ -264,22 +304,35 @@ export class InternViT {
     return this.call((parts) => this.preprocessed(parts, image, imageOpts, (pixels, shape, before, layout) => featureMap(parts.encoder, pixels, shape, layout, { layer, stitch, before })));
   }
 
-  /** pixel_values (B, 3, H, W) already prepared (host array or GPU tensor) → encoder outputs. */
-  embedPixels(pixels: HostArray | Tensor, shape: readonly number[], opts: Omit<EmbedOptions, keyof ImageOptions> = {}): Promise<ForwardResult> {
-    return this.call((parts) => encode(parts.encoder, pixels, shape, opts));
-  }
-
-  /** InternVL chat checkpoints: image → (tiles, tokens per tile, LLM hidden) image tokens (one submit). */
-  imageTokens(image: ImageInput | DecodedImage, opts: ImageOptions & { keepOnGpu?: boolean } = {}): Promise<ImageTokensResult> {
-    return this.call(async (parts) => {
-      const internvl = this.requireChat(parts);
-      return this.preprocessed(parts, image, opts, (pixels, shape, before) => imageTokens(internvl, pixels, shape, { keepOnGpu: opts.keepOnGpu, before }));
+  /**
+   * pixel_values (B, 3, H, W) f32 already prepared → encoder outputs. A host array, a runtime Tensor,
+   * or a GPUBuffer of the model's device (COPY_SRC usage, NCHW f32 from byte 0, at least B·3·H·W·4
+   * bytes): it is copied in the run's command buffer, so it may be reused once the call returns.
+   */
+  embedPixels(pixels: HostArray | Tensor | GPUBuffer, shape: readonly number[], opts: Omit<EmbedOptions, keyof ImageOptions> = {}): Promise<ForwardResult> {
+    return this.call((parts) => {
+      if (!isGpuBuffer(pixels)) return encode(parts.encoder, pixels, shape, opts);
+      const t = pixelBufferTensor(pixels, shape, 'embedPixels');
+      return withGpuBufferInput('embedPixels', () => encode(parts.encoder, t, shape, opts));
     });
   }
 
-  /** InternVL chat checkpoints: pixel_values (T, 3, S, S) → image tokens. */
-  imageTokensFromPixels(pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean } = {}): Promise<ImageTokensOutput> {
-    return this.call(async (parts) => imageTokens(this.requireChat(parts), pixels, shape, opts));
+  /** InternVL chat checkpoints: image → (tiles, tokens per tile, LLM hidden) image tokens (one submit). */
+  imageTokens(image: ImageInput | DecodedImage, opts: ImageOptions & { keepOnGpu?: boolean; output?: OutputPlace } = {}): Promise<ImageTokensResult> {
+    return this.call(async (parts) => {
+      const internvl = this.requireChat(parts);
+      return this.preprocessed(parts, image, opts, (pixels, shape, before) => imageTokens(internvl, pixels, shape, { keepOnGpu: opts.keepOnGpu, output: opts.output, before }));
+    });
+  }
+
+  /** InternVL chat checkpoints: pixel_values (T, 3, S, S) (host, Tensor or GPUBuffer, as in embedPixels) → image tokens. */
+  imageTokensFromPixels(pixels: HostArray | Tensor | GPUBuffer, shape: readonly number[], opts: { keepOnGpu?: boolean; output?: OutputPlace } = {}): Promise<ImageTokensOutput> {
+    return this.call(async (parts) => {
+      const internvl = this.requireChat(parts);
+      if (!isGpuBuffer(pixels)) return imageTokens(internvl, pixels, shape, opts);
+      const t = pixelBufferTensor(pixels, shape, 'imageTokensFromPixels');
+      return withGpuBufferInput('imageTokensFromPixels', () => imageTokens(internvl, t, shape, opts));
+    });
   }
 
   private requireChat(parts: Parts): InternVlVision {
@@ -294,10 +347,17 @@ export class InternViT {
    * loss. On a live device without `gpu` it does nothing; with `gpu` it moves the model there.
    * Calls made while it runs wait for it.
    */
-  recover(gpu?: Gpu): Promise<void> {
+  recover(gpu?: Gpu | GPUDevice): Promise<void> {
     if (this.disposed) return Promise.reject(new Error('InternViT.recover(): the model was disposed'));
     if (this.recovering) return this.recovering;
-    const run = this.reload(gpu).finally(() => {
+    let target: Gpu | undefined;
+    try {
+      // A GPUDevice (the app's) becomes a Gpu the runtime never destroys; a lost one is refused here.
+      target = gpu === undefined || 'counters' in gpu ? gpu : gpuFromDevice(gpu);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const run = this.reload(target).finally(() => {
       this.recovering = null;
     });
     this.recovering = run;
@@ -309,7 +369,9 @@ export class InternViT {
     if (gpu?.lostReason) throw new DeviceLostError(gpu.lostReason, 'InternViT.recover(gpu) needs a live device: pass a new one from getGpu()');
     if (!gpu && old.gpu.lostReason === null) return;
     if (!gpu && !old.ownsGpu) {
-      throw new Error('InternViT.recover(): this model runs on a device passed to load() ({ gpu }); pass a new one: model.recover(await getGpu())');
+      throw new Error(old.gpu.appDevice
+        ? "InternViT.recover(): this model runs on the app's device (load(…, { device })); pass a new one: model.recover(newDevice)"
+        : 'InternViT.recover(): this model runs on a device passed to load() ({ gpu }); pass a new one: model.recover(await getGpu())');
     }
     const { parts } = await loadParts(this.source, this.options, gpu);
     if (this.disposed) {

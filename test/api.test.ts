@@ -1,7 +1,7 @@
 // The one-call API: load once, image → tiles → encoder / image tokens.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from './node-gpu.js';
-import { InternViT, preprocess, readTensor } from '../src/index.js';
+import { InternViT, preprocess, readTensor } from '../src/internal.js';
 
 const chat = 'test/fixtures/internvl/v2-bf16';
 const image = 'test/fixtures/preprocess/sources/d_100x25.png';

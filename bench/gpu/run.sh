@@ -30,7 +30,7 @@
 #   5. our runtime (Dawn → Vulkan → NVIDIA) and onnxruntime-node's WebGPU EP on the same weights, pixels
 #      and adapter, 300M at $SIZE px, batches $BATCHES; ours once per weight storage ($WEIGHTS) and
 #      precision ($PRECISION); the peer once per precision: f32 on model.onnx, f16 on model-fp16.onnx;
-#   5b. tuning (--tune $TUNE): marked below, wired when the runtime's tune option is on main;
+#   5b. tuning (--tune $TUNE): our rows with versions tuned on the GPU, and the tuned-vs-heuristic ratio;
 #   6. the kernel suite at the real shapes (f32 and f16 compute, f32/bf16/f16 W, the 64×64-tile version
 #      at B = 1), each case's output checked against the CPU reference before it is timed;
 #   7. every kernel check on the GPU (test/checks, as selfcheck).
@@ -149,10 +149,9 @@ elif [ "$MODEL_RC" != 0 ]; then
   log "model suite exited $MODEL_RC (a crash in the peer takes the process down): again, ours only"
   timeout "$(left 90)" "$NODE" "$RUNNER" "${COMMON[@]}" "${MODELARGS[@]}" --no-peer --append 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
 fi
-# 5b. Tuning. >>> TO WIRE (lead): this step needs the runtime's `tune` option and the runner's `--tune`
-#     flag (issue 10, on-device autotuning; the tuned rows and the tuned-vs-heuristic ratio come from
-#     that runner). Until that is on main the runner rejects --tune as an unknown option (it never
-#     ignores one), and this step logs that tuning is not wired; check the rows this step adds when it lands.
+# 5b. Tuning: our model rows again with `--tune $TUNE` (kernel versions timed on this GPU, no cache),
+#     each with tuned_vs_heuristic against a heuristic run in the same process. A runner built before the
+#     tune option rejects --tune as an unknown option (it never ignores one); the step then says so.
 if [ "$TUNE" != 0 ]; then
   timeout "$(left 150)" "$NODE" "$RUNNER" "${COMMON[@]}" "${MODELARGS[@]}" --no-peer --tune "$TUNE" --append > "$WORK/tune.log" 2>&1
   TUNE_RC=$?

@@ -3,7 +3,7 @@
 //
 // Timing: per-dispatch GPU time from timestamp queries (compilePlan({profile: true})) when the adapter
 // has timestamp-query; otherwise wall clock of submit + onSubmittedWorkDone, said so in `timing`.
-import { attention, attentionReferenceRow } from '../../src/kernels/attention.js';
+import { attention, attentionReferenceRow, type AttentionVersion } from '../../src/kernels/attention.js';
 import { layernorm, layernormReference } from '../../src/kernels/layernorm.js';
 import { matmul, matmulFlops, matmulReference, type MatmulVersion } from '../../src/kernels/matmul.js';
 import { halfBitsToF32, toHalfBits } from '../../src/runtime/dtype.js';
@@ -59,9 +59,9 @@ const F16_OUT = { atol: ATOL, rtol: RTOL_F16_OUT, why: 'f16 output: inputs are f
 
 /**
  * qkv, proj, fc1, fc2 of one layer, with the model's epilogues (bias, GELU, residual + layer scale);
- * `weights`: W stored 16-bit (packed pairs widened in the kernel) instead of f32; `version`: another
- * matmul version than the default 'tiled' (named in the case); `precision` f16: X f16, and Y f16
- * where the model stores it (qkv, fc1; proj and fc2 add to the f32 residual stream).
+ * `weights`: W stored 16-bit (packed pairs widened in the kernel) instead of f32; `version`: a named
+ * matmul version (MATMUL_VERSIONS) instead of the heuristic's choice (named in the case); `precision`
+ * f16: X f16, and Y f16 where the model stores it (qkv, fc1; proj and fc2 add to the f32 residual stream).
  */
 function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 'f16', version?: MatmulVersion, precision?: 'f16'): KernelCase[] {
   const M = tokens * batch;
@@ -112,11 +112,12 @@ function matmulCases(d: Dims, tokens: number, batch: number, weights?: 'bf16' | 
   ];
 }
 
-function attentionCase(tag: string, n: number, heads: number, hd: number, batch: number, version: 'fused' | 'unfused' = 'fused', precision?: 'f16'): KernelCase {
+/** Without `version`: the table's heuristic choice for this device (the rows named before the table). */
+function attentionCase(tag: string, n: number, heads: number, hd: number, batch: number, version?: AttentionVersion, precision?: 'f16'): KernelCase {
   const D = heads * hd;
   const el = precision === 'f16' ? 2 : 4;
   return {
-    name: `attention ${precision === 'f16' ? 'f16 ' : ''}${tag} hd${hd}${version === 'unfused' ? ' unfused' : ''} B=${batch}`,
+    name: `attention ${precision === 'f16' ? 'f16 ' : ''}${tag} hd${hd}${version ? ` ${version}` : ''} B=${batch}`,
     ...(precision ? { precision } : {}),
     shape: `B=${batch} N=${n} heads=${heads} hd=${hd}`,
     flops: 4 * batch * heads * n * n * hd,
@@ -207,9 +208,13 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
       ...matmulCases(TINY, 257, 1, undefined, 'tiled64').filter((c) => c.name.includes(' proj ')),
       // precision f16 as the model runs it on this checkpoint (bf16 W as stored, f16 X).
       ...matmulCases(TINY, 257, 1, 'bf16', undefined, 'f16'),
+      ...matmulCases(TINY, 257, 1, undefined, 'tile32x64').filter((c) => c.name.includes(' proj ')),
+      ...matmulCases(TINY, 257, 1, undefined, 'splitk').filter((c) => c.name.includes(' fc2 ')),
       attentionCase('tiny', 257, TINY.heads, TINY.hd, 1),
-      attentionCase('tiny', 257, TINY.heads, TINY.hd, 1, 'fused', 'f16'),
+      attentionCase('tiny', 257, TINY.heads, TINY.hd, 1, undefined, 'f16'),
       attentionCase('N1025', 1025, 1, 64, 1),
+      // Every attention version, side by side (an unavailable one is recorded with its reason).
+      ...(['fused', 'fused-q4', 'fused-subgroup'] as const).map((v) => attentionCase('N1025', 1025, 1, 64, 1, v)),
       normCase('layernorm', 'D128', 1025, 128),
       normCase('rmsnorm', 'D128', 1025, 128),
       normCase('layernorm', 'D128', 1025, 128, 'f16'),
@@ -226,13 +231,20 @@ export function kernelCases(mode: 'quick' | 'full'): KernelCase[] {
   for (const d of [M300, M6B]) for (const b of [1, 8]) cases.push(...matmulCases(d, 1025, b, 'f16', undefined, 'f16'));
   cases.push(...matmulCases(M300, 1025, 1, 'bf16', undefined, 'f16'));
   cases.push(
-    attentionCase('300M', 1025, 16, 64, 1, 'fused', 'f16'), attentionCase('300M', 1025, 16, 64, 8, 'fused', 'f16'),
-    attentionCase('6B', 1025, 25, 128, 1, 'fused', 'f16'), attentionCase('6B', 1025, 25, 128, 8, 'fused', 'f16'),
+    attentionCase('300M', 1025, 16, 64, 1, undefined, 'f16'), attentionCase('300M', 1025, 16, 64, 8, undefined, 'f16'),
+    attentionCase('6B', 1025, 25, 128, 1, undefined, 'f16'), attentionCase('6B', 1025, 25, 128, 8, undefined, 'f16'),
   );
+  // The other tile versions side by side at B = 1 (small grids), 128×128 also at B = 8 (large M),
+  // and split-K where it applies: 224 px (257 tokens), fc2's K = 4096 (64×64 tiles give 80 workgroups).
+  for (const d of [M300, M6B]) for (const v of ['tiled', 'tile32x128', 'tile32x64', 'tile128x128'] as const) cases.push(...matmulCases(d, 1025, 1, undefined, v));
+  for (const d of [M300, M6B]) cases.push(...matmulCases(d, 1025, 8, undefined, 'tile128x128'));
+  const at224: Dims = { ...M300, tag: '300M 224px' };
+  for (const v of ['tiled', 'tile32x64', 'splitk'] as const) cases.push(...matmulCases(at224, 257, 1, undefined, v).filter((c) => c.name.includes(' fc2 ')));
   cases.push(
     attentionCase('300M', 1025, 16, 64, 1), attentionCase('300M', 1025, 16, 64, 8),
     attentionCase('300M', 1025, 16, 64, 1, 'unfused'),
     attentionCase('6B', 1025, 25, 128, 1), attentionCase('6B', 1025, 25, 128, 8),
+    ...(['fused', 'fused-q4', 'fused-subgroup'] as const).flatMap((v) => [attentionCase('300M', 1025, 16, 64, 1, v), attentionCase('6B', 1025, 25, 128, 1, v)]),
     normCase('layernorm', '300M', 1025, 1024), normCase('layernorm', '300M', 8 * 1025, 1024),
     normCase('rmsnorm', '6B', 1025, 3200), normCase('rmsnorm', '6B', 8 * 1025, 3200),
     normCase('layernorm', '300M', 8 * 1025, 1024, 'f16'), normCase('rmsnorm', '6B', 8 * 1025, 3200, 'f16'),

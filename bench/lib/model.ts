@@ -12,6 +12,8 @@ import { QUANT_COSINE_MIN } from '../../src/model/quantized.js';
 import {
   disposeEncoder, encode, encoderFromWeights, randomEncoder, recordForward, type InternVitEncoder,
 } from '../../src/model/internvit.js';
+import { describeChoices, openTuning } from '../../src/runtime/tuner.js';
+import { VERSION_TABLES } from '../../src/kernels/versions-registry.js';
 import { describeAdapter } from './adapter.js';
 import { compareArrays, median, now, percentile, randomPixels, timeRuns } from './stats.js';
 import type { Agreement, BenchOptions, BenchRecord, OpProfileRow, Runner, Runtime } from './types.js';
@@ -244,7 +246,8 @@ export async function runModelSuite(ctx: ModelSuiteContext, specs: ModelSpec[]):
             const { pixels, expected } = await inputs(c);
             log(`model ${spec.label} ${c.size}px B=${c.batch}, ${weights} weights, precision ${precision}`);
             const ours = await measureOurs(ctx, loaded, c.name(spec), c.shapeText, c.shape, pixels, expected, asked.get(precision)!);
-            await emit(ours.record);
+            // --tune: the tuned row in place of the heuristic one, which gives it its ratio.
+            await emit(opts.tune === 'off' ? ours.record : await measureTuned(ctx, loaded, c.name(spec), c.shapeText, c.shape, pixels, expected, ours.record, asked.get(precision)!));
             const key = `${c.key}|${precision}`;
             if (!oursOut.has(key)) oursOut.set(key, ours.output);
           }
@@ -390,6 +393,33 @@ async function measureOurs(
     return { record: { ...base, error: errText(e) }, output: null };
   } finally {
     freePlans(m.encoder);
+  }
+}
+
+/**
+ * The same configuration with kernel versions tuned on this device in this run (opts.tune with no
+ * cache, so every op shape is timed; the first run includes the tuning): the "… tuned" row,
+ * `tuned_vs_heuristic` = `heuristic` median ÷ tuned median (above 1: tuning helped).
+ */
+async function measureTuned(
+  ctx: ModelSuiteContext, m: Loaded, name: string, shapeText: string, shape: number[], pixels: Float32Array,
+  expected: { file: string; data: Float32Array } | null, heuristic: BenchRecord, asked: Precision[],
+): Promise<BenchRecord> {
+  const tuning = await openTuning(ctx.gpu, VERSION_TABLES, { mode: ctx.opts.tune === 'full' ? 'full' : 'fast', store: null });
+  m.encoder.tuning = tuning;
+  try {
+    const { record } = await measureOurs(ctx, m, `${name} tuned`, shapeText, shape, pixels, expected, asked);
+    if (record.error || record.median_ms === null || heuristic.median_ms === null) return record;
+    const ratio = heuristic.median_ms / record.median_ms;
+    const timing = ctx.gpu.features.timestamps ? 'timestamp queries' : 'wall clock';
+    const choices = describeChoices(tuning.used.values(), tuning);
+    return {
+      ...record, tuned_vs_heuristic: ratio,
+      note: `${record.note}; kernel versions tuned in this run (tune '${ctx.opts.tune}', ${timing}; first run includes the tuning): ` +
+        `heuristic median ${heuristic.median_ms.toFixed(1)} ms ÷ tuned ${record.median_ms.toFixed(1)} ms = ${ratio.toFixed(2)}; ${choices.join('; ')}`,
+    };
+  } finally {
+    m.encoder.tuning = undefined;
   }
 }
 

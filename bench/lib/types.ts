@@ -135,6 +135,8 @@ export interface BenchRecord {
   dataset?: DatasetTimes;
   /** Soak suite: memory at the start and end of many forwards. */
   soak?: SoakResult;
+  /** Model, the "… tuned" row: our heuristic row's median ÷ this row's (kernel versions tuned on the device). */
+  tuned_vs_heuristic?: number;
   /** Set when the measurement could not be made: the reason, visibly (never silently dropped). */
   error?: string;
   note?: string;
@@ -169,17 +171,31 @@ export interface BenchOptions {
   weights: WeightStorage[];
   /** Our model runs per storage, one per precision ('auto' resolves on the device; duplicates measured once). */
   precisions: Precision[];
+  /**
+   * Model suite, `--tune fast|full`: our rows are "… tuned" ones, kernel versions tuned on the device
+   * in the run (no cache), each with `tuned_vs_heuristic` against a heuristic measurement of the same
+   * configuration in the same run (not recorded again: run without --tune for the heuristic rows).
+   * 'off' (default): the heuristics, as before tuning existed.
+   */
+  tune: 'off' | 'fast' | 'full';
 }
 
 export const QUICK_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 10, kernelRuns: 5, warmup: 1, models: ['tiny'], sizes: [224], batches: [1],
   kernelFilter: '', peer: true, weights: ['auto'], soakForwards: 1000, soakNewEvery: 0, precisions: ['f32', 'auto'],
+  tune: 'off',
 };
 
 export const FULL_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 20, kernelRuns: 20, warmup: 3, models: ['300M', '6B'], sizes: [224, 448], batches: [1, 8],
   kernelFilter: '', peer: true, weights: ['f32', 'bf16', 'int8', 'int4'], soakForwards: 1000, soakNewEvery: 0, precisions: ['f32', 'auto'],
+  tune: 'off',
 };
+
+function tuneOption(v: string): BenchOptions['tune'] {
+  if (v === 'off' || v === 'fast' || v === 'full') return v;
+  throw new Error(`--tune: '${v}' is not one of off, fast, full`);
+}
 
 /** Options from key/value pairs (CLI flags or URL query), over the mode's defaults. */
 export function parseOptions(get: (key: string) => string | null | undefined, has: (key: string) => boolean): BenchOptions {
@@ -222,5 +238,6 @@ export function parseOptions(get: (key: string) => string | null | undefined, ha
     soakForwards: int('soak-forwards', d.soakForwards, 1),
     soakNewEvery: int('soak-new-every', d.soakNewEvery, 0),
     precisions: precisions as Precision[],
+    tune: tuneOption(get('tune') ?? d.tune),
   };
 }

@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { access, constants, readFile, rename, stat, writeFile, mkdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createTensor, describeGpu, disposeTensor, InternViT, type DecodeOptions, type Gpu, type PreprocessOptions, type Tensor } from '../../src/index.js';
+import { createTensor, describeGpu, disposeTensor, InternViT, type DecodeOptions, type Gpu, type PreprocessOptions, type Tensor } from '../../src/internal.js';
 import {
   CliError, formatMs, intFlag, listFlag, now, parseFlags, requireFlag, stringFlag, usageError, WEIGHTS_USAGE, weightsFlag, withGpu, limitsFlag, LIMITS_USAGE, precisionFlag, PRECISION_USAGE, type Io,
 } from '../cli.js';

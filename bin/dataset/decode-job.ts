@@ -1,6 +1,6 @@
 // A decode job and its reply: the message format between the pool and its workers, and the work
 // itself (also run in the main thread when there are no workers).
-import type { DecodeOptions, PreprocessOptions } from '../../src/index.js';
+import type { DecodeOptions, PreprocessOptions } from '../../src/internal.js';
 import { imageToTiles, type JpegDecoder } from './decode.js';
 
 /** Files larger than this are refused before they are read (tar members are checked by the reader). */

@@ -8,7 +8,7 @@
 import {
   decodeBytes, decodeJpeg, DEFAULT_MAX_IMAGE_PIXELS, normalizeTable, preprocessLayout, resizeBicubicReference, sniffFormat,
   type DecodedImage, type DecodeOptions, type PreprocessOptions,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 
 
 export interface Tiles {

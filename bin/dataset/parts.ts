@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { toHalfBits } from '../../src/index.js';
+import { toHalfBits } from '../../src/internal.js';
 
 export type EmbeddingDType = 'f16' | 'f32';
 

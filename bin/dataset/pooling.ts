@@ -1,6 +1,8 @@
 // One vector per image from the encoder's outputs: per tile the CLS row (pooler_output, 'cls') or the
 // mean of the patch tokens of last_hidden_state (CLS excluded, 'mean'); an image with several tiles
 // (--mode internvl) gets the mean of its tiles' vectors; --normalize then scales it to unit L2 norm.
+import { meanPool } from '../../src/features/embeddings.js';
+
 export type Pool = 'cls' | 'mean';
 export const POOLS: readonly Pool[] = ['cls', 'mean'];
 
@@ -15,13 +17,8 @@ export function addTileVector(acc: Float64Array, pool: Pool, out: { lastHiddenSt
     return;
   }
   const [, N] = out.lastHiddenState.shape as [number, number, number];
-  const h = out.lastHiddenState.data;
-  const tile = new Float64Array(D);
-  for (let n = 1; n < N; n++) {
-    const base = (t * N + n) * D;
-    for (let d = 0; d < D; d++) tile[d]! += h[base + d]!;
-  }
-  for (let d = 0; d < D; d++) acc[d]! += tile[d]! / (N - 1);
+  const tile = meanPool({ data: out.lastHiddenState.data.subarray(t * N * D, (t + 1) * N * D), shape: [1, N, D] }).data;
+  for (let d = 0; d < D; d++) acc[d]! += tile[d]!;
 }
 
 /** The image's vector from its tile sum: the mean over tiles, unit length when `normalize`. */

@@ -12,7 +12,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import braces from 'braces';
-import { sniffFormat } from '../../src/index.js';
+import { sniffFormat } from '../../src/internal.js';
 import { CliError } from '../cli.js';
 
 export type Part =

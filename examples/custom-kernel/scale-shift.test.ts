@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../../test/node-gpu.js';
 import { compare, formatResult, randomArray } from '../../test/checks/harness.js';
-import { compilePlan, constant, createPlan, disposePlan, gelu, geluReference, input, output, runPlan, uploadTensor } from '../../src/index.js';
+import { compilePlan, constant, createPlan, disposePlan, input, output, runPlan, uploadTensor } from '../../src/index.js';
+import { gelu, geluReference } from '../../src/kernels.js';
 import { scaleShift, scaleShiftReference } from './scale-shift.js';
 
 describe('custom kernel example (scale-shift) in a plan', () => {

@@ -3,7 +3,8 @@
 // similarity of every patch to a clicked one.
 //
 // Query parameters: ?model=URL-prefix (default /models/internvit-tiny/), ?mode=internvl|clip|none,
-// ?maxTiles=N, ?demo=1 (runs on the bundled sample.png without any input; used by the browser test).
+// ?maxTiles=N, ?demo=1 (runs on the bundled sample.png without any input; used by the browser test),
+// ?webcam=1 (starts the webcam mode at once: webcam.ts).
 // The state is published on window.__embedPage for embed-page.browser.test.ts.
 import { InternViT } from '../../src/api.js';
 import { decodeImage, type DecodedImage } from '../../src/model/image.js';
@@ -11,8 +12,9 @@ import { preprocess, type PreprocessMode } from '../../src/model/preprocess.js';
 import { describeGpu } from '../../src/runtime/device.js';
 import type { LoadProgress } from '../../src/runtime/loader.js';
 import type { FeatureMapResult } from '../../src/model/feature-map.js';
-import { cosineSimilarity, pca, projectCells } from '../../src/features/analysis.js';
+import { cellSimilarity, pca, projectCells } from '../../src/features/analysis.js';
 import { cellAtPixel, heatCellColors, pcaCellColors, upscaleCells, type RgbaImage } from '../../src/features/render.js';
+import { setupWebcam, type WebcamState } from './webcam.js';
 
 export interface EmbedPageState {
   /** True once a run has finished (or failed: see error). */
@@ -29,6 +31,8 @@ export interface EmbedPageState {
   variances?: number[];
   /** The similarity view: the stitched map's size, the last query pixel and its cell, queries so far. */
   similarity?: { rows: number; cols: number; pixel: [number, number]; cell: { y: number; x: number }; queries: number };
+  /** The webcam mode (?webcam=1 starts it at once). */
+  webcam?: WebcamState;
 }
 
 declare global {
@@ -110,6 +114,7 @@ async function loadModel(): Promise<InternViT> {
 
 const modelReady = loadModel();
 modelReady.then(() => { runButton.disabled = image === null; }, fail);
+setupWebcam(modelReady, state, params.get('webcam') === '1');
 
 function toCanvas(img: RgbaImage | ImageData, canvas = document.createElement('canvas')): HTMLCanvasElement {
   canvas.width = img.width;
@@ -155,7 +160,7 @@ function showSimilarity(px: number, py: number): void {
     return;
   }
   const t0 = performance.now();
-  const picture = upscaleCells(heatCellColors(cosineSimilarity(features.features, cell.y, cell.x)), rows, cols, features);
+  const picture = upscaleCells(heatCellColors(cellSimilarity(features.features, cell.y, cell.x)), rows, cols, features);
   timings.similarity = performance.now() - t0;
   toCanvas(picture, $<HTMLCanvasElement>('similarity'));
   $('similarity-info').textContent = `pixel ${px},${py} → cell (${cell.y}, ${cell.x}) of the ${rows}×${cols} map (layer ${features.layer}); ` +

@@ -1,5 +1,6 @@
 // Quantized linear weights (weightStorage 'int8' / 'int4'), dequantized as matmul loads W.
-// Prepended by src/kernels/matmul.ts to every matmul version that reads W through loadWq.
+// Prepended by src/kernels/matmul.ts to every matmul version: the tile versions read W through
+// loadWq (shaders/lib/matmul_operands.wgsl's loadW), 'naive' through quantAt.
 // Layout (src/runtime/quant.ts writes it): W [N, K] row-major, each row padded to KW whole u32
 // words; element k of a row is byte k % 4 of word k / 4 (QBITS 8: two's complement, -127..127) or
 // nibble k % 8 of word k / 8 (QBITS 4: unsigned 0..15, low nibble first). wscale: int8 one f32
@@ -43,18 +44,19 @@ fn quantAt(row: u32, k: u32) -> f32 {
   return dequant(vec4<f32>(q), row, k / GROUP).x;
 }
 
-// Row `row`, k..k+3 (k % 4 == 0) dequantized; rows ≥ N and k ≥ K read as zero.
-fn loadWq(row: u32, k: u32) -> vec4<f32> {
+// Row `row`, k..k+3 (k % 4 == 0) dequantized; rows ≥ N and k ≥ kEnd read as zero. kEnd is K, or
+// the end of a K slice (split-K; a multiple of 4 when K % 4 == 0).
+fn loadWq(row: u32, k: u32, kEnd: u32) -> vec4<f32> {
   if (row >= N) { return vec4<f32>(0.0); }
   if (K % 4u == 0u) {
     // The quad is all in or all out, in one word (int8) or one half-word (int4), and in one group.
-    if (k >= K) { return vec4<f32>(0.0); }
+    if (k >= kEnd) { return vec4<f32>(0.0); }
     let per = 32u / QBITS;
     return dequant(fieldsAt(w[row * KW + k / per], (k % per) * QBITS), row, k / GROUP);
   }
   var v = vec4<f32>(0.0);
   for (var c = 0u; c < 4u; c++) {
-    if (k + c < K) { v[c] = quantAt(row, k + c); }
+    if (k + c < kEnd) { v[c] = quantAt(row, k + c); }
   }
   return v;
 }

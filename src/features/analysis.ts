@@ -191,10 +191,10 @@ export function projectCells(p: PcaResult, map: FeatureGrid): Float64Array {
 }
 
 /** Cosine similarity of every cell to cell (y, x): H·W values in [−1, 1] (0 for an all-zero cell). */
-export function cosineSimilarity(map: FeatureGrid, y: number, x: number): Float64Array {
-  const [D, H, W] = dims(map, 'cosineSimilarity');
+export function cellSimilarity(map: FeatureGrid, y: number, x: number): Float64Array {
+  const [D, H, W] = dims(map, 'cellSimilarity');
   if (!Number.isInteger(y) || !Number.isInteger(x) || y < 0 || y >= H || x < 0 || x >= W) {
-    throw new Error(`cosineSimilarity: cell (${y}, ${x}) is outside the ${H}×${W} map`);
+    throw new Error(`cellSimilarity: cell (${y}, ${x}) is outside the ${H}×${W} map`);
   }
   const n = H * W, q = y * W + x;
   const dot = new Float64Array(n), norm = new Float64Array(n);

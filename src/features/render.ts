@@ -3,7 +3,7 @@
 // Pixels no cell covers (outside a 'clip' crop) are transparent. The output is ImageData-shaped
 // ({ data: Uint8ClampedArray RGBA, width, height }): `new ImageData(r.data, r.width, r.height)` in a
 // browser, a PNG encoder in Node. Browser-safe.
-import type { PcaResult } from './analysis.js';
+import { pca, type FeatureGrid, type PcaResult } from './analysis.js';
 
 /** A rectangle in source-image pixels (fractional: cells rarely fall on whole pixels). */
 export interface Rect { x: number; y: number; width: number; height: number }
@@ -15,7 +15,7 @@ export interface MapPlacement {
 }
 
 export interface RgbaImage {
-  data: Uint8ClampedArray;
+  data: Uint8ClampedArray<ArrayBuffer>;
   width: number;
   height: number;
 }
@@ -50,7 +50,7 @@ export function upscaleCells(cells: Uint8ClampedArray, rows: number, cols: numbe
  * PCA projections (cells × p.k, default p.projections) → RGB: component c in channel c, each stretched
  * min..max over the cells to 0..255.
  */
-export function pcaCellColors(p: Pick<PcaResult, 'projections' | 'k'>, cells: number): Uint8ClampedArray {
+export function pcaCellColors(p: Pick<PcaResult, 'projections' | 'k'>, cells: number): Uint8ClampedArray<ArrayBuffer> {
   if (p.projections.length !== cells * p.k) throw new Error(`pcaCellColors: ${p.projections.length} projections is not ${cells} cells × ${p.k}`);
   const out = new Uint8ClampedArray(cells * 4);
   for (let c = 0; c < 3; c++) {
@@ -67,7 +67,7 @@ export function pcaCellColors(p: Pick<PcaResult, 'projections' | 'k'>, cells: nu
 const RAMP = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]] as const;
 
 /** Values in [lo, hi] (clamped) → the ramp's colour; similarity uses −1..1. */
-export function heatCellColors(values: ArrayLike<number>, lo = -1, hi = 1): Uint8ClampedArray {
+export function heatCellColors(values: ArrayLike<number>, lo = -1, hi = 1): Uint8ClampedArray<ArrayBuffer> {
   const out = new Uint8ClampedArray(values.length * 4);
   for (let i = 0; i < values.length; i++) {
     const t = Math.min(1, Math.max(0, (values[i]! - lo) / (hi - lo))) * (RAMP.length - 1);
@@ -79,7 +79,7 @@ export function heatCellColors(values: ArrayLike<number>, lo = -1, hi = 1): Uint
 }
 
 /** Cluster labels → distinct colours (golden-angle hues), the same colour for a label everywhere. */
-export function labelCellColors(labels: ArrayLike<number>): Uint8ClampedArray {
+export function labelCellColors(labels: ArrayLike<number>): Uint8ClampedArray<ArrayBuffer> {
   const out = new Uint8ClampedArray(labels.length * 4);
   for (let i = 0; i < labels.length; i++) {
     const [r, g, b] = hsv(((labels[i]! * 137.508) % 360) / 60, 0.65, 0.95);
@@ -105,4 +105,18 @@ export function blendOver(base: RgbaImage | { data: Uint8Array | Uint8ClampedArr
     data[i + 3] = 255;
   }
   return { data, width: over.width, height: over.height };
+}
+
+/**
+ * The demo page's PCA picture of one (D, H, W) map (e.g. imageGrid(patchFeatureGrid(lastHiddenState), 0) or
+ * featureMap().features): its top three components as RGB, one pixel per cell (W × H), or upscaled
+ * onto the image when `place` (a FeatureMapMeta: image size and region) is given.
+ */
+export function pcaPicture(map: FeatureGrid, place?: MapPlacement): RgbaImage {
+  const [D, rows, cols] = map.shape as [number, number, number];
+  // A bad shape gets pca's own error; k = 3 unless the map is too small for three components.
+  const p = pca(map, map.shape.length === 3 ? Math.max(1, Math.min(3, D, rows * cols)) : 3);
+  const cells = pcaCellColors(p, rows * cols);
+  if (place) return upscaleCells(cells, rows, cols, place);
+  return { data: cells, width: cols, height: rows };
 }

@@ -282,6 +282,8 @@ export interface ImageBands {
   width: number;
   height: number;
   bands: { ref: TensorRef; y0: number }[];
+  /** Pixels from one row to the next in every band (default `width`; wider for rows padded to 256 bytes by a texture copy). */
+  stride?: number;
 }
 
 /**
@@ -290,7 +292,11 @@ export interface ImageBands {
  * pass runs as usual. The horizontal pass is row-independent, so the bytes are the same as unbanded.
  */
 export function resizeBicubicBands(plan: Plan, src: ImageBands, outW: number, outH: number, window?: ResizeWindow, label = 'resize'): ImageView {
-  if (src.bands.length === 1) return resizeBicubicView(plan, wholeImage(src.bands[0]!.ref), outW, outH, window, label);
+  if (src.bands.length === 1) {
+    const whole = wholeImage(src.bands[0]!.ref);
+    if (whole.width < src.width) throw new Error(`${label}: image tensor is ${whole.width} wide, less than the image's ${src.width}`);
+    return resizeBicubicView(plan, { ...whole, width: src.width }, outW, outH, window, label);
+  }
   const win = window ?? { x0: 0, y0: 0, width: outW, height: outH };
   if (win.x0 < 0 || win.y0 < 0 || win.width < 1 || win.height < 1 || win.x0 + win.width > outW || win.y0 + win.height > outH) {
     throw new Error(`${label}: window ${win.width}×${win.height} at (${win.x0}, ${win.y0}) is outside the ${outW}×${outH} output`);
@@ -312,7 +318,7 @@ export function resizeBicubicBands(plan: Plan, src: ImageBands, outW: number, ou
       kernel: resizeKernel, label: `${label}.h${i}`,
       bindings: { src: ref, table: tab, dst: part },
       elements: { table: table.length, dst: (b - a) * win.width },
-      constants: { VERTICAL: 0, SRC_STRIDE: src.width, SRC_X0: 0, SRC_Y0: a - y0, OUT_W: win.width, OUT_H: b - a, TAPS: taps },
+      constants: { VERTICAL: 0, SRC_STRIDE: src.stride ?? src.width, SRC_X0: 0, SRC_Y0: a - y0, OUT_W: win.width, OUT_H: b - a, TAPS: taps },
       workgroups: [ceilDiv(win.width, 64), ceilDiv(b - a, 4)],
       flops: 6 * taps * (b - a) * win.width,
     });

@@ -1,7 +1,7 @@
 // Images in, RGBA bytes out. InternVL opens images with PIL and calls .convert('RGB'): alpha is
 // dropped (not composited), palettes and grey levels expand to RGB, EXIF orientation is NOT applied.
-// Node: PNG via pngjs, JPEG via jpeg-js, from a path, a file: URL or bytes (loaded with dynamic
-// imports, so browser bundles never see node: modules). Browser: anything a 2D canvas can draw
+// Node: PNG via pngjs, JPEG via jpeg-js, from a path, a file: URL or bytes (through `#platform`,
+// src/platform/, so the browser build has no Node code). Browser: anything a 2D canvas can draw
 // (HTMLImageElement, HTMLCanvasElement, OffscreenCanvas, ImageBitmap, VideoFrame, Blob, bytes, a URL)
 // goes through an OffscreenCanvas; ImageData and raw pixel objects are taken as they are.
 //
@@ -13,6 +13,8 @@
 // - 16-bit PNGs: we keep the high byte of each sample, as PIL does for 16-bit RGB(A); PIL turns
 //   16-bit greyscale into mode "I" and clips it to 0..255 on convert('RGB'), which we do not copy.
 
+import { platform } from '#platform';
+import type { JpegModule, PngModule } from '../platform/platform.js';
 import {
   checkImagePixels, checkPngData, imageFail, readJpegHeader, readOtherHeader, readPngHeader, resolveMaxImagePixels, type JpegHeader,
 } from './image-header.js';
@@ -47,7 +49,7 @@ export interface DecodeOptions {
 
 export type ImageInput =
   | string | URL | Uint8Array | ArrayBuffer | Blob | RawImage
-  | ImageData | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | ImageBitmap | VideoFrame;
+  | ImageData | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | ImageBitmap | VideoFrame | HTMLVideoElement;
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
@@ -115,9 +117,8 @@ async function decodeLocation(loc: string | URL, name: string | undefined, maxIm
     // A relative URL in the browser.
     return decodeLocation(new URL(text, (globalThis as { location?: { href: string } }).location?.href), name ?? text, maxImagePixels);
   }
-  const fs = await importNode<typeof import('node:fs/promises')>('node:fs/promises');
-  const url = await importNode<typeof import('node:url')>('node:url');
-  const path = loc instanceof URL || text.startsWith('file:') ? url.fileURLToPath(text) : text;
+  const fs = await platform.fs();
+  const path = loc instanceof URL || text.startsWith('file:') ? await platform.fileURLToPath(text) : text;
   let bytes: Uint8Array;
   try {
     bytes = await fs.readFile(path);
@@ -179,20 +180,6 @@ function hexHead(b: Uint8Array): string {
   return Array.from(b.subarray(0, 8), (v) => v.toString(16).padStart(2, '0')).join(' ');
 }
 
-interface PngModule {
-  PNG: { sync: { read(buffer: Uint8Array, options?: { skipRescale?: boolean }): { width: number; height: number; data: Uint8Array | Uint16Array; depth?: number } } };
-}
-interface JpegModule {
-  decode(data: Uint8Array, opts: {
-    useTArray: true; formatAsRGBA: true; tolerantDecoding?: boolean; maxResolutionInMP?: number; maxMemoryUsageInMB?: number;
-  }): { width: number; height: number; data: Uint8Array };
-}
-
-/** Node-only modules, imported by a non-literal name so browser bundlers leave them alone. */
-async function importNode<T>(pkg: string): Promise<T> {
-  const mod = (await import(/* @vite-ignore */ pkg)) as T & { default?: T };
-  return (mod.default && typeof mod.default === 'object' ? mod.default : mod) as T;
-}
 
 /**
  * Drops tRNS chunks: for grey/RGB images pngjs would zero the colour of the transparent key pixels,
@@ -224,7 +211,7 @@ function withoutTrns(bytes: Uint8Array): Uint8Array {
 export async function decodePng(bytes: Uint8Array, name = 'buffer', opts: DecodeOptions = {}): Promise<DecodedImage> {
   const head = readPngHeader(bytes, name, opts.maxImagePixels);
   await checkPngData(head, name);
-  const { PNG } = await importNode<PngModule>('pngjs');
+  const { PNG } = await platform.png();
   let png: ReturnType<PngModule['PNG']['sync']['read']>;
   try {
     // pngjs reads with Buffer methods: hand it a Buffer view (Node's global; this is the Node path).
@@ -252,7 +239,7 @@ export async function decodePng(bytes: Uint8Array, name = 'buffer', opts: Decode
 /** JPEG bytes → RGBA, after readJpegHeader (size limit, marker structure, EOI), with jpeg-js's memory caps. */
 export async function decodeJpeg(bytes: Uint8Array, name = 'buffer', opts: DecodeOptions = {}): Promise<DecodedImage> {
   const head = readJpegHeader(bytes, name, opts.maxImagePixels);
-  const jpeg = await importNode<JpegModule>('jpeg-js');
+  const jpeg = await platform.jpeg();
   let img: ReturnType<JpegModule['decode']>;
   try {
     img = jpeg.decode(bytes, {

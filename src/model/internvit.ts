@@ -19,6 +19,9 @@ import { checkAgainstPreset } from './presets.js';
 import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type BatchFit, type FitQuery } from './micro-batch.js';
 import { checkFiniteOutputs, resolvePrecision, type Precision } from './precision.js';
 import type { ActDType } from '../kernels/matmul.js';
+import { createGpuOutputs, type GpuOutput, type GpuOutputs, type OutputPlace } from './gpu-io.js';
+import { VERSION_TABLES } from '../kernels/versions-registry.js';
+import { describeChoices, openTuning, parseTuneMode, recordTuned, tunedVersions, type TuneMode, type TuneOptions, type Tuning } from '../runtime/tuner.js';
 
 export interface InternVitEncoder {
   gpu: Gpu;
@@ -30,6 +33,8 @@ export interface InternVitEncoder {
   disposed: boolean;
   /** What the plans compute in (resolved from the load option; see src/model/precision.ts). */
   precision: ActDType;
+  /** Kernel version choices for this device (src/runtime/tuner.ts); absent: the tables' heuristics. */
+  tuning?: Tuning;
 }
 
 export interface ForwardOptions {
@@ -41,6 +46,11 @@ export interface ForwardOptions {
   profile?: boolean;
   /** Plans to run first in the same command buffer (e.g. preprocessStage producing `pixels`). */
   before?: Stage[];
+  /**
+   * 'gpu': every output is copied, in the forward's command buffer, into a new GPU buffer the caller
+   * owns (result.buffers; the host outputs are then empty). See src/model/gpu-io.ts.
+   */
+  output?: OutputPlace;
 }
 
 export interface HostOutput {
@@ -61,6 +71,8 @@ export interface ForwardResult {
   profile?: OpTime[];
   /** Images per pass: [B] when the batch fit the device in one pass, e.g. [6, 6, 1] when split. */
   microBatches: number[];
+  /** With output 'gpu': the outputs in new GPU buffers the caller owns (and destroys). */
+  buffers?: GpuOutputs;
 }
 
 /** Wraps weights already on the GPU; checks every expected tensor is there with the right shape and dtype. */
@@ -101,6 +113,8 @@ export interface LoadEncoderOptions extends OpenCheckpointOptions {
   precision?: Precision;
   /** weightStorage 'int4' from a float checkpoint: input channels per scale (32, 64 or 128; default 64). */
   quantGroupSize?: number;
+  /** Kernel version choices: 'cache' (default), 'off', 'fast' or 'full' (src/runtime/tuner.ts), or the full options. */
+  tune?: TuneMode | TuneOptions;
 }
 
 /**
@@ -109,6 +123,8 @@ export interface LoadEncoderOptions extends OpenCheckpointOptions {
  * part for InternVL checkpoints); projector weights, when asked for, are in the same map.
  */
 export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckpoint>[0], opts: LoadEncoderOptions = {}): Promise<{ encoder: InternVitEncoder; config: ModelConfig }> {
+  const tune = opts.tune ?? 'cache';
+  parseTuneMode(typeof tune === 'string' ? tune : tune.mode ?? 'cache'); // a bad mode fails before any read
   const ckpt = await openCheckpoint(source, opts);
   try {
     if (ckpt.config === null) throw new Error(`${ckpt.location}: no config.json`);
@@ -131,6 +147,7 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
     const vision = new Map([...weights].filter(([k]) => !k.startsWith('mlp1.')));
     const encoder = encoderFromWeights(gpu, config.vision, vision, precision);
     for (const [k, t] of weights) if (k.startsWith('mlp1.')) encoder.weights.set(k, t);
+    encoder.tuning = await tuneEncoder(encoder, tune);
     return { encoder, config };
   } finally {
     await ckpt.close();
@@ -173,6 +190,35 @@ export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1, opts:
     weights.set(name, dtype === 'f32' ? uploadTensor(gpu, data, shape, 'f32', name) : uploadTensor(gpu, toHalfBits(data, dtype, name), shape, dtype, name));
   }
   return { gpu, config, weights, plans: createPlanCache(), disposed: false, precision };
+}
+
+/** The encoder's tuning state for its device (read from the per-adapter cache unless 'off'). */
+export function tuneEncoder(encoder: InternVitEncoder, tune: TuneMode | TuneOptions = 'cache'): Promise<Tuning> {
+  return openTuning(encoder.gpu, VERSION_TABLES, tune);
+}
+
+/**
+ * describe()'s kernel-version lines: the mode and cache, then each op shape's version and where it
+ * came from (tuned / heuristic / explicit), for the plans compiled so far, or else for a one-image
+ * forward at the model's size (recorded, not compiled).
+ */
+export function describeVersions(model: InternVitEncoder): string[] {
+  const t = model.tuning;
+  const head = !t ? 'kernel versions: the tables\' heuristics (no tuning state)'
+    : t.mode === 'off' ? "kernel versions (tune 'off': the tables' heuristics, cache not read)"
+      : `kernel versions (tune '${t.mode}', cache ${t.store?.location ?? 'none'}: ${t.results.size} tuned op shape${t.results.size === 1 ? '' : 's'} for this adapter)`;
+  let choices = t ? [...t.used.values()] : [];
+  let what = 'compiled plans';
+  if (!choices.length) {
+    const s = model.config.imageSize;
+    try {
+      choices = recordForward(model, [1, 3, s, s], []).versionLog ?? [];
+      what = `a 1×3×${s}×${s} forward`;
+    } catch (e) {
+      return [head, `  (cannot record a ${s}×${s} forward: ${(e as Error).message})`];
+    }
+  }
+  return [`${head}, ${what}:`, ...describeChoices(choices, t).map((l) => `  ${l}`)];
 }
 
 // Encoders made by shapeOnlyEncoder: their weights have no GPU buffers, so they may record, never compile.
@@ -235,6 +281,7 @@ function checkPixelShape(model: InternVitEncoder, shape: readonly number[]): [nu
 export function recordForward(model: InternVitEncoder, shape: readonly number[], hidden: readonly number[]): Plan {
   const [batch, , height, width] = shape as [number, number, number, number];
   const plan = createPlan(model.gpu, `internvit ${batch}×3×${height}×${width}`);
+  plan.tunedVersions = tunedVersions(model.tuning);
   const pixels = input(plan, 'pixel_values', [batch, 3, height, width]);
   const w = weightRefs(plan, model.weights);
   const out = recordEncoder(plan, model.config, pixels, w, new Set(hidden), model.config.numLayers, model.precision);
@@ -280,7 +327,7 @@ export async function leaseForwardPlan(model: InternVitEncoder, shape: readonly 
   const key = `${batch}x${height}x${width}|h${hidden.join(',')}|${options.profile ? 'p' : ''}`;
   return model.plans.acquire(key, async () => {
     assertRunnable(model);
-    return compilePlan(recordForward(model, shape, hidden), { profile: options.profile });
+    return compilePlan(await recordTuned(model.tuning, () => recordForward(model, shape, hidden)), { profile: options.profile });
   });
 }
 
@@ -293,8 +340,48 @@ export async function encode(
   model: InternVitEncoder, pixels: HostArray | Tensor, shape: readonly number[], options: ForwardOptions = {},
 ): Promise<ForwardResult> {
   const [batch, , height, width] = checkPixelShape(model, shape);
-  const fit = largestBatch(fitQuery(model, height, width, hiddenIndices(model.config, options.hiddenStates)), batch);
-  if (fit.batch >= batch) return encodeOnce(model, pixels, shape, options);
+  if (options.output !== undefined && options.output !== 'host' && options.output !== 'gpu') throw new Error(`output must be 'host' or 'gpu' (got '${String(options.output)}')`);
+  if (options.output === 'gpu' && options.keepOnGpu) throw new Error("output 'gpu' (buffers you own) and keepOnGpu (tensors the model owns) exclude each other: pick one");
+  if (options.output === 'gpu' && options.profile) throw new Error("output 'gpu' cannot be combined with profile");
+  const hidden = hiddenIndices(model.config, options.hiddenStates);
+  const fit = largestBatch(fitQuery(model, height, width, hidden), batch);
+  const owned = options.output === 'gpu' ? createGpuOutputs(model.gpu, outputShapes(model, shape, hidden)) : null;
+  try {
+    const r = await encodeBatch(model, pixels, shape, fit, options, owned);
+    if (owned) r.buffers = gpuOutputs(owned);
+    return r;
+  } catch (e) {
+    for (const o of owned?.values() ?? []) o.buffer.destroy();
+    throw e;
+  }
+}
+
+/** The encoder's outputs for pixel_values `shape`: names and shapes, as recordForward makes them. */
+function outputShapes(model: InternVitEncoder, shape: readonly number[], hidden: readonly number[]): { name: string; shape: number[] }[] {
+  const [batch, , height, width] = shape as [number, number, number, number];
+  const { tokens } = tokenGrid(model.config, height, width);
+  const D = model.config.hiddenSize;
+  return [
+    { name: 'last_hidden_state', shape: [batch, tokens, D] },
+    { name: 'pooler_output', shape: [batch, D] },
+    ...hidden.map((i) => ({ name: `hidden_states.${i}`, shape: [batch, tokens, D] })),
+  ];
+}
+
+function gpuOutputs(owned: Map<string, GpuOutput>): GpuOutputs {
+  const hidden = [...owned.keys()].filter((n) => n.startsWith('hidden_states.'));
+  return {
+    lastHiddenState: owned.get('last_hidden_state')!,
+    poolerOutput: owned.get('pooler_output')!,
+    hiddenStates: hidden.length ? hidden.map((n) => owned.get(n)!) : undefined,
+  };
+}
+
+async function encodeBatch(
+  model: InternVitEncoder, pixels: HostArray | Tensor, shape: readonly number[], fit: BatchFit, options: ForwardOptions, owned: Map<string, GpuOutput> | null,
+): Promise<ForwardResult> {
+  const [batch, , height, width] = shape as [number, number, number, number];
+  if (fit.batch >= batch) return encodeOnce(model, pixels, shape, options, owned, 0, batch);
   const sizes = passSizes(batch, fit.batch);
   if (options.keepOnGpu) {
     throw new Error(`keepOnGpu: a batch of ${batch} at ${height}×${width} needs ${sizes.length} passes on this device (at most ${fit.batch} ` +
@@ -307,7 +394,7 @@ export async function encode(
   for (const [i, n] of sizes.entries()) {
     // Preprocessing stages run with the first pass; later passes read their slice of its output.
     const slice = sliceBatch(pixels, [3, height, width], start, n, itemBytes);
-    parts.push(await encodeOnce(model, slice, [n, 3, height, width], { ...options, before: i === 0 ? options.before : undefined }));
+    parts.push(await encodeOnce(model, slice, [n, 3, height, width], { ...options, before: i === 0 ? options.before : undefined }, owned, start, batch));
     start += n;
   }
   const hidden = parts[0]!.hiddenStates;
@@ -323,10 +410,18 @@ export async function encode(
 /** One pass: one command buffer, one submit. */
 async function encodeOnce(
   model: InternVitEncoder, pixels: HostArray | Tensor, shape: readonly number[], options: ForwardOptions,
+  owned: Map<string, GpuOutput> | null, start: number, batch: number,
 ): Promise<ForwardResult> {
   const lease = await leaseForwardPlan(model, shape, options);
   try {
-    const r = await encodeWith(lease, pixels, shape, options);
+    // Caller-owned outputs: this pass's images go to their place along the batch of each buffer.
+    const copyOut = owned && [...owned].map(([name, o]) => {
+      const ref = lease.value.plan.outputs.get(name);
+      if (!ref || ref.dtype !== 'f32' || ref.byteLength * batch !== o.byteLength * shape[0]!) throw new Error(`internal: output '${name}' of the plan does not match its caller-owned buffer`);
+      return { name, buffer: o.buffer, offset: (o.byteLength / batch) * start };
+    });
+    const r = await encodeWith(lease, pixels, shape, options, copyOut);
+    if (copyOut) return r; // no host copy to check: f16 non-finite values are not detected on this path
     checkFiniteOutputs(model.precision, {
       last_hidden_state: r.lastHiddenState.data, pooler_output: r.poolerOutput.data,
       ...Object.fromEntries((r.hiddenStates ?? []).map((h, i) => [`hidden_states[${i}]`, h.data])),
@@ -337,10 +432,12 @@ async function encodeOnce(
   }
 }
 
-async function encodeWith(lease: Lease<CompiledPlan>, pixels: HostArray | Tensor, shape: readonly number[], options: ForwardOptions): Promise<ForwardResult> {
+async function encodeWith(
+  lease: Lease<CompiledPlan>, pixels: HostArray | Tensor, shape: readonly number[], options: ForwardOptions, copyOut: Stage['copyOut'] | null,
+): Promise<ForwardResult> {
   const compiled = lease.value;
   const names = [...compiled.plan.outputs.keys()];
-  const stages = [...(options.before ?? []), { compiled, inputs: { pixel_values: pixels }, read: options.keepOnGpu ? [] : names }];
+  const stages: Stage[] = [...(options.before ?? []), { compiled, inputs: { pixel_values: pixels }, read: options.keepOnGpu || copyOut ? [] : names, copyOut: copyOut ?? undefined }];
   const outs = (await runPlans(stages)).at(-1)!;
   const host = (name: string): HostOutput => ({
     data: (outs[name] as Float32Array | undefined) ?? new Float32Array(0),

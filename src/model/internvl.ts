@@ -3,6 +3,7 @@
 import type { Gpu } from '../runtime/device.js';
 import { runPlans, type HostArray, type Stage } from '../runtime/executor.js';
 import { compilePlan, createPlan, input, output, outputTensor, type CompiledPlan, type Plan, type PlanCache } from '../runtime/plan.js';
+import { recordTuned, tunedVersions } from '../runtime/tuner.js';
 import type { Lease } from '../runtime/lru.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { InternVlChatConfig, ModelConfig } from './config.js';
@@ -11,6 +12,7 @@ import { assertRunnable, disposeEncoder, loadEncoder, type HostOutput, type Inte
 import { recordProjector } from './internvl-graph.js';
 import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type BatchFit, type FitQuery } from './micro-batch.js';
 import { checkFiniteOutputs } from './precision.js';
+import { createGpuOutputs, type GpuOutput, type OutputPlace } from './gpu-io.js';
 
 export interface InternVlVision {
   encoder: InternVitEncoder;
@@ -55,6 +57,7 @@ export function recordTokens(model: InternVlVision, shape: readonly number[]): P
   const [tiles, , height, width] = shape as [number, number, number, number];
   const { hp, wp } = tokenGrid(encoder.config, height, width);
   const plan = createPlan(encoder.gpu, `internvl tokens ${tiles}×3×${height}×${width}`);
+  plan.tunedVersions = tunedVersions(encoder.tuning);
   const pixels = input(plan, 'pixel_values', [tiles, 3, height, width]);
   const w = weightRefs(plan, encoder.weights);
   const layers = selectedLayer(encoder.config.numLayers, chat.selectLayer);
@@ -83,12 +86,14 @@ async function tokensPlan(model: InternVlVision, shape: readonly number[]): Prom
   const [tiles, , height, width] = checkTileShape(model, shape);
   return model.plans.acquire(`tokens ${tiles}x${height}x${width}`, async () => {
     assertRunnable(model.encoder);
-    return compilePlan(recordTokens(model, shape));
+    return compilePlan(await recordTuned(model.encoder.tuning, () => recordTokens(model, shape)));
   });
 }
 
 export interface ImageTokensOutput extends HostOutput {
   gpu?: Tensor;
+  /** With output 'gpu': the tokens in a new GPU buffer the caller owns (and destroys); `data` is then empty. */
+  buffer?: GpuOutput;
   /** With keepOnGpu: the plan behind `gpu` stays (not evicted) until the next call of this shape or release(). */
   release?: () => void;
   /** Tiles per pass: [T] in one pass, e.g. [6, 6, 1] when the stack was split to fit the device. */
@@ -101,11 +106,38 @@ export interface ImageTokensOutput extends HostOutput {
  * each tile's tokens are bit-identical to a run of that tile alone.
  */
 export async function imageTokens(
-  model: InternVlVision, pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean; before?: Stage[] } = {},
+  model: InternVlVision, pixels: HostArray | Tensor, shape: readonly number[], opts: TokensOptions = {},
+): Promise<ImageTokensOutput> {
+  const [tiles] = checkTileShape(model, shape);
+  if (opts.output !== undefined && opts.output !== 'host' && opts.output !== 'gpu') throw new Error(`output must be 'host' or 'gpu' (got '${String(opts.output)}')`);
+  if (opts.output === 'gpu' && opts.keepOnGpu) throw new Error("output 'gpu' (a buffer you own) and keepOnGpu (a tensor the model owns) exclude each other: pick one");
+  const owned: OwnedTokens | null = opts.output === 'gpu' ? { tiles } : null;
+  try {
+    const r = await tokensBatch(model, pixels, shape, opts, owned);
+    if (owned) r.buffer = owned.out;
+    return r;
+  } catch (e) {
+    owned?.out?.buffer.destroy();
+    throw e;
+  }
+}
+
+export interface TokensOptions {
+  keepOnGpu?: boolean;
+  before?: Stage[];
+  /** 'gpu': the tokens copied (same submit) into a new GPUBuffer the caller owns (result.buffer). */
+  output?: OutputPlace;
+}
+
+/** The caller-owned token buffer, made at the first pass (its plan gives the per-tile shape). */
+interface OwnedTokens { tiles: number; out?: GpuOutput; start?: number }
+
+async function tokensBatch(
+  model: InternVlVision, pixels: HostArray | Tensor, shape: readonly number[], opts: TokensOptions, owned: OwnedTokens | null,
 ): Promise<ImageTokensOutput> {
   const [tiles, , height, width] = checkTileShape(model, shape);
   const fit = largestBatch(fitQuery(model, height, width), tiles);
-  if (fit.batch >= tiles) return tokensOnce(model, pixels, shape, opts);
+  if (fit.batch >= tiles) return tokensOnce(model, pixels, shape, opts, owned, 0);
   const sizes = passSizes(tiles, fit.batch);
   if (opts.keepOnGpu) {
     throw new Error(`keepOnGpu: ${tiles} tiles at ${height}×${width} need ${sizes.length} passes on this device (at most ${fit.batch} ` +
@@ -117,18 +149,25 @@ export async function imageTokens(
   let start = 0;
   for (const [i, n] of sizes.entries()) {
     const slice = sliceBatch(pixels, [3, height, width], start, n, itemBytes);
-    parts.push(await tokensOnce(model, slice, [n, 3, height, width], { before: i === 0 ? opts.before : undefined }));
+    parts.push(await tokensOnce(model, slice, [n, 3, height, width], { before: i === 0 ? opts.before : undefined }, owned, start));
     start += n;
   }
   return { ...concatBatch(parts), microBatches: sizes };
 }
 
 async function tokensOnce(
-  model: InternVlVision, pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean; before?: Stage[] },
+  model: InternVlVision, pixels: HostArray | Tensor, shape: readonly number[], opts: TokensOptions, owned: OwnedTokens | null, start: number,
 ): Promise<ImageTokensOutput> {
   const lease = await tokensPlan(model, shape);
   try {
-    const r = await tokensWith(lease, pixels, shape, opts);
+    let copyOut: Stage['copyOut'];
+    if (owned) {
+      const ref = lease.value.plan.outputs.get('image_tokens')!;
+      owned.out ??= createGpuOutputs(model.encoder.gpu, [{ name: 'image_tokens', shape: [owned.tiles, ...ref.shape.slice(1)] }]).get('image_tokens')!;
+      copyOut = [{ name: 'image_tokens', buffer: owned.out.buffer, offset: start * (ref.byteLength / shape[0]!) }];
+    }
+    const r = await tokensWith(lease, pixels, shape, opts, copyOut);
+    if (copyOut) return r; // nothing on the host to check for non-finite values
     checkFiniteOutputs(model.encoder.precision, { image_tokens: r.data });
     return r;
   } finally {
@@ -137,10 +176,10 @@ async function tokensOnce(
 }
 
 async function tokensWith(
-  lease: Lease<CompiledPlan>, pixels: HostArray | Tensor, shape: readonly number[], opts: { keepOnGpu?: boolean; before?: Stage[] },
+  lease: Lease<CompiledPlan>, pixels: HostArray | Tensor, shape: readonly number[], opts: TokensOptions, copyOut?: Stage['copyOut'],
 ): Promise<ImageTokensOutput> {
   const compiled = lease.value;
-  const stages = [...(opts.before ?? []), { compiled, inputs: { pixel_values: pixels }, read: opts.keepOnGpu ? [] : ['image_tokens'] }];
+  const stages: Stage[] = [...(opts.before ?? []), { compiled, inputs: { pixel_values: pixels }, read: opts.keepOnGpu || copyOut ? [] : ['image_tokens'], copyOut }];
   const out = (await runPlans(stages)).at(-1)!;
   const ref = compiled.plan.outputs.get('image_tokens')!;
   return {

@@ -15,7 +15,7 @@ export function resolvePrecision(gpu: Gpu, precision: Precision = 'f32'): ActDTy
   if (precision === 'auto') return has ? 'f16' : 'f32';
   if (!has) {
     throw new Error(`precision 'f16' needs the WebGPU feature 'shader-f16', which this device does not have ` +
-      `(${describeGpu(gpu).split('\n')[0]}); use precision 'auto' (f16 only where available) or 'f32'`);
+      `(${describeGpu(gpu).split('\n')[0]})${gpu.appDevice ? ": the app's device must be created with requestDevice({ requiredFeatures: ['shader-f16'] }) on an adapter that has it" : ''}; use precision 'auto' (f16 only where available) or 'f32'`);
   }
   return 'f16';
 }

@@ -16,7 +16,8 @@
 import { IMAGENET_MEAN, IMAGENET_STD, normalizeTable, normalizeTiles, type Rescale } from '../kernels/normalize.js';
 import { resizeBicubicBands, resizeBicubicReference, wholeImage, type ImageBands, type ResizeWindow } from '../kernels/resize.js';
 import { whileAlive, type Gpu } from '../runtime/device.js';
-import { runPlan, type Stage } from '../runtime/executor.js';
+import { runPlans, type Stage } from '../runtime/executor.js';
+import { externalImageSize, isExternalImage, paddedRowPixels, type ExternalImage } from './external-image.js';
 import { compilePlan, createPlan, disposePlan, input, intermediate, output, outputTensor, planBytes, type CompiledPlan, type Plan, type TensorRef } from '../runtime/plan.js';
 import { captureErrors } from '../runtime/gpu-errors.js';
 import { createTensor, disposeTensor, shapeString, type Tensor } from '../runtime/tensor.js';
@@ -150,6 +151,12 @@ export interface PreprocessPlan {
   lock: Promise<unknown>;
   /** Source rows per input band: the image is one input, or bands when it is over the binding limit. */
   bandRows: number;
+  /**
+   * Plans for external images (ImageBitmap, VideoFrame, video, canvas): the texture they are copied
+   * into (made with the plan, reused every frame), and the input rows' stride in pixels (padded).
+   */
+  texture?: GPUTexture;
+  stride?: number;
 }
 
 /**
@@ -169,23 +176,59 @@ function imageInputs(pixels: Uint32Array, width: number, height: number, bandRow
   return out;
 }
 
-export async function compilePreprocess(gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}): Promise<PreprocessPlan> {
+/** Where a plan's image comes from: host bytes written to its input, or a texture copied on the GPU. */
+export type ImageSource = 'host' | 'texture';
+
+export async function compilePreprocess(gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}, source: ImageSource = 'host'): Promise<PreprocessPlan> {
   const layout = preprocessLayout(width, height, options);
-  const plan = createPlan(gpu, `preprocess ${width}×${height} ${layout.mode} S=${layout.size}`);
-  const bandRows = bandRowsFor(gpu, width, height);
+  const plan = createPlan(gpu, `preprocess ${width}×${height} ${layout.mode} S=${layout.size}${source === 'texture' ? ' (texture)' : ''}`);
+  // A texture copy writes rows of a multiple of 256 bytes; the resize reads them with that stride.
+  const stride = source === 'texture' ? paddedRowPixels(width) : width;
+  const bandRows = bandRowsFor(gpu, stride, height);
   const bands: ImageBands['bands'] = [];
   for (let y = 0; y < height; y += bandRows) {
     const name = bandRows >= height ? 'image' : `image.${bands.length}`;
-    bands.push({ ref: input(plan, name, [Math.min(bandRows, height - y), width], 'u32'), y0: y });
+    bands.push({ ref: input(plan, name, [Math.min(bandRows, height - y), stride], 'u32'), y0: y });
   }
-  output(plan, 'pixel_values', recordPreprocess(plan, { width, height, bands }, layout));
+  output(plan, 'pixel_values', recordPreprocess(plan, { width, height, bands, stride }, layout));
   // The image, its resizes and the tiles are each bound whole: a binding over the device's limit is
   // refused here, before anything is allocated, with what to change.
   const violations = planLimitViolations(plan);
   if (violations.length) {
     throw limitErrorWithAdvice(plan, violations, 'Downscale the image before preprocessing it, or use fewer tiles (maxTiles) or a smaller size');
   }
-  return { layout, compiled: await compilePlan(plan), lock: Promise.resolve(), bandRows };
+  const compiled = await compilePlan(plan);
+  if (source === 'host') return { layout, compiled, lock: Promise.resolve(), bandRows };
+  let texture: GPUTexture;
+  try {
+    texture = createImageTexture(gpu, width, height);
+  } catch (e) {
+    disposePlan(compiled);
+    throw e;
+  }
+  return { layout, compiled, lock: Promise.resolve(), bandRows, texture, stride };
+}
+
+/** The texture external images are copied into (RENDER_ATTACHMENT: copyExternalImageToTexture needs it). */
+function createImageTexture(gpu: Gpu, width: number, height: number): GPUTexture {
+  const made = captureErrors(gpu, { context: `preprocessing ${width}×${height} external images`, step: 'creating the image texture' }, () =>
+    gpu.device.createTexture({
+      size: [width, height], format: 'rgba8unorm', label: `image ${width}×${height}`,
+      usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC | GPUTextureUsage.RENDER_ATTACHMENT,
+    }));
+  made.errors.catch(() => undefined); // a failed texture fails the first run's copy, inside its error scopes
+  gpu.counters.bytesAllocated += width * height * 4;
+  gpu.counters.bytesLive += width * height * 4;
+  gpu.counters.peakBytesLive = Math.max(gpu.counters.peakBytesLive, gpu.counters.bytesLive);
+  return made.value;
+}
+
+function destroyPreprocessPlan(gpu: Gpu, p: PreprocessPlan): void {
+  disposePlan(p.compiled);
+  if (p.texture) {
+    p.texture.destroy();
+    gpu.counters.bytesLive -= p.texture.width * p.texture.height * 4;
+  }
 }
 
 // Compiled plans by (image size, options): LRUs with a byte budget (see runtime/lru.ts). A model keeps
@@ -199,7 +242,11 @@ export const DEFAULT_PREPROCESS_CACHE_BYTES = 128 * 2 ** 20;
 export type PreprocessCache = ByteLru<PreprocessPlan>;
 
 export function createPreprocessCache(budget = DEFAULT_PREPROCESS_CACHE_BYTES): PreprocessCache {
-  return new ByteLru<PreprocessPlan>({ budget, sizeOf: (p) => planBytes(p.compiled), dispose: (p) => disposePlan(p.compiled) });
+  return new ByteLru<PreprocessPlan>({
+    budget,
+    sizeOf: (p) => planBytes(p.compiled) + (p.texture ? p.texture.width * p.texture.height * 4 : 0),
+    dispose: (p) => destroyPreprocessPlan(p.compiled.gpu, p),
+  });
 }
 
 /** The device's own cache, for preprocess() calls that bring none. */
@@ -214,11 +261,11 @@ export function devicePreprocessCache(gpu: Gpu): PreprocessCache {
 
 /** The cached compiled plan for this image size and options (compiled on first use), leased until release(). */
 export function leasePreprocessPlan(
-  gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}, cache: PreprocessCache = devicePreprocessCache(gpu),
+  gpu: Gpu, width: number, height: number, options: PreprocessOptions = {}, cache: PreprocessCache = devicePreprocessCache(gpu), source: ImageSource = 'host',
 ): Promise<Lease<PreprocessPlan>> {
   const o = resolveOptions(options);
-  const key = JSON.stringify([width, height, o.mode, o.size, o.mode === 'internvl' ? [o.minTiles, o.maxTiles, o.thumbnail] : 0, o.mean, o.std]);
-  return cache.acquire(key, () => compilePreprocess(gpu, width, height, o));
+  const key = JSON.stringify([width, height, o.mode, o.size, o.mode === 'internvl' ? [o.minTiles, o.maxTiles, o.thumbnail] : 0, o.mean, o.std, source]);
+  return cache.acquire(key, () => compilePreprocess(gpu, width, height, o, source));
 }
 
 /** The cached compiled plan (not leased: it may be evicted once other plans are used). */
@@ -272,6 +319,7 @@ export async function preprocessStage(
   gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions = {}, cache?: PreprocessCache,
 ): Promise<PreprocessResult<Tensor> & { cached: PreprocessPlan; stage: Stage; release(): void }> {
   const { maxImagePixels } = resolveOptions(options);
+  if (isExternalImage(image) && canCopyExternal(gpu, image)) return externalStage(gpu, image, options, cache);
   const decoded = isDecoded(image) ? image : await decodeImage(image, undefined, { maxImagePixels });
   checkImagePixels(decoded.width, decoded.height, decoded.name, maxImagePixels);
   const lease = await leasePreprocessPlan(gpu, decoded.width, decoded.height, options, cache);
@@ -288,6 +336,98 @@ export async function preprocessStage(
 }
 
 /**
+ * copyExternalImageToTexture exists (browsers; not Dawn's Node binding) and the image fits a texture;
+ * otherwise the image is drawn and read back on the CPU (the same bytes, just slower).
+ */
+function canCopyExternal(gpu: Gpu, image: ExternalImage): boolean {
+  if (typeof gpu.device.queue.copyExternalImageToTexture !== 'function') return false;
+  const { width, height } = externalImageSize(image);
+  return width <= gpu.limits.maxTextureDimension2D && height <= gpu.limits.maxTextureDimension2D;
+}
+
+function isVideo(x: ExternalImage): x is VideoFrame | HTMLVideoElement {
+  const V = (globalThis as { VideoFrame?: typeof VideoFrame }).VideoFrame;
+  const E = (globalThis as { HTMLVideoElement?: typeof HTMLVideoElement }).HTMLVideoElement;
+  return (!!V && x instanceof V) || (!!E && x instanceof E);
+}
+
+/**
+ * Whether this device's queue copies video straight into a texture: asked once per device with a
+ * 1×1 copy into a 1×1 texture of its own (kept in gpu.cache).
+ */
+function directVideoCopy(gpu: Gpu, frame: VideoFrame | HTMLVideoElement): boolean {
+  const key = 'preprocess:direct-video-copy';
+  let ok = gpu.cache.get(key) as boolean | undefined;
+  if (ok === undefined) {
+    // In error scopes, so nothing it reports counts as an uncaptured error of the device.
+    const probed = captureErrors(gpu, { context: 'asking whether video copies to a texture', step: 'a 1×1 copy' }, () => {
+      const probe = gpu.device.createTexture({ size: [1, 1], format: 'rgba8unorm', usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT, label: 'video copy probe' });
+      try {
+        gpu.device.queue.copyExternalImageToTexture({ source: frame }, { texture: probe }, [1, 1]);
+        return true;
+      } catch (e) {
+        // OperationError: this browser cannot copy video here. Anything else is about the frame itself.
+        if ((e as Error).name !== 'OperationError') throw e;
+        return false;
+      } finally {
+        probe.destroy();
+      }
+    });
+    probed.errors.catch(() => undefined); // the frame's copy in the run reports any real problem
+    ok = probed.value;
+    gpu.cache.set(key, ok);
+  }
+  return ok;
+}
+
+/** preprocessStage for an external image: copied to the plan's texture, then into its input, on the GPU. */
+async function externalStage(
+  gpu: Gpu, image: ExternalImage, options: PreprocessOptions, cache?: PreprocessCache,
+): Promise<PreprocessResult<Tensor> & { cached: PreprocessPlan; stage: Stage; release(): void }> {
+  const { maxImagePixels } = resolveOptions(options);
+  const { width, height, name } = externalImageSize(image);
+  checkImagePixels(width, height, name, maxImagePixels);
+  // Where the browser cannot copy video straight into a texture (measured: Chromium on SwiftShader),
+  // the frame becomes an ImageBitmap first (inside the browser; nothing is read back to JavaScript).
+  const bitmap = isVideo(image) && !directVideoCopy(gpu, image) ? await createImageBitmap(image) : null;
+  const source = bitmap ?? image;
+  let lease: Lease<PreprocessPlan>;
+  try {
+    lease = await leasePreprocessPlan(gpu, width, height, options, cache, 'texture');
+  } catch (e) {
+    bitmap?.close();
+    throw e;
+  }
+  const cached = lease.value;
+  const { layout, compiled, texture, stride, bandRows } = cached;
+  const names = [...compiled.plan.inputs.keys()];
+  const S = layout.size;
+  const fill: NonNullable<Stage['fill']> = {
+    names,
+    // Runs inside the run's error scopes, after this plan's earlier runs were submitted (the plan's
+    // lock), so the texture is not overwritten under a run that still reads it.
+    encode: (encoder, buffer) => {
+      gpu.device.queue.copyExternalImageToTexture({ source, flipY: false }, { texture: texture!, premultipliedAlpha: false, colorSpace: 'srgb' }, [width, height]);
+      names.forEach((n, i) => {
+        const y0 = i * bandRows;
+        const rows = Math.min(bandRows, height - y0);
+        encoder.copyTextureToBuffer({ texture: texture!, origin: { x: 0, y: y0 } }, { buffer: buffer(n), bytesPerRow: stride! * 4, rowsPerImage: rows }, [width, rows]);
+      });
+    },
+  };
+  return {
+    cached,
+    release: () => {
+      bitmap?.close();
+      lease.release();
+    },
+    stage: { compiled, inputs: {}, read: [], fill },
+    pixelValues: outputTensor(compiled, 'pixel_values'),
+    shape: [layout.tiles, 3, S, S], grid: { ...layout.grid }, tiles: layout.tiles, layout,
+  };
+}
+
+/**
  * Decodes (if needed) and preprocesses one image on the GPU. Plans are cached per (size, options).
  * With `{ output: 'gpu' }` pixelValues is a new GPU tensor that the caller disposes.
  */
@@ -295,10 +435,9 @@ export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, opt
 export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions & { output: 'gpu' }): Promise<PreprocessResult<Tensor>>;
 export async function preprocess(gpu: Gpu, image: ImageInput | DecodedImage, options: PreprocessOptions & { output?: 'host' | 'gpu' } = {}): Promise<PreprocessResult<Float32Array | Tensor>> {
   const { cached, stage, pixelValues: planOutput, release, ...meta } = await preprocessStage(gpu, image, options);
-  const { compiled } = cached;
   const pixelValues = await withPreprocessLock(cached, async () => {
-    if (options.output !== 'gpu') return (await runPlan(compiled, stage.inputs)).pixel_values as Float32Array;
-    await runPlan(compiled, stage.inputs, { read: [] });
+    if (options.output !== 'gpu') return (await runPlans([{ ...stage, read: undefined }]))[0]!.pixel_values as Float32Array;
+    await runPlans([stage]);
     // The caller owns the copy: the plan's output is overwritten by the next image of this size.
     const copy = captureErrors(gpu, { context: `preprocessing into ${shapeString(meta.shape)} pixel_values`, step: 'copying them into a new tensor' }, () => {
       const tensor = createTensor(gpu, meta.shape, 'f32', 'pixel_values');

@@ -3,7 +3,7 @@
 // learned about the adapter and the counters the runtime keeps.
 import { gpuErrorKind, UncapturedGpuError, type GpuErrorKind } from './gpu-errors.js';
 
-import { describeDriver, disableFilter, findVulkanDrivers, manifestName, runtimeDir, USER_DRIVER_ENV } from './vulkan-drivers.js';
+import { platform } from '#platform';
 
 export interface AdapterSummary {
   vendor: string;
@@ -52,6 +52,11 @@ export interface Gpu {
    * many there were; assertHealthy throws it (once) at the next runtime call.
    */
   uncaptured: { kind: GpuErrorKind; message: string; count: number } | null;
+  /**
+   * True for a device the app made and passed in (gpuFromDevice): never destroyed by the runtime,
+   * limits as the app requested them (`limitsMode` then says 'adapter' but means nothing).
+   */
+  appDevice?: boolean;
 }
 
 /**
@@ -101,23 +106,24 @@ export class NoAdapterError extends Error {
   }
 }
 
-const SWIFTSHADER_ICDS = [
-  '/usr/lib/chromium/vk_swiftshader_icd.json',
-  '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
-  '/usr/lib64/chromium-browser/vk_swiftshader_icd.json',
-];
-
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 /** Returns a ready device: hardware when there is one, else a software adapter, else a clear error. */
 export async function getGpu(options: GetGpuOptions = {}): Promise<Gpu> {
   resolveLimitsMode(options.limits); // a bad mode fails before any adapter work
-  const found = isNode ? await nodeAdapter(options) : await browserAdapter(options);
+  // The browser build's platform has no Dawn: there navigator.gpu is the only way (Deno has it too).
+  const found = isNode && platform.kind === 'node' ? await platform.nodeAdapter(options) : await browserAdapter(options);
   return openDevice(found.adapter, options, found.keepAlive);
 }
 
 async function browserAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapter; keepAlive?: unknown }> {
   const gpu = (globalThis as { navigator?: Navigator }).navigator?.gpu;
+  if (!gpu && isNode) {
+    throw new NoAdapterError(
+      "this is internvit-webgpu's browser build, loaded in Node (a bundler or the 'browser' export condition chose it): " +
+        "Node needs the package's node build (what Node's own resolver picks), which drives Dawn through the optional 'webgpu' package.",
+    );
+  }
   if (!gpu) {
     throw new NoAdapterError(
       'WebGPU is not available in this browser (navigator.gpu is missing). Use a WebGPU-capable browser ' +
@@ -131,123 +137,17 @@ async function browserAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAda
   return { adapter };
 }
 
-interface DawnModule {
-  create(flags: string[]): GPU;
-  globals: Record<string, unknown>;
-}
-
-async function nodeAdapter(options: GetGpuOptions): Promise<{ adapter: GPUAdapter; keepAlive?: unknown }> {
-  const [fs, os] = await Promise.all([import('node:fs'), import('node:os')]);
-  // Before Dawn loads: Mesa's Vulkan drivers link libwayland, which prints "error: XDG_RUNTIME_DIR is
-  // invalid…" when it is unset; give them a private folder instead.
-  const uid = process.getuid?.();
-  if (process.platform === 'linux' && uid !== undefined) {
-    const dir = runtimeDir(fs, process.env.XDG_RUNTIME_DIR, os.tmpdir(), uid);
-    if (dir) process.env.XDG_RUNTIME_DIR = dir;
-  }
-  let dawn: DawnModule;
-  try {
-    dawn = (await import(/* @vite-ignore */ 'webgpu')) as unknown as DawnModule;
-  } catch (e) {
-    throw new NoAdapterError(`cannot load the 'webgpu' package (Dawn for Node): ${(e as Error).message}. Run npm install.`);
-  }
-  // GPUBufferUsage, GPUMapMode, ... are globals in browsers; Dawn hands them over as an object.
-  for (const [k, v] of Object.entries(dawn.globals)) {
-    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-  }
-  // The Vulkan loader reads its environment when Dawn creates an instance (each create()), so each
-  // attempt sets what it needs, asks, and puts the environment back.
-  const request = async (vars: Record<string, string | undefined> = {}): Promise<{ adapter: GPUAdapter | null; keepAlive: GPU }> => {
-    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-    setEnv(vars);
-    try {
-      const gpu = dawn.create([]);
-      const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-      return { adapter, keepAlive: gpu };
-    } finally {
-      setEnv(saved);
-    }
-  };
-
-  // The user chose the drivers (VK_ICD_FILENAMES and friends): one request, environment as it is.
-  const userSet = USER_DRIVER_ENV.filter((k) => process.env[k]);
-  if (userSet.length) {
-    const r = await request();
-    if (r.adapter) return { adapter: r.adapter, keepAlive: r.keepAlive };
-    throw noAdapter(fs, `${userSet.map((k) => `${k} is set to '${process.env[k]}'`).join(' and ')}: the drivers selected gave no adapter (unset it to let the runtime choose)`);
-  }
-
-  const drivers = process.platform === 'linux' ? findVulkanDrivers(fs, process.env, os.homedir()) : [];
-  const rejected = drivers.filter((d) => !d.usable);
-  // The loader's filter matches manifest file names, so a usable driver whose manifest has the same
-  // name as a rejected one is hidden too; it is then asked for by path below.
-  const hidden = new Set(rejected.map(manifestName));
-  const visible = drivers.filter((d) => !hidden.has(manifestName(d)));
-  const lavapipe = drivers.find((d) => d.kind === 'lavapipe' && d.usable);
-  const tried: string[] = [];
-  // Skipped when every manifest found is hidden (the loader would only print warnings). With no
-  // manifest found at all it still asks: the loader may know a place this scan does not.
-  const nothingVisible = process.platform === 'linux' && !process.env.VK_ADD_DRIVER_FILES && drivers.length > 0 && visible.length === 0;
-  if (!options.forceSoftware && !nothingVisible) {
-    // Hardware first. A usable lavapipe is visible too (Dawn ranks any GPU above it), so on a machine
-    // without a GPU this one request already returns lavapipe; known-rejected drivers are hidden.
-    tried.push('hardware');
-    const r = await request({ VK_LOADER_DRIVERS_DISABLE: disableFilter(rejected) });
-    if (r.adapter) return { adapter: r.adapter, keepAlive: r.keepAlive };
-  }
-  // Software: lavapipe (shader-f16, subgroups), then SwiftShader. The chosen ICD stays in
-  // VK_ICD_FILENAMES, so later getGpu() calls in this process go straight to it.
-  const software: string[] = [];
-  if (lavapipe && (options.forceSoftware || hidden.has(manifestName(lavapipe)))) software.push(lavapipe.manifest);
-  // INTERNVIT_SWIFTSHADER_ICD names another SwiftShader ICD to fall back to, or 'none' for no fallback.
-  const custom = process.env.INTERNVIT_SWIFTSHADER_ICD;
-  const swiftshader = (custom === 'none' ? [] : custom ? [custom] : SWIFTSHADER_ICDS).find((p) => fs.existsSync(p));
-  if (swiftshader) software.push(swiftshader);
-  for (const icd of software) {
-    tried.push(icd === swiftshader ? 'SwiftShader' : 'lavapipe');
-    const r = await request({ VK_ICD_FILENAMES: icd });
-    if (r.adapter) {
-      process.env.VK_ICD_FILENAMES = icd;
-      return { adapter: r.adapter, keepAlive: r.keepAlive };
-    }
-  }
-  const hints: string[] = [];
-  if (rejected.length) hints.push(`skipped lavapipe too old for Dawn (it needs Mesa ≥ 25.0; Debian 12: apt-get install -t bookworm-backports mesa-vulkan-drivers): ${rejected.map(describeDriver).join(', ')}`);
-  if (!lavapipe && !swiftshader && process.platform === 'linux') {
-    hints.push('no usable Vulkan driver: install a GPU driver, or a software one: lavapipe from Mesa ≥ 25.0 (node scripts/setup.mjs installs it on Debian 12), or the SwiftShader driver that ships with Debian\'s chromium package (apt-get install chromium)');
-  }
-  if (!hints.length && drivers.length) {
-    hints.push(`none of the Vulkan drivers found gave an adapter: ${drivers.map(describeDriver).join(', ')} (the internvit command shows what they printed with INTERNVIT_DEBUG=1)`);
-  }
-  throw noAdapter(fs, hints.join('; '), tried);
-}
-
-function setEnv(vars: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(vars)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
-
-function noAdapter(fs: typeof import('node:fs'), hint: string, tried: string[] = []): NoAdapterError {
-  const hints = hint ? [hint] : [];
-  if (process.platform === 'linux') {
-    const hasLoader = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1']
-      .some((p) => fs.existsSync(p));
-    if (!hasLoader) hints.unshift('the Vulkan loader is missing (Debian/Ubuntu: apt-get install libvulkan1)');
-  } else {
-    hints.push('install a GPU driver with Vulkan, Metal or D3D12 support');
-  }
-  const what = tried.length ? ` (Dawn tried ${tried.join(', ')})` : '';
-  return new NoAdapterError(`no WebGPU adapter found${what}: ${hints.join('; ')}. See README "Requirements".`);
-}
 
 function summarize(info: GPUAdapterInfo, adapter: GPUAdapter): AdapterSummary {
+  const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  return summarizeInfo(info, fallback);
+}
+
+function summarizeInfo(info: GPUAdapterInfo, fallback: boolean): AdapterSummary {
   const vendor = info.vendor || 'unknown-vendor';
   const architecture = info.architecture || 'unknown-arch';
   const text = `${vendor} ${architecture} ${info.device ?? ''} ${info.description ?? ''}`.toLowerCase();
-  const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
   const software = fallback || /swiftshader|llvmpipe|lavapipe|softpipe|warp|microsoft basic render/.test(text);
   return { vendor, architecture, device: info.device ?? '', description: info.description ?? '', software };
 }
@@ -274,9 +174,14 @@ async function openDevice(adapter: GPUAdapter, options: GetGpuOptions, keepAlive
     minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
   };
   const device = await adapter.requestDevice({ requiredFeatures: wanted, requiredLimits, label: 'internvit-webgpu' });
+  return wrapDevice(device, summarize(adapter.info, adapter), limitsMode, { keepAlive, appDevice: false });
+}
+
+/** The Gpu of a device: features, counters, loss and (for the runtime's own devices) uncaptured errors. */
+function wrapDevice(device: GPUDevice, adapter: AdapterSummary, limitsMode: LimitsMode, own: { keepAlive?: unknown; appDevice: boolean }): Gpu {
   const gpu: Gpu = {
     device,
-    adapter: summarize(adapter.info, adapter),
+    adapter,
     features: {
       shaderF16: device.features.has('shader-f16'),
       subgroups: device.features.has('subgroups'),
@@ -289,23 +194,58 @@ async function openDevice(adapter: GPUAdapter, options: GetGpuOptions, keepAlive
     },
     lost: device.lost,
     lostReason: null,
-    keepAlive,
+    keepAlive: own.keepAlive,
     cache: new Map(),
     limitsMode,
     uncaptured: null,
+    appDevice: own.appDevice,
   };
-  // Errors outside the runtime's error scopes are recorded and fail the next runtime call.
-  const onError = (ev: Event) => {
-    const error = (ev as GPUUncapturedErrorEvent).error;
-    if (gpu.uncaptured) gpu.uncaptured.count++;
-    else gpu.uncaptured = { kind: gpuErrorKind(error), message: error.message, count: 1 };
-    ev.preventDefault?.();
-  };
-  if (typeof device.addEventListener === 'function') device.addEventListener('uncapturederror', onError);
-  else device.onuncapturederror = onError;
+  // Errors outside the runtime's error scopes are recorded and fail the next runtime call. On the
+  // app's device they are the app's own (every call of the runtime is scoped), so they are left alone.
+  if (!own.appDevice) {
+    const onError = (ev: Event) => {
+      const error = (ev as GPUUncapturedErrorEvent).error;
+      if (gpu.uncaptured) gpu.uncaptured.count++;
+      else gpu.uncaptured = { kind: gpuErrorKind(error), message: error.message, count: 1 };
+      ev.preventDefault?.();
+    };
+    if (typeof device.addEventListener === 'function') device.addEventListener('uncapturederror', onError);
+    else device.onuncapturederror = onError;
+  }
   device.lost.then((info) => {
     gpu.lostReason = info.message ? `${info.reason ?? 'unknown'}: ${info.message}` : String(info.reason ?? 'unknown');
   });
+  return gpu;
+}
+
+// One Gpu per app device, so every model loaded on it shares the pipeline and preprocessing caches.
+const appDevices = new WeakMap<GPUDevice, Gpu>();
+
+/**
+ * The runtime's view of a GPUDevice the app created (load(source, { device })). The runtime never
+ * destroys it and leaves its uncapturederror events alone. Its features and limits are what the app
+ * asked for: precision 'f16' needs 'shader-f16' in requiredFeatures; subgroups and timestamp-query are
+ * used when present; limits are checked per plan (LimitError names the limit). A device already lost
+ * is refused.
+ */
+export function gpuFromDevice(device: GPUDevice): Gpu {
+  const d = device as Partial<GPUDevice> | null;
+  if (!d || typeof d.createBuffer !== 'function' || !d.queue || !d.features || !d.limits || !d.lost) {
+    throw new TypeError(`device must be a GPUDevice (from adapter.requestDevice()), got ${d === null ? 'null' : typeof d === 'object' ? (d as object).constructor?.name ?? 'an object' : typeof d}`);
+  }
+  let gpu = appDevices.get(device);
+  if (!gpu) {
+    if (typeof GPUBufferUsage === 'undefined') {
+      throw new Error('device: the WebGPU globals (GPUBufferUsage, GPUMapMode, …) are missing; in Node load them first (e.g. Object.assign(globalThis, (await import(\'webgpu\')).globals))');
+    }
+    const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    const summary: AdapterSummary = info
+      ? summarizeInfo(info, (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false)
+      : { vendor: 'app device', architecture: '', device: '', description: '', software: false };
+    gpu = wrapDevice(device, summary, 'adapter', { appDevice: true });
+    appDevices.set(device, gpu);
+  }
+  if (gpu.lostReason !== null) throw new DeviceLostError(gpu.lostReason, 'the device passed in is lost: create a new one');
   return gpu;
 }
 
@@ -319,7 +259,7 @@ export function describeGpu(gpu: Gpu): string {
   ].filter(Boolean);
   const name = [a.vendor, a.architecture, a.device || a.description].filter(Boolean).join(' ');
   const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
-  const limits = `limits: ${gpu.limitsMode} (bindings ${mib(gpu.limits.maxStorageBufferBindingSize)}, buffers ${mib(gpu.limits.maxBufferSize)})`;
+  const limits = `limits: ${gpu.appDevice ? "the app's device" : gpu.limitsMode} (bindings ${mib(gpu.limits.maxStorageBufferBindingSize)}, buffers ${mib(gpu.limits.maxBufferSize)})`;
   return `adapter: ${name} (${a.software ? 'software' : 'hardware'}); features: ${feats.length ? feats.join(', ') : 'none'}; ${limits}`;
 }
 
@@ -372,5 +312,6 @@ export async function whileAlive<T>(gpu: Gpu, work: Promise<T>): Promise<T> {
 
 /** Destroys the device (Dawn aborts at process exit if a device is left alive). */
 export function destroyGpu(gpu: Gpu): void {
+  if (gpu.appDevice) throw new Error("destroyGpu: this device belongs to the app (passed in as { device }); the runtime never destroys it");
   gpu.device.destroy();
 }

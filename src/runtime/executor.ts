@@ -19,9 +19,10 @@ function isTensor(x: HostArray | Tensor): x is Tensor {
   return (x as Tensor).buffer !== undefined && (x as Tensor).shape !== undefined;
 }
 
-function checkInputs(compiled: CompiledPlan, inputs: RunInputs): void {
+function checkInputs(compiled: CompiledPlan, inputs: RunInputs, filled: readonly string[] = []): void {
   const { plan } = compiled;
   for (const [name, ref] of plan.inputs) {
+    if (filled.includes(name)) continue;
     const v = inputs[name];
     if (v === undefined) throw new Error(`${plan.label}: missing input '${name}' ${shapeString(ref.shape)} ${ref.dtype}`);
     if (v.byteLength !== ref.byteLength) {
@@ -75,6 +76,14 @@ export interface Stage {
   inputs: RunInputs;
   /** Outputs to read back (default: all). */
   read?: string[];
+  /**
+   * Inputs written on the GPU instead (e.g. an external image copied from a texture): `encode` runs
+   * first in this stage's part of the command buffer (inside the run's error scopes, after the
+   * plan's earlier runs), given each named input's buffer.
+   */
+  fill?: { names: readonly string[]; encode(encoder: GPUCommandEncoder, buffer: (name: string) => GPUBuffer): void };
+  /** Outputs copied, in the same command buffer, into buffers the caller owns (at a byte offset). */
+  copyOut?: { name: string; buffer: GPUBuffer; offset: number }[];
 }
 
 /**
@@ -91,11 +100,12 @@ export function runPlans(stages: Stage[]): Promise<RunOutputs[]> {
 
 async function runNow(stages: Stage[]): Promise<RunOutputs[]> {
   const gpu = stages[0]!.compiled.gpu;
-  const reads = stages.map(({ compiled, inputs, read }) => {
+  const reads = stages.map(({ compiled, inputs, read, fill, copyOut }) => {
     const { plan } = compiled;
     if (compiled.gpu !== gpu) throw new Error(`${plan.label}: plans of one run must share a device`);
     if (compiled.disposed) throw new Error(`${plan.label}: plan was disposed`);
-    checkInputs(compiled, inputs);
+    checkInputs(compiled, inputs, fill?.names);
+    for (const c of copyOut ?? []) if (!plan.outputs.has(c.name)) throw new Error(`${plan.label}: no output '${c.name}' to copy out`);
     const names = read ?? [...plan.outputs.keys()];
     for (const name of names) if (!plan.outputs.has(name)) throw new Error(`${plan.label}: no output '${name}' to read`);
     return names;
@@ -111,9 +121,15 @@ async function runNow(stages: Stage[]): Promise<RunOutputs[]> {
     validationHint: 'Nothing was computed. A GPU tensor passed as input (or a weight) may have been disposed; otherwise this is a bug in the runtime or a user kernel: please report it with this message.',
   }, () => {
     const encoder = gpu.device.createCommandEncoder({ label: stages.map((s) => s.compiled.plan.label).join(' → ') });
-    stages.forEach(({ compiled, inputs }, i) => {
+    stages.forEach(({ compiled, inputs, fill, copyOut }, i) => {
       const { plan, buffers, staging } = compiled;
+      fill?.encode(encoder, (name) => {
+        const ref = plan.inputs.get(name);
+        if (!ref) throw new Error(`${plan.label}: no input '${name}' to fill`);
+        return buffers.get(ref.id)!;
+      });
       for (const [name, ref] of plan.inputs) {
+        if (fill?.names.includes(name)) continue;
         const v = inputs[name]!;
         const dst = buffers.get(ref.id)!;
         if (isTensor(v)) encoder.copyBufferToBuffer(v.buffer, v.byteOffset ?? 0, dst, 0, Math.ceil(ref.byteLength / 4) * 4);
@@ -123,6 +139,10 @@ async function runNow(stages: Stage[]): Promise<RunOutputs[]> {
       for (const name of reads[i]!) {
         const ref = plan.outputs.get(name)!;
         encoder.copyBufferToBuffer(buffers.get(ref.id)!, 0, staging.get(name)!, 0, Math.ceil(ref.byteLength / 4) * 4);
+      }
+      for (const c of copyOut ?? []) {
+        const ref = plan.outputs.get(c.name)!;
+        encoder.copyBufferToBuffer(buffers.get(ref.id)!, 0, c.buffer, c.offset, Math.ceil(ref.byteLength / 4) * 4);
       }
       compiled.profiler?.resolve(encoder);
     });

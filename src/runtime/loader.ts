@@ -10,8 +10,9 @@
 //   'org/name'                    Hugging Face model id ({hubUrl}/{id}/resolve/{revision}/{file})
 //   Node: anything else           error (no such folder)
 //   browser: anything else        URL relative to the page ('./models/x' forces this for 'org/name' shapes)
-// node:fs is imported dynamically, in the Node branch only, so the module bundles for the browser.
+// node:fs comes from `#platform` (src/platform/), in the Node branch only: the browser build has none.
 import type { FileHandle } from 'node:fs/promises';
+import { platform } from '#platform';
 import {
   readSafetensorsHeader, SafetensorsError, type ByteSource, type SafetensorsHeader, type TensorInfo,
 } from './safetensors.js';
@@ -121,8 +122,7 @@ type NodeFs = typeof import('node:fs/promises');
 let fsModule: Promise<NodeFs> | null = null;
 function nodeFs(): Promise<NodeFs> {
   if (!isNode) return Promise.reject(new Error('local files can only be read in Node; in the browser use a URL, a hub id or memoryStore'));
-  const name = 'node:fs/promises';
-  return (fsModule ??= import(/* @vite-ignore */ name) as Promise<NodeFs>);
+  return (fsModule ??= platform.fs());
 }
 
 /** One local file, read with positioned reads (the file is never read whole). */

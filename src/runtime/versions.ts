@@ -42,6 +42,8 @@ export interface VersionChoice {
   key: string;
   version: string;
   source: ChoiceSource;
+  /** The op's shape as the table's key() read it: the tuner re-creates the op from it with trial(). */
+  shape: unknown;
 }
 
 /** Tuned choices a plan records with: `${kernel} ${key}` → version name. */
@@ -64,7 +66,7 @@ export function availableVersions<S>(gpu: Gpu, table: VersionTable<S>, shape: S)
 export function chooseVersion<S>(plan: Plan, table: VersionTable<S>, shape: S, explicit?: string, label = table.kernel): string {
   const names = table.versions.map((v) => v.name);
   const log = (version: string, source: ChoiceSource): string => {
-    (plan.versionLog ??= []).push({ kernel: table.kernel, key: table.key(shape), version, source });
+    (plan.versionLog ??= []).push({ kernel: table.kernel, key: table.key(shape), version, source, shape });
     return version;
   };
   if (explicit !== undefined) {

@@ -4,7 +4,8 @@
 // wgsl_reflect 1.6 folds an override-sized array length to 1 and keeps only names in
 // @workgroup_size, so the declarations are read from the source text here and their expressions
 // evaluated with the plan's constants. Structs are sized by wgsl_reflect.
-import type { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+// Types only, from the package's own types entry (the published .d.ts must not need src/wgsl.d.ts).
+import type { WgslReflect } from 'wgsl_reflect';
 
 export interface WorkgroupReflection {
   /** The three @workgroup_size expressions of the entry point ('1' where omitted). */

@@ -14,14 +14,15 @@ import { abortReason } from '../runtime/abort.js';
 import { buffersOf, type MessagePortLike, type WorkerOp, type WorkerReply } from './protocol.js';
 
 /** What load() options can cross to a worker: no device, no fetch function, no CacheStorage object. */
-export type WorkerLoadOptions = Omit<LoadOptions, 'gpu' | 'fetch' | 'cache'> & { cache?: boolean };
+export type WorkerLoadOptions = Omit<LoadOptions, 'gpu' | 'device' | 'fetch' | 'cache'> & { cache?: boolean };
 
 export interface WorkerModel {
   readonly config: ModelConfig;
   readonly precision: 'f32' | 'f16';
   /** describe() of the model in the worker, taken at load. */
   readonly description: string;
-  embed(image: ImageInput, opts?: Omit<EmbedOptions, 'keepOnGpu'>): Promise<Omit<EmbedResult, 'gpu'>>;
+  /** GPU objects cannot leave the worker: no keepOnGpu, no output 'gpu'. */
+  embed(image: ImageInput, opts?: Omit<EmbedOptions, 'keepOnGpu' | 'output'>): Promise<Omit<EmbedResult, 'gpu' | 'buffers'>>;
   /** `pixels` is transferred to the worker (its buffer is detached here). */
   embedPixels(pixels: HostArray, shape: readonly number[], opts?: { hiddenStates?: EmbedOptions['hiddenStates'] }): Promise<Omit<ForwardResult, 'gpu'>>;
   imageTokens(image: ImageInput, opts?: ImageOptions): Promise<Omit<ImageTokensResult, 'gpu' | 'release'>>;

@@ -18,6 +18,9 @@ export function serveModel(scope: MessagePortLike | typeof globalThis): void {
 
   async function run(req: WorkerRequest): Promise<unknown> {
     const [a, b, c] = req.args as [unknown, unknown, unknown];
+    if ((req.args ?? []).some((x) => (x as { output?: unknown } | null)?.output === 'gpu')) {
+      throw new Error(`${req.op}: output 'gpu' cannot be used through a worker (GPU buffers cannot leave it); load the model on the page for GPU outputs`);
+    }
     switch (req.op) {
       case 'load': {
         if (model) throw new Error('this worker already holds a model: use one worker per model');

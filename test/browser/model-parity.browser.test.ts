@@ -130,6 +130,20 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
     expect(report.results.map((r) => [r.id, r.ok, r.problems])).toEqual([[id, true, []]]);
   }, (timeoutS + 120) * 1000);
 
+  it('a tuned load works in Chromium: tune fast times the versions, caches them (localStorage; IndexedDB reads them back), parity holds', async () => {
+    const id = 'model/layernorm-f32';
+    const report = await runParityPage(session!, `fixtures=${encodeURIComponent(id)}&tune=fast`);
+    console.log(`tuned in the browser:\n  ${(report.tuned ?? []).join('\n  ')}\n${report.tuneStoreLocation} entries: ${report.tuneStored}; ` +
+      `read back through IndexedDB: ${report.indexedDbChoices}`);
+    expect(report.error).toBeUndefined();
+    expect(report.results.map((r) => [r.id, r.ok, r.problems])).toEqual([[id, true, []]]);
+    expect(report.tuneStoreLocation).toMatch(/^localStorage/);
+    // qkv, proj, fc1, fc2 of the fixture (plus the batch's other shapes, if any), all cached.
+    expect(report.tuned!.length).toBeGreaterThanOrEqual(4);
+    expect(report.tuneStored).toBe(report.tuned!.length);
+    expect(report.indexedDbChoices).toBe(report.tuned!.length);
+  }, (timeoutS + 120) * 1000);
+
   it('concurrent embeds equal serial ones bit for bit in the browser; live GPU bytes stay bounded; dispose() frees all', async () => {
     const page = await session!.browser.newPage();
     const lines: string[] = [];

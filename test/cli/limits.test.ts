@@ -18,6 +18,7 @@ describe('internvit --limits', () => {
     ['embed', ['embed', '--model', 'm', '--pixels', 'p.safetensors', '--output', out]],
     ['tokens', ['tokens', '--model', 'm', '--pixels', 'p.safetensors', '--output', out]],
     ['run', ['run', '--model', 'm']],
+    ['tune', ['tune', '--model', 'm']],
     ['preprocess', ['preprocess', '--image', 'x.png', '--output', out]],
     ['selfcheck', ['selfcheck', '--filter', 'gelu']],
     ['embed-dataset', ['embed-dataset', '--model', 'm', '--input', 'x.png', '--output', join(tmp, 'ds')]],

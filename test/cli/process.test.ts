@@ -101,7 +101,7 @@ describe('internvit executable', () => {
     const top = run(['--help']);
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/^usage: internvit \[command\] \[options\]/);
-    for (const cmd of ['run', 'embed', 'tokens', 'preprocess', 'info', 'selfcheck', 'features']) {
+    for (const cmd of ['run', 'embed', 'tokens', 'preprocess', 'info', 'selfcheck', 'features', 'tune']) {
       const r = run([cmd, '--help']);
       expect(r.code, `${cmd} --help`).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^usage: internvit ${cmd} `));

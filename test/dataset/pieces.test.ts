@@ -14,7 +14,7 @@ import { progressLine } from '../../bin/dataset/progress.js';
 import { ownsPart, resolveShard } from '../../bin/dataset/shard.js';
 import { expandInput, planDataset } from '../../bin/dataset/sources.js';
 import { readTarSamples } from '../../bin/dataset/tar.js';
-import { decodeBytes, preprocessReference } from '../../src/index.js';
+import { decodeBytes, preprocessReference } from '../../src/internal.js';
 import { f16BitsToF32 } from '../../src/runtime/dtype.js';
 import { encodeImage, generateImages, imagePixels, writeImages, writeTar } from './images.js';
 

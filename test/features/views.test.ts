@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  blendOver, cellAtPixel, cosineSimilarity, heatCellColors, kmeans, labelCellColors, pca, pcaCellColors, projectCells, readSafetensorsFloat32, upscaleCells,
-} from '../../src/index.js';
+  blendOver, cellAtPixel, cellSimilarity, heatCellColors, kmeans, labelCellColors, pca, pcaCellColors, projectCells, readSafetensorsFloat32, upscaleCells,
+} from '../../src/internal.js';
 import { compare, formatResult, randomArray, rng } from '../checks/harness.js';
 
 const fixture = readSafetensorsFloat32(readFileSync('test/fixtures/features/views.safetensors'), 'views.safetensors');
@@ -38,9 +38,9 @@ describe('feature views vs NumPy', () => {
 
   it('cosine similarity to a cell equals NumPy', () => {
     for (const [y, x] of [[2, 3], [0, 6]] as const) {
-      expectWithin(`similarity to (${y}, ${x})`, cosineSimilarity(map, y, x), fixture.get(`similarity.${y}.${x}`)!.data);
+      expectWithin(`similarity to (${y}, ${x})`, cellSimilarity(map, y, x), fixture.get(`similarity.${y}.${x}`)!.data);
     }
-    expect(() => cosineSimilarity(map, 5, 0)).toThrow(/cell \(5, 0\) is outside the 5×7 map/);
+    expect(() => cellSimilarity(map, 5, 0)).toThrow(/cell \(5, 0\) is outside the 5×7 map/);
     expect(() => pca({ data: new Float32Array(5), shape: [2, 2, 2] })).toThrow(/5 values, shape \[2, 2, 2\] needs 8/);
   });
 

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { matmul, matmulReference, type MatmulEpilogue, type MatmulVersion } from '../../src/kernels/matmul.js';
+import { MATMUL_FILL_WORKGROUPS, MATMUL_VERSIONS, matmul, matmulReference, splitCount, type MatmulEpilogue, type MatmulShape, type MatmulVersion } from '../../src/kernels/matmul.js';
+import type { Gpu } from '../../src/runtime/device.js';
+import { WEBGPU_DEFAULT_LIMITS } from '../../src/runtime/limits.js';
+import { randomArray } from '../checks/harness.js';
 import { createPlan, input } from '../../src/runtime/plan.js';
 import { checks } from '../checks/matmul.js';
 import { runChecks, useGpu } from '../node-gpu.js';
@@ -56,7 +59,7 @@ describe('matmul rejects bad input at record time', () => {
   });
   it('unknown version and epilogue are named', () => {
     const { plan, x, w } = setup();
-    expect(() => matmul(plan, x, w, null, { version: 'tiled32' as MatmulVersion })).toThrow(/unknown matmul version 'tiled32' \(one of: tiled, tiled64, naive\)/);
+    expect(() => matmul(plan, x, w, null, { version: 'tiled32' as MatmulVersion })).toThrow(/unknown matmul version 'tiled32' \(one of: tiled, tiled64, tile32x128, tile32x64, tile128x128, splitk, naive\)/);
     expect(() => matmul(plan, x, w, null, { epilogue: 'relu' as MatmulEpilogue })).toThrow(/unknown epilogue 'relu'/);
   });
   it('16-bit x is rejected (only w may be 16-bit)', () => {
@@ -110,5 +113,95 @@ describe('matmul f16 output: an overflow is ±inf, never a clamped value', () =>
     expect([...y.slice(0, 2)]).toEqual([Infinity, -Infinity]);
     expect(y[2]).toBe(60000);
     expect(Number.isNaN(y[3])).toBe(true);
+  });
+});
+
+describe('matmul versions: the heuristic and the device limits (recording only, no GPU)', () => {
+  const fake = (limits: Partial<Record<keyof typeof WEBGPU_DEFAULT_LIMITS, number>> = {}): Gpu =>
+    ({ limits: { ...WEBGPU_DEFAULT_LIMITS, ...limits }, features: { shaderF16: true, subgroups: false, timestamps: false } }) as unknown as Gpu;
+  const shape = (M: number, N: number, K: number, more: Partial<MatmulShape> = {}): MatmulShape =>
+    ({ M, N, K, w: 'f32', x: 'f32', y: 'f32', epilogue: 'none', residual: false, bias: true, ...more });
+  const pick = (M: number, N: number, K: number, gpu = fake(), more: Partial<MatmulShape> = {}) => MATMUL_VERSIONS.heuristic(gpu, shape(M, N, K, more));
+  const row = (name: string) => MATMUL_VERSIONS.versions.find((v) => v.name === name)!;
+
+  it('InternViT-300M at 448 px: the highest-reuse tile whose grid reaches 256 workgroups', () => {
+    expect(MATMUL_FILL_WORKGROUPS).toBe(256);
+    expect(pick(1025, 3072, 1024)).toBe('tiled');       // qkv: 128×128 gives 9·24 = 216, 64×128 gives 408
+    expect(pick(1025, 1024, 1024)).toBe('tiled64');     // proj: 64×128 gives 136, 64×64 gives 272
+    expect(pick(1025, 4096, 1024)).toBe('tile128x128'); // fc1: 9·32 = 288
+    expect(pick(1025, 1024, 4096)).toBe('tiled64');     // fc2
+    expect(pick(8 * 1025, 1024, 1024)).toBe('tile128x128'); // B = 8: 65·8 = 520
+    expect(pick(1025, 12800, 3200)).toBe('tile128x128'); // 6B fc1
+  });
+
+  it('grids no tile fills: the tile with the most workgroups (split-K only by name or tuning: it is not bit-identical)', () => {
+    expect(pick(257, 1024, 4096)).toBe('tile32x64'); // 224 px fc2: 32×64 gives 9·16 = 144
+    expect(splitCount({ M: 257, N: 1024, K: 4096 })).toBe(4); // 64×64 gives 80 → ceil(256 / 80)
+    expect(splitCount({ M: 5, N: 33, K: 1031 })).toBe(4); // capped by K / 256
+    expect(splitCount({ M: 5, N: 33, K: 511 })).toBe(1);
+    expect(pick(257, 128, 128)).toBe('tile32x64');
+    expect(row('splitk').unavailable!(fake(), shape(5, 33, 511))).toMatch(/K = 511 is too short to split/);
+  });
+
+  it('a tile over the device workgroup-memory or invocation limit is unavailable, saying which; the heuristic skips it', () => {
+    const small = fake({ maxComputeWorkgroupStorageSize: 8192 });
+    expect(row('tile128x128').unavailable!(small, shape(8200, 1024, 1024))).toMatch(/var<workgroup> As .* needs 8448 for maxComputeWorkgroupStorageSize, over this device's 8192/);
+    expect(row('tiled').unavailable!(small, shape(8200, 1024, 1024))).toMatch(/maxComputeWorkgroupStorageSize/);
+    expect(pick(8200, 1024, 1024, small)).toBe('tile32x64'); // 6.6 KiB: the only tile that fits
+    // f16 X and W: f16 tiles, half the bytes: 128×128 fits again.
+    expect(pick(8200, 1024, 1024, small, { x: 'f16', w: 'f16' })).toBe('tile128x128');
+    const fewThreads = fake({ maxComputeInvocationsPerWorkgroup: 128 });
+    expect(row('tiled').unavailable!(fewThreads, shape(8200, 1024, 1024))).toMatch(/@workgroup_size .*needs 256 for maxComputeInvocationsPerWorkgroup, over this device's 128/);
+    expect(pick(8200, 1024, 1024, fewThreads)).toBe('tile32x64'); // 128 threads
+    // A grid over maxComputeWorkgroupsPerDimension (micro-batching splits batches on it).
+    const fewGroups = fake({ maxComputeWorkgroupsPerDimension: 4 });
+    expect(row('tile32x64').unavailable!(fewGroups, shape(15, 512, 16))).toMatch(/grid of 8×1×1 workgroups is over this device's maxComputeWorkgroupsPerDimension 4/);
+    expect(['tile128x128', 'tiled', 'tile32x128']).toContain(pick(15, 512, 16, fewGroups));
+    expect(() => pick(15, 1024, 16, fewGroups)).toThrow(/no tiled version can run M15 N1024 K16 .*tile32x64: its grid of 16×1×1 workgroups/);
+    // Asked for by name, an unavailable version is a clear error.
+    const plan = createPlan(small, 'small');
+    expect(() => matmul(plan, input(plan, 'x', [8200, 1024]), input(plan, 'w', [1024, 1024]), null, { version: 'tile128x128' }))
+      .toThrow(/matmul version 'tile128x128' cannot run here: .*maxComputeWorkgroupStorageSize/);
+  });
+
+  it('split-K records two dispatches: the K slices into an f32 scratch [S, M, N], then the reduce with the epilogue', () => {
+    const plan = createPlan(fake(), 'splitk');
+    const y = matmul(plan, input(plan, 'x', [37, 600], 'f16'), input(plan, 'w', [70, 600], 'bf16'), input(plan, 'b', [70]), { version: 'splitk', out: 'f16', epilogue: 'gelu' });
+    const ops = plan.ops.filter((o) => o.type === 'dispatch');
+    expect(ops.map((o) => o.label)).toEqual(['matmul (split-K ×2)', 'matmul (split-K reduce)']);
+    expect(ops.map((o) => o.workgroups)).toEqual([[2, 1, 2], [11, 1, 1]]);
+    expect(ops[0]!.bindings.y!.shape).toEqual([2, 37, 70]);
+    expect(ops[0]!.bindings.y!.dtype).toBe('f32');
+    expect(ops[0]!.constants).toMatchObject({ KS: 304, HAS_BIAS: 0, EPILOGUE: 0 });
+    expect(ops[1]!.constants).toMatchObject({ SPLITS: 2, HAS_BIAS: 1, EPILOGUE: 1 });
+    expect(y.dtype).toBe('f16');
+  });
+});
+
+// Micro-batching promises per-image results bit for bit, and the heuristic picks by M, so a pass of
+// one image and a pass of seven may run different tile versions. They must then agree exactly: every
+// tile version adds the K products of an output in the same order (k = 0, 1, …, K−1). Split-K does
+// not (it adds slices), which ARCHITECTURE.md says.
+describe('matmul tile versions agree bit for bit', () => {
+  const gpu = useGpu();
+  it('tiled, tiled64, tile32x128, tile32x64, tile128x128 on ragged M, N, K with every epilogue', async () => {
+    const [M, N, K] = [67, 129, 100];
+    const x = randomArray(M * K, 91, -1, 1);
+    const w = randomArray(N * K, 92, -1, 1);
+    const b = randomArray(N, 93, -1, 1);
+    const r = randomArray(M * N, 94, -1, 1);
+    const s = randomArray(N, 95, -1, 1);
+    const bits: Uint32Array[] = [];
+    const versions: MatmulVersion[] = ['tiled', 'tiled64', 'tile32x128', 'tile32x64', 'tile128x128'];
+    for (const version of versions) {
+      const out = await runOnce(gpu(), { x: { data: x, shape: [M, K] }, w: { data: w, shape: [N, K] }, b: { data: b, shape: [N] }, r: { data: r, shape: [M, N] }, s: { data: s, shape: [N] } },
+        (plan, t) => ({ y: matmul(plan, t.x!, t.w!, t.b!, { version, epilogue: 'gelu', residual: { r: t.r!, scale: t.s! } }) }));
+      const y = out.y as Float32Array;
+      bits.push(new Uint32Array(y.buffer, y.byteOffset, y.length));
+    }
+    for (let i = 1; i < versions.length; i++) {
+      const differ = bits[i]!.findIndex((v, j) => v !== bits[0]![j]);
+      expect(differ, `${versions[i]} vs tiled: first differing output`).toBe(-1);
+    }
   });
 });

@@ -52,7 +52,7 @@ const limits = {
   maxStorageBufferBindingSize: 128 << 20, maxComputeWorkgroupsPerDimension: 65535,
 } as GPUSupportedLimits;
 // shader-f16 on, so the f16 variants record too (nothing here touches a device).
-const newPlan = (): Plan => createPlan({ limits, features: { shaderF16: true, subgroups: false, timestamps: false } } as unknown as Gpu, 'races');
+const newPlan = (subgroups = false): Plan => createPlan({ limits, features: { shaderF16: true, subgroups, timestamps: false } } as unknown as Gpu, 'races');
 
 /** The f32 twin of an f16 kernel for the interpreter (see the header); f32 kernels pass unchanged. */
 function asF32Twin(source: string): { code: string; f16: boolean } {
@@ -154,6 +154,8 @@ interface RaceCase {
   record(plan: Plan): void;
   /** Interpreter workarounds: [from, to] source replacements, each of which must match once. */
   adapt?: [string, string][];
+  /** Record on a plan whose device has 'subgroups' (subgroup kernel variants). */
+  subgroups?: boolean;
 }
 
 const cases: RaceCase[] = [
@@ -161,11 +163,11 @@ const cases: RaceCase[] = [
   {
     name: 'matmul tiled vec4 M=5 N=7 K=20, bias + gelu + residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wf32',
     record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [7, 20]), input(p, 'b', [7]),
-      { epilogue: 'gelu', residual: { r: input(p, 'r', [5, 7]), scale: input(p, 's', [7]) } }),
+      { epilogue: 'gelu', residual: { r: input(p, 'r', [5, 7]), scale: input(p, 's', [7]) }, version: 'tiled' }),
   },
   {
     name: 'matmul tiled scalar M=3 N=5 K=19', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wf32',
-    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19]), null),
+    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19]), null, { version: 'tiled' }),
   },
   // 'tiled64' (BN = 64): W loaded by threads 64..127 only, half the columns; N = 70 is two workgroups.
   {
@@ -176,28 +178,49 @@ const cases: RaceCase[] = [
   // 16-bit weights change only the global loads of W (packed pairs), not the tile traffic.
   {
     name: 'matmul tiled vec4 bf16 w M=5 N=7 K=20, bias', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wbf16',
-    record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [7, 20], 'bf16'), input(p, 'b', [7])),
+    record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [7, 20], 'bf16'), input(p, 'b', [7]), { version: 'tiled' }),
   },
   {
     name: 'matmul tiled scalar f16 w M=3 N=5 K=19', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wf16',
-    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19], 'f16'), null),
+    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19], 'f16'), null, { version: 'tiled' }),
   },
   // f16 variants (checked as their f32 twins, see the header): f16 X/Y and tiles; W f16 (B tile f16)
   // or bf16 (B tile f32); the residual epilogue with an f32 Y.
   {
     name: 'matmul f16 tiled vec4 f16 w M=5 N=7 K=20, bias + gelu, f16 out', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wf16_xf16_yf16',
-    record: (p) => matmul(p, input(p, 'x', [5, 20], 'f16'), input(p, 'w', [7, 20], 'f16'), input(p, 'b', [7]), { epilogue: 'gelu', out: 'f16' }),
+    record: (p) => matmul(p, input(p, 'x', [5, 20], 'f16'), input(p, 'w', [7, 20], 'f16'), input(p, 'b', [7]), { epilogue: 'gelu', out: 'f16', version: 'tiled' }),
   },
   {
     name: 'matmul f16 tiled64 scalar bf16 w M=3 N=70 K=19, residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wbf16_xf16',
     record: (p) => matmul(p, input(p, 'x', [3, 19], 'f16'), input(p, 'w', [70, 19], 'bf16'), null,
       { residual: { r: input(p, 'r', [3, 70]), scale: input(p, 's', [70]) }, version: 'tiled64' }),
   },
+  // matmul_blocked.wgsl (tile sizes and threads per tile are overrides): every thread loads units
+  // of 4 rows × 4 k in turn. 32×64: 128 threads, N = 70 is two workgroups, K = 20 a full and a
+  // ragged K tile; 128×128: 256 threads, 8×8 per thread, BK = 8 (K = 19: three K tiles).
+  {
+    name: 'matmul tile32x64 vec4 M=5 N=70 K=20, bias + gelu + residual', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wf32',
+    record: (p) => matmul(p, input(p, 'x', [5, 20]), input(p, 'w', [70, 20]), input(p, 'b', [70]),
+      { epilogue: 'gelu', residual: { r: input(p, 'r', [5, 70]), scale: input(p, 's', [70]) }, version: 'tile32x64' }),
+  },
+  {
+    name: 'matmul tile128x128 scalar bf16 w M=3 N=5 K=19', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_scalar_wbf16',
+    record: (p) => matmul(p, input(p, 'x', [3, 19]), input(p, 'w', [5, 19], 'bf16'), null, { version: 'tile128x128' }),
+  },
+  {
+    name: 'matmul f16 tile32x128 vec4 f16 w M=5 N=7 K=20, bias, f16 out', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wf16_xf16_yf16',
+    record: (p) => matmul(p, input(p, 'x', [5, 20], 'f16'), input(p, 'w', [7, 20], 'f16'), input(p, 'b', [7]), { out: 'f16', version: 'tile32x128' }),
+  },
+  // split-K: K = 512 in two slices of 256 (grid z = 2), each workgroup its own slice of the scratch.
+  {
+    name: 'matmul splitk vec4 M=3 N=5 K=512 (2 slices)', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wf32',
+    record: (p) => matmul(p, input(p, 'x', [3, 512]), input(p, 'w', [5, 512]), null, { version: 'splitk' }),
+  },
   // attention: hd 64 → 2 threads per query (partial scores summed across threads), 128 threads,
   // 16 keys per block; N = 17 is a full and a ragged key block and a ragged query block.
   {
     name: 'attention fused N=17 hd=64 (T=2, BK=16)', shader: 'attention.wgsl', kernel: 'attention',
-    record: (p) => attention(p, input(p, 'qkv', [1, 17, 3 * 64]), { heads: 1, headDim: 64 }),
+    record: (p) => attention(p, input(p, 'qkv', [1, 17, 3 * 64]), { heads: 1, headDim: 64, version: 'fused' }),
   },
   // hd 128 (InternViT-6B) → 4 threads per query, 256 threads, 8 keys per block.
   {
@@ -213,6 +236,35 @@ const cases: RaceCase[] = [
   {
     name: 'attention f16 fused N=21 hd=64 (T=2, BK=20)', shader: 'attention.wgsl', kernel: 'attention_f16',
     record: (p) => attention(p, input(p, 'qkv', [1, 21, 3 * 64], 'f16'), { heads: 1, headDim: 64 }),
+  },
+  // Register blocking ('fused-q4'): 4 queries per thread, hd 64 → 4 threads per query group, 64
+  // threads, 8 keys per block in 16 KiB; partials [BK/4][QB][WG]. N = 17: a full and two ragged key
+  // blocks, 17 of the workgroup's 64 queries.
+  {
+    name: 'attention fused-q4 N=17 hd=64 (QB=4, T=4, BK=8)', shader: 'attention.wgsl', kernel: 'attention',
+    record: (p) => attention(p, input(p, 'qkv', [1, 17, 3 * 64]), { heads: 1, headDim: 64, version: 'fused-q4' }),
+  },
+  {
+    name: 'attention f16 fused-q4 N=9 hd=32 heads=2 (QB=4, T=2)', shader: 'attention.wgsl', kernel: 'attention_f16',
+    record: (p) => attention(p, input(p, 'qkv', [1, 9, 3 * 64], 'f16'), { heads: 2, headDim: 32, version: 'fused-q4' }),
+  },
+  // Subgroup version: no partials; each subgroup claims its slots with a workgroup atomic. hd 16:
+  // 128 threads (a multiple of the largest subgroup), 32 keys per block; N = 33, a full and a ragged block. The interpreter cannot execute the subgroup
+  // builtins (a TypeError inside wgsl_exec), so they are replaced by their meaning for one subgroup
+  // spanning the workgroup (lane = local index, elect = lane 0, broadcast = lane 0's claim, 0), and the
+  // shuffle (a register exchange, no memory) by a register-only stand-in: every workgroup-memory
+  // access (tiles, the slot counter) and every barrier is unchanged.
+  {
+    name: 'attention fused-subgroup N=33 hd=16 (T=1, BK=32)', shader: 'attention.wgsl', kernel: 'attention_subgroup', subgroups: true,
+    record: (p) => attention(p, input(p, 'qkv', [1, 33, 3 * 16]), { heads: 1, headDim: 16, version: 'fused-subgroup' }),
+    adapt: [
+      ['enable subgroups;\n', ''],
+      ['@builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32,', ''],
+      ['var claimed = 0u;', 'let sg_lane = li; let sg_size = WG; var claimed = 0u;'],
+      ['if (subgroupElect())', 'if (li == 0u)'],
+      ['subgroupBroadcastFirst(claimed)', '0u'],
+      ['subgroupShuffleXor(s[i], mask)', 's[i]'],
+    ],
   },
   // softmax: threads per row 16 (16 rows per workgroup, 3 used), 256 (one row per workgroup), 1.
   { name: 'softmax 3×37 (TPR=16)', shader: 'softmax.wgsl', kernel: 'softmax', record: (p) => softmax(p, input(p, 'x', [3, 37])) },
@@ -270,7 +322,7 @@ const cases: RaceCase[] = [
 interface Prepared { code: string; grid: number[]; groups: Record<string, Record<string, ArrayBuffer>>; invocations: number }
 
 function prepare(c: RaceCase, seed: number): Prepared {
-  const plan = newPlan();
+  const plan = newPlan(c.subgroups);
   c.record(plan);
   const op = recordedOp(plan, c.kernel);
   const twin = asF32Twin(op.kernel.source);
@@ -365,6 +417,12 @@ describe('the race check fails when a barrier is removed', () => {
   it('matmul without the barrier that ends a K tile (next tile overwrites As/Bs being read)', () => {
     const r = withoutBarrier(cases.find((c) => c.name.startsWith('matmul tiled vec4'))!, 1);
     console.log(`matmul, barrier 1 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
+    expect(r.races.some((x) => (x.bufferId === 'As' || x.bufferId === 'Bs') && x.a.kind !== x.b.kind)).toBe(true);
+  });
+
+  it('matmul tile32x64 (blocked shader) without the barrier that ends a K tile', () => {
+    const r = withoutBarrier(cases.find((c) => c.name.startsWith('matmul tile32x64 vec4'))!, 1);
+    console.log(`matmul tile32x64, barrier 1 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
     expect(r.races.some((x) => (x.bufferId === 'As' || x.bufferId === 'Bs') && x.a.kind !== x.b.kind)).toBe(true);
   });
 

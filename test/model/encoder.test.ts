@@ -5,7 +5,7 @@ import { useGpu } from '../node-gpu.js';
 import { randomArray } from '../checks/harness.js';
 import {
   disposeEncoder, disposeTensor, encode, encoderFromWeights, forwardPlan, randomEncoder, uploadTensor, type InternVitConfig, type Tensor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 
 const tiny: InternVitConfig = {
   hiddenSize: 16, numHeads: 2, headDim: 8, intermediateSize: 32, numLayers: 2, imageSize: 28, patchSize: 14,

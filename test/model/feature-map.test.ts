@@ -2,7 +2,7 @@
 // rearranged here by an independent CPU rearrangement; tiny model (D = 32, 2 layers), S = 28 (2×2 patches/tile).
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { cellRect, disposeEncoder, featureMap, InternViT, loadEncoder, preprocessLayout, recordForward, type DecodedImage } from '../../src/index.js';
+import { cellRect, disposeEncoder, featureMap, InternViT, loadEncoder, preprocessLayout, recordForward, type DecodedImage } from '../../src/internal.js';
 import { largestBinding, withLimits } from './lowered-limits.js';
 import { rng } from '../checks/harness.js';
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
 import { randomImage } from '../checks/resize.js';
-import { InternViT, readTensor, type DecodedImage } from '../../src/index.js';
+import { InternViT, readTensor, type DecodedImage } from '../../src/internal.js';
 
 const FIXTURE = 'test/fixtures/internvl/v2-bf16'; // vision hidden 32, 2 layers, 56 px tiles → 4 tokens of 48
 const OPTS = { preprocess: 'none', size: 56 } as const;

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
 import { randomImage } from '../checks/resize.js';
-import { InternViT, readTensor, type DecodedImage, type EmbedOptions, type EmbedResult } from '../../src/index.js';
+import { InternViT, readTensor, type DecodedImage, type EmbedOptions, type EmbedResult } from '../../src/internal.js';
 
 const FIXTURE = 'test/fixtures/model/ragged-47x61'; // 2 layers, hidden 32, bf16
 const EMBED: EmbedOptions = { preprocess: 'none', size: 28 };

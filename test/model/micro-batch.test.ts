@@ -8,8 +8,8 @@ import { compare, formatResult, randomArray } from '../checks/harness.js';
 import {
   clearPreprocessCache, disposeEncoder, disposeTensor, encode, getPreprocessPlan, InternViT, LimitError, maxBatch, passSizes, planLimitViolations, preprocess, preprocessReference,
   presetConfig, randomEncoder, type PreprocessOptions, recordForward, shapeOnlyEncoder, uploadTensor, type ForwardResult, type InternVitConfig, type InternVitEncoder,
-} from '../../src/index.js';
-import { expectedTensors, parseConfig, type WriteTensor } from '../../src/index.js';
+} from '../../src/internal.js';
+import { expectedTensors, parseConfig, type WriteTensor } from '../../src/internal.js';
 import { makeTempDir, randomTensor, safetensorsFile, seeded, tinyChatConfigJson, writeFiles } from '../runtime/checkpoint-helpers.js';
 import { runCli } from '../cli/harness.js';
 import { largestBinding, withLimits } from './lowered-limits.js';

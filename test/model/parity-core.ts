@@ -90,11 +90,11 @@ function modelOutputs(out: ForwardResult): Map<string, Host> {
 }
 
 /** InternViT: last_hidden_state, pooler_output and every hidden_states.i in expected.safetensors. */
-async function checkModel(gpu: Gpu, src: FixtureSource) {
+async function checkModel(gpu: Gpu, src: FixtureSource, load: FixtureLoadOptions) {
   const id = fixtureId(src.kind, src.name);
   const pixels = await pixelsOf(src);
   const expected = await readTensors(src, 'expected.safetensors');
-  const { encoder } = await loadEncoder(gpu, src.checkpoint);
+  const { encoder } = await loadEncoder(gpu, src.checkpoint, load);
   try {
     const out = await encode(encoder, pixels.data, pixels.shape, { hiddenStates: true });
     const got = modelOutputs(out);
@@ -158,10 +158,13 @@ async function checkInternVl(gpu: Gpu, src: FixtureSource) {
   }
 }
 
+/** Load options a model fixture may be checked with (the tuned-parity tests: `tune`). */
+export type FixtureLoadOptions = Pick<LoadEncoderOptions, 'tune'>;
+
 /** Runs one fixture and compares it; throws if it cannot run (see runFixture for a never-throwing one). */
-export async function checkFixture(gpu: Gpu, src: FixtureSource): Promise<FixtureResult> {
+export async function checkFixture(gpu: Gpu, src: FixtureSource, load: FixtureLoadOptions = {}): Promise<FixtureResult> {
   const t0 = performance.now();
-  const { outputs, problems, splitPasses } = src.kind === 'model' ? await checkModel(gpu, src) : { ...(await checkInternVl(gpu, src)), splitPasses: undefined };
+  const { outputs, problems, splitPasses } = src.kind === 'model' ? await checkModel(gpu, src, load) : { ...(await checkInternVl(gpu, src)), splitPasses: undefined };
   const worst = outputs.reduce<CheckResult | undefined>((w, o) => (!w || o.worstRatio > w.worstRatio ? o : w), undefined);
   return {
     kind: src.kind, name: src.name, id: fixtureId(src.kind, src.name),
@@ -173,10 +176,10 @@ export async function checkFixture(gpu: Gpu, src: FixtureSource): Promise<Fixtur
 }
 
 /** checkFixture, with an error turned into a failed result, so one broken fixture does not stop the rest. */
-export async function runFixture(gpu: Gpu, src: FixtureSource): Promise<FixtureResult> {
+export async function runFixture(gpu: Gpu, src: FixtureSource, load: FixtureLoadOptions = {}): Promise<FixtureResult> {
   const t0 = performance.now();
   try {
-    return await checkFixture(gpu, src);
+    return await checkFixture(gpu, src, load);
   } catch (e) {
     const id = fixtureId(src.kind, src.name);
     return {

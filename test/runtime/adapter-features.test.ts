@@ -4,7 +4,7 @@
 // runs (lavapipe 8, SwiftShader 4, GPUs 32/64). A feature the adapter lacks is a skip that says so;
 // CI requires both (INTERNVIT_REQUIRE_FEATURES, test/runtime/device.test.ts).
 import { describe, expect, it } from 'vitest';
-import { ceilDiv, defineKernel, dispatch, intermediate } from '../../src/index.js';
+import { ceilDiv, defineKernel, dispatch, intermediate } from '../../src/internal.js';
 import { runOnce } from '../../src/runtime/run-once.js';
 import { skipTest, useGpu } from '../node-gpu.js';
 

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { SafetensorsDType } from '../../src/runtime/dtype.js';
 import type { CheckpointStore } from '../../src/runtime/loader.js';
@@ -83,6 +83,12 @@ export function folderHandler(dir: string, opts: ServeOptions = {}): FolderHandl
   };
 }
 
+// Browsers run module scripts only with a JavaScript MIME type (the packed-app test serves a web app).
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json', '.png': 'image/png', '.wasm': 'application/wasm',
+};
+
 /** Serves a folder on 127.0.0.1 at a random port. */
 export async function serveFolder(dir: string, opts: ServeOptions = {}): Promise<TestServer> {
   const h = folderHandler(dir, opts);
@@ -136,7 +142,7 @@ async function handle(dir: string, opts: ServeOptions, req: IncomingMessage, res
     return;
   }
   const data = await readFile(full);
-  res.setHeader('Content-Type', 'application/octet-stream');
+  res.setHeader('Content-Type', CONTENT_TYPES[extname(full)] ?? 'application/octet-stream');
   if (opts.etag === true) res.setHeader('ETag', `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`);
   if (opts.etag === 'sha256' || opts.etag === 'wrong-sha256') {
     const hex = createHash('sha256').update(data).digest('hex');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   compilePlan, createPlan, DeviceLostError, describeGpu, destroyGpu, gelu, getGpu, input, output, readTensor, runPlan,
   uploadTensor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { skipTest } from '../node-gpu.js';
 
 describe('device', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
 import {
   compilePlan, constant, createPlan, defineKernel, dispatch, getPipeline, input, intermediate, output, uploadTensor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 
 const SRC = `
 override N: u32;
@@ -75,7 +75,7 @@ describe('kernel API', () => {
     dispatch(plan, { kernel: k, bindings: { a, idx, out }, constants: { N: 4 }, workgroups: [1] });
     output(plan, 'out', out);
     const compiled = await compilePlan(plan);
-    const { runPlan } = await import('../../src/index.js');
+    const { runPlan } = await import('../../src/internal.js');
     const r = await runPlan(compiled, {
       a: new Float32Array([1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]),
       idx: new Uint32Array([2, 0, 1, 2]),

@@ -7,7 +7,7 @@ import { randomArray } from '../checks/harness.js';
 import {
   compilePlan, createPlan, DEFAULT_PIPELINE_CACHE_LIMIT, disposePlan, gelu, geluReference, input, output, pipelineCacheStats, runPlan,
   setPipelineCacheLimit, type Gpu,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 
 async function geluPlan(gpu: Gpu, n: number) {
   const plan = createPlan(gpu, `gelu ${n}`);

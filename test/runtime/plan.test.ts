@@ -5,7 +5,7 @@ import { compare, randomArray } from '../checks/harness.js';
 import {
   compilePlan, copy, createPlan, disposePlan, formatProfile, gelu, geluReference, input, intermediate, output,
   outputTensor, readTensor, runPlan, type Gpu,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 
 function chain(gpu: Gpu, n: number, depth: number) {
   const plan = createPlan(gpu, 'chain');

@@ -24,8 +24,8 @@ describe('kernel version tables', () => {
     expect(chooseVersion(p, table, { n: 3 })).toBe('b');
     expect(chooseVersion(p, table, { n: 7 })).toBe('a');
     expect(p.versionLog).toEqual([
-      { kernel: 'toy', key: 'n3', version: 'b', source: 'heuristic' },
-      { kernel: 'toy', key: 'n7', version: 'a', source: 'heuristic' },
+      { kernel: 'toy', key: 'n3', version: 'b', source: 'heuristic', shape: { n: 3 } },
+      { kernel: 'toy', key: 'n7', version: 'a', source: 'heuristic', shape: { n: 7 } },
     ]);
   });
   it('prefers a tuned choice when it can run, else falls back to the heuristic', () => {

@@ -2,7 +2,7 @@
 // serial ones bit for bit (also with plan caches too small to keep any plan), and live GPU bytes stay
 // under weights + cache budgets over many image sizes, with dispose() giving every byte back.
 // Publishes window.__internvitLifecycle, read by test/browser/model-parity.browser.test.ts.
-import { describeGpu, getGpu, destroyGpu, InternViT, type DecodedImage, type EmbedResult } from '../../../src/index.js';
+import { describeGpu, getGpu, destroyGpu, InternViT, type DecodedImage, type EmbedResult } from '../../../src/internal.js';
 import { randomImage } from '../../checks/resize.js';
 import { addRow, cell, runPage, type PageReport } from '../page-shell.js';
 

@@ -10,7 +10,12 @@ import { addRow, cell, runPage, withPageGpu, type PageReport } from '../page-she
 import { toReportJson } from '../report-json.js';
 import { startRecoverPage } from './recover.js';
 import { startLifecyclePage } from './lifecycle.js';
+import { startGpuIoPage } from './gpu-io.js';
 import type { LimitsMode } from '../../../src/runtime/device.js';
+import { indexedDbStore, localStorageStore, TUNING_FORMAT } from '../../../src/runtime/tuner-cache.js';
+import { openTuning } from '../../../src/runtime/tuner.js';
+import { VERSION_TABLES } from '../../../src/kernels/versions-registry.js';
+import type { TuneResult } from '../../../src/runtime/tuner-trial.js';
 
 export interface ParityReport extends PageReport {
   /** Fixture ids the page was asked to run, in order. */
@@ -18,6 +23,12 @@ export interface ParityReport extends PageReport {
   results: FixtureResult[];
   /** precision 'f16' on the same fixtures (per-token cosine contract), or why it was skipped. */
   f16: { skipped?: string; results: CosineFixtureResult[]; lines: string[] };
+  /** With ?tune=fast|full: the op shapes timed ("kernel key → choice"), and the entries then in localStorage. */
+  tuned?: string[];
+  tuneStored?: number;
+  tuneStoreLocation?: string;
+  /** The cached choices read back through an IndexedDB store holding the same document. */
+  indexedDbChoices?: number;
 }
 
 declare global {
@@ -63,7 +74,10 @@ function fixtureSource(id: string): FixtureSource {
 // ?lifecycle=model/NAME: concurrency and memory over many sizes (lifecycle.ts).
 const recoverId = new URLSearchParams(location.search).get('recover');
 const lifecycleId = new URLSearchParams(location.search).get('lifecycle');
+// ?gpuio=model/NAME: the app's own device, GPU buffers in and out, external images (gpu-io.ts).
+const gpuIoId = new URLSearchParams(location.search).get('gpuio');
 if (recoverId) startRecoverPage(fixtureSource(recoverId).checkpoint as string);
+else if (gpuIoId) startGpuIoPage(fixtureSource(gpuIoId));
 else if (lifecycleId) startLifecyclePage(fixtureSource(lifecycleId).checkpoint as string);
 else runPage(report, async () => {
   const params = new URLSearchParams(location.search);
@@ -71,12 +85,31 @@ else runPage(report, async () => {
   if (!list) throw new Error('no fixtures named: open this page with ?fixtures=model/NAME,internvl/NAME,…');
   report.requested = list.split(',').filter(Boolean);
   const sources = report.requested.map(fixtureSource);
+  // ?tune=fast|full: the fixtures load with that tune mode and the page's localStorage cache, emptied
+  // first; then the same document goes through an IndexedDB store (the workers' store) and is read back.
+  const tune = params.get('tune') as 'fast' | 'full' | null;
+  const tuned: string[] = [];
+  const store = localStorageStore();
+  if (tune) {
+    await store!.write(JSON.stringify({ format: TUNING_FORMAT, adapters: {} }));
+    report.tuned = tuned;
+    report.tuneStoreLocation = store!.location;
+  }
+  const load = tune ? { tune: { mode: tune, store, onResult: (t: TuneResult) => tuned.push(`${t.kernel} ${t.key} → ${t.choice}`) } } : {};
   await withPageGpu(report, async (gpu) => {
     for (const src of sources) {
-      const r = await runFixture(gpu, src);
+      const r = await runFixture(gpu, src, load);
       report.results.push(r);
       show(r);
       await window.__internvitOnFixture?.(toReportJson(r));
+    }
+    if (tune) {
+      const text = (await store!.read())!;
+      const doc = JSON.parse(text) as { adapters: Record<string, { entries: object }> };
+      report.tuneStored = Object.values(doc.adapters).reduce((n, a) => n + Object.keys(a.entries).length, 0);
+      const idb = indexedDbStore('internvit-webgpu-tuning-test')!;
+      await idb.write(text);
+      report.indexedDbChoices = (await openTuning(gpu, VERSION_TABLES, { store: idb })).choices.size;
     }
     // precision 'f16' needs shader-f16, which SwiftShader (Chromium's software adapter) lacks.
     if (!gpu.features.shaderF16) {

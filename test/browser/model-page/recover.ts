@@ -2,7 +2,7 @@
 // run's submit; that run and the next call must reject with DeviceLostError (the next one naming
 // recover()), and after model.recover() the outputs must equal those from before, bit for bit.
 // Publishes window.__internvitRecover, read by test/browser/model-parity.browser.test.ts.
-import { describeGpu, InternViT, type DecodedImage, type EmbedResult } from '../../../src/index.js';
+import { describeGpu, InternViT, type DecodedImage, type EmbedResult } from '../../../src/internal.js';
 import { randomImage } from '../../checks/resize.js';
 import { addRow, cell, runPage, type PageReport } from '../page-shell.js';
 
