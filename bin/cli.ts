@@ -90,7 +90,8 @@ export function limitsFlag(values: FlagValues): LimitsMode | undefined {
 export const LIMITS_USAGE = `    --limits L        device limits: adapter (the adapter's maxima, default) or default (WebGPU's defaults,
                       as on constrained browsers); env INTERNVIT_LIMITS sets the default`;
 
-export const WEIGHTS_USAGE = `    --weights W       linear-layer weights on the GPU: auto (as in the checkpoint, default), f32, bf16, f16`;
+export const WEIGHTS_USAGE = `    --weights W       linear-layer weights on the GPU: auto (as in the checkpoint, default), f32, bf16, f16,
+                      int8 (a scale per output channel), int4 (a scale and zero point per 64 input channels; README § Quantized weights)`;
 
 /** --precision: f32 (default), f16 or auto (Precision); undefined when not given. */
 export function precisionFlag(values: FlagValues): Precision | undefined {

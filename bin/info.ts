@@ -2,15 +2,17 @@
 // need no download; a checkpoint's headers are read and checked, never its weights).
 import {
   describeGpu, describePass, gflopsPerImage, isHubId, maxBatch, maxTilesPerPass, paramCount, PRESET_NAMES, PRESETS, presetConfig,
-  selectedLayer, shapeOnlyEncoder, tokenGrid, weightBytes, type Gpu, type ModelConfig, type PresetName,
+  selectedLayer, shapeOnlyEncoder, tokenGrid, weightBytes, describeStorageBytes, formatGpuBytes, linearWeightDType, checkpointQuantization,
+  type Gpu, type LinearStorage, type ModelConfig, type PresetName, type WeightStorage,
 } from '../src/internal.js';
-import { CliError, formatGflop, intFlag, limitsFlag, parseFlags, stringFlag, withGpu, type Io } from './cli.js';
+import { CliError, formatGflop, intFlag, limitsFlag, parseFlags, stringFlag, weightsFlag, withGpu, type Io } from './cli.js';
 import { checkpointLine, inspectModel, modelImageSize } from './inputs.js';
 
-export const INFO_USAGE = `info [--model M] [--size S] [--gpu [--limits L]]
+export const INFO_USAGE = `info [--model M] [--size S] [--weights W] [--gpu [--limits L]]
     a model's config, parameter count and GFLOP per image (tile) at S×S; presets need no download
     --model M   a preset name (listed by "internvit info" alone), checkpoint folder, URL, or Hugging Face id
     --size S    input side in pixels (default: the model's image size)
+    --weights W the GPU bytes of the weights stored so (auto, f32, bf16, f16, int8, int4); every storage is listed anyway
     --gpu       also ask this machine's WebGPU device how many images (tiles) one pass takes at S×S
                 (larger batches are split into passes); no weights are loaded
     --limits L  with --gpu: the device's limits, adapter (default) or default (WebGPU's defaults: what fits
@@ -31,9 +33,12 @@ const gflops = formatGflop;
  * The largest batch per pass on `gpu` at size×size, with 16-bit and with f32 linear weights, from
  * recorded plans of a shape-only encoder (nothing is uploaded or compiled).
  */
-export function describePasses(gpu: Gpu, config: ModelConfig, size: number): string[] {
+export function describePasses(gpu: Gpu, config: ModelConfig, size: number, storage?: LinearStorage): string[] {
   const lines = [`on this device: ${describeGpu(gpu)}`];
-  for (const [linear, what] of [['bf16', '16-bit linear weights'], ['f32', '--weights f32']] as const) {
+  const storages: [LinearStorage, string][] = storage && storage !== 'bf16' && storage !== 'f32'
+    ? [[storage, `--weights ${storage}`], ['f32', '--weights f32']]
+    : [['bf16', '16-bit linear weights'], ['f32', '--weights f32']];
+  for (const [linear, what] of storages) {
     const encoder = shapeOnlyEncoder(gpu, config.vision, linear, config.chat);
     lines.push(describePass(`embed (${what})`, 'images', size, () => maxBatch(encoder, size, size)));
     if (config.chat) {
@@ -45,7 +50,7 @@ export function describePasses(gpu: Gpu, config: ModelConfig, size: number): str
 }
 
 /** The report: encoder shape, parameters, tokens and matmul GFLOP at size×size, projector for chat models. */
-export function describeModel(config: ModelConfig, size: number): string[] {
+export function describeModel(config: ModelConfig, size: number, storage?: LinearStorage): string[] {
   const v = config.vision;
   const { hp, wp, tokens } = tokenGrid(v, size, size);
   const lines = [
@@ -54,11 +59,9 @@ export function describeModel(config: ModelConfig, size: number): string[] {
     `parameters: ${millions(paramCount(v))} (encoder${paramCount(v) >= 1e6 ? `, ${paramCount(v).toLocaleString('en-US')}` : ''})`,
   ];
   const chat = config.chat;
-  const gb = (linear: 'f32' | 'bf16') => {
-    const b = weightBytes(v, linear, { projector: chat });
-    return b >= 1e8 ? `${(b / 1e9).toFixed(2)} GB` : `${(b / 1e6).toFixed(1)} MB`;
-  };
-  lines.push(`weights on the GPU: ${gb('bf16')} with 16-bit linear layers (the default for BF16 checkpoints), ${gb('f32')} with --weights f32${chat ? ' (encoder + projector)' : ''}`);
+  lines.push(`weights on the GPU by --weights: ${describeStorageBytes(v, { projector: chat })}${chat ? ' (encoder + projector)' : ''}; ` +
+    `auto keeps a BF16 checkpoint's bf16 (a pre-quantized one's int8 / int4)`);
+  if (storage) lines.push(`weights on the GPU with --weights ${storage}: ${formatGpuBytes(weightBytes(v, storage, { projector: chat }))}`);
   if (!chat) {
     lines.push(`at ${size}×${size}: ${tokens} tokens (${hp}×${wp} patches + CLS), ${gflops(gflopsPerImage(v, size, size))} GFLOP per image (matmuls)`);
     return lines;
@@ -80,7 +83,7 @@ export function describeModel(config: ModelConfig, size: number): string[] {
 }
 
 export async function info(args: string[], io: Io): Promise<number> {
-  const values = parseFlags('info', args, { model: { type: 'string' }, size: { type: 'string' }, gpu: { type: 'boolean' }, limits: { type: 'string' } });
+  const values = parseFlags('info', args, { model: { type: 'string' }, size: { type: 'string' }, gpu: { type: 'boolean' }, limits: { type: 'string' }, weights: { type: 'string' } });
   if (!values) {
     io.out(`usage: internvit ${INFO_USAGE}`);
     return 0;
@@ -88,6 +91,7 @@ export async function info(args: string[], io: Io): Promise<number> {
   const spec = stringFlag(values, 'model');
   const sizeFlag = intFlag(values, 'size');
   const limits = limitsFlag(values);
+  const weights = weightsFlag(values);
   if (spec === undefined) {
     io.out('presets (no download needed; "internvit info --model <name>" for details):');
     for (const name of PRESET_NAMES) {
@@ -100,6 +104,8 @@ export async function info(args: string[], io: Io): Promise<number> {
   const preset = presetFor(spec);
   let config: ModelConfig;
   const lines: string[] = [];
+  // --weights auto: a preset's published checkpoint is BF16; a checkpoint's own dtype or quantization.
+  let resolve = (w: WeightStorage): LinearStorage => linearWeightDType(w, 'BF16');
   if (preset) {
     config = presetConfig(preset);
     lines.push(`model: ${preset} (preset, shapes only, nothing downloaded; weights: ${PRESETS[preset].hubId})`);
@@ -114,16 +120,18 @@ export async function info(args: string[], io: Io): Promise<number> {
       throw new CliError(`${(e as Error).message}; ${hint}`);
     }
     config = found.config;
+    if (found.quant) resolve = (w) => (w === 'auto' ? found.quant!.scheme : linearWeightDType(w, 'BF16'));
+    else if (found.linearDType) resolve = (w) => linearWeightDType(w, found.linearDType!);
     lines.push(`model: ${found.location} (${config.chat ? 'InternVL chat checkpoint' : 'InternViT checkpoint'})`);
     lines.push(checkpointLine(found.location, found.checkpoint));
   }
   const size = sizeFlag ?? modelImageSize(config);
   try {
-    lines.push(...describeModel(config, size));
+    lines.push(...describeModel(config, size, weights ? resolve(weights) : undefined));
   } catch (e) {
     throw new CliError(`--size ${size}: ${(e as Error).message}`);
   }
-  if (values.gpu) lines.push(...(await withGpu(io, async (gpu) => describePasses(gpu, config, size), limits)));
+  if (values.gpu) lines.push(...(await withGpu(io, async (gpu) => describePasses(gpu, config, size, weights ? resolve(weights) : undefined), limits)));
   else lines.push('largest batch per pass: add --gpu to ask this machine\'s WebGPU device (no weights are loaded)');
   for (const l of lines) io.out(l);
   return 0;

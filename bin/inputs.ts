@@ -4,9 +4,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  decodeImage, DEFAULT_MAX_IMAGE_PIXELS, FileNotFoundError, fileSource, openCheckpoint, openSafetensors, parseConfig, readSafetensorsFloat32,
+  checkpointQuantization, decodeImage, DEFAULT_MAX_IMAGE_PIXELS, FileNotFoundError, fileSource, openCheckpoint, openSafetensors, parseConfig, readSafetensorsFloat32,
   resolveOptions, tokenGrid, validateCheckpoint, type Checkpoint, type CheckpointStore, type DecodedImage,
-  type ImageOptions, type ModelConfig, type PreprocessMode,
+  type ImageOptions, type ModelConfig, type PreprocessMode, isFloatDType, type CheckpointQuant, type FloatDType,
 } from '../src/internal.js';
 import { CliError, intFlag, stringFlag, usageError, type FlagSpec, type FlagValues } from './cli.js';
 
@@ -156,7 +156,7 @@ export async function openModel(spec: string): Promise<{ ckpt: Checkpoint; confi
   try {
     if (ckpt.config === null) throw new CliError(`${ckpt.location}: no config.json`);
     const config = parseConfig(ckpt.config, ckpt.configFile);
-    validateCheckpoint(ckpt, config, { projector: config.chat !== null });
+    validateCheckpoint(ckpt, config, { projector: config.chat !== null, quant: checkpointQuantization(ckpt.config, ckpt.configFile) });
     return { ckpt, config };
   } catch (e) {
     await ckpt.close();
@@ -164,10 +164,16 @@ export async function openModel(spec: string): Promise<{ ckpt: Checkpoint; confi
   }
 }
 
-export async function inspectModel(spec: string): Promise<{ location: string; config: ModelConfig; checkpoint: CheckpointSummary }> {
+export async function inspectModel(spec: string): Promise<{
+  location: string; config: ModelConfig; checkpoint: CheckpointSummary;
+  /** The checkpoint's pre-quantization, if any, and its linear weights' float dtype otherwise. */
+  quant: CheckpointQuant | null; linearDType: FloatDType | null;
+}> {
   const { ckpt, config } = await openModel(spec);
   try {
-    return { location: ckpt.location, config, checkpoint: summarizeCheckpoint(ckpt) };
+    const qkv = [...ckpt.tensors.values()].find((t) => t.name.endsWith('attn.qkv.weight'));
+    const linearDType = qkv && isFloatDType(qkv.dtype) ? qkv.dtype : null;
+    return { location: ckpt.location, config, checkpoint: summarizeCheckpoint(ckpt), quant: checkpointQuantization(ckpt.config, ckpt.configFile), linearDType };
   } finally {
     await ckpt.close();
   }

@@ -10,6 +10,7 @@ import { features, FEATURES_USAGE } from './features.js';
 import { packageVersion } from './inputs.js';
 import { info, INFO_USAGE } from './info.js';
 import { preprocess, PREPROCESS_USAGE } from './preprocess.js';
+import { quantize, QUANTIZE_USAGE } from './quantize.js';
 import { run, RUN_USAGE } from './run.js';
 import { selfcheck, SELFCHECK_USAGE } from './selfcheck.js';
 import { tokens, TOKENS_USAGE } from './tokens.js';
@@ -27,6 +28,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   selfcheck: { run: (args) => selfcheck(args), usage: SELFCHECK_USAGE },
   'embed-dataset': { run: embedDataset, usage: EMBED_DATASET_USAGE },
   features: { run: features, usage: FEATURES_USAGE },
+  quantize: { run: quantize, usage: QUANTIZE_USAGE },
   tune: { run: tune, usage: TUNE_USAGE_TEXT },
 };
 export const COMMANDS = Object.keys(commands);

@@ -23,7 +23,8 @@ import {
 import { featureMap, type FeatureMapOptions, type FeatureMapResult } from './model/feature-map.js';
 import type { Grid } from './model/tiling.js';
 import { paramCount } from './model/presets.js';
-import type { WeightStorage } from './model/weights.js';
+import { describeStorageBytes, type WeightStorage } from './model/weights.js';
+import { quantOf } from './model/quantized.js';
 import type { Precision } from './model/precision.js';
 import { abortReason, throwIfAborted } from './runtime/abort.js';
 import { cachedModels, clearCache, type CachedModel } from './runtime/weight-cache.js';
@@ -226,6 +227,7 @@ export class InternViT {
         `${v.normType}${v.qkNormalization ? ' + QK norm' : ''}, image ${v.imageSize}/${v.patchSize}, ${(paramCount(v) / 1e6).toFixed(1)} M params`,
     ];
     lines.push(describeWeights(this.parts.encoder.weights));
+    lines.push(`weights on the GPU by storage (weightStorage): ${describeStorageBytes(v, { projector: this.config.chat })}`);
     lines.push(describePass('embed', 'images', v.imageSize, () => maxBatch(this.parts.encoder, v.imageSize, v.imageSize)));
     lines.push(describePrecision(this.parts.encoder.precision));
     lines.push(...describeVersions(this.parts.encoder));
@@ -449,7 +451,9 @@ export function describeWeights(weights: ReadonlyMap<string, Tensor>): string {
   const half = new Map<string, number>();
   for (const t of weights.values()) {
     bytes += t.byteLength;
-    if (t.dtype !== 'f32') half.set(t.dtype, (half.get(t.dtype) ?? 0) + 1);
+    const q = quantOf(t);
+    const kind = q ? `${q.scheme}${q.scheme === 'int4' ? ` (group ${q.groupSize})` : ''} with f32 scales` : t.dtype;
+    if (t.dtype !== 'f32') half.set(kind, (half.get(kind) ?? 0) + 1);
   }
   const size = bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
   const layout = half.size === 0 ? 'all f32' : `${[...half].map(([d, n]) => `${n} linear weights in ${d}`).join(', ')}, the rest f32`;

@@ -23,6 +23,7 @@ export * from './runtime/rng.js';
 export * from './runtime/safetensors.js';
 export * from './runtime/loader.js';
 export * from './runtime/weight-cache.js';
+export * from './runtime/quant.js';
 
 // Kernels: one recording function + CPU reference per module.
 export * from './kernels/dispatch.js';
@@ -42,6 +43,8 @@ export * from './kernels/feature-layout.js';
 export * from './model/config.js';
 export * from './model/presets.js';
 export * from './model/weights.js';
+export * from './model/quantized.js';
+export * from './model/quantize-checkpoint.js';
 export * from './model/graph.js';
 export * from './model/internvit.js';
 export * from './model/micro-batch.js';

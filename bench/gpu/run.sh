@@ -9,7 +9,7 @@
 #                               native packages it imports: webgpu (dawn.node), onnxruntime-node
 #   .gl/*.deb                   the Vulkan loader (libvulkan1), unpacked only if libvulkan.so.1 is missing
 # Environment: OUT (results folder), PYTHON (default python3), RUNS (default 20), SIZE (default 448),
-# BATCHES (default 1,8), WEIGHTS (default f32,bf16,f16), PRECISION (default f32,auto: ours per storage in
+# BATCHES (default 1,8), WEIGHTS (default f32,bf16,f16,int8,int4), PRECISION (default f32,auto: ours per storage in
 # f32 and in what 'auto' picks, f16 on a GPU with shader-f16), TORCH_MODES (default f32,tf32,bf16: the
 # PyTorch anchors), TUNE (default fast; see step 5b), MODEL (300M, or tiny for a dry run: the repository's
 # internvit-tiny at 224 px), SEED (default 1), WORK (scratch, default /tmp/internvit-bench), BUDGET
@@ -52,7 +52,7 @@ SIZE=${SIZE:-$NATIVE}
 BATCHES=${BATCHES:-1,8}
 SEED=${SEED:-1}
 WARMUP=${WARMUP:-3}
-WEIGHTS=${WEIGHTS:-f32,bf16,f16}
+WEIGHTS=${WEIGHTS:-f32,bf16,f16,int8,int4}
 PRECISION=${PRECISION:-f32,auto}
 TORCH_MODES=${TORCH_MODES:-f32,tf32,bf16}
 TUNE=${TUNE:-fast}

@@ -6,8 +6,9 @@ import { openCheckpoint, FileNotFoundError, type Checkpoint, type CheckpointStor
 import { openSafetensors } from '../../src/runtime/safetensors.js';
 import { checkpointConfig, type InternVitConfig } from '../../src/model/config.js';
 import { gflopsPerImage, presetConfig } from '../../src/model/presets.js';
-import { linearWeightDType, loadWeights, type WeightStorage } from '../../src/model/weights.js';
+import { linearWeightDType, loadWeights, type LinearStorage, type WeightStorage } from '../../src/model/weights.js';
 import { F16_COSINE_MIN, resolvePrecision, tokenCosine, type Precision } from '../../src/model/precision.js';
+import { QUANT_COSINE_MIN } from '../../src/model/quantized.js';
 import {
   disposeEncoder, encode, encoderFromWeights, randomEncoder, recordForward, type InternVitEncoder,
 } from '../../src/model/internvit.js';
@@ -54,7 +55,7 @@ interface Loaded {
   encoder: InternVitEncoder;
   store: CheckpointStore | null;
   /** How the linear weights are stored on the GPU in this load. */
-  weights: 'f32' | 'bf16' | 'f16';
+  weights: LinearStorage;
   setupMs: number;
   weightBytes: number;
   source: string;
@@ -75,12 +76,12 @@ function sourceName(spec: ModelSpec): string {
 }
 
 /** The GPU dtype `storage` gives this model's linear weights (random weights count as F32). */
-function resolvedStorage(src: Source, storage: WeightStorage): 'f32' | 'bf16' | 'f16' {
+function resolvedStorage(src: Source, storage: WeightStorage): LinearStorage {
   const qkv = src.ckpt ? [...src.ckpt.tensors.values()].find((t) => t.name.endsWith('attn.qkv.weight')) : undefined;
   return linearWeightDType(storage, (qkv?.dtype ?? 'F32') as 'F32' | 'F16' | 'BF16');
 }
 
-async function loadModel(gpu: Gpu, src: Source, weights: 'f32' | 'bf16' | 'f16', precision: 'f32' | 'f16'): Promise<Loaded> {
+async function loadModel(gpu: Gpu, src: Source, weights: LinearStorage, precision: 'f32' | 'f16'): Promise<Loaded> {
   const { spec } = src;
   const t0 = now();
   const before = gpu.counters.bytesLive;
@@ -143,14 +144,15 @@ function takeRows(data: Float32Array, rows: number, batch: number): Float32Array
 /**
  * How two outputs agree. f32 on both sides: max|Δ| / max|want| ≤ AGREEMENT_REL. With an f16 side the
  * elementwise bound is the wrong yardstick: the f16 contract applies (every token's cosine ≥
- * F16_COSINE_MIN, no non-finite value), with the relative error still reported.
+ * F16_COSINE_MIN, no non-finite value), with the relative error still reported. int8 / int4 weights
+ * likewise get their cosine contract (`min` = QUANT_COSINE_MIN).
  */
-function agreement(against: string, got: Float32Array, want: Float32Array, f16 = false, dim = 0): Agreement {
+function agreement(against: string, got: Float32Array, want: Float32Array, f16 = false, dim = 0, min = F16_COSINE_MIN): Agreement {
   const { maxAbs, maxRef } = compareArrays(got, want);
   const rel = maxAbs / (maxRef || 1);
   if (!f16) return { against, maxAbs, rel, ok: rel <= AGREEMENT_REL };
   const cos = tokenCosine(got, want, dim);
-  return { against, maxAbs, rel, cosine: cos.min, ok: cos.nonFinite === 0 && cos.min >= F16_COSINE_MIN };
+  return { against, maxAbs, rel, cosine: cos.min, ok: cos.nonFinite === 0 && cos.min >= min };
 }
 
 function profileRows(ops: { kernel: string; ms: number; flops?: number }[]): OpProfileRow[] {
@@ -359,7 +361,9 @@ async function measureOurs(
     const peak = c.peakBytesLive;
     const output = result.lastHiddenState.data;
     const agreements: Agreement[] = [];
-    if (expected) agreements.push(agreement(`reference ${expected.file}`, output, expected.data, f16, m.config.hiddenSize));
+    const quantMin = m.weights === 'int8' || m.weights === 'int4' ? QUANT_COSINE_MIN[m.weights] : null;
+    const contract = quantMin === null ? F16_COSINE_MIN : f16 ? Math.min(quantMin, F16_COSINE_MIN) : quantMin;
+    if (expected) agreements.push(agreement(`reference ${expected.file}`, output, expected.data, f16 || quantMin !== null, m.config.hiddenSize, contract));
 
     let profile: OpProfileRow[] | undefined;
     let gpuMs: number | undefined;

@@ -101,7 +101,7 @@ export interface BenchRecord {
    */
   dtype: 'f32' | 'f16' | 'tf32' | 'bf16';
   /** Ours: how the linear layers' weights (matmul W) are stored on the GPU; absent = f32. */
-  weights?: 'f32' | 'bf16' | 'f16';
+  weights?: 'f32' | 'bf16' | 'f16' | 'int8' | 'int4';
   /** Ours, model suite: the arithmetic (load option precision, resolved); absent = f32. */
   precision?: 'f32' | 'f16';
   /** Ours, model suite: the --precision options this measurement stands for (e.g. ['f16', 'auto']). */
@@ -188,7 +188,7 @@ export const QUICK_DEFAULTS: Omit<BenchOptions, 'mode'> = {
 
 export const FULL_DEFAULTS: Omit<BenchOptions, 'mode'> = {
   suites: ['kernels', 'model'], runs: 20, kernelRuns: 20, warmup: 3, models: ['300M', '6B'], sizes: [224, 448], batches: [1, 8],
-  kernelFilter: '', peer: true, weights: ['f32', 'bf16'], soakForwards: 1000, soakNewEvery: 0, precisions: ['f32', 'auto'],
+  kernelFilter: '', peer: true, weights: ['f32', 'bf16', 'int8', 'int4'], soakForwards: 1000, soakNewEvery: 0, precisions: ['f32', 'auto'],
   tune: 'off',
 };
 

@@ -6,6 +6,7 @@
 // values), f32 otherwise. W may instead be packed 16-bit (bf16 or f16, two per u32, element 2i in
 // the low half; W_PACKED): vec2<u32> per 4 values when K % 4 == 0, u32 otherwise, widened to f32 on
 // load by unpackHalf2 (shaders/lib/unpack_bf16.wgsl or unpack_f16.wgsl, prepended before this).
+// W_QUANT: W is packed int8 / int4 with f32 scales, dequantized in loadW (shaders/lib/dequant_w.wgsl).
 // f16 compute (precision 'f16', needs shader-f16 and `enable f16;` first): X_F16 reads X as f16
 // (vec4<f16> / f16) and keeps the X tile in f16; B_F16 (W stored f16) keeps the W tile in f16 (W is
 // still loaded as packed pairs and widened: exact). Products and sums are f32 in every variant.
@@ -56,7 +57,11 @@ fn loadX(row: u32, k: u32, kEnd: u32) -> vec4<f32> {
 //#endif
 //#endif
 
-//#if W_PACKED
+//#if W_QUANT
+// int8 / int4 W (weightStorage 'int8' / 'int4'): the binding w, the scales (binding 6) and loadWq
+// come from shaders/lib/dequant_w.wgsl (prepended); the W tile is f32.
+fn loadW(row: u32, k: u32, kEnd: u32) -> vec4<f32> { return loadWq(row, k, kEnd); }
+//#elif W_PACKED
 //#if VEC4
 @group(0) @binding(1) var<storage, read> w: array<vec2<u32>>;
 

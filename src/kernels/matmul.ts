@@ -17,13 +17,27 @@ import { numel, shapeString } from '../runtime/tensor.js';
 import { availableVersions, chooseVersion, type KernelVersion, type VersionTable } from '../runtime/versions.js';
 import { selectVariant, type VariantFlags } from '../runtime/wgsl-variants.js';
 import { ceilDiv, grid1D } from './dispatch.js';
+import dequantLib from '../../shaders/lib/dequant_w.wgsl?raw';
+import { groupsPerRow, quantLayout, scalesPerRow, wordsPerRow, type QuantScheme } from '../runtime/quant.js';
 import { WGSL_ENABLE_F16, WGSL_GELU as geluLib, WGSL_TO_F16, WGSL_UNPACK_BF16 as unpackBf16Lib, WGSL_UNPACK_F16 as unpackF16Lib } from './wgsl-lib.js';
 import { geluScalar } from './gelu.js';
 
 export type MatmulEpilogue = 'none' | 'gelu';
 export type MatmulVersion = 'tiled' | 'tiled64' | 'tile32x128' | 'tile32x64' | 'tile128x128' | 'splitk' | 'naive';
-/** How W is stored: f32, or 16-bit (read as packed pairs and widened to f32 in the kernel). */
-export type MatmulWeightDType = 'f32' | 'bf16' | 'f16';
+/**
+ * How W is stored: f32, 16-bit (read as packed pairs and widened to f32 in the kernel), or int8 /
+ * int4 with f32 scales (dequantized in the kernel's W load; src/runtime/quant.ts has the layout).
+ */
+export type MatmulWeightDType = 'f32' | 'bf16' | 'f16' | QuantScheme;
+
+/** A quantized W: w is then u32 [Nout, words per row] and these say how to read it. */
+export interface MatmulQuant {
+  scheme: QuantScheme;
+  /** Input channels per scale (int4; int8 has one scale per row). */
+  groupSize: number;
+  /** f32 [Nout] (int8) or [Nout, ceil(K / groupSize), 2] (int4: scale, offset). */
+  scales: TensorRef;
+}
 /** Element type of the activations X and Y: f16 needs shader-f16 (sums stay f32 either way). */
 export type ActDType = 'f32' | 'f16';
 
@@ -36,6 +50,8 @@ export interface MatmulOptions {
   version?: MatmulVersion;
   /** Y's element type (default 'f32'). 'f16' needs shader-f16; a value beyond ±65504 is stored as ±inf. */
   out?: ActDType;
+  /** W is int8 / int4 (weightStorage 'int8' / 'int4'): its scheme, group size and scales. */
+  quant?: MatmulQuant;
   label?: string;
 }
 
@@ -78,7 +94,9 @@ export interface MatmulVariant {
 /** "matmul_tiled_vec4_wbf16", "matmul_blocked_vec4_wf16_xf16_yf16": f32 X/Y keep the pre-f16 names. */
 export function matmulKernelName(v: MatmulVariant): string {
   const shader = versionSpec(v.version).shader;
-  const base = shader === 'naive' ? `matmul_naive_w${v.wDType}` : `matmul_${shader}_${v.vec4 ? 'vec4' : 'scalar'}_w${v.wDType}`;
+  // int8 and int4 are one source (QBITS is an override): named 'wq'.
+  const w = v.wDType === 'int8' || v.wDType === 'int4' ? 'q' : v.wDType;
+  const base = shader === 'naive' ? `matmul_naive_w${w}` : `matmul_${shader}_${v.vec4 ? 'vec4' : 'scalar'}_w${w}`;
   return base + (v.x === 'f16' ? '_xf16' : '') + (v.y === 'f16' ? '_yf16' : '');
 }
 
@@ -101,11 +119,14 @@ export function matmulKernel(v: MatmulVariant): Kernel {
     const f16 = v.x === 'f16' || v.y === 'f16';
     const shader = versionSpec(v.version).shader;
     if (shader === 'naive' && f16) throw new Error(`matmul: the 'naive' version is the f32 reference; f16 X or Y needs a tiled version`);
-    const lib = v.wDType === 'bf16' ? unpackBf16Lib : v.wDType === 'f16' ? unpackF16Lib : '';
+    const quant = v.wDType === 'int8' || v.wDType === 'int4';
+    const packed = v.wDType === 'bf16' || v.wDType === 'f16';
+    // int8 and int4 share one source (the bit width is the QBITS override).
+    const lib = v.wDType === 'bf16' ? unpackBf16Lib : v.wDType === 'f16' ? unpackF16Lib : quant ? dequantLib : '';
     const source = shader === 'naive'
-      ? geluLib + lib + selectVariant(naiveSource, { W_PACKED: v.wDType !== 'f32' }, name)
+      ? geluLib + lib + selectVariant(naiveSource, { W_QUANT: quant, W_PACKED: packed }, name)
       : epilogueHead(v.y === 'f16', f16, name) + lib +
-        selectVariant(operandsLib, { VEC4: v.vec4, W_PACKED: v.wDType !== 'f32', X_F16: v.x === 'f16', B_F16: v.x === 'f16' && v.wDType === 'f16' }, `${name} (matmul_operands)`) +
+        selectVariant(operandsLib, { VEC4: v.vec4, W_QUANT: quant, W_PACKED: packed, X_F16: v.x === 'f16', B_F16: v.x === 'f16' && v.wDType === 'f16' }, `${name} (matmul_operands)`) +
         (shader === 'tiled' ? tiledSource : blockedSource);
     k = defineKernel({ name, source });
     kernels.set(name, k);
@@ -140,6 +161,8 @@ export interface MatmulShape {
   epilogue: MatmulEpilogue;
   residual: boolean;
   bias: boolean;
+  /** int4 only: input channels per scale. */
+  groupSize?: number;
 }
 
 /**
@@ -260,13 +283,21 @@ export const MATMUL_VERSIONS: VersionTable<MatmulShape> & { readonly versions: r
   kernel: 'matmul',
   versions: SPECS,
   heuristic,
-  key: (s) => `M${s.M} N${s.N} K${s.K} w${s.w} x${s.x} y${s.y}${s.epilogue === 'gelu' ? ' gelu' : ''}${s.residual ? ' residual' : ''}${s.bias ? ' bias' : ''}`,
+  key: (s) => `M${s.M} N${s.N} K${s.K} w${s.w}${s.w === 'int4' ? ` g${s.groupSize}` : ''} x${s.x} y${s.y}${s.epilogue === 'gelu' ? ' gelu' : ''}${s.residual ? ' residual' : ''}${s.bias ? ' bias' : ''}`,
   trial(plan, s, version) {
     const x = input(plan, 'x', [s.M, s.K], s.x);
-    const w = input(plan, 'w', [s.N, s.K], s.w);
+    let w: TensorRef;
+    let quant: MatmulQuant | undefined;
+    if (s.w === 'int8' || s.w === 'int4') {
+      const l = quantLayout(s.w, s.N, s.K, s.groupSize);
+      w = input(plan, 'w', [s.N, wordsPerRow(l)], 'u32');
+      quant = { scheme: s.w, groupSize: l.groupSize, scales: input(plan, 'w scales', [s.N * scalesPerRow(l)], 'f32') };
+    } else {
+      w = input(plan, 'w', [s.N, s.K], s.w);
+    }
     const bias = s.bias ? input(plan, 'bias', [s.N], 'f32') : null;
     const residual = s.residual ? { r: input(plan, 'r', [s.M, s.N], 'f32'), scale: input(plan, 'scale', [s.N], 'f32') } : undefined;
-    return matmul(plan, x, w, bias, { epilogue: s.epilogue, out: s.y, version: version as MatmulVersion, ...(residual ? { residual } : {}), label: `matmul ${version}` });
+    return matmul(plan, x, w, bias, { epilogue: s.epilogue, out: s.y, version: version as MatmulVersion, ...(residual ? { residual } : {}), ...(quant ? { quant } : {}), label: `matmul ${version}` });
   },
 };
 
@@ -305,8 +336,28 @@ export function f32Placeholder(plan: Plan): TensorRef {
   return ref;
 }
 
-function isWeightDType(d: string): d is MatmulWeightDType {
+function isFloatWeight(d: string): d is 'f32' | 'bf16' | 'f16' {
   return d === 'f32' || d === 'bf16' || d === 'f16';
+}
+
+/** W's logical [N, K] and storage: float W is [N, K]; a quantized W is u32 [N, words] with `quant`. */
+function weightOf(label: string, x: TensorRef, w: TensorRef, quant: MatmulQuant | undefined): { N: number; K: number; wDType: MatmulWeightDType; groupSize?: number; groups?: number } {
+  if (!quant) {
+    if (!isFloatWeight(w.dtype) || w.shape.length !== 2) {
+      throw new Error(`${label}: w '${w.label}' must be f32, bf16 or f16 [Nout, K], got ${shapeString(w.shape)} ${w.dtype}`);
+    }
+    return { N: w.shape[0]!, K: w.shape[1]!, wDType: w.dtype };
+  }
+  const K = x.shape[x.shape.length - 1] ?? 0;
+  const l = quantLayout(quant.scheme, w.shape[0] ?? 0, K, quant.groupSize);
+  if (w.dtype !== 'u32' || w.shape.length !== 2 || w.shape[1] !== wordsPerRow(l)) {
+    throw new Error(`${label}: ${quant.scheme} w '${w.label}' must be u32 [Nout, ${wordsPerRow(l)}] (K ${K} packed ${32 / (quant.scheme === 'int8' ? 8 : 4)} per word), got ${shapeString(w.shape)} ${w.dtype}`);
+  }
+  const s = quant.scales;
+  if (s.dtype !== 'f32' || numel(s.shape) !== l.rows * scalesPerRow(l)) {
+    throw new Error(`${label}: ${quant.scheme} scales '${s.label}' must be f32 with ${l.rows} × ${scalesPerRow(l)} values, got ${shapeString(s.shape)} ${s.dtype}`);
+  }
+  return { N: l.rows, K, wDType: quant.scheme, groupSize: l.groupSize, groups: groupsPerRow(l) };
 }
 
 /**
@@ -319,10 +370,8 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
   const label = opts.label ?? 'matmul';
   const epilogue = opts.epilogue ?? 'none';
   if (epilogue !== 'none' && epilogue !== 'gelu') throw new Error(`${label}: unknown epilogue '${String(epilogue)}' (use 'none' or 'gelu')`);
-  if (!isWeightDType(w.dtype) || w.shape.length !== 2) {
-    throw new Error(`${label}: w '${w.label}' must be f32, bf16 or f16 [Nout, K], got ${shapeString(w.shape)} ${w.dtype}`);
-  }
-  const [N, K] = w.shape as [number, number];
+  const q = opts.quant;
+  const { N, K, wDType, groupSize, groups } = weightOf(label, x, w, q);
   requireF32(label, 'x', x, x.shape.length >= 1 && x.shape[x.shape.length - 1] === K, `[..., ${K}] (K from w ${shapeString(w.shape)})`, ['f32', 'f16']);
   const outDType = opts.out ?? 'f32';
   if (outDType !== 'f32' && outDType !== 'f16') throw new Error(`${label}: unknown output type '${String(outDType)}' (use 'f32' or 'f16')`);
@@ -342,7 +391,7 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
 
   const vec4 = K % 4 === 0;
   const xDType = x.dtype as ActDType;
-  const shape: MatmulShape = { M, N, K, w: w.dtype, x: xDType, y: outDType, epilogue, residual: !!res, bias: !!bias };
+  const shape: MatmulShape = { M, N, K, w: wDType, x: xDType, y: outDType, epilogue, residual: !!res, bias: !!bias, ...(wDType === 'int4' ? { groupSize } : {}) };
   const version = chooseVersion(plan, MATMUL_VERSIONS, shape, opts.version, label) as MatmulVersion;
   const spec = versionSpec(version);
   const y = intermediate(plan, outShape, outDType, label);
@@ -351,6 +400,16 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
   // bindings is legal), else an f32 placeholder; the override constants remove the code that reads them.
   const epilogueBindings = { bias: bias ?? unused, r: res?.r ?? unused, scale: res?.scale ?? unused };
   const epilogueElements = { ...(bias ? { bias: N } : {}), ...(res ? { r: M * N, scale: N } : {}) };
+  // A quantized W (every version): its scales at binding 6 and the layout's override constants
+  // (shaders/lib/dequant_w.wgsl); w is u32 [N, words per row].
+  const wElements = q ? numel(w.shape) : N * K;
+  const wq: { bindings: Record<string, TensorRef>; elements: Record<string, number>; constants: Record<string, number> } = q
+    ? {
+      bindings: { wscale: q.scales },
+      elements: { wscale: numel(q.scales.shape) },
+      constants: { QBITS: q.scheme === 'int8' ? 8 : 4, KW: w.shape[1]!, GROUP: groupSize!, NG: groups! },
+    }
+    : { bindings: {}, elements: {}, constants: {} };
   const epilogueConstants = { M, N, HAS_BIAS: bias ? 1 : 0, EPILOGUE: epilogue === 'gelu' ? 1 : 0, HAS_RESIDUAL: res ? 1 : 0 };
 
   if (spec.splitK) {
@@ -359,10 +418,10 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
     const S = splitCount(shape);
     const partial = intermediate(plan, [S, M, N], 'f32', `${label} split-K partials`);
     dispatch(plan, {
-      kernel: matmulKernel({ version, vec4, wDType: w.dtype, x: xDType, y: 'f32' }), label: `${label} (split-K ×${S})`,
-      bindings: { x, w, bias: unused, r: unused, scale: unused, y: partial },
-      elements: { x: M * K, w: N * K, y: S * M * N },
-      constants: { ...shapeConstants(spec, M, N, K, S), HAS_BIAS: 0, EPILOGUE: 0, HAS_RESIDUAL: 0 },
+      kernel: matmulKernel({ version, vec4, wDType, x: xDType, y: 'f32' }), label: `${label} (split-K ×${S})`,
+      bindings: { x, w, bias: unused, r: unused, scale: unused, y: partial, ...wq.bindings },
+      elements: { x: M * K, w: wElements, y: S * M * N, ...wq.elements },
+      constants: { ...shapeConstants(spec, M, N, K, S), HAS_BIAS: 0, EPILOGUE: 0, HAS_RESIDUAL: 0, ...wq.constants },
       workgroups: gridOf(spec, M, N, S),
       flops: matmulFlops(M, N, K),
     });
@@ -376,12 +435,12 @@ export function matmul(plan: Plan, x: TensorRef, w: TensorRef, bias: TensorRef |
     return y;
   }
 
-  const kernel = matmulKernel({ version, vec4, wDType: w.dtype, x: xDType, y: outDType });
+  const kernel = matmulKernel({ version, vec4, wDType, x: xDType, y: outDType });
   dispatch(plan, {
     kernel, label,
-    bindings: { x, w, ...epilogueBindings, y },
-    elements: { x: M * K, w: N * K, y: M * N, ...epilogueElements },
-    constants: { ...epilogueConstants, ...shapeConstants(spec, M, N, K, 1) },
+    bindings: { x, w, ...epilogueBindings, y, ...wq.bindings },
+    elements: { x: M * K, w: wElements, y: M * N, ...epilogueElements, ...wq.elements },
+    constants: { ...epilogueConstants, ...shapeConstants(spec, M, N, K, 1), ...wq.constants },
     workgroups: gridOf(spec, M, N, 1),
     flops: matmulFlops(M, N, K),
   });

@@ -2,28 +2,37 @@
 // recording functions are called here; dispatch math lives in src/kernels/.
 import { attention } from '../kernels/attention.js';
 import { layernorm } from '../kernels/layernorm.js';
-import { matmul, type ActDType } from '../kernels/matmul.js';
+import { matmul, type ActDType, type MatmulQuant } from '../kernels/matmul.js';
 import { patchEmbed } from '../kernels/patch-embed.js';
 import { qkRmsNorm, rmsnorm } from '../kernels/rmsnorm.js';
 import { constant, copy, intermediate, type Plan, type TensorRef } from '../runtime/plan.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { InternVitConfig } from './config.js';
+import { quantOf, SCALE_SUFFIX } from './quantized.js';
 
-/** Looks up a weight (already in the plan as a constant) by its state-dict name without prefix. */
-export type WeightRefs = (name: string) => TensorRef;
+/**
+ * Looks up a weight (already in the plan as a constant) by its state-dict name without prefix;
+ * `quant(name)` is how to read a linear weight stored int8 / int4 (undefined when it is float).
+ */
+export type WeightRefs = ((name: string) => TensorRef) & { quant(name: string): MatmulQuant | undefined };
 
 /** Binds weights into a plan on first use, each once, so a plan holds only the weights it reads. */
 export function weightRefs(plan: Plan, weights: ReadonlyMap<string, Tensor>): WeightRefs {
   const refs = new Map<string, TensorRef>();
-  return (name) => {
-    let ref = refs.get(name);
-    if (!ref) {
+  const ref = (name: string): TensorRef => {
+    let r = refs.get(name);
+    if (!r) {
       const t = weights.get(name);
       if (!t) throw new Error(`weight '${name}' is not loaded`);
-      refs.set(name, (ref = constant(plan, t)));
+      refs.set(name, (r = constant(plan, t)));
     }
-    return ref;
+    return r;
   };
+  const quant = (name: string): MatmulQuant | undefined => {
+    const l = quantOf(weights.get(name));
+    return l && { scheme: l.scheme, groupSize: l.groupSize, scales: ref(name + SCALE_SUFFIX) };
+  };
+  return Object.assign(ref, { quant });
 }
 
 export interface EncoderOutputs {
@@ -57,15 +66,15 @@ function encoderLayer(plan: Plan, config: InternVitConfig, x: TensorRef, w: Weig
   const p = `encoder.layers.${i}`;
   const h = norm(plan, config, x, w, `${p}.norm1`, act);
   // Ops are labelled with the checkpoint's module names, so limit and GPU errors name the layer.
-  let qkv = matmul(plan, h, w(`${p}.attn.qkv.weight`), config.qkvBias ? w(`${p}.attn.qkv.bias`) : null, { out: act, label: `${p}.attn.qkv` });
+  let qkv = matmul(plan, h, w(`${p}.attn.qkv.weight`), config.qkvBias ? w(`${p}.attn.qkv.bias`) : null, { out: act, quant: w.quant(`${p}.attn.qkv.weight`), label: `${p}.attn.qkv` });
   if (config.qkNormalization) {
     qkv = qkRmsNorm(plan, qkv, w(`${p}.attn.q_norm.weight`), w(`${p}.attn.k_norm.weight`), config.layerNormEps, `${p}.attn.qk_norm`);
   }
   const a = attention(plan, qkv, { heads: config.numHeads, headDim: config.headDim }, `${p}.attn`);
-  const x1 = matmul(plan, a, w(`${p}.attn.proj.weight`), w(`${p}.attn.proj.bias`), { residual: { r: x, scale: w(`${p}.ls1`) }, label: `${p}.attn.proj` });
+  const x1 = matmul(plan, a, w(`${p}.attn.proj.weight`), w(`${p}.attn.proj.bias`), { residual: { r: x, scale: w(`${p}.ls1`) }, quant: w.quant(`${p}.attn.proj.weight`), label: `${p}.attn.proj` });
   const h2 = norm(plan, config, x1, w, `${p}.norm2`, act);
-  const f = matmul(plan, h2, w(`${p}.mlp.fc1.weight`), w(`${p}.mlp.fc1.bias`), { epilogue: 'gelu', out: act, label: `${p}.mlp.fc1` });
-  return matmul(plan, f, w(`${p}.mlp.fc2.weight`), w(`${p}.mlp.fc2.bias`), { residual: { r: x1, scale: w(`${p}.ls2`) }, label: `${p}.mlp.fc2` });
+  const f = matmul(plan, h2, w(`${p}.mlp.fc1.weight`), w(`${p}.mlp.fc1.bias`), { epilogue: 'gelu', out: act, quant: w.quant(`${p}.mlp.fc1.weight`), label: `${p}.mlp.fc1` });
+  return matmul(plan, f, w(`${p}.mlp.fc2.weight`), w(`${p}.mlp.fc2.bias`), { residual: { r: x1, scale: w(`${p}.ls2`) }, quant: w.quant(`${p}.mlp.fc2.weight`), label: `${p}.mlp.fc2` });
 }
 
 /**

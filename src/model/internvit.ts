@@ -12,7 +12,9 @@ import type { OpTime } from '../runtime/profiler.js';
 import { openCheckpoint, type OpenCheckpointOptions } from '../runtime/loader.js';
 import { parseConfig, type InternVitConfig, type InternVlChatConfig, type ModelConfig } from './config.js';
 import { recordEncoder, tokenGrid, weightRefs } from './graph.js';
-import { disposeWeights, expectedTensors, linearWeightDType, loadWeights, type WeightStorage } from './weights.js';
+import { disposeWeights, expectedTensors, linearWeightDType, loadWeights, type LinearStorage, type WeightStorage } from './weights.js';
+import { checkpointQuantization, quantOf, SCALE_SUFFIX, type QuantizedTensor } from './quantized.js';
+import { scalesPerRow, INT4_GROUP_SIZE, quantizeRows, quantLayout, scalesShape, wordsPerRow } from '../runtime/quant.js';
 import { checkAgainstPreset } from './presets.js';
 import { checkBatchInput, concatBatch, largestBatch, passSizes, sliceBatch, type BatchFit, type FitQuery } from './micro-batch.js';
 import { checkFiniteOutputs, resolvePrecision, type Precision } from './precision.js';
@@ -80,7 +82,16 @@ export function encoderFromWeights(gpu: Gpu, config: InternVitConfig, weights: M
   for (const { name, shape, linear } of expectedTensors(config)) {
     const t = weights.get(name);
     if (!t) problems.push(`missing ${name}`);
-    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    else if (linear && quantOf(t)) {
+      // int8 / int4: the layout must describe this weight and its scales must be there.
+      const l = quantOf(t)!;
+      const scales = weights.get(name + SCALE_SUFFIX);
+      if (l.rows !== shape[0] || l.cols !== shape[1] || t.dtype !== 'u32' || t.shape[1] !== wordsPerRow(l)) {
+        problems.push(`${name}: ${l.scheme} layout [${l.rows}, ${l.cols}] on u32 ${t.shape.join('×')} does not fit [${shape.join(', ')}]`);
+      } else if (!scales || scales.dtype !== 'f32' || scales.byteLength !== 4 * l.rows * scalesPerRow(l)) {
+        problems.push(`${name}: ${l.scheme} needs f32 scales '${name}${SCALE_SUFFIX}' with ${l.rows * scalesPerRow(l)} values`);
+      }
+    } else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       problems.push(`${name}: expected [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
     } else if (t.dtype !== 'f32' && !(linear && (t.dtype === 'bf16' || t.dtype === 'f16'))) {
       problems.push(`${name}: expected ${linear ? 'f32, bf16 or f16' : 'f32'} on the GPU, got ${t.dtype}`);
@@ -100,6 +111,8 @@ export interface LoadEncoderOptions extends OpenCheckpointOptions {
   weightStorage?: WeightStorage;
   /** 'f32' (default, exact parity), 'f16' (needs shader-f16) or 'auto' (f16 where available). */
   precision?: Precision;
+  /** weightStorage 'int4' from a float checkpoint: input channels per scale (32, 64 or 128; default 64). */
+  quantGroupSize?: number;
   /** Kernel version choices: 'cache' (default), 'off', 'fast' or 'full' (src/runtime/tuner.ts), or the full options. */
   tune?: TuneMode | TuneOptions;
 }
@@ -120,8 +133,10 @@ export async function loadEncoder(gpu: Gpu, source: Parameters<typeof openCheckp
     const projector = opts.projector === 'auto' ? config.chat !== null : !!opts.projector;
     // Resolved before any weight is read: 'f16' on a device without shader-f16 fails here.
     const precision = resolvePrecision(gpu, opts.precision);
-    const weightStorage = opts.weightStorage ?? (precision === 'f16' ? 'f16' : 'auto');
-    const weights = await loadWeights(gpu, ckpt, config, { projector, weightStorage, signal: opts.signal });
+    // precision 'f16' stores float weights f16 by default; a pre-quantized checkpoint stays as it is.
+    const quantized = checkpointQuantization(ckpt.config, ckpt.configFile) !== null;
+    const weightStorage = opts.weightStorage ?? (precision === 'f16' && !quantized ? 'f16' : 'auto');
+    const weights = await loadWeights(gpu, ckpt, config, { projector, weightStorage, signal: opts.signal, ...(opts.quantGroupSize ? { groupSize: opts.quantGroupSize } : {}) });
     try {
       // The weight cache keeps whole files: it reads what follows the last tensor needed.
       await ckpt.store.complete?.();
@@ -164,6 +179,14 @@ export function randomEncoder(gpu: Gpu, config: InternVitConfig, seed = 1, opts:
     const [base, spread] = isNorm ? [1, 0.2] : /ls[12]$/.test(name) ? [0.5, 0.4] : leaf === 'bias' ? [0, 0.04] : [0, 0.04];
     for (let i = 0; i < n; i++) data[i] = base + spread * next();
     const dtype = linear ? linearWeightDType(storage, 'F32') : 'f32';
+    if (dtype === 'int8' || dtype === 'int4') {
+      const l = quantLayout(dtype, shape[0]!, shape[1]!, INT4_GROUP_SIZE);
+      const q = quantizeRows(data, l.rows, l, name);
+      const t: QuantizedTensor = { ...uploadTensor(gpu, q.packed, [l.rows, wordsPerRow(l)], 'u32', name), quant: l };
+      weights.set(name, t);
+      weights.set(name + SCALE_SUFFIX, uploadTensor(gpu, q.scales, scalesShape(l), 'f32', name + SCALE_SUFFIX));
+      continue;
+    }
     weights.set(name, dtype === 'f32' ? uploadTensor(gpu, data, shape, 'f32', name) : uploadTensor(gpu, toHalfBits(data, dtype, name), shape, dtype, name));
   }
   return { gpu, config, weights, plans: createPlanCache(), disposed: false, precision };
@@ -206,12 +229,20 @@ const shapeOnly = new WeakSet<InternVitEncoder>();
  * projector's, with `chat`) as shape and dtype without a GPU buffer. Nothing is read or uploaded, so
  * `internvit info --gpu` can ask a device about a 6B model it never loads. It cannot run.
  */
-export function shapeOnlyEncoder(gpu: Gpu, config: InternVitConfig, linear: 'f32' | 'bf16' | 'f16', chat: InternVlChatConfig | null = null): InternVitEncoder {
+export function shapeOnlyEncoder(gpu: Gpu, config: InternVitConfig, linear: LinearStorage, chat: InternVlChatConfig | null = null): InternVitEncoder {
   const weights = new Map<string, Tensor>();
   // No GPU memory behind it: only disposeEncoder touches it (size 0, destroy does nothing); assertRunnable keeps it out of bindings.
   const noBuffer = { size: 0, label: 'shape-only', destroy: () => undefined } as unknown as GPUBuffer;
   for (const t of expectedTensors(config, { projector: chat })) {
-    const dtype = t.linear ? linear : 'f32';
+    if (t.linear && (linear === 'int8' || linear === 'int4')) {
+      const l = quantLayout(linear, t.shape[0]!, t.shape[1]!, INT4_GROUP_SIZE);
+      const packed = [l.rows, wordsPerRow(l)];
+      const q: QuantizedTensor = { buffer: noBuffer, shape: packed, dtype: 'u32', byteLength: tensorBytes(packed, 'u32'), label: t.name, quant: l };
+      weights.set(t.name, q);
+      weights.set(t.name + SCALE_SUFFIX, { buffer: noBuffer, shape: scalesShape(l), dtype: 'f32', byteLength: tensorBytes(scalesShape(l), 'f32'), label: t.name + SCALE_SUFFIX });
+      continue;
+    }
+    const dtype = t.linear ? (linear as 'f32' | 'bf16' | 'f16') : 'f32';
     weights.set(t.name, { buffer: noBuffer, shape: t.shape, dtype, byteLength: tensorBytes(t.shape, dtype), label: t.name });
   }
   // Sized at f32 activations: at least what an f16 encoder of the same shapes needs.

@@ -22,6 +22,6 @@ export interface ProjectorShape {
 export function recordProjector(plan: Plan, tokens: TensorRef, w: WeightRefs, shape: ProjectorShape, act: ActDType = 'f32'): TensorRef {
   const shuffled = pixelShuffle(plan, tokens, { gridH: shape.gridH, gridW: shape.gridW, version: shape.psVersion });
   const h = layernorm(plan, shuffled, w('mlp1.0.weight'), w('mlp1.0.bias'), MLP1_LAYERNORM_EPS, 'layernorm', act);
-  const f = matmul(plan, h, w('mlp1.1.weight'), w('mlp1.1.bias'), { epilogue: 'gelu', out: act });
-  return matmul(plan, f, w('mlp1.3.weight'), w('mlp1.3.bias'));
+  const f = matmul(plan, h, w('mlp1.1.weight'), w('mlp1.1.bias'), { epilogue: 'gelu', out: act, quant: w.quant('mlp1.1.weight') });
+  return matmul(plan, f, w('mlp1.3.weight'), w('mlp1.3.bias'), { quant: w.quant('mlp1.3.weight') });
 }

@@ -72,7 +72,7 @@ const UNCAPTURED_TEXT: Record<GpuErrorKind, string> = {
   internal: 'internal GPU error',
 };
 
-export const OOM_HINT = "Try weightStorage 'bf16', a smaller batch or fewer tiles (maxTiles), or free GPU memory (dispose models and plans you no longer use).";
+export const OOM_HINT = "Try weightStorage 'bf16' (or 'int8' / 'int4': a half / a third of that), a smaller batch or fewer tiles (maxTiles), or free GPU memory (dispose models and plans you no longer use).";
 const VALIDATION_HINT = 'Nothing was computed. This is a bug in the runtime or in a user kernel (or a tensor used after dispose); please report it with this message.';
 const INTERNAL_HINT = 'Nothing was computed. The GPU driver failed; this is often memory pressure: try a smaller batch, or restart the device.';
 

@@ -248,22 +248,43 @@ export function writeSafetensors(tensors: Record<string, WriteTensor>, metadata?
     blobs.push(bytes);
     offset += bytes.byteLength;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.byteLength / 8) * 8;
-  if (padded !== json.byteLength) {
-    const p = new Uint8Array(padded).fill(0x20);
-    p.set(json);
-    json = p;
-  }
-  const out = new Uint8Array(8 + json.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
-  out.set(json, 8);
-  let at = 8 + json.byteLength;
+  const head = encodeHeader(header);
+  const out = new Uint8Array(head.byteLength + offset);
+  out.set(head, 0);
+  let at = head.byteLength;
   for (const b of blobs) {
     out.set(b, at);
     at += b.byteLength;
   }
   return out;
+}
+
+/** The 8-byte length and the JSON header, padded with spaces to a multiple of 8 bytes. */
+function encodeHeader(header: Record<string, unknown>): Uint8Array<ArrayBuffer> {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  const out = new Uint8Array(8 + padded).fill(0x20, 8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  return out;
+}
+
+/**
+ * The start of a safetensors file whose tensors are written afterwards, in this order and
+ * contiguously, by the caller (a writer for files too large to hold in memory): the header bytes
+ * and the total data bytes that must follow.
+ */
+export function safetensorsHead(tensors: readonly { name: string; dtype: SafetensorsDType; shape: readonly number[] }[], metadata?: Record<string, string>): { head: Uint8Array<ArrayBuffer>; dataBytes: number } {
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of tensors) {
+    if (t.name === '__metadata__' || Object.hasOwn(header, t.name)) throw new Error(`safetensorsHead: tensor name '${t.name}' is reserved or repeated`);
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * SAFETENSORS_DTYPE_BYTES[t.dtype];
+    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  return { head: encodeHeader(header), dataBytes: offset };
 }
 
 function tensorBytes(name: string, t: WriteTensor): Uint8Array {

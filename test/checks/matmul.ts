@@ -1,5 +1,6 @@
 import { matmul, matmulReference, type MatmulEpilogue, type MatmulVersion, type MatmulWeightDType } from '../../src/kernels/matmul.js';
 import { halfBitsToF32, toHalfBits } from '../../src/runtime/dtype.js';
+import { dequantize, quantizeRows, quantLayout, scalesShape, wordsPerRow } from '../../src/runtime/quant.js';
 import type { HostTensor } from '../../src/runtime/run-once.js';
 import { runOnce } from '../../src/runtime/run-once.js';
 import { ATOL, compare, f16Values, needsShaderF16, randomArray, RTOL_F16_OUT, type KernelCheck } from './harness.js';
@@ -13,6 +14,8 @@ interface Case {
   residual: boolean;
   /** How W is stored (default f32). */
   wDType?: MatmulWeightDType;
+  /** int4: input channels per scale (default 32). */
+  groupSize?: number;
   /** Versions run on this case besides 'tiled' (and 'naive' for f32 cases). */
   more?: MatmulVersion[];
   /** Skip the 'naive' reference kernel here (it is checked on the first cases; every check compiles a pipeline). */
@@ -60,6 +63,23 @@ const cases: Case[] = [
   { xShape: [130, 256], N: 256, bias: true, epilogue: 'none', residual: true, f16: { out: 'f32' } },   // 16 K tiles, f32 W
   { xShape: [37, 600], N: 70, bias: true, epilogue: 'gelu', residual: false, wDType: 'f16', more: ['splitk'], f16: { out: 'f16' } },
   { xShape: [5, 1031], N: 33, bias: true, epilogue: 'none', residual: true, more: ['splitk'], f16: { out: 'f32' } },  // scalar, f32 W
+  // int8 / int4 W (packed integers dequantized in the W load, shaders/lib/dequant_w.wgsl via
+  // matmul_operands.wgsl; the reference gets q · scale in float64): vec4 K (one word or half-word
+  // per quad) and scalar K (words straddling rows' ends are padded), K not a multiple of the int4
+  // group (a short last group), both precisions, the tile versions, split-K (slices that cut groups).
+  { xShape: [67, 100], N: 129, bias: true, epilogue: 'gelu', residual: false, wDType: 'int8', more: ['tiled64', 'tile32x128', 'tile128x128'] },  // vec4, K % 16 = 4
+  { xShape: [67, 97], N: 65, bias: false, epilogue: 'none', residual: true, wDType: 'int8', more: ['tile32x64'] },    // scalar K
+  { xShape: [1, 3], N: 5, bias: true, epilogue: 'none', residual: false, wDType: 'int8' },       // K = 3 < one word
+  { xShape: [67, 100], N: 129, bias: true, epilogue: 'gelu', residual: false, wDType: 'int4', groupSize: 32, more: ['tiled64', 'tile32x64', 'tile128x128'] }, // 4 groups, last 4 wide
+  { xShape: [67, 97], N: 65, bias: false, epilogue: 'none', residual: true, wDType: 'int4', groupSize: 64, more: ['tile128x128'] }, // scalar, short group
+  { xShape: [2, 33, 136], N: 72, bias: true, epilogue: 'gelu', residual: true, wDType: 'int4', groupSize: 128 }, // batched, K > group
+  { xShape: [37, 600], N: 70, bias: true, epilogue: 'gelu', residual: true, wDType: 'int8', more: ['splitk'], noNaive: true },   // 2 slices, vec4
+  { xShape: [5, 1031], N: 33, bias: false, epilogue: 'none', residual: false, wDType: 'int4', groupSize: 64, more: ['splitk'], noNaive: true }, // 4 slices, scalar
+  { xShape: [67, 100], N: 129, bias: true, epilogue: 'gelu', residual: false, wDType: 'int8', more: ['tiled64', 'tile32x128'], f16: { out: 'f16' } },
+  { xShape: [67, 97], N: 65, bias: false, epilogue: 'none', residual: true, wDType: 'int4', groupSize: 32, more: ['tile32x64'], f16: { out: 'f32' } },
+  { xShape: [130, 256], N: 256, bias: true, epilogue: 'none', residual: false, wDType: 'int4', groupSize: 64, more: ['tile128x128'], f16: { out: 'f16' } },
+  { xShape: [37, 600], N: 70, bias: true, epilogue: 'gelu', residual: false, wDType: 'int4', groupSize: 128, more: ['splitk'], f16: { out: 'f16' } }, // slices of 304 cut groups
+  { xShape: [5, 1031], N: 33, bias: true, epilogue: 'none', residual: true, wDType: 'int8', more: ['splitk'], f16: { out: 'f32' } },
 ];
 
 // 'naive' is the f32 reference kernel: f16 cases run the tiled versions only.
@@ -69,7 +89,7 @@ function caseName(c: Case, version: MatmulVersion): string {
   const K = c.xShape[c.xShape.length - 1]!;
   const parts = [`x [${c.xShape.join(', ')}]`, `N=${c.N}`, K % 4 === 0 ? 'vec4 K' : 'scalar K', c.bias ? 'bias' : 'no bias', c.epilogue];
   if (c.residual) parts.push('residual');
-  if (c.wDType && c.wDType !== 'f32') parts.push(`${c.wDType} w`);
+  if (c.wDType && c.wDType !== 'f32') parts.push(`${c.wDType}${c.wDType === 'int4' ? ` g${c.groupSize ?? 32}` : ''} w`);
   if (c.f16) parts.push(`${c.f16.out} out`);
   return `matmul ${c.f16 ? 'f16 ' : ''}${version}: ${parts.join(', ')}`;
 }
@@ -89,15 +109,14 @@ export const checks: KernelCheck[] = cases.flatMap((c, i) => versionsOf(c).map((
     const x16 = c.f16 ? f16Values(randomArray(M * K, seed, -1, 1)) : null;
     const x = x16 ? x16.values : randomArray(M * K, seed, -1, 1);
     const wDType = c.wDType ?? 'f32';
-    // 16-bit W: the kernel gets the bit patterns, the reference the values they hold.
-    const wBits = wDType === 'f32' ? null : toHalfBits(randomArray(N * K, seed + 1, -1, 1), wDType);
-    const w = wBits && wDType !== 'f32' ? halfBitsToF32(wBits, wDType) : randomArray(N * K, seed + 1, -1, 1);
+    const wInput = weightInput(wDType, N, K, seed + 1, c.groupSize ?? 32);
+    const w = wInput.values;
     const bias = c.bias ? randomArray(N, seed + 2, -1, 1) : null;
     const r = c.residual ? randomArray(M * N, seed + 3, -2, 2) : null;
     // Layer-scale values are small in trained models (init 0.1, often ~1e-2); mix signs and sizes.
     const scale = c.residual ? randomArray(N, seed + 4, -0.5, 0.5) : null;
     const outShape = [...c.xShape.slice(0, -1), N];
-    const inputs: Record<string, HostTensor> = { x: x16 ? { data: x16.bits, shape: c.xShape, dtype: 'f16' } : { data: x, shape: c.xShape }, w: wBits ? { data: wBits, shape: [N, K], dtype: wDType } : { data: w, shape: [N, K] } };
+    const inputs: Record<string, HostTensor> = { x: x16 ? { data: x16.bits, shape: c.xShape, dtype: 'f16' } : { data: x, shape: c.xShape }, ...wInput.tensors };
     if (bias) inputs.bias = { data: bias, shape: [N] };
     if (r && scale) {
       inputs.r = { data: r, shape: outShape };
@@ -107,6 +126,7 @@ export const checks: KernelCheck[] = cases.flatMap((c, i) => versionsOf(c).map((
       y: matmul(plan, t.x!, t.w!, t.bias ?? null, {
         epilogue: c.epilogue, version, out: c.f16?.out,
         residual: t.r && t.scale ? { r: t.r, scale: t.scale } : undefined,
+        quant: wDType === 'int8' || wDType === 'int4' ? { scheme: wDType, groupSize: c.groupSize ?? 32, scales: t.wscale! } : undefined,
       }),
     }));
     const want = matmulReference(x, w, bias, M, N, K, {
@@ -117,3 +137,23 @@ export const checks: KernelCheck[] = cases.flatMap((c, i) => versionsOf(c).map((
     return compare(this.name, out.y as Float32Array, want);
   },
 })));
+
+/**
+ * W's kernel inputs and the values the reference multiplies by. 16-bit: the bit patterns, and the
+ * values they hold. int8 / int4: the packed integers and scales from the quantizer (src/runtime/
+ * quant.ts), and q · scale in float64: the kernel must dequantize exactly what the quantizer wrote.
+ */
+function weightInput(wDType: MatmulWeightDType, N: number, K: number, seed: number, groupSize: number): { values: ArrayLike<number>; tensors: Record<string, HostTensor> } {
+  const raw = randomArray(N * K, seed, -1, 1);
+  if (wDType === 'f32') return { values: raw, tensors: { w: { data: raw, shape: [N, K] } } };
+  if (wDType === 'bf16' || wDType === 'f16') {
+    const bits = toHalfBits(raw, wDType);
+    return { values: halfBitsToF32(bits, wDType), tensors: { w: { data: bits, shape: [N, K], dtype: wDType } } };
+  }
+  const l = quantLayout(wDType, N, K, groupSize);
+  const q = quantizeRows(raw, N, l);
+  return {
+    values: dequantize(q, l),
+    tensors: { w: { data: q.packed, shape: [N, wordsPerRow(l)], dtype: 'u32' }, wscale: { data: q.scales, shape: scalesShape(l) } },
+  };
+}

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { InternViT } from '../../src/api.js';
 import { checkpointConfig } from '../../src/model/config.js';
 import { validateCheckpoint } from '../../src/model/weights.js';
+import { checkpointQuantization } from '../../src/model/quantized.js';
 import { MAX_TEXT_BYTES, memoryStore, openCheckpoint } from '../../src/runtime/loader.js';
 import { makeTempDir, serveFolder, writeFiles } from '../runtime/checkpoint-helpers.js';
 import { runCli, tempDir } from '../cli/harness.js';
@@ -20,8 +21,12 @@ import { useGpu } from '../node-gpu.js';
 import { assemble, baseCheckpoint, configCases, FULL_FUZZ, misaligned, mutateCheckpoint, type BaseCheckpoint, type CheckpointCase } from './mutate.js';
 import { defects, outcome, summarize, type Outcome } from './outcome.js';
 
-const PER_BASE = FULL_FUZZ ? 600 : 150;
-const bases = [baseCheckpoint('standalone'), baseCheckpoint('chat')];
+const PER_BASE = FULL_FUZZ ? 300 : 75; // × 4 bases: 1200 / 300
+const bases = [
+  baseCheckpoint('standalone'), baseCheckpoint('chat'),
+  // Pre-quantized layouts (I8 / U8 packed weights, F32 scales, quantization_config).
+  baseCheckpoint('standalone', undefined, { scheme: 'int4', groupSize: 32 }), baseCheckpoint('chat', undefined, { scheme: 'int8', groupSize: null }),
+];
 const cases: CheckpointCase[] = [
   ...bases.flatMap((b) => Array.from({ length: PER_BASE }, (_, i) => mutateCheckpoint(b, i))),
   ...bases.flatMap(configCases),
@@ -33,7 +38,7 @@ async function validate(c: CheckpointCase, location: string): Promise<void> {
   const ckpt = await openCheckpoint(memoryStore(c.files, location));
   try {
     const config = checkpointConfig(ckpt);
-    validateCheckpoint(ckpt, config, { projector: config.chat !== null });
+    validateCheckpoint(ckpt, config, { projector: config.chat !== null, quant: checkpointQuantization(ckpt.config, ckpt.configFile) });
   } finally {
     await ckpt.close();
   }
@@ -140,7 +145,7 @@ describe(`checkpoint fuzz (${cases.length} cases${FULL_FUZZ ? ', INTERNVIT_FUZZ=
           const ckpt = await openCheckpoint(url);
           try {
             const config = checkpointConfig(ckpt);
-            validateCheckpoint(ckpt, config, { projector: config.chat !== null });
+            validateCheckpoint(ckpt, config, { projector: config.chat !== null, quant: checkpointQuantization(ckpt.config, ckpt.configFile) });
           } finally {
             await ckpt.close();
           }

@@ -5,6 +5,8 @@
 // preprocessing fixture images.
 import { parseConfig } from '../../src/model/config.js';
 import { expectedTensors } from '../../src/model/weights.js';
+import { fileTensorsOf, layoutFor, quantizationConfig, type CheckpointQuant } from '../../src/model/quantized.js';
+import { packedToFile, quantizeRows } from '../../src/runtime/quant.js';
 import { rng } from '../checks/harness.js';
 import { fixCrc } from './png-bytes.js';
 import { randomTensor, safetensorsFile, seeded, tinyChatConfigJson, tinyConfigJson } from '../runtime/checkpoint-helpers.js';
@@ -30,13 +32,23 @@ export interface BaseCheckpoint {
  * A tiny valid checkpoint (linear weights BF16, the rest F32, as published checkpoints mix them);
  * `llmHidden` changes a chat checkpoint's projector width.
  */
-export function baseCheckpoint(kind: 'standalone' | 'chat', llmHidden?: number): BaseCheckpoint {
+export function baseCheckpoint(kind: 'standalone' | 'chat', llmHidden?: number, quant?: CheckpointQuant): BaseCheckpoint {
   const config = kind === 'chat' ? tinyChatConfigJson() : tinyConfigJson();
   if (llmHidden !== undefined) (config.llm_config as Record<string, unknown>).hidden_size = llmHidden;
+  // A pre-quantized checkpoint (`internvit quantize` layout): packed linear weights + scales.
+  if (quant) config.quantization_config = quantizationConfig(quant);
   const parsed = parseConfig(config);
   const rand = seeded(kind === 'chat' ? 2 : 1);
   const tensors: Record<string, WriteTensor> = {};
   for (const t of expectedTensors(parsed.vision, { prefix: parsed.prefix, projector: parsed.chat })) {
+    if (quant && t.linear) {
+      const l = layoutFor(quant, t.shape);
+      const q = quantizeRows(Array.from({ length: l.rows * l.cols }, () => rand() - 0.5), l.rows, l);
+      const [w, s] = fileTensorsOf(t.name, l);
+      tensors[w!.name] = { dtype: w!.dtype, shape: w!.shape, data: packedToFile(q.packed, l.rows, l) };
+      tensors[s!.name] = { dtype: 'F32', shape: s!.shape, data: q.scales };
+      continue;
+    }
     tensors[t.name] = randomTensor(t.shape, t.linear ? 'BF16' : 'F32', rand);
   }
   const bytes = safetensorsFile(tensors);

@@ -36,6 +36,17 @@ describe('matmul rejects bad input at record time', () => {
     const s2 = input(plan, 's2', [16], 'u32');
     expect(() => matmul(plan, x, w, null, { residual: { r: r2, scale: s2 } })).toThrow(/residual scale 's2'.*u32/);
   });
+  it('a quantized w and its scales are checked against K and the scheme', () => {
+    const { plan, x } = setup();
+    const scales8 = input(plan, 's8', [16]);
+    const w8 = input(plan, 'w8', [16, 2], 'u32'); // K = 8: 2 words of int8 per row
+    expect(() => matmul(plan, x, w8, null, { quant: { scheme: 'int8', groupSize: 8, scales: scales8 } })).not.toThrow();
+    const wBad = input(plan, 'wbad', [16, 3], 'u32');
+    expect(() => matmul(plan, x, wBad, null, { quant: { scheme: 'int8', groupSize: 8, scales: scales8 } })).toThrow(/int8 w 'wbad' must be u32 \[Nout, 2\].*got \[16, 3\] u32/);
+    const w4 = input(plan, 'w4', [16, 1], 'u32');
+    expect(() => matmul(plan, x, w4, null, { quant: { scheme: 'int4', groupSize: 32, scales: scales8 } })).toThrow(/int4 scales 's8' must be f32 with 16 × 2 values, got \[16\] f32/);
+    expect(() => matmul(plan, x, w4, null, { quant: { scheme: 'int4', groupSize: 48, scales: scales8 } })).toThrow(/int4 group size 48 is not one of 32, 64, 128/);
+  });
   it('w must be 2-D', () => {
     const { plan, x } = setup();
     const w3 = input(plan, 'w3', [2, 16, 8]);

@@ -211,11 +211,11 @@ export function parseFixtureId(id: string): { kind: FixtureKind; name: string } 
 }
 
 /** What a fixture's run at `precision` produced, with the reference and the keys to compare. */
-async function produce(gpu: Gpu, src: FixtureSource, precision: Precision): Promise<{ got: Map<string, Host>; expected: Map<string, Host>; keys: string[] }> {
+async function produce(gpu: Gpu, src: FixtureSource, precision: Precision, load: CosineLoadOptions): Promise<{ got: Map<string, Host>; expected: Map<string, Host>; keys: string[] }> {
   const pixels = await pixelsOf(src);
   const expected = await readTensors(src, 'expected.safetensors');
   if (src.kind === 'model') {
-    const { encoder } = await loadEncoder(gpu, src.checkpoint, { precision });
+    const { encoder } = await loadEncoder(gpu, src.checkpoint, { precision, ...load });
     try {
       const out = await encode(encoder, pixels.data, pixels.shape, { hiddenStates: true });
       return { got: modelOutputs(out), expected, keys: [...expected.keys()] };
@@ -223,7 +223,7 @@ async function produce(gpu: Gpu, src: FixtureSource, precision: Precision): Prom
       disposeEncoder(encoder);
     }
   }
-  const { model } = await loadInternVlVision(gpu, src.checkpoint, { precision });
+  const { model } = await loadInternVlVision(gpu, src.checkpoint, { precision, ...load });
   try {
     const got = await imageTokens(model, pixels.data, pixels.shape);
     return { got: new Map([['image_tokens', got]]), expected, keys: ['image_tokens'] };
@@ -240,10 +240,16 @@ export const COSINE_MIN = F16_COSINE_MIN;
 
 export interface CosineOutput extends TokenCosine { name: string }
 
+/** How the weights are loaded for a cosine check (quantized storage: test/model/quant-accuracy.test.ts). */
+export type CosineLoadOptions = Pick<LoadEncoderOptions, 'weightStorage' | 'quantGroupSize'>;
+
 export interface CosineFixtureResult {
   id: string;
   ok: boolean;
   precision: Precision;
+  /** The weight storage loaded ('' = the default) and the cosine limit held to. */
+  storage: string;
+  min: number;
   outputs: CosineOutput[];
   problems: string[];
   /** The output with the smallest token cosine. */
@@ -252,10 +258,10 @@ export interface CosineFixtureResult {
 }
 
 /** Runs one fixture at `precision` and compares every expected output token by token (cosine). */
-export async function checkFixtureCosine(gpu: Gpu, src: FixtureSource, precision: Precision): Promise<CosineFixtureResult> {
+export async function checkFixtureCosine(gpu: Gpu, src: FixtureSource, precision: Precision, load: CosineLoadOptions = {}, min = COSINE_MIN): Promise<CosineFixtureResult> {
   const t0 = performance.now();
   const id = fixtureId(src.kind, src.name);
-  const p = await produce(gpu, src, precision);
+  const p = await produce(gpu, src, precision, load);
   const outputs: CosineOutput[] = [];
   const problems: string[] = [];
   for (const key of p.keys) {
@@ -268,17 +274,17 @@ export async function checkFixtureCosine(gpu: Gpu, src: FixtureSource, precision
   }
   const worst = outputs.reduce<CosineOutput | undefined>((w, o) => (!w || o.min < w.min ? o : w), undefined);
   return {
-    id, precision, outputs, problems, worst,
-    ok: problems.length === 0 && outputs.length > 0 && outputs.every((o) => o.nonFinite === 0 && o.min >= COSINE_MIN),
+    id, precision, outputs, problems, worst, storage: load.weightStorage ?? '', min,
+    ok: problems.length === 0 && outputs.length > 0 && outputs.every((o) => o.nonFinite === 0 && o.min >= min),
     seconds: (performance.now() - t0) / 1000,
   };
 }
 
 /** One line: the smallest token cosine and where, non-finite values, problems. */
 export function formatCosineFixture(r: CosineFixtureResult): string {
-  const head = `${r.ok ? 'ok  ' : 'FAIL'} ${r.precision} ${r.id.padEnd(34)} ${r.seconds.toFixed(1).padStart(5)} s`;
+  const head = `${r.ok ? 'ok  ' : 'FAIL'} ${r.precision}${r.storage ? ` ${r.storage} weights` : ''} ${r.id.padEnd(34)} ${r.seconds.toFixed(1).padStart(5)} s`;
   if (!r.worst) return `${head}  ${r.problems.join('; ') || 'nothing compared'}`;
   const nonFinite = r.outputs.reduce((n, o) => n + o.nonFinite, 0);
   return `${head}  min token cosine ${r.worst.min.toFixed(7)} (${r.worst.name}, token ${r.worst.worstRow} of ${r.worst.rows}) over ` +
-    `${r.outputs.length} outputs (limit ${COSINE_MIN}); ${nonFinite} non-finite` + (r.problems.length ? `; ${r.problems.join('; ')}` : '');
+    `${r.outputs.length} outputs (limit ${r.min}); ${nonFinite} non-finite` + (r.problems.length ? `; ${r.problems.join('; ')}` : '');
 }

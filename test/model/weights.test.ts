@@ -292,7 +292,7 @@ describe('uploadWeights (GPU)', () => {
         expect(t.byteLength).toBe(2 * got.length);
         // Same dtype as the file: the file's own bits. Otherwise the hand-decoded value, rounded.
         const sameAsFile = (want === 'bf16' && src === 'BF16') || (want === 'f16' && src === 'F16');
-        const bits = sameAsFile ? Array.from(w.data as ArrayLike<number>) : [...toHalfBits(decodeByHand(w), want, full)];
+        const bits = sameAsFile ? Array.from(w.data as ArrayLike<number>) : [...toHalfBits(decodeByHand(w), want as 'bf16' | 'f16', full)];
         expect([...got], `${full} (${src} → ${want})`).toEqual(bits);
       }
       if (storage === 'f32') expect(halfBytes).toBe(0);
@@ -326,7 +326,7 @@ describe('uploadWeights (GPU)', () => {
 
   it('an unknown weightStorage is refused before anything is read', async () => {
     const ckpt = await openCheckpoint(chatDir());
-    await expect(loadWeights(gpu(), ckpt, CHAT, { weightStorage: 'int8' as WeightStorage })).rejects.toThrow(/weight storage 'int8' is not one of auto, f32, bf16, f16/);
+    await expect(loadWeights(gpu(), ckpt, CHAT, { weightStorage: 'int3' as WeightStorage })).rejects.toThrow(/weight storage 'int3' is not one of auto, f32, bf16, f16, int8, int4/);
     await ckpt.close();
   });
 

@@ -86,7 +86,7 @@ describe('GPU errors reject the call that caused them', () => {
       expect(err).toBeInstanceOf(GpuOutOfMemoryError);
       expect((err as Error).message).toBe(
         "compiling plan 'encoder B=12': out of GPU memory while creating 3 buffers (12.0 kB): Failed to allocate memory for buffer (injected). " +
-        "Try weightStorage 'bf16', a smaller batch or fewer tiles (maxTiles), or free GPU memory (dispose models and plans you no longer use).");
+        "Try weightStorage 'bf16' (or 'int8' / 'int4': a half / a third of that), a smaller batch or fewer tiles (maxTiles), or free GPU memory (dispose models and plans you no longer use).");
       expect(g.counters.bytesLive).toBe(live);
       await expectUsable(g);
     } finally {

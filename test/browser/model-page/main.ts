@@ -4,7 +4,7 @@
 // window.__internvitParity (read by test/browser/model-parity.browser.test.ts). ?limits=default opens
 // the device with WebGPU's default limits (getGpu's limits option).
 import {
-  checkFixtureCosine, FIXTURE_ROOTS, formatCosineFixture, parseFixtureId, runFixture, type CosineFixtureResult, type FixtureResult, type FixtureSource,
+  checkFixtureCosine, COSINE_MIN, FIXTURE_ROOTS, formatCosineFixture, parseFixtureId, runFixture, type CosineFixtureResult, type FixtureResult, type FixtureSource,
 } from '../../model/parity-core.js';
 import { addRow, cell, runPage, withPageGpu, type PageReport } from '../page-shell.js';
 import { toReportJson } from '../report-json.js';
@@ -121,7 +121,7 @@ else runPage(report, async () => {
       try {
         r = await checkFixtureCosine(gpu, src, 'f16');
       } catch (e) {
-        r = { id: `${src.kind}/${src.name}`, ok: false, precision: 'f16', outputs: [], problems: [String(e)], seconds: 0 };
+        r = { id: `${src.kind}/${src.name}`, ok: false, precision: 'f16', storage: '', min: COSINE_MIN, outputs: [], problems: [String(e)], seconds: 0 };
       }
       report.f16.results.push(r);
       report.f16.lines.push(formatCosineFixture(r));
