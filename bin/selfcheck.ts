@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { describeGpu, destroyGpu, getGpu, LIMITS_MODES, NoAdapterError, resolveLimitsMode, type LimitsMode } from '../src/runtime/device.js';
 import { checkNames, loadCheckModules, printChecks, type CheckModule } from '../test/browser/check-suite.js';
-import { isF16Check } from '../test/checks/harness.js';
+import { isF16Check } from '../src/kernels/check-harness.js';
 import { PRECISIONS, type Precision } from '../src/model/precision.js';
 
 export const SELFCHECK_USAGE = `selfcheck [--filter TEXT] [--precision P] [--software] [--limits L]

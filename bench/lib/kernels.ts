@@ -13,7 +13,7 @@ import { describeAdapter } from './adapter.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { runPlan } from '../../src/runtime/executor.js';
 import { compilePlan, createPlan, disposePlan, hostConstant, output, type Plan } from '../../src/runtime/plan.js';
-import { ATOL, f16Values, formatResult, RTOL_F16_OUT } from '../../test/checks/harness.js';
+import { ATOL, f16Values, formatResult, RTOL_F16_OUT } from '../../src/kernels/check-harness.js';
 import { checkSample, type CaseOutput } from './sample-check.js';
 import { median, now, percentile, randomArray } from './stats.js';
 import type { BenchOptions, BenchRecord, Runner } from './types.js';

@@ -6,7 +6,7 @@
 import type { TensorRef } from '../../src/runtime/plan.js';
 import { halfBitsToF32 } from '../../src/runtime/dtype.js';
 import { rng } from '../../src/runtime/rng.js';
-import { ATOL, compare, RTOL, type CheckResult } from '../../test/checks/harness.js';
+import { ATOL, compare, RTOL, type CheckResult } from '../../src/kernels/check-harness.js';
 
 /** What a kernel case's build returns: the output, and the reference for any of its elements. */
 export interface CaseOutput {

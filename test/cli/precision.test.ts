@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { checksForPrecision } from '../../bin/selfcheck.js';
 import { loadCheckModules } from '../browser/check-suite.js';
-import { isF16Check } from '../checks/harness.js';
+import { isF16Check } from '../../src/kernels/check-harness.js';
 import { useGpu } from '../node-gpu.js';
 import { at, runCli } from './harness.js';
 

@@ -5,7 +5,7 @@
 // preprocessing fixture images.
 import { parseConfig } from '../../src/model/config.js';
 import { expectedTensors } from '../../src/model/weights.js';
-import { rng } from '../checks/harness.js';
+import { rng } from '../../src/kernels/check-harness.js';
 import { fixCrc } from './png-bytes.js';
 import { randomTensor, safetensorsFile, seeded, tinyChatConfigJson, tinyConfigJson } from '../runtime/checkpoint-helpers.js';
 import type { WriteTensor } from '../../src/runtime/safetensors.js';

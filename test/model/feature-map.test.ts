@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
 import { cellRect, disposeEncoder, featureMap, InternViT, loadEncoder, preprocessLayout, recordForward, type DecodedImage } from '../../src/internal.js';
 import { largestBinding, withLimits } from './lowered-limits.js';
-import { rng } from '../checks/harness.js';
+import { rng } from '../../src/kernels/check-harness.js';
 
 const checkpoint = 'test/fixtures/model/layernorm-f32';
 

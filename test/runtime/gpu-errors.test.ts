@@ -13,8 +13,8 @@ import {
 import { defineKernel } from '../../src/runtime/kernel.js';
 import { compilePlan, createPlan, dispatch, disposePlan, input, intermediate, output, type CompiledPlan } from '../../src/runtime/plan.js';
 import { disposeTensor, readTensor, uploadTensor } from '../../src/runtime/tensor.js';
-import { injectOutOfMemory } from '../checks/gpu-errors.js';
-import { compare, formatResult, randomArray } from '../checks/harness.js';
+import { injectOutOfMemory } from '../../src/runtime/gpu-errors.check.js';
+import { compare, formatResult, randomArray } from '../../src/kernels/check-harness.js';
 import { useGpu } from '../node-gpu.js';
 
 const N = 1000;
