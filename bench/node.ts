@@ -2,7 +2,7 @@
 // execution provider as the peer in the same process, on the same adapter. Writes bench/results/.
 //
 //   --quick                 sizes for a software adapter on a CPU-only machine (internvit-tiny, small kernels)
-//   --suites kernels,model  which suites (default both); `checks` runs every kernel check (test/checks, the
+//   --suites kernels,model  which suites (default both); `checks` runs every kernel check (src/kernels/*.check.ts, the
 //                           selfcheck) on this adapter first: correctness on the hardware, printed, not timed;
 //                           `dataset`: internvit embed-dataset end to end on generated images (bench/lib/dataset.ts)
 //                           `soak`: --soak-forwards N (default 1000) forwards of mixed shapes through the API on

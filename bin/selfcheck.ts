@@ -1,4 +1,4 @@
-// `internvit selfcheck`: runs every kernel check (test/checks/*.ts, bundled into the CLI at build
+// `internvit selfcheck`: runs every kernel check (src/kernels/*.check.ts, bundled into the CLI at build
 // time) on this machine's WebGPU adapter and prints one line per check. Exit 1 when any fails.
 import { parseArgs } from 'node:util';
 import { describeGpu, destroyGpu, getGpu, LIMITS_MODES, NoAdapterError, resolveLimitsMode, type LimitsMode } from '../src/runtime/device.js';

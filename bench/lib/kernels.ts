@@ -55,7 +55,7 @@ const f16 = (plan: Plan, label: string, shape: number[], scale = 1) => {
   return { ref: hostConstant(plan, label, bits, shape, 'f16'), values };
 };
 /** An f16 output holds the f32 result rounded once: half an ulp (2^-11 relative) on top of the f32 error. */
-const F16_OUT = { atol: ATOL, rtol: RTOL_F16_OUT, why: 'f16 output: inputs are f16 values, the only extra error is the final rounding (test/checks/harness.ts RTOL_F16_OUT)' };
+const F16_OUT = { atol: ATOL, rtol: RTOL_F16_OUT, why: 'f16 output: inputs are f16 values, the only extra error is the final rounding (src/kernels/check-harness.ts RTOL_F16_OUT)' };
 
 /**
  * qkv, proj, fc1, fc2 of one layer, with the model's epilogues (bias, GELU, residual + layer scale);

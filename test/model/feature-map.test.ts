@@ -38,7 +38,7 @@ describe('featureMap (stitched patch-feature maps)', () => {
 
   // (cols, rows) and an image whose aspect makes InternVL pick exactly that grid among its tile count.
   const grids = [
-    // The kernel checks (test/checks/feature-layout.ts) cover the other orientation of each grid.
+    // The kernel checks (src/kernels/feature-layout.check.ts) cover the other orientation of each grid.
     { cols: 4, rows: 1, width: 112, height: 28 },
     { cols: 2, rows: 4, width: 50, height: 101 },
     { cols: 3, rows: 2, width: 90, height: 61 },

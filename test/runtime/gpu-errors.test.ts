@@ -38,7 +38,7 @@ async function expectUsable(gpu: Gpu): Promise<void> {
 describe('GPU errors reject the call that caused them', () => {
   const gpu = useGpu();
 
-  // A destroyed weight at submit: test/checks/gpu-errors.ts (run in Node by test/kernels/gpu-errors.test.ts).
+  // A destroyed weight at submit: src/runtime/gpu-errors.check.ts (run in Node by test/kernels/gpu-errors.test.ts).
 
   it('a kernel whose pipeline cannot be created rejects compilePlan with GpuValidationError naming the kernel', async () => {
     const g = gpu();
