@@ -2,7 +2,7 @@
 // execution provider as the peer in the same process, on the same adapter. Writes bench/results/.
 //
 //   --quick                 sizes for a software adapter on a CPU-only machine (internvit-tiny, small kernels)
-//   --suites kernels,model  which suites (default both); `checks` runs every kernel check (test/checks, the
+//   --suites kernels,model  which suites (default both); `checks` runs every kernel check (src/kernels/*.check.ts, the
 //                           selfcheck) on this adapter first: correctness on the hardware, printed, not timed;
 //                           `dataset`: internvit embed-dataset end to end on generated images (bench/lib/dataset.ts)
 //                           `soak`: --soak-forwards N (default 1000) forwards of mixed shapes through the API on
@@ -41,7 +41,7 @@ import { runSoakSuite } from './lib/soak.js';
 import { ortWebGpuPeer } from './lib/peer-ort.js';
 import { mergeResults, readResults, writeResults } from './lib/results.js';
 import { formatRecord } from './lib/format.js';
-import { loadCheckModules, printChecks } from '../test/browser/check-suite.js';
+import { loadCheckModules, printChecks } from '../src/kernels/check-suite.js';
 import { parseOptions, type BenchRecord, type Runner } from './lib/types.js';
 
 // Run from the repository root (npm scripts do; the GPU script cds there): the runner is bundled elsewhere.

@@ -20,7 +20,7 @@ export default defineConfig({
     rollupOptions: {
       external: (id) => native.includes(id) || id.startsWith('node:') || builtinModules.includes(id),
       // One file: bench/gpu/prepare.sh ships node.mjs alone, so the kernel checks' lazy imports
-      // (import.meta.glob in test/browser/check-suite.ts) must not become separate chunks.
+      // (import.meta.glob in src/kernels/check-suite.ts) must not become separate chunks.
       output: { format: 'es', entryFileNames: 'node.mjs', inlineDynamicImports: true },
     },
   },

@@ -1,9 +1,9 @@
-// `internvit selfcheck`: runs every kernel check (test/checks/*.ts, bundled into the CLI at build
+// `internvit selfcheck`: runs every kernel check (src/kernels/*.check.ts, bundled into the CLI at build
 // time) on this machine's WebGPU adapter and prints one line per check. Exit 1 when any fails.
 import { parseArgs } from 'node:util';
 import { describeGpu, destroyGpu, getGpu, LIMITS_MODES, NoAdapterError, resolveLimitsMode, type LimitsMode } from '../src/runtime/device.js';
-import { checkNames, loadCheckModules, printChecks, type CheckModule } from '../test/browser/check-suite.js';
-import { isF16Check } from '../test/checks/harness.js';
+import { checkNames, loadCheckModules, printChecks, type CheckModule } from '../src/kernels/check-suite.js';
+import { isF16Check } from '../src/kernels/check-harness.js';
 import { PRECISIONS, type Precision } from '../src/model/precision.js';
 
 export const SELFCHECK_USAGE = `selfcheck [--filter TEXT] [--precision P] [--software] [--limits L]

@@ -1,7 +1,7 @@
 // One WebGPU device per test file (Dawn in Node), destroyed after the file so Dawn exits cleanly.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeGpu, destroyGpu, getGpu, type Gpu } from '../src/runtime/device.js';
-import { formatResult, type KernelCheck } from './checks/harness.js';
+import { formatResult, type KernelCheck } from '../src/kernels/check-harness.js';
 
 export function useGpu(): () => Gpu {
   let gpu: Gpu | undefined;

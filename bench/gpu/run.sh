@@ -33,7 +33,7 @@
 #   5b. tuning (--tune $TUNE): our rows with versions tuned on the GPU, and the tuned-vs-heuristic ratio;
 #   6. the kernel suite at the real shapes (f32 and f16 compute, f32/bf16/f16 W, the 64×64-tile version
 #      at B = 1), each case's output checked against the CPU reference before it is timed;
-#   7. every kernel check on the GPU (test/checks, as selfcheck).
+#   7. every kernel check on the GPU (src/kernels/*.check.ts, as selfcheck).
 # Files in $OUT: latest.json, summary.md, model.svg, kernels.svg, torch.json, gpu.txt, run.log.
 set -uo pipefail
 
@@ -164,7 +164,7 @@ if [ "$TUNE" != 0 ]; then
 fi
 timeout "$(left 120)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites kernels --kernel-runs "$RUNS" --kernels "$KERNEL_FILTER" "${PEAKARG[@]}" --append 2>&1 \
   | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
-# 7. Every kernel check (test/checks, as `internvit selfcheck`) on this GPU: correctness on the hardware
+# 7. Every kernel check (src/kernels/*.check.ts, as `internvit selfcheck`) on this GPU: correctness on the hardware
 #    the numbers come from. Printed to run.log; nothing is timed or written to latest.json.
 [ "${CHECKS:-1}" = 0 ] || timeout "$(left 90)" "$NODE" "$RUNNER" --suites checks --out "$WORK/checks-results" --fresh 2>&1 \
   | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log" | grep -E '^kernel checks|FAIL'

@@ -13,7 +13,7 @@ import { describeAdapter } from './adapter.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { runPlan } from '../../src/runtime/executor.js';
 import { compilePlan, createPlan, disposePlan, hostConstant, output, type Plan } from '../../src/runtime/plan.js';
-import { ATOL, f16Values, formatResult, RTOL_F16_OUT } from '../../test/checks/harness.js';
+import { ATOL, f16Values, formatResult, RTOL_F16_OUT } from '../../src/kernels/check-harness.js';
 import { checkSample, type CaseOutput } from './sample-check.js';
 import { median, now, percentile, randomArray } from './stats.js';
 import type { BenchOptions, BenchRecord, Runner } from './types.js';
@@ -55,7 +55,7 @@ const f16 = (plan: Plan, label: string, shape: number[], scale = 1) => {
   return { ref: hostConstant(plan, label, bits, shape, 'f16'), values };
 };
 /** An f16 output holds the f32 result rounded once: half an ulp (2^-11 relative) on top of the f32 error. */
-const F16_OUT = { atol: ATOL, rtol: RTOL_F16_OUT, why: 'f16 output: inputs are f16 values, the only extra error is the final rounding (test/checks/harness.ts RTOL_F16_OUT)' };
+const F16_OUT = { atol: ATOL, rtol: RTOL_F16_OUT, why: 'f16 output: inputs are f16 values, the only extra error is the final rounding (src/kernels/check-harness.ts RTOL_F16_OUT)' };
 
 /**
  * qkv, proj, fc1, fc2 of one layer, with the model's epilogues (bias, GELU, residual + layer scale);

@@ -6,7 +6,7 @@
 import type { TensorRef } from '../../src/runtime/plan.js';
 import { halfBitsToF32 } from '../../src/runtime/dtype.js';
 import { rng } from '../../src/runtime/rng.js';
-import { ATOL, compare, RTOL, type CheckResult } from '../../test/checks/harness.js';
+import { ATOL, compare, RTOL, type CheckResult } from '../../src/kernels/check-harness.js';
 
 /** What a kernel case's build returns: the output, and the reference for any of its elements. */
 export interface CaseOutput {
@@ -14,7 +14,7 @@ export interface CaseOutput {
   /** Float64 reference values of y at these flat indices (ascending), from the op's reference in src/kernels. */
   reference(indices: readonly number[]): Float64Array;
   /**
-   * Tolerance when not the project's f32 one (ATOL/RTOL in test/checks/harness.ts), with the reason:
+   * Tolerance when not the project's f32 one (ATOL/RTOL in src/kernels/check-harness.ts), with the reason:
    * e.g. an f16 output (RTOL_F16_OUT: inputs are f16 values, so only the final rounding is added).
    */
   tolerance?: { atol: number; rtol: number; why: string };

@@ -1,7 +1,7 @@
 // The custom-kernel example used inside a plan together with a built-in kernel.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../../test/node-gpu.js';
-import { compare, formatResult, randomArray } from '../../test/checks/harness.js';
+import { compare, formatResult, randomArray } from '../../src/kernels/check-harness.js';
 import { compilePlan, constant, createPlan, disposePlan, input, output, runPlan, uploadTensor } from '../../src/index.js';
 import { gelu, geluReference } from '../../src/kernels.js';
 import { scaleShift, scaleShiftReference } from './scale-shift.js';

@@ -1,6 +1,6 @@
 // Multi-head attention over the fused qkv projection: out = softmax((q·hd^-0.5)·kᵀ)·v, heads
 // concatenated. The versions are listed in ATTENTION_VERSIONS below (src/runtime/versions.ts explains
-// the tables); all are validated against the float64 reference (test/checks/attention.ts):
+// the tables); all are validated against the float64 reference (src/kernels/attention.check.ts):
 //   'fused', 'fused-q4', 'fused-subgroup': shaders/attention.wgsl, flash-style, online softmax, the
 //             scores never stored; with an f16 qkv (precision 'f16') f16 qkv, out and K/V tiles, f32 math.
 //   'unfused' shaders/attention_scores.wgsl → softmax.wgsl → shaders/attention_pv.wgsl: the simple

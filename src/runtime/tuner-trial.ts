@@ -51,7 +51,7 @@ export interface TrialOptions {
 }
 
 /**
- * Agreement between two versions, from the checks' f32 tolerance (test/checks/harness.ts: ATOL =
+ * Agreement between two versions, from the checks' f32 tolerance (src/kernels/check-harness.ts: ATOL =
  * RTOL = 5e-4 against a float64 reference). Each version passed that against the exact result, so
  * two of them may differ by twice it. The checks' inputs give outputs of order 1; accumulation-order
  * differences grow with the magnitude of the summed terms, which with random inputs the reference

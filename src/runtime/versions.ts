@@ -1,7 +1,7 @@
 // Kernel versions. A kernel with several implementations of one op (tile shapes, split-K, subgroup
 // or f16 variants) lists them in ONE table in its module (src/kernels/<kernel>.ts), instead of
 // `version === …` branches spread through the code. The table is what the op recorder, the checks
-// (test/checks), the kernel bench, selfcheck and the autotuner all read:
+// (src/kernels/*.check.ts), the kernel bench, selfcheck and the autotuner all read:
 //   - the recorder asks chooseVersion() which version to record when the caller did not name one:
 //     a tuned choice for this device when the plan carries one, else the table's heuristic;
 //   - the tuner times every available version of an op shape (trial) and keeps the fastest whose

@@ -6,7 +6,7 @@ import { attentionReference, attentionReferenceRow } from '../../src/kernels/att
 import { benchKernel, kernelCases, type KernelCase } from '../../bench/lib/kernels.js';
 import { sampleIndices, SAMPLE_SIZE } from '../../bench/lib/sample-check.js';
 import { parseOptions } from '../../bench/lib/types.js';
-import { randomArray } from '../checks/harness.js';
+import { randomArray } from '../../src/kernels/check-harness.js';
 import { skipTest, useGpu } from '../node-gpu.js';
 
 const opts = { ...parseOptions((k) => (k === 'quick' ? '1' : null), (k) => k === 'quick'), kernelRuns: 1, warmup: 0 };

@@ -1,4 +1,4 @@
-// Runs every kernel check (test/checks/*.ts) in headless Chromium: a Vite dev server serves
+// Runs every kernel check (src/kernels/*.check.ts) in headless Chromium: a Vite dev server serves
 // test/browser/page on 127.0.0.1 (navigator.gpu needs a secure context), Puppeteer drives Debian's
 // /usr/bin/chromium, and the page publishes its results on window.__internvitChecks.
 //
@@ -11,7 +11,7 @@ import { chromium, forwardPageLog, openBrowser, type BrowserSession } from '../.
 import type { BrowserReport } from './page/main.js';
 import {
   checkNames, fileCount, formatHeader, formatOutcome, loadCheckModules, nameWidth, summarize, type CheckOutcome,
-} from './check-suite.js';
+} from '../../src/kernels/check-suite.js';
 import { fromReportJson, readPageReport } from './report-json.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -55,7 +55,7 @@ describe('kernel checks in headless Chromium (WebGPU)', () => {
 
   afterAll(() => session?.close());
 
-  it('runs every check module in test/checks/ and every check passes', async () => {
+  it('runs every check module in src/kernels/ (*.check.ts) and every check passes', async () => {
     const modules = await loadCheckModules(filter);
     const broken = modules.filter((m) => m.error);
     const expected = checkNames(modules);
@@ -92,7 +92,7 @@ describe('kernel checks in headless Chromium (WebGPU)', () => {
     // Same checks on both sides: a check missing in the browser (or extra there) fails here by name.
     const ran = report.results.map((r) => r.name);
     if (!report.error) {
-      for (const name of multisetMinus(expected, ran)) problems.push(`exported by test/checks but not run in the browser: ${name}`);
+      for (const name of multisetMinus(expected, ran)) problems.push(`exported by src/kernels/*.check.ts but not run in the browser: ${name}`);
       for (const name of multisetMinus(ran, expected)) problems.push(`run in the browser but not exported in Node: ${name}`);
     }
     for (const r of report.results) if (!r.ok) problems.push(formatOutcome(r, width));

@@ -2,8 +2,8 @@
 // is a usage error, and `selfcheck --precision` selects the f16-compute checks by name.
 import { describe, expect, it } from 'vitest';
 import { checksForPrecision } from '../../bin/selfcheck.js';
-import { loadCheckModules } from '../browser/check-suite.js';
-import { isF16Check } from '../checks/harness.js';
+import { loadCheckModules } from '../../src/kernels/check-suite.js';
+import { isF16Check } from '../../src/kernels/check-harness.js';
 import { useGpu } from '../node-gpu.js';
 import { at, runCli } from './harness.js';
 

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import tarStream from 'tar-stream';
-import { rng } from '../checks/harness.js';
+import { rng } from '../../src/kernels/check-harness.js';
 
 export type ImageKind = 'png' | 'jpeg';
 

@@ -2,7 +2,7 @@
 // plain index-by-index loops over random tensors. CPU only.
 import { describe, expect, it } from 'vitest';
 import { clsPool, cosineSimilarity, imageGrid, meanPool, patchFeatureGrid, pca, pcaCellColors, pcaPicture } from '../../src/index.js';
-import { compare, formatResult, randomArray } from '../checks/harness.js';
+import { compare, formatResult, randomArray } from '../../src/kernels/check-harness.js';
 
 function expectWithin(name: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
   const r = compare(name, got, want);

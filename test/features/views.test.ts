@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   blendOver, cellAtPixel, cellSimilarity, heatCellColors, kmeans, labelCellColors, pca, pcaCellColors, projectCells, readSafetensorsFloat32, upscaleCells,
 } from '../../src/internal.js';
-import { compare, formatResult, randomArray, rng } from '../checks/harness.js';
+import { compare, formatResult, randomArray, rng } from '../../src/kernels/check-harness.js';
 
 const fixture = readSafetensorsFloat32(readFileSync('test/fixtures/features/views.safetensors'), 'views.safetensors');
 const map = fixture.get('map')!;

@@ -16,7 +16,7 @@ import { checkpointQuantization } from '../../src/model/quantized.js';
 import { MAX_TEXT_BYTES, memoryStore, openCheckpoint } from '../../src/runtime/loader.js';
 import { makeTempDir, serveFolder, writeFiles } from '../runtime/checkpoint-helpers.js';
 import { runCli, tempDir } from '../cli/harness.js';
-import { randomArray } from '../checks/harness.js';
+import { randomArray } from '../../src/kernels/check-harness.js';
 import { useGpu } from '../node-gpu.js';
 import { assemble, baseCheckpoint, configCases, FULL_FUZZ, misaligned, mutateCheckpoint, type BaseCheckpoint, type CheckpointCase } from './mutate.js';
 import { defects, outcome, summarize, type Outcome } from './outcome.js';

@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/model/config.js';
 import { expectedTensors } from '../../src/model/weights.js';
 import { fileTensorsOf, layoutFor, quantizationConfig, type CheckpointQuant } from '../../src/model/quantized.js';
 import { packedToFile, quantizeRows } from '../../src/runtime/quant.js';
-import { rng } from '../checks/harness.js';
+import { rng } from '../../src/kernels/check-harness.js';
 import { fixCrc } from './png-bytes.js';
 import { randomTensor, safetensorsFile, seeded, tinyChatConfigJson, tinyConfigJson } from '../runtime/checkpoint-helpers.js';
 import type { WriteTensor } from '../../src/runtime/safetensors.js';

@@ -4,7 +4,7 @@ import { softmax } from '../../src/kernels/softmax.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { createPlan, input, type DispatchOp } from '../../src/runtime/plan.js';
 import { workgroupUsage } from '../../src/runtime/workgroup.js';
-import { checks } from '../checks/attention.js';
+import { checks } from '../../src/kernels/attention.check.js';
 import { runChecks } from '../node-gpu.js';
 
 describe('attention (every version of ATTENTION_VERSIONS) vs float64 reference', () => runChecks(checks));

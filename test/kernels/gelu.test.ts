@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { checks } from '../checks/gelu.js';
+import { checks } from '../../src/kernels/gelu.check.js';
 import { runChecks } from '../node-gpu.js';
 
 describe('gelu (exact erf) vs float64 reference', () => runChecks(checks));

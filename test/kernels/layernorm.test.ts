@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { layernorm } from '../../src/kernels/layernorm.js';
-import { isF16Check } from '../checks/harness.js';
+import { isF16Check } from '../../src/kernels/check-harness.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { createPlan, input } from '../../src/runtime/plan.js';
-import { checks } from '../checks/layernorm.js';
+import { checks } from '../../src/kernels/layernorm.check.js';
 import { runChecks } from '../node-gpu.js';
 
 describe('layernorm vs float64 reference', () => runChecks(checks));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { patchEmbed } from '../../src/kernels/patch-embed.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { createPlan, input } from '../../src/runtime/plan.js';
-import { checks } from '../checks/patch-embed.js';
+import { checks } from '../../src/kernels/patch-embed.check.js';
 import { runChecks } from '../node-gpu.js';
 
 describe('patchEmbed (conv GEMM + bias + CLS + position) vs float64 reference', () => runChecks(checks));

@@ -4,8 +4,8 @@ import { posEmbedInterp, posEmbedInterpReference } from '../../src/kernels/pos-e
 import type { Gpu } from '../../src/runtime/device.js';
 import { createPlan, input } from '../../src/runtime/plan.js';
 import { runOnce } from '../../src/runtime/run-once.js';
-import { checks } from '../checks/pos-embed.js';
-import { compare, formatResult } from '../checks/harness.js';
+import { checks } from '../../src/kernels/pos-embed.check.js';
+import { compare, formatResult } from '../../src/kernels/check-harness.js';
 import { runChecks, useGpu } from '../node-gpu.js';
 
 describe('posEmbedInterp vs float64 reference', () => runChecks(checks));

@@ -43,7 +43,7 @@ import { softmax } from '../../src/kernels/softmax.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import type { Kernel } from '../../src/runtime/kernel.js';
 import { createPlan, input, type DispatchOp, type Plan, type TensorRef } from '../../src/runtime/plan.js';
-import { rng } from '../checks/harness.js';
+import { rng } from '../../src/kernels/check-harness.js';
 import { WGSL_ENABLE_F16, WGSL_TO_F16 } from '../../src/kernels/wgsl-lib.js';
 
 // Recording needs only the limits (dispatch sizes, attention tiling): the WebGPU defaults.

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { resizeBicubic, resizeBicubicReference } from '../../src/kernels/resize.js';
 import { decodeImage } from '../../src/model/image.js';
 import { runOnce } from '../../src/runtime/run-once.js';
-import { checks } from '../checks/resize.js';
+import { checks } from '../../src/kernels/resize.check.js';
 import { runChecks, useGpu } from '../node-gpu.js';
 
 const dir = new URL('../fixtures/preprocess/', import.meta.url);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { qkRmsNorm, rmsnorm } from '../../src/kernels/rmsnorm.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { createPlan, input } from '../../src/runtime/plan.js';
-import { checks } from '../checks/rmsnorm.js';
+import { checks } from '../../src/kernels/rmsnorm.check.js';
 import { runChecks } from '../node-gpu.js';
 
 describe('rmsnorm and qkRmsNorm vs float64 reference', () => runChecks(checks));

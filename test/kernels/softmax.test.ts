@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { checks } from '../checks/softmax.js';
+import { checks } from '../../src/kernels/softmax.check.js';
 import { runChecks } from '../node-gpu.js';
 
 describe('row softmax vs float64 reference', () => runChecks(checks));

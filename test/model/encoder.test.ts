@@ -2,7 +2,7 @@
 // frees everything, bad shapes are refused with a message.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { randomArray } from '../checks/harness.js';
+import { randomArray } from '../../src/kernels/check-harness.js';
 import {
   disposeEncoder, disposeTensor, encode, encoderFromWeights, forwardPlan, randomEncoder, uploadTensor, type InternVitConfig, type Tensor,
 } from '../../src/internal.js';

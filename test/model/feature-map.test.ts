@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
 import { cellRect, disposeEncoder, featureMap, InternViT, loadEncoder, preprocessLayout, recordForward, type DecodedImage } from '../../src/internal.js';
 import { largestBinding, withLimits } from './lowered-limits.js';
-import { rng } from '../checks/harness.js';
+import { rng } from '../../src/kernels/check-harness.js';
 
 const checkpoint = 'test/fixtures/model/layernorm-f32';
 
@@ -38,7 +38,7 @@ describe('featureMap (stitched patch-feature maps)', () => {
 
   // (cols, rows) and an image whose aspect makes InternVL pick exactly that grid among its tile count.
   const grids = [
-    // The kernel checks (test/checks/feature-layout.ts) cover the other orientation of each grid.
+    // The kernel checks (src/kernels/feature-layout.check.ts) cover the other orientation of each grid.
     { cols: 4, rows: 1, width: 112, height: 28 },
     { cols: 2, rows: 4, width: 50, height: 101 },
     { cols: 3, rows: 2, width: 90, height: 61 },

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { formatResult } from '../checks/harness.js';
+import { formatResult } from '../../src/kernels/check-harness.js';
 import { loadInternVlVision, selectedLayer } from '../../src/model/internvl.js';
 import { disposeEncoder, loadEncoder } from '../../src/model/internvit.js';
 import { diskFixture, listFixtures } from './fixtures.js';

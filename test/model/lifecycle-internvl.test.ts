@@ -3,7 +3,7 @@
 // plans, and a keepOnGpu token result is held through evictions until release().
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { randomImage } from '../checks/resize.js';
+import { randomImage } from '../../src/kernels/resize.check.js';
 import { InternViT, readTensor, type DecodedImage } from '../../src/internal.js';
 
 const FIXTURE = 'test/fixtures/internvl/v2-bf16'; // vision hidden 32, 2 layers, 56 px tiles → 4 tokens of 48

@@ -5,7 +5,7 @@
 // One device and one encoder shape (1×3×28×28) for the whole file: pipelines compile once.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { randomImage } from '../checks/resize.js';
+import { randomImage } from '../../src/kernels/resize.check.js';
 import { InternViT, readTensor, type DecodedImage, type EmbedOptions, type EmbedResult } from '../../src/internal.js';
 
 const FIXTURE = 'test/fixtures/model/ragged-47x61'; // 2 layers, hidden 32, bf16

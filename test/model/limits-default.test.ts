@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { InternViT } from '../../src/api.js';
 import { LimitError } from '../../src/runtime/limits.js';
 import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
-import { compare, formatResult } from '../checks/harness.js';
+import { compare, formatResult } from '../../src/kernels/check-harness.js';
 
 const MODEL = 'models/internvit-tiny';
 

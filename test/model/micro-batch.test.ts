@@ -4,7 +4,7 @@
 // changes, which is all the splitter and compilePlan read); one case uses the adapter's real limit.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { compare, formatResult, randomArray } from '../checks/harness.js';
+import { compare, formatResult, randomArray } from '../../src/kernels/check-harness.js';
 import {
   clearPreprocessCache, disposeEncoder, disposeTensor, encode, getPreprocessPlan, InternViT, LimitError, maxBatch, passSizes, planLimitViolations, preprocess, preprocessReference,
   presetConfig, randomEncoder, type PreprocessOptions, recordForward, shapeOnlyEncoder, uploadTensor, type ForwardResult, type InternVitConfig, type InternVitEncoder,

@@ -7,7 +7,7 @@ import type { CheckpointStore } from '../../src/runtime/loader.js';
 import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
 import { disposeEncoder, encode, encoderFromWeights, loadEncoder, recordForward, type ForwardResult, type InternVitEncoder, type LoadEncoderOptions } from '../../src/model/internvit.js';
 import { disposeInternVlVision, imageTokens, loadInternVlVision } from '../../src/model/internvl.js';
-import { compare, type CheckResult } from '../checks/harness.js';
+import { compare, type CheckResult } from '../../src/kernels/check-harness.js';
 import { largestBinding, planFits, withLimits } from './lowered-limits.js';
 import { F16_COSINE_MIN, tokenCosine, type Precision, type TokenCosine } from '../../src/model/precision.js';
 

@@ -3,7 +3,7 @@
 // shared with the browser run (test/browser/model-parity.browser.test.ts).
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { formatResult } from '../checks/harness.js';
+import { formatResult } from '../../src/kernels/check-harness.js';
 import { diskFixture, listFixtures } from './fixtures.js';
 import { checkFixture, formatFixture } from './parity-core.js';
 

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { randomImage } from '../checks/resize.js';
+import { randomImage } from '../../src/kernels/resize.check.js';
 import { DeviceLostError, destroyGpu, getGpu, InternViT, memoryStore, type DecodedImage, type EmbedResult, type Gpu } from '../../src/internal.js';
 
 const FIXTURE = 'test/fixtures/model/ragged-47x61';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { InternViT } from '../../src/api.js';
 import { memoryTuningStore } from '../../src/runtime/tuner-cache.js';
 import type { TuneResult } from '../../src/runtime/tuner-trial.js';
-import { formatResult } from '../checks/harness.js';
+import { formatResult } from '../../src/kernels/check-harness.js';
 import { useGpu } from '../node-gpu.js';
 import { diskFixture } from './fixtures.js';
 import { checkFixture, formatFixture } from './parity-core.js';

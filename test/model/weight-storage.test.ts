@@ -11,7 +11,7 @@ import { describeWeights } from '../../src/api.js';
 import { disposeEncoder, encode, loadEncoder, type ForwardResult } from '../../src/model/internvit.js';
 import type { WeightStorage } from '../../src/model/weights.js';
 import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
-import { compare, formatResult } from '../checks/harness.js';
+import { compare, formatResult } from '../../src/kernels/check-harness.js';
 import { useGpu } from '../node-gpu.js';
 import { FIXTURE_ROOTS } from './parity-core.js';
 

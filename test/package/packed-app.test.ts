@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserFlags, chromium, forwardPageLog, launchChromium } from '../../scripts/chromium.js';
 import { packPackage, repoRoot, sh } from '../../scripts/pack.js';
 import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
-import { compare, formatResult } from '../checks/harness.js';
+import { compare, formatResult } from '../../src/kernels/check-harness.js';
 import { serveFolder, type TestServer } from '../runtime/checkpoint-helpers.js';
 import { skipTest } from '../node-gpu.js';
 

@@ -11,7 +11,7 @@ import type { SafetensorsDType } from '../../src/runtime/dtype.js';
 import type { CheckpointStore } from '../../src/runtime/loader.js';
 import type { ByteSource } from '../../src/runtime/safetensors.js';
 import { writeSafetensors, type WriteTensor } from '../../src/runtime/safetensors.js';
-import { rng } from '../checks/harness.js';
+import { rng } from '../../src/kernels/check-harness.js';
 
 export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'internvit-ckpt-'));

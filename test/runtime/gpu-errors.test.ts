@@ -13,8 +13,8 @@ import {
 import { defineKernel } from '../../src/runtime/kernel.js';
 import { compilePlan, createPlan, dispatch, disposePlan, input, intermediate, output, type CompiledPlan } from '../../src/runtime/plan.js';
 import { disposeTensor, readTensor, uploadTensor } from '../../src/runtime/tensor.js';
-import { injectOutOfMemory } from '../checks/gpu-errors.js';
-import { compare, formatResult, randomArray } from '../checks/harness.js';
+import { injectOutOfMemory } from '../../src/runtime/gpu-errors.check.js';
+import { compare, formatResult, randomArray } from '../../src/kernels/check-harness.js';
 import { useGpu } from '../node-gpu.js';
 
 const N = 1000;
@@ -38,7 +38,7 @@ async function expectUsable(gpu: Gpu): Promise<void> {
 describe('GPU errors reject the call that caused them', () => {
   const gpu = useGpu();
 
-  // A destroyed weight at submit: test/checks/gpu-errors.ts (run in Node by test/kernels/gpu-errors.test.ts).
+  // A destroyed weight at submit: src/runtime/gpu-errors.check.ts (run in Node by test/kernels/gpu-errors.test.ts).
 
   it('a kernel whose pipeline cannot be created rejects compilePlan with GpuValidationError naming the kernel', async () => {
     const g = gpu();

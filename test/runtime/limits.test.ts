@@ -16,7 +16,7 @@ import { compilePlan, constant, createPlan, dispatch, disposePlan, input, interm
 import { runPlan } from '../../src/runtime/executor.js';
 import { disposeTensor, uploadTensor } from '../../src/runtime/tensor.js';
 import { workgroupUsage } from '../../src/runtime/workgroup.js';
-import { compare, formatResult, randomArray } from '../checks/harness.js';
+import { compare, formatResult, randomArray } from '../../src/kernels/check-harness.js';
 
 // The spec's defaults, written out here (not imported) so the checks below test the code's table too.
 const DEFAULTS = {

@@ -3,7 +3,7 @@
 // pipeline still runs (it keeps its own reference).
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { randomArray } from '../checks/harness.js';
+import { randomArray } from '../../src/kernels/check-harness.js';
 import {
   compilePlan, createPlan, DEFAULT_PIPELINE_CACHE_LIMIT, disposePlan, gelu, geluReference, input, output, pipelineCacheStats, runPlan,
   setPipelineCacheLimit, type Gpu,

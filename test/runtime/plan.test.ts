@@ -1,7 +1,7 @@
 // Plans: one submit per run, no allocation after compile, liveness-based buffer reuse, profiling.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
-import { compare, randomArray } from '../checks/harness.js';
+import { compare, randomArray } from '../../src/kernels/check-harness.js';
 import {
   compilePlan, copy, createPlan, disposePlan, formatProfile, gelu, geluReference, input, intermediate, output,
   outputTensor, readTensor, runPlan, type Gpu,

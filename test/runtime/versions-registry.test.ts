@@ -1,11 +1,11 @@
 // The autotuner may only pick versions the kernel checks cover: every version of every table in
-// VERSION_TABLES (src/kernels/versions-registry.ts) must name at least one check of test/checks/*.ts
+// VERSION_TABLES (src/kernels/versions-registry.ts) must name at least one check of src/kernels/*.check.ts and src/runtime/*.check.ts
 // ("<kernel> … <version> …", e.g. "matmul f16 tiled64: …"). No GPU needed: only the names are read.
 import { describe, expect, it } from 'vitest';
 import { VERSION_TABLES } from '../../src/kernels/versions-registry.js';
-import type { KernelCheck } from '../checks/harness.js';
+import type { KernelCheck } from '../../src/kernels/check-harness.js';
 
-const modules = import.meta.glob<{ checks?: KernelCheck[] }>(['../checks/*.ts', '!../checks/harness.ts']);
+const modules = import.meta.glob<{ checks?: KernelCheck[] }>(['../../src/kernels/*.check.ts', '../../src/runtime/*.check.ts']);
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('kernel version registry', () => {

@@ -7,7 +7,7 @@ import { readSafetensorsFloat32 } from '../../../src/runtime/safetensors.js';
 import { readTensor } from '../../../src/runtime/tensor.js';
 import { WEIGHT_CACHE_NAME, type CachedModel } from '../../../src/runtime/weight-cache.js';
 import { createWorkerModel } from '../../../src/worker/client.js';
-import { compare } from '../../checks/harness.js';
+import { compare } from '../../../src/kernels/check-harness.js';
 
 export interface LoadReport {
   error?: string;

@@ -6,7 +6,7 @@
 // Publishes window.__internvitGpuIo, read by test/browser/gpu-io.browser.test.ts.
 import { describeGpu, gpuFromDevice } from '../../../src/runtime/device.js';
 import { InternViT, type DecodedImage, type EmbedResult } from '../../../src/index.js';
-import { randomImage } from '../../checks/resize.js';
+import { randomImage } from '../../../src/kernels/resize.check.js';
 import { addRow, cell, runPage, type PageReport } from '../page-shell.js';
 import { checkByoDevice, checkGpuInOut } from '../../model/gpu-io-core.js';
 import type { FixtureSource } from '../../model/parity-core.js';

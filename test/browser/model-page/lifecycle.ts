@@ -3,7 +3,7 @@
 // under weights + cache budgets over many image sizes, with dispose() giving every byte back.
 // Publishes window.__internvitLifecycle, read by test/browser/model-parity.browser.test.ts.
 import { describeGpu, getGpu, destroyGpu, InternViT, type DecodedImage, type EmbedResult } from '../../../src/internal.js';
-import { randomImage } from '../../checks/resize.js';
+import { randomImage } from '../../../src/kernels/resize.check.js';
 import { addRow, cell, runPage, type PageReport } from '../page-shell.js';
 
 export interface LifecycleReport extends PageReport {

@@ -3,7 +3,7 @@
 // recover()), and after model.recover() the outputs must equal those from before, bit for bit.
 // Publishes window.__internvitRecover, read by test/browser/model-parity.browser.test.ts.
 import { describeGpu, InternViT, type DecodedImage, type EmbedResult } from '../../../src/internal.js';
-import { randomImage } from '../../checks/resize.js';
+import { randomImage } from '../../../src/kernels/resize.check.js';
 import { addRow, cell, runPage, type PageReport } from '../page-shell.js';
 
 export interface RecoverReport extends PageReport {

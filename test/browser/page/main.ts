@@ -1,8 +1,8 @@
-// Browser side of the kernel checks: runs every check from test/checks/*.ts on navigator.gpu and
+// Browser side of the kernel checks: runs every check from src/kernels/*.check.ts on navigator.gpu and
 // publishes the results on window.__internvitChecks (read by test/browser/kernels.browser.test.ts).
 import {
   checkNames, loadCheckModules, runAll, statusOf, summarize, type CheckOutcome,
-} from '../check-suite.js';
+} from '../../../src/kernels/check-suite.js';
 import { addRow, cell, runPage, withPageGpu, type PageReport } from '../page-shell.js';
 import { toReportJson } from '../report-json.js';
 

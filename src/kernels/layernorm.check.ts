@@ -1,7 +1,7 @@
-import { layernorm, layernormReference, ROW_REDUCES } from '../../src/kernels/layernorm.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { halfBitsToF32 } from '../../src/runtime/dtype.js';
-import { ATOL, compare, needsShaderF16, needsSubgroups, randomArray, rng, RTOL_F16_OUT, type KernelCheck, type CheckResult } from './harness.js';
+import { layernorm, layernormReference, ROW_REDUCES } from './layernorm.js';
+import { runOnce } from '../runtime/run-once.js';
+import { halfBitsToF32 } from '../runtime/dtype.js';
+import { ATOL, compare, needsShaderF16, needsSubgroups, randomArray, rng, RTOL_F16_OUT, type KernelCheck, type CheckResult } from './check-harness.js';
 
 /**
  * Rows of uniform noise plus, optionally, "massive activations": a few channels (the same in every

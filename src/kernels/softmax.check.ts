@@ -1,7 +1,7 @@
-import { softmax, softmaxReference } from '../../src/kernels/softmax.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { compare, needsSubgroups, randomArray, rng, type KernelCheck } from './harness.js';
-import { ROW_REDUCES } from '../../src/kernels/layernorm.js';
+import { softmax, softmaxReference } from './softmax.js';
+import { runOnce } from '../runtime/run-once.js';
+import { compare, needsSubgroups, randomArray, rng, type KernelCheck } from './check-harness.js';
+import { ROW_REDUCES } from './layernorm.js';
 
 interface Case {
   rows: number;

@@ -1,6 +1,6 @@
-import { pixelShuffle, pixelShuffleReference, type PsVersion } from '../../src/kernels/pixel-shuffle.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { compare, randomArray, type KernelCheck } from './harness.js';
+import { pixelShuffle, pixelShuffleReference, type PsVersion } from './pixel-shuffle.js';
+import { runOnce } from '../runtime/run-once.js';
+import { compare, randomArray, type KernelCheck } from './check-harness.js';
 
 const cases: { b: number; gh: number; gw: number; c: number; v: PsVersion }[] = [
   { b: 1, gh: 32, gw: 32, c: 8, v: 'v2' },   // a 448 tile's grid, narrow channels

@@ -1,6 +1,6 @@
-import { featureLayout, featureLayoutReference } from '../../src/kernels/feature-layout.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { compare, randomArray, type KernelCheck } from './harness.js';
+import { featureLayout, featureLayoutReference } from './feature-layout.js';
+import { runOnce } from '../runtime/run-once.js';
+import { compare, randomArray, type KernelCheck } from './check-harness.js';
 
 // Grids InternVL picks (1×4, 4×2, 3×2, 1×1) with a thumbnail tile after them, the thumbnail alone,
 // and the unstitched stack; ragged patch grids and channel counts.

@@ -1,8 +1,8 @@
-import { qkRmsNorm, qkRmsNormReference, rmsnorm, rmsnormReference } from '../../src/kernels/rmsnorm.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { f16Values, needsShaderF16, needsSubgroups, randomArray, type KernelCheck } from './harness.js';
-import { compareOut, normInput } from './layernorm.js';
-import { ROW_REDUCES } from '../../src/kernels/layernorm.js';
+import { qkRmsNorm, qkRmsNormReference, rmsnorm, rmsnormReference } from './rmsnorm.js';
+import { runOnce } from '../runtime/run-once.js';
+import { f16Values, needsShaderF16, needsSubgroups, randomArray, type KernelCheck } from './check-harness.js';
+import { compareOut, normInput } from './layernorm.check.js';
+import { ROW_REDUCES } from './layernorm.js';
 
 const cases: { rows: number; C: number; massive: boolean; f16?: boolean }[] = [
   { rows: 3, C: 1, massive: false },

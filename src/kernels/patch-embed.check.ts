@@ -1,6 +1,6 @@
-import { patchEmbed, patchEmbedReference, type PatchEmbedConfig } from '../../src/kernels/patch-embed.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { compare, randomArray, type KernelCheck } from './harness.js';
+import { patchEmbed, patchEmbedReference, type PatchEmbedConfig } from './patch-embed.js';
+import { runOnce } from '../runtime/run-once.js';
+import { compare, randomArray, type KernelCheck } from './check-harness.js';
 
 // imageSize sets the position grid G = imageSize / p; H×W sets the patch grid ⌊H/p⌋×⌊W/p⌋ (ragged
 // images drop their last pixels). Grids equal to G use the table directly, others go through the

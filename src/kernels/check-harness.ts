@@ -1,8 +1,8 @@
 // Kernel checks shared by the Node suite (vitest) and the browser page (Puppeteer): each check
 // builds random inputs, runs the kernel on the GPU, and compares with the float64 CPU reference.
-import type { Gpu } from '../../src/runtime/device.js';
-import { halfBitsToF32, toHalfBits } from '../../src/runtime/dtype.js';
-import { rng } from '../../src/runtime/rng.js';
+import type { Gpu } from '../runtime/device.js';
+import { halfBitsToF32, toHalfBits } from '../runtime/dtype.js';
+import { rng } from '../runtime/rng.js';
 
 // The seeded generator lives in the package (k-means uses it); re-exported for the checks.
 export { rng };

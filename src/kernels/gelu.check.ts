@@ -1,6 +1,6 @@
-import { gelu, geluReference } from '../../src/kernels/gelu.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { compare, randomArray, type KernelCheck } from './harness.js';
+import { gelu, geluReference } from './gelu.js';
+import { runOnce } from '../runtime/run-once.js';
+import { compare, randomArray, type KernelCheck } from './check-harness.js';
 
 // Ragged counts (not multiples of the 256-thread workgroup) and a wide range that crosses both erf branches.
 const cases = [

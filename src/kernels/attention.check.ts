@@ -1,7 +1,7 @@
-import { ATTENTION_VERSIONS, attention, attentionReference, type AttentionVersion } from '../../src/kernels/attention.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { halfBitsToF32 } from '../../src/runtime/dtype.js';
-import { ATOL, compare, f16Values, needsShaderF16, needsSubgroups, randomArray, rng, RTOL_F16_OUT, type KernelCheck } from './harness.js';
+import { ATTENTION_VERSIONS, attention, attentionReference, type AttentionVersion } from './attention.js';
+import { runOnce } from '../runtime/run-once.js';
+import { halfBitsToF32 } from '../runtime/dtype.js';
+import { ATOL, compare, f16Values, needsShaderF16, needsSubgroups, randomArray, rng, RTOL_F16_OUT, type KernelCheck } from './check-harness.js';
 
 interface Case {
   batch: number;

@@ -1,9 +1,9 @@
-import { matmul, matmulReference, type MatmulEpilogue, type MatmulVersion, type MatmulWeightDType } from '../../src/kernels/matmul.js';
-import { halfBitsToF32, toHalfBits } from '../../src/runtime/dtype.js';
-import { dequantize, quantizeRows, quantLayout, scalesShape, wordsPerRow } from '../../src/runtime/quant.js';
-import type { HostTensor } from '../../src/runtime/run-once.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { ATOL, compare, f16Values, needsShaderF16, randomArray, RTOL_F16_OUT, type KernelCheck } from './harness.js';
+import { matmul, matmulReference, type MatmulEpilogue, type MatmulVersion, type MatmulWeightDType } from './matmul.js';
+import { halfBitsToF32, toHalfBits } from '../runtime/dtype.js';
+import { dequantize, quantizeRows, quantLayout, scalesShape, wordsPerRow } from '../runtime/quant.js';
+import type { HostTensor } from '../runtime/run-once.js';
+import { runOnce } from '../runtime/run-once.js';
+import { ATOL, compare, f16Values, needsShaderF16, randomArray, RTOL_F16_OUT, type KernelCheck } from './check-harness.js';
 
 interface Case {
   /** x's shape [..., K]; leading dims flatten into M. */

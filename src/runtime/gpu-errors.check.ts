@@ -3,14 +3,14 @@
 // compile (injected at the error scope: software adapters never report one by themselves) and an
 // error raised outside any runtime call. Each check opens its own device, so the errors it provokes
 // never reach the other checks, and ends by proving that device still computes correctly.
-import { gelu, geluReference } from '../../src/kernels/gelu.js';
-import { destroyGpu, getGpu, type Gpu } from '../../src/runtime/device.js';
-import { runPlan } from '../../src/runtime/executor.js';
-import { GpuOutOfMemoryError, GpuValidationError, UncapturedGpuError } from '../../src/runtime/gpu-errors.js';
-import { defineKernel } from '../../src/runtime/kernel.js';
-import { compilePlan, constant, createPlan, dispatch, disposePlan, input, intermediate, output, type CompiledPlan } from '../../src/runtime/plan.js';
-import { disposeTensor, uploadTensor } from '../../src/runtime/tensor.js';
-import { compare, randomArray, type CheckResult, type KernelCheck } from './harness.js';
+import { gelu, geluReference } from '../kernels/gelu.js';
+import { destroyGpu, getGpu, type Gpu } from './device.js';
+import { runPlan } from './executor.js';
+import { GpuOutOfMemoryError, GpuValidationError, UncapturedGpuError } from './gpu-errors.js';
+import { defineKernel } from './kernel.js';
+import { compilePlan, constant, createPlan, dispatch, disposePlan, input, intermediate, output, type CompiledPlan } from './plan.js';
+import { disposeTensor, uploadTensor } from './tensor.js';
+import { compare, randomArray, type CheckResult, type KernelCheck } from '../kernels/check-harness.js';
 
 const N = 1000;
 

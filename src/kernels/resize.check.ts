@@ -1,13 +1,13 @@
 // Pillow-bicubic resize, tile normalization and whole preprocessing plans on the GPU vs the CPU
 // references (src/kernels/resize.ts mirrors Pillow's integer passes; the Node test proves that
 // reference equals Pillow on fixtures). Browser-safe: random images only, no files.
-import { normalizeTiles, normalizeTilesReference } from '../../src/kernels/normalize.js';
-import { resizeBicubic, resizeBicubicReference, resizeBicubicView, wholeImage } from '../../src/kernels/resize.js';
-import { preprocessLayout, preprocessReference, recordPreprocess, type PreprocessOptions } from '../../src/model/preprocess.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { intermediate } from '../../src/runtime/plan.js';
-import { decodeImage } from '../../src/model/image.js';
-import { compare, rng, skipped, type KernelCheck } from './harness.js';
+import { normalizeTiles, normalizeTilesReference } from './normalize.js';
+import { resizeBicubic, resizeBicubicReference, resizeBicubicView, wholeImage } from './resize.js';
+import { preprocessLayout, preprocessReference, recordPreprocess, type PreprocessOptions } from '../model/preprocess.js';
+import { runOnce } from '../runtime/run-once.js';
+import { intermediate } from '../runtime/plan.js';
+import { decodeImage } from '../model/image.js';
+import { compare, rng, skipped, type KernelCheck } from './check-harness.js';
 
 /** Deterministic RGBA test image: gradients + noise + a hard-edged block (drives overshoot/clipping). */
 export function randomImage(w: number, h: number, seed: number): Uint8Array {

@@ -1,7 +1,7 @@
-import { posEmbedInterp, posEmbedInterpReference, type PosInterpShape } from '../../src/kernels/pos-embed.js';
-import { createPlan, input } from '../../src/runtime/plan.js';
-import { runOnce } from '../../src/runtime/run-once.js';
-import { compare, randomArray, type KernelCheck } from './harness.js';
+import { posEmbedInterp, posEmbedInterpReference, type PosInterpShape } from './pos-embed.js';
+import { createPlan, input } from '../runtime/plan.js';
+import { runOnce } from '../runtime/run-once.js';
+import { compare, randomArray, type KernelCheck } from './check-harness.js';
 
 const cases: (PosInterpShape & { D: number })[] = [
   { gridH: 4, gridW: 4, outH: 7, outW: 7, D: 24 },       // up

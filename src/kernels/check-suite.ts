@@ -1,11 +1,11 @@
-// Every kernel check in test/checks/*.ts, found by Vite's import.meta.glob, so a new check file is
+// Every kernel check in src/kernels/*.check.ts and src/runtime/*.check.ts, found by Vite's import.meta.glob, so a new check file is
 // picked up without edits by the browser page, the browser test (Node side, to count them) and the
 // CLI's `internvit selfcheck` (bundled at build time). Browser-safe: no node: imports.
-import type { Gpu } from '../../src/runtime/device.js';
-import { ATOL, RTOL, type CheckResult, type KernelCheck } from '../checks/harness.js';
+import type { Gpu } from '../runtime/device.js';
+import { ATOL, RTOL, type CheckResult, type KernelCheck } from './check-harness.js';
 
 export interface CheckModule {
-  /** e.g. "test/checks/gelu.ts" */
+  /** e.g. "src/kernels/gelu.check.ts" */
   file: string;
   checks: KernelCheck[];
   /** Set when the module failed to load or exports no usable `checks` array. */
@@ -20,11 +20,12 @@ export interface CheckOutcome extends CheckResult {
 }
 
 // Lazy, so one broken module is reported as a failure of that file instead of taking the page down.
-// harness.ts holds the shared helpers; helper modules for checks belong in a subfolder (not globbed).
-const loaders = import.meta.glob(['../checks/*.ts', '!../checks/harness.ts']);
+// check-harness.ts holds the shared helpers; only *.check.ts modules are globbed.
+const loaders = import.meta.glob(['./*.check.ts', '../runtime/*.check.ts']);
 
+/** The repository path of a glob key ('./matmul.check.ts' → 'src/kernels/matmul.check.ts'). */
 function fileName(key: string): string {
-  return key.replace(/^(\.\.\/)+/, 'test/');
+  return key.startsWith('./') ? `src/kernels/${key.slice(2)}` : key.replace(/^\.\.\//, 'src/');
 }
 
 function isCheck(c: unknown): c is KernelCheck {
@@ -40,7 +41,7 @@ export async function loadCheckModules(filter?: string): Promise<CheckModule[]> 
     try {
       const mod = (await loaders[key]!()) as { checks?: unknown };
       if (!Array.isArray(mod.checks)) {
-        modules.push({ file, checks: [], error: `${file} exports no \`checks\` array (helpers belong in harness.ts or a subfolder of test/checks/)` });
+        modules.push({ file, checks: [], error: `${file} exports no \`checks\` array (helpers belong in src/kernels/check-harness.ts or a module not named *.check.ts)` });
         continue;
       }
       const bad = mod.checks.findIndex((c) => !isCheck(c));
