@@ -10,9 +10,10 @@ import { buildBrowser, repoRoot } from './pack.js';
 
 /**
  * Gzipped bytes of the browser root entry (everything it exports, wgsl_reflect and WGSL included):
- * 134 kB measured after the weight cache and worker landed; about 12% headroom for the open issue 11/13 work.
+ * 134 kB after the weight cache and worker landed; 153 kB once tuning, GPU in/out, the new matmul and
+ * attention versions and int8/int4 (issues 10, 11, 13) were all in. Budget: about 5% over that.
  */
-export const GZIP_BUDGET_BYTES = 150_000;
+export const GZIP_BUDGET_BYTES = 160_000;
 
 export interface EntrySize {
   /** The entry file and the chunks it imports. */

@@ -95,9 +95,9 @@ describe('benchmark report', () => {
   it('--weights: defaults per mode, validated', () => {
     const opts = (q: Record<string, string>) => parseOptions((k) => q[k], (k) => k in q);
     expect(opts({ quick: '1' }).weights).toEqual(['auto']);
-    expect(opts({}).weights).toEqual(['f32', 'bf16']);
+    expect(opts({}).weights).toEqual(['f32', 'bf16', 'int8', 'int4']);
     expect(opts({ weights: 'f32,bf16,f16' }).weights).toEqual(['f32', 'bf16', 'f16']);
-    expect(() => opts({ weights: 'int8' })).toThrow(/--weights: unknown weight storage 'int8' \(auto, f32, bf16, f16\)/);
+    expect(() => opts({ weights: 'int3' })).toThrow(/--weights: unknown weight storage 'int3' \(auto, f32, bf16, f16, int8, int4\)/);
   });
 
   it('dataset records get their own table: images/s and the per-image split', () => {

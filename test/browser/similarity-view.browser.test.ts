@@ -41,6 +41,7 @@ describe('demo page similarity view in headless Chromium', () => {
     expect(first.similarity).toMatchObject({ rows: 16, cols: 32, pixel: [200, 100], cell: { y: 8, x: 16 }, queries: 1 });
 
     const canvas = (await page.$('#similarity'))!;
+    await canvas.scrollIntoView(); // the page is taller than the viewport (webcam section below)
     const box = (await canvas.boundingBox())!;
     expect([Math.round(box.width), Math.round(box.height)]).toEqual([402, 202]); // 400×200 + the 1 px border
     // Image pixel (56, 156), the middle of cell (12, 4) (400 px over 32 cells: 12.5 px each, so the
@@ -53,7 +54,9 @@ describe('demo page similarity view in headless Chromium', () => {
     const [px, py] = after!.pixel;
     expect(Math.abs(px - 56) <= 1 && Math.abs(py - 156) <= 1, `clicked pixel ${px},${py}`).toBe(true);
 
-    const shot = await page.screenshot({ clip: { x: box.x + 1, y: box.y + 1, width: 400, height: 200 } });
+    // The clip is in page coordinates, the box in viewport coordinates: add the scroll offset.
+    const [sx, sy] = await page.evaluate(() => [window.scrollX, window.scrollY]);
+    const shot = await page.screenshot({ clip: { x: box.x + sx + 1, y: box.y + sy + 1, width: 400, height: 200 } });
     const png = PNG.sync.read(Buffer.from(shot));
     expect([png.width, png.height]).toEqual([400, 200]);
     const at = (x: number, y: number) => Array.from(png.data.subarray((y * 400 + x) * 4, (y * 400 + x) * 4 + 3));
