@@ -102,7 +102,7 @@ describe('autotuner safety', () => {
   it('times with the real clock when no fake one is given (the wrong version still loses)', async () => {
     const r = await tuneOp(gpu(), TOY, { n: 4099 }, { warmup: 1, reps: 3 });
     expect(['good', 'also-good']).toContain(r.choice);
-    for (const c of r.candidates.filter((x) => x.status === 'timed')) expect(c.ms).toBeGreaterThan(0);
+    for (const c of r.candidates.filter((x) => x.status === 'timed')) expect(Number.isFinite(c.ms) && c.ms! >= 0).toBe(true); // lavapipe timestamps tick in ~65 µs steps: a tiny op can read 0
     expect(r.candidates.find((c) => c.version === 'wrong')!.status).toBe('rejected');
   });
 });
