@@ -41,21 +41,7 @@ fn loadFor(lid: u32, row: u32, k: u32) -> vec4<f32> {
   return vec4<f32>(0.0);
 }
 
-// Transposing store of a loaded block: rows 4·q + 0..3 (p0..p3), k = 4·kq + 0..3, as whole vec4.
-fn storeA(q: u32, kq: u32, p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>) {
-  let i = kq * 4u * SA + q;
-  As[i] = AT(vec4<f32>(p0.x, p1.x, p2.x, p3.x));
-  As[i + SA] = AT(vec4<f32>(p0.y, p1.y, p2.y, p3.y));
-  As[i + 2u * SA] = AT(vec4<f32>(p0.z, p1.z, p2.z, p3.z));
-  As[i + 3u * SA] = AT(vec4<f32>(p0.w, p1.w, p2.w, p3.w));
-}
-fn storeB(q: u32, kq: u32, p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>) {
-  let i = kq * 4u * SB + q;
-  Bs[i] = BT(vec4<f32>(p0.x, p1.x, p2.x, p3.x));
-  Bs[i + SB] = BT(vec4<f32>(p0.y, p1.y, p2.y, p3.y));
-  Bs[i + 2u * SB] = BT(vec4<f32>(p0.z, p1.z, p2.z, p3.z));
-  Bs[i + 3u * SB] = BT(vec4<f32>(p0.w, p1.w, p2.w, p3.w));
-}
+// storeA / storeB (the transposing tile stores): shaders/lib/matmul_operands.wgsl.
 
 // One row of a thread's block: columns nA..nA+3 (ga) and nA+64..nA+67 (gb).
 fn storeRow(m: u32, nA: u32, ga: vec4<f32>, gb: vec4<f32>) {

@@ -34,21 +34,7 @@ override SB: u32 = BN / 4u + 1u; // Bs row stride in vec4
 var<workgroup> As: array<AT, BK * SA>; // As[k][q] = X[m0 + 4q + 0..3][k0 + k]
 var<workgroup> Bs: array<BT, BK * SB>; // Bs[k][q] = W[n0 + 4q + 0..3][k0 + k]
 
-// Transposing stores of a loaded unit: rows 4·q + 0..3 (p0..p3), k = 4·kq + 0..3, as whole vec4.
-fn storeA(q: u32, kq: u32, p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>) {
-  let i = kq * 4u * SA + q;
-  As[i] = AT(vec4<f32>(p0.x, p1.x, p2.x, p3.x));
-  As[i + SA] = AT(vec4<f32>(p0.y, p1.y, p2.y, p3.y));
-  As[i + 2u * SA] = AT(vec4<f32>(p0.z, p1.z, p2.z, p3.z));
-  As[i + 3u * SA] = AT(vec4<f32>(p0.w, p1.w, p2.w, p3.w));
-}
-fn storeB(q: u32, kq: u32, p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>) {
-  let i = kq * 4u * SB + q;
-  Bs[i] = BT(vec4<f32>(p0.x, p1.x, p2.x, p3.x));
-  Bs[i + SB] = BT(vec4<f32>(p0.y, p1.y, p2.y, p3.y));
-  Bs[i + 2u * SB] = BT(vec4<f32>(p0.z, p1.z, p2.z, p3.z));
-  Bs[i + 3u * SB] = BT(vec4<f32>(p0.w, p1.w, p2.w, p3.w));
-}
+// storeA / storeB (the transposing tile stores): shaders/lib/matmul_operands.wgsl.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -122,3 +122,21 @@ alias BT = vec4<f16>;
 //#else
 alias BT = vec4<f32>;
 //#endif
+
+// Transposing stores of a loaded 4×4 unit into the workgroup tiles, shared by shaders/matmul.wgsl and
+// shaders/matmul_blocked.wgsl (each declares As, Bs and their row strides SA, SB): rows 4·q + 0..3
+// (p0..p3), k = 4·kq + 0..3, each written as a WHOLE vec4 (never one component: see matmul.wgsl).
+fn storeA(q: u32, kq: u32, p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>) {
+  let i = kq * 4u * SA + q;
+  As[i] = AT(vec4<f32>(p0.x, p1.x, p2.x, p3.x));
+  As[i + SA] = AT(vec4<f32>(p0.y, p1.y, p2.y, p3.y));
+  As[i + 2u * SA] = AT(vec4<f32>(p0.z, p1.z, p2.z, p3.z));
+  As[i + 3u * SA] = AT(vec4<f32>(p0.w, p1.w, p2.w, p3.w));
+}
+fn storeB(q: u32, kq: u32, p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>) {
+  let i = kq * 4u * SB + q;
+  Bs[i] = BT(vec4<f32>(p0.x, p1.x, p2.x, p3.x));
+  Bs[i + SB] = BT(vec4<f32>(p0.y, p1.y, p2.y, p3.y));
+  Bs[i + 2u * SB] = BT(vec4<f32>(p0.z, p1.z, p2.z, p3.z));
+  Bs[i + 3u * SB] = BT(vec4<f32>(p0.w, p1.w, p2.w, p3.w));
+}
