@@ -11,7 +11,7 @@
 # Environment: OUT (results folder), PYTHON (default python3), RUNS (default 20), SIZE (default 448),
 # BATCHES (default 1,8), WEIGHTS (default f32,bf16,f16,int8,int4), PRECISION (default f32,auto: ours per storage in
 # f32 and in what 'auto' picks, f16 on a GPU with shader-f16), TORCH_MODES (default f32,tf32,bf16: the
-# PyTorch anchors), TUNE (default fast; see step 5b), MODEL (300M, or tiny for a dry run: the repository's
+# PyTorch anchors), TUNE (default fast; 0 skips step 8), TUNE_WEIGHTS (default f16), MODEL (300M, or tiny for a dry run: the repository's
 # internvit-tiny at 224 px), SEED (default 1), WORK (scratch, default /tmp/internvit-bench), BUDGET
 # (seconds the whole script may take, default 520: each step's timeout is cut to what is left, so
 # partial results always come back; a normal run takes about 5-7 minutes).
@@ -30,10 +30,11 @@
 #   5. our runtime (Dawn → Vulkan → NVIDIA) and onnxruntime-node's WebGPU EP on the same weights, pixels
 #      and adapter, 300M at $SIZE px, batches $BATCHES; ours once per weight storage ($WEIGHTS) and
 #      precision ($PRECISION); the peer once per precision: f32 on model.onnx, f16 on model-fp16.onnx;
-#   5b. tuning (--tune $TUNE): our rows with versions tuned on the GPU, and the tuned-vs-heuristic ratio;
 #   6. the kernel suite at the real shapes (f32 and f16 compute, f32/bf16/f16 W, the 64×64-tile version
 #      at B = 1), each case's output checked against the CPU reference before it is timed;
 #   7. every kernel check on the GPU (src/kernels/*.check.ts, as selfcheck).
+#   8. (last, with what the budget has left) tuning (--tune $TUNE, weights $TUNE_WEIGHTS, default f16): our rows with
+#      versions tuned on the GPU, and the tuned-vs-heuristic ratio;
 # Files in $OUT: latest.json, summary.md, model.svg, kernels.svg, torch.json, gpu.txt, run.log.
 set -uo pipefail
 
@@ -56,6 +57,7 @@ WEIGHTS=${WEIGHTS:-f32,bf16,f16,int8,int4}
 PRECISION=${PRECISION:-f32,auto}
 TORCH_MODES=${TORCH_MODES:-f32,tf32,bf16}
 TUNE=${TUNE:-fast}
+TUNE_WEIGHTS=${TUNE_WEIGHTS:-f16}
 MODEL=${MODEL:-300M}
 TORCH_DEVICE=${TORCH_DEVICE:-cuda}
 KERNEL_FILTER=${KERNEL_FILTER:-}
@@ -149,23 +151,24 @@ elif [ "$MODEL_RC" != 0 ]; then
   log "model suite exited $MODEL_RC (a crash in the peer takes the process down): again, ours only"
   timeout "$(left 90)" "$NODE" "$RUNNER" "${COMMON[@]}" "${MODELARGS[@]}" --no-peer --append 2>&1 | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
 fi
-# 5b. Tuning: our model rows again with `--tune $TUNE` (kernel versions timed on this GPU, no cache),
-#     each with tuned_vs_heuristic against a heuristic run in the same process. A runner built before the
-#     tune option rejects --tune as an unknown option (it never ignores one); the step then says so.
-if [ "$TUNE" != 0 ]; then
-  timeout "$(left 150)" "$NODE" "$RUNNER" "${COMMON[@]}" "${MODELARGS[@]}" --no-peer --tune "$TUNE" --append > "$WORK/tune.log" 2>&1
-  TUNE_RC=$?
-  grep -v 'XDG_RUNTIME_DIR' "$WORK/tune.log" | tee -a "$OUT/run.log"
-  if grep -q "unknown option '--tune'" "$WORK/tune.log"; then
-    log "step 5b: tuning is not wired in this build (the runner has no --tune): no tuned rows in this run"
-  elif [ "$TUNE_RC" != 0 ]; then
-    log "step 5b (--tune $TUNE) exited $TUNE_RC"
-  fi
-fi
 timeout "$(left 120)" "$NODE" "$RUNNER" "${COMMON[@]}" --suites kernels --kernel-runs "$RUNS" --kernels "$KERNEL_FILTER" "${PEAKARG[@]}" --append 2>&1 \
   | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log"
 # 7. Every kernel check (src/kernels/*.check.ts, as `internvit selfcheck`) on this GPU: correctness on the hardware
 #    the numbers come from. Printed to run.log; nothing is timed or written to latest.json.
 [ "${CHECKS:-1}" = 0 ] || timeout "$(left 90)" "$NODE" "$RUNNER" --suites checks --out "$WORK/checks-results" --fresh 2>&1 \
   | grep -v 'XDG_RUNTIME_DIR' | tee -a "$OUT/run.log" | grep -E '^kernel checks|FAIL'
+# 8. Tuning (last: it takes what the budget has left): our model rows again with `--tune $TUNE` (kernel versions timed on this GPU, no cache),
+#     each with tuned_vs_heuristic against a heuristic run in the same process. A runner built before the
+#     tune option rejects --tune as an unknown option (it never ignores one); the step then says so.
+if [ "$TUNE" != 0 ]; then
+  TUNEARGS=(--suites model --models "$MODEL" --model-dir "$MODEL=$MDIR" --sizes "$SIZE" --batches "$BATCHES" --weights "$TUNE_WEIGHTS" --precision "$PRECISION")
+  timeout "$(left 200)" "$NODE" "$RUNNER" "${COMMON[@]}" "${TUNEARGS[@]}" --no-peer --tune "$TUNE" --append > "$WORK/tune.log" 2>&1
+  TUNE_RC=$?
+  grep -v 'XDG_RUNTIME_DIR' "$WORK/tune.log" | tee -a "$OUT/run.log"
+  if grep -q "unknown option '--tune'" "$WORK/tune.log"; then
+    log "step 8: tuning is not wired in this build (the runner has no --tune): no tuned rows in this run"
+  elif [ "$TUNE_RC" != 0 ]; then
+    log "step 8 (--tune $TUNE) exited $TUNE_RC"
+  fi
+fi
 log "done: $(ls "$OUT" | tr '\n' ' ')"

@@ -102,7 +102,8 @@ function toF32(data: ArrayLike<number>, dtype: DType): Float32Array {
   return data instanceof Float32Array ? data : Float32Array.from(data);
 }
 
-/** Random inputs shared by every candidate: uniform [-1, 1) in the input's dtype, uploaded once. */
+/** Random inputs shared by every candidate: uniform [-1, 1) in a float input's dtype, random words for packed
+ * (u32/i32) weight codes; uploaded once. */
 class TrialInputs {
   private readonly tensors = new Map<string, Tensor>();
   private readonly next: () => number;
@@ -126,12 +127,18 @@ class TrialInputs {
       return have;
     }
     const n = numel(ref.shape);
-    const values = new Float32Array(n);
-    for (let i = 0; i < n; i++) values[i] = 2 * this.next() - 1;
     let t: Tensor;
-    if (ref.dtype === 'f32') t = uploadTensor(this.gpu, values, ref.shape, 'f32', `tune:${name}`);
-    else if (ref.dtype === 'f16' || ref.dtype === 'bf16') t = uploadTensor(this.gpu, toHalfBits(values, ref.dtype, name), ref.shape, ref.dtype, `tune:${name}`);
-    else throw new Error(`trial input '${name}' is ${ref.dtype}: the tuner fills only float inputs with random data`);
+    if (ref.dtype === 'u32' || ref.dtype === 'i32') {
+      // Packed int8/int4 weight codes: every bit pattern is a valid code, so random words are random weights.
+      const words = new Uint32Array(n);
+      for (let i = 0; i < n; i++) words[i] = Math.floor(this.next() * 0x1_0000_0000) >>> 0;
+      t = uploadTensor(this.gpu, words, ref.shape, ref.dtype, `tune:${name}`);
+    } else {
+      const values = new Float32Array(n);
+      for (let i = 0; i < n; i++) values[i] = 2 * this.next() - 1;
+      if (ref.dtype === 'f32') t = uploadTensor(this.gpu, values, ref.shape, 'f32', `tune:${name}`);
+      else t = uploadTensor(this.gpu, toHalfBits(values, ref.dtype, name), ref.shape, ref.dtype, `tune:${name}`);
+    }
     this.tensors.set(name, t);
     return t;
   }

@@ -225,6 +225,17 @@ describe('the matmul table', () => {
     expect(r.candidates.map((c) => `${c.version} ${c.status}`)).toEqual(['tiled timed', 'tiled64 timed', 'tile32x128 timed', 'tile32x64 timed', 'tile128x128 timed', 'splitk unavailable', 'naive timed']);
   });
 
+  // Packed weight codes (u32 words) get random words: a model with int8/int4 weights can be tuned.
+  it('int8 and int4 weights: every tile version is timed and agrees on random codes', async () => {
+    for (const w of ['int8', 'int4'] as const) {
+      const shape: MatmulShape = { M: 37, N: 40, K: 72, w, x: 'f32', y: 'f32', epilogue: 'none', residual: false, bias: true, ...(w === 'int4' ? { groupSize: 32 } : {}) };
+      const r = await tuneOp(gpu(), MATMUL_VERSIONS, shape, { warmup: 1, reps: 2 });
+      console.log(formatTuneTable([r]));
+      const statuses = r.candidates.map((c) => `${c.version} ${c.status}`);
+      for (const v of ['tiled', 'tiled64', 'tile32x128', 'tile32x64', 'tile128x128']) expect(statuses, w).toContain(`${v} timed`);
+    }
+  });
+
   it('f16 activations: the tiled versions agree within the f16 tolerance; naive is unavailable', async (ctx) => {
     if (!gpu().features.shaderF16) skipTest(ctx, "the adapter has no 'shader-f16': f16 matmul versions cannot run here");
     const shape: MatmulShape = { M: 33, N: 20, K: 40, w: 'f16', x: 'f16', y: 'f16', epilogue: 'none', residual: false, bias: true };
