@@ -11,7 +11,7 @@
 //                           and end. A run replaces only the records of the suites it ran.
 //   --models 300M,6B        full mode: presets (random weights unless --model-dir gives a folder); tiny = models/internvit-tiny
 //   --model-dir KEY=DIR     weights (+ model.onnx, pixels/expected files) for a model key, e.g. 300M=/tmp/m300
-//   --sizes 224,448  --batches 1,8  --runs N  --warmup N  --kernels TEXT (name filter)  --no-peer
+//   --sizes 224,448  --batches 1,8  --runs N  --warmup N  --kernels TEXT (name filter: cases whose name contains TEXT, or any of A|B|C)  --no-peer
 //   --out DIR               where to write (default bench/results; merged with the other runner's records)
 //   --fresh                 do not merge with the records already in DIR/latest.json
 //   --append                keep this runner's records already in DIR/latest.json (add to them)

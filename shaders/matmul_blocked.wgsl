@@ -84,13 +84,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
   }
 
+  // The stores read a copy of acc. A loop whose body inlines the GELU epilogue may stay rolled, and
+  // a rolled loop indexing acc by its counter made NVIDIA's compiler keep all of acc in local memory
+  // for the whole kernel (H200, 2026-11-30: fc1 ran 8-15x slower than fc2). The copy loop is small
+  // enough to unroll, so only the copy is indexed dynamically, after the K loop.
+  var out: array<vec4<f32>, 16>;
+  for (var q = 0u; q < 16u; q++) { out[q] = acc[q]; }
   let slice = wg.z * M * N;
   for (var i = 0u; i < TM / 4u; i++) {
     for (var rr = 0u; rr < 4u; rr++) {
       let m = m0 + 4u * (i * (BM / TM) + ty) + rr;
       if (m >= M) { continue; }
       for (var j = 0u; j < TN / 4u; j++) {
-        let g = acc[(4u * i + rr) * 2u + j];
+        let g = out[(4u * i + rr) * 2u + j];
         for (var c = 0u; c < 4u; c++) {
           let n = n0 + 4u * (j * (BN / TN) + tx) + c;
           if (n < N) { y[slice + m * N + n] = toY(epilogue(m, n, g[c])); }

@@ -77,11 +77,13 @@ export PYTHONUNBUFFERED=1
 
 # 1. Vulkan: the loader (libvulkan.so.1) and the NVIDIA driver's ICD.
 # (grep without -q: under pipefail, -q's early exit can SIGPIPE ldconfig and fail the test)
-if ! ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null; then
-  ls .gl/*.deb >/dev/null 2>&1 || die "no libvulkan.so.1 and no .gl/*.deb to install it from (bench/gpu/prepare.sh downloads them; carry .gl)"
+# The NVIDIA ICD (libGLX_nvidia.so.0) also needs glvnd's libGLdispatch: without it the loader finds
+# "no drivers" (seen on an H200 machine, 2026-11-30).
+if ! ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null || ! ldconfig -p | grep 'libGLdispatch\.so\.0' >/dev/null; then
+  ls .gl/*.deb >/dev/null 2>&1 || die "no libvulkan.so.1 / libGLdispatch.so.0 and no .gl/*.deb to install them from (bench/gpu/prepare.sh downloads them; carry .gl)"
   for f in .gl/*.deb; do dpkg -x "$f" / || die "dpkg -x $f"; done
   ldconfig
-  log "Vulkan loader unpacked from .gl: $(ldconfig -p | grep -m1 'libvulkan\.so\.1' | sed 's/.*=> //')"
+  log "Vulkan loader and glvnd unpacked from .gl: $(ldconfig -p | grep -m1 'libvulkan\.so\.1' | sed 's/.*=> //'), $(ldconfig -p | grep -m1 'libGLdispatch\.so\.0' | sed 's/.*=> //')"
 fi
 for icd in ${VK_ICD:-} /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
   if [ -f "$icd" ]; then export VK_ICD_FILENAMES=$icd VK_DRIVER_FILES=$icd; break; fi

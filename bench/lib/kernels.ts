@@ -314,7 +314,7 @@ export async function runKernelSuite(
 ): Promise<BenchRecord[]> {
   const out: BenchRecord[] = [];
   for (const c of kernelCases(opts.mode)) {
-    if (opts.kernelFilter && !c.name.includes(opts.kernelFilter)) continue;
+    if (opts.kernelFilter && !opts.kernelFilter.split('|').some((f) => c.name.includes(f))) continue;
     const r = await benchKernel(gpu, c, opts, runner);
     out.push(r);
     await onRecord(r);

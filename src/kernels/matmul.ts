@@ -255,9 +255,10 @@ function splitSlice(K: number, S: number, BK: number): number {
 }
 
 /**
- * The heuristic (no timings of any GPU in it): among the available tile versions, in order of
- * arithmetic intensity (outputs per loaded value, BM·BN / (BM + BN): 128×128, 64×128, 64×64,
- * 32×128, 32×64), take the first whose grid reaches MATMUL_FILL_WORKGROUPS: big tiles where the
+ * The heuristic (no timings of any GPU in it): among the available tile versions, the blocked
+ * family (shaders/matmul_blocked.wgsl) first, each family in order of arithmetic intensity (outputs
+ * per loaded value, BM·BN / (BM + BN): 128×128, 32×128, 32×64, then 64×128, 64×64), take the first
+ * whose grid reaches MATMUL_FILL_WORKGROUPS: big tiles where the
  * grid is large anyway, smaller ones where big tiles would leave compute units idle; when none
  * fills, the one with the most workgroups. Device limits enter through `unavailable` (a tile whose
  * workgroup size, memory or grid is over the device's limit is skipped).
@@ -265,9 +266,12 @@ function splitSlice(K: number, S: number, BK: number): number {
  * the pass size, passes of different M choose separately, and only the tile versions add an
  * output's K products in the same order (they agree bit for bit; split-K adds K slices). It runs
  * when named or tuned.
+ * Why blocked first: the older 'tiled' shader (X and W loads split across thread ranges, 4×8 per
+ * thread) was 1.5–7× slower than a blocked tile at the same shapes on both adapters measured, an
+ * NVIDIA H200 (2026-11-30, bench/gpu) and lavapipe; it stays as a version for tuning.
  */
 function heuristic(gpu: Gpu, s: MatmulShape): MatmulVersion {
-  const byIntensity: MatmulVersion[] = ['tile128x128', 'tiled', 'tiled64', 'tile32x128', 'tile32x64'];
+  const byIntensity: MatmulVersion[] = ['tile128x128', 'tile32x128', 'tile32x64', 'tiled', 'tiled64'];
   const ok = new Set(availableVersions(gpu, MATMUL_VERSIONS, s).map((v) => v.name));
   const tiles = byIntensity.filter((v) => ok.has(v));
   const filling = tiles.find((v) => matmulGrid(versionSpec(v).tile, s.M, s.N) >= MATMUL_FILL_WORKGROUPS);

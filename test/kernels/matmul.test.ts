@@ -124,12 +124,12 @@ describe('matmul versions: the heuristic and the device limits (recording only, 
   const pick = (M: number, N: number, K: number, gpu = fake(), more: Partial<MatmulShape> = {}) => MATMUL_VERSIONS.heuristic(gpu, shape(M, N, K, more));
   const row = (name: string) => MATMUL_VERSIONS.versions.find((v) => v.name === name)!;
 
-  it('InternViT-300M at 448 px: the highest-reuse tile whose grid reaches 256 workgroups', () => {
+  it('InternViT-300M at 448 px: the highest-reuse blocked tile whose grid reaches 256 workgroups', () => {
     expect(MATMUL_FILL_WORKGROUPS).toBe(256);
-    expect(pick(1025, 3072, 1024)).toBe('tiled');       // qkv: 128×128 gives 9·24 = 216, 64×128 gives 408
-    expect(pick(1025, 1024, 1024)).toBe('tiled64');     // proj: 64×128 gives 136, 64×64 gives 272
+    expect(pick(1025, 3072, 1024)).toBe('tile32x128');  // qkv: 128×128 gives 9·24 = 216, 32×128 gives 792
+    expect(pick(1025, 1024, 1024)).toBe('tile32x128');  // proj: 128×128 gives 72, 32×128 gives 264
     expect(pick(1025, 4096, 1024)).toBe('tile128x128'); // fc1: 9·32 = 288
-    expect(pick(1025, 1024, 4096)).toBe('tiled64');     // fc2
+    expect(pick(1025, 1024, 4096)).toBe('tile32x128');  // fc2
     expect(pick(8 * 1025, 1024, 1024)).toBe('tile128x128'); // B = 8: 65·8 = 520
     expect(pick(1025, 12800, 3200)).toBe('tile128x128'); // 6B fc1
   });
