@@ -15,7 +15,7 @@ import { runPlan } from '../../src/runtime/executor.js';
 import { compilePlan, createPlan, disposePlan, hostConstant, output, type Plan } from '../../src/runtime/plan.js';
 import { ATOL, f16Values, formatResult, RTOL_F16_OUT } from '../../src/kernels/check-harness.js';
 import { checkSample, type CaseOutput } from './sample-check.js';
-import { median, now, percentile, randomArray } from './stats.js';
+import { median, now, percentile, randomArray, warmUp } from './stats.js';
 import type { BenchOptions, BenchRecord, Runner } from './types.js';
 
 export interface KernelCase {
@@ -279,12 +279,13 @@ export async function benchKernel(gpu: Gpu, c: KernelCase, opts: BenchOptions, r
       return { ...base, check: checked, error: `FAILED the output check, not timed: ${formatResult(check)}${tol}` };
     }
     const times: number[] = [];
-    for (let i = 0; i < opts.warmup + opts.kernelRuns; i++) {
+    await warmUp(() => runPlan(compiled!, {}, { read: [] }), opts.warmup);
+    for (let i = 0; i < opts.kernelRuns; i++) {
       const t = now();
       await runPlan(compiled, {}, { read: [] });
       const wall = now() - t;
       const gpuMs = compiled.lastProfile?.reduce((a, op) => a + op.ms, 0);
-      if (i >= opts.warmup) times.push(timestamps ? gpuMs! : wall);
+      times.push(timestamps ? gpuMs! : wall);
     }
     const med = median(times);
     return {
