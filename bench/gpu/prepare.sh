@@ -9,7 +9,8 @@
 #                              (bench/gpu/fingerprint.py of the sources it was bundled from), and
 #                              node_modules/{webgpu (dawn.node), onnxruntime-node (its Linux x64 library,
 #                              WebGPU EP built in), onnxruntime-common, pngjs, jpeg-js}: ~40 MB xz-compressed
-#   .gl/libvulkan1_*.deb       the Vulkan loader (Debian 12 amd64), ~0.1 MB
+#   .gl/*.deb                  the Vulkan loader and glvnd (Debian 12 amd64: libvulkan1, libglvnd0, libegl1,
+#                              libgl1, libglx0, libgles2, libopengl0), ~0.4 MB
 # Then, with the device tool: carry [".bench-gpu", ".gl"], command `bash bench/gpu/run.sh`.
 #
 # Node: NODE_BIN=/path/to/node (an official linux-x64 build, statically linked apart from glibc and
@@ -61,12 +62,16 @@ mkdir -p .bench-gpu
 echo "compressing (xz -9, a minute or two)…"
 tar -C "$STAGE" -cf - . | xz -9 -T2 > .bench-gpu/payload.tar.xz
 
-# The Vulkan loader, as the device README does it (amd64 lists in /tmp, only libvulkan1 is needed).
+# The Vulkan loader and glvnd, as the device README does it (amd64 lists in /tmp). The NVIDIA ICD
+# (libGLX_nvidia.so.0) needs glvnd's libGLdispatch: with the loader alone Vulkan found "no drivers"
+# on an H200 machine (2026-11-30).
 mkdir -p .gl /tmp/amd64/partial
-if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+GL_DEBS="libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2"
+missing=0; for p in $GL_DEBS; do ls .gl/${p}_*.deb >/dev/null 2>&1 || missing=1; done
+if [ "$missing" = 1 ]; then
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
   apt-get $o update -qq
-  (cd .gl && apt-get $o download libvulkan1)
+  (cd .gl && apt-get $o download $GL_DEBS)
 fi
 du -sh .bench-gpu/payload.tar.xz .gl
 echo "carry: [\".bench-gpu\", \".gl\"]   command: bash bench/gpu/run.sh"

@@ -267,8 +267,8 @@ function splitSlice(K: number, S: number, BK: number): number {
  * output's K products in the same order (they agree bit for bit; split-K adds K slices). It runs
  * when named or tuned.
  * Why blocked first: the older 'tiled' shader (X and W loads split across thread ranges, 4×8 per
- * thread) was 1.5–7× slower than a blocked tile at the same shapes on both adapters measured, an
- * NVIDIA H200 (2026-11-30, bench/gpu) and lavapipe; it stays as a version for tuning.
+ * thread) was 1.3–2× slower than the best blocked tile at InternViT-300M's shapes on an NVIDIA H200
+ * (2026-11-30, bench/results/gpu-h200-2026-11-30) and 1.1–1.5× on lavapipe; it stays for tuning.
  */
 function heuristic(gpu: Gpu, s: MatmulShape): MatmulVersion {
   const byIntensity: MatmulVersion[] = ['tile128x128', 'tile32x128', 'tile32x64', 'tiled', 'tiled64'];

@@ -13,7 +13,7 @@ import { checkFixture, formatFixture } from './parity-core.js';
 import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
 
 const FIXTURE = 'layernorm-f32';
-// The heuristic ('tiled') is made the slowest: any other version that agrees wins.
+// 'tiled' is made the slowest: any other version that agrees wins over it.
 // The references (matmul 'naive', attention 'unfused') read fastest, so every tuned op records one.
 const clock = (v: string) => (v === 'naive' || v === 'unfused' ? 1 : v === 'tiled' ? 10 : 2);
 
