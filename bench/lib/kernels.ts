@@ -15,7 +15,8 @@ import { runPlan } from '../../src/runtime/executor.js';
 import { compilePlan, createPlan, disposePlan, hostConstant, output, type Plan } from '../../src/runtime/plan.js';
 import { ATOL, f16Values, formatResult, RTOL_F16_OUT } from '../../src/kernels/check-harness.js';
 import { checkSample, type CaseOutput } from './sample-check.js';
-import { median, now, percentile, randomArray, warmUp } from './stats.js';
+import { median, now, percentile, randomArray } from './stats.js';
+import { warmUp } from '../../src/runtime/warm-up.js';
 import type { BenchOptions, BenchRecord, Runner } from './types.js';
 
 export interface KernelCase {

@@ -1,5 +1,7 @@
 // Order statistics of timings, and the clock. performance.now() exists in browsers and in Node.
 
+import { warmUp } from '../../src/runtime/warm-up.js';
+
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
@@ -17,20 +19,7 @@ export const median = (v: readonly number[]): number => {
 
 export const now = (): number => performance.now();
 
-/** Untimed warm-up: at least this long (and at least the runs asked for). */
-export const WARMUP_MIN_MS = 300;
-
-/**
- * Runs `fn` untimed until it ran `minRuns` times and `minMs` have passed. A GPU that idled (between
- * cases, during a CPU-side check) clocks down, and a few short runs do not bring it back: on an
- * H200 the same matmul timed 0.26 ms right after a busy step and 1.4 ms after an idle one.
- */
-export async function warmUp(fn: () => Promise<unknown>, minRuns: number, minMs = WARMUP_MIN_MS): Promise<void> {
-  const t0 = now();
-  for (let i = 0; i < minRuns || (now() - t0 < minMs && i < 100_000); i++) await fn();
-}
-
-/** Warms up (warmUp: `warmup` runs and WARMUP_MIN_MS), then runs `fn` `runs` times timed; returns each run's milliseconds. */
+/** Warms up (src/runtime/warm-up.ts: `warmup` runs and at least WARMUP_MIN_MS), then runs `fn` `runs` times timed; returns each run's milliseconds. */
 export async function timeRuns(fn: () => Promise<unknown>, runs: number, warmup: number): Promise<number[]> {
   await warmUp(fn, warmup);
   const times: number[] = [];

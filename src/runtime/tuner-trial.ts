@@ -13,6 +13,7 @@ import { compilePlan, createPlan, disposePlan, output, type CompiledPlan, type T
 import { rng } from './rng.js';
 import { disposeTensor, numel, shapeString, uploadTensor, type DType, type Tensor } from './tensor.js';
 import type { VersionTable } from './versions.js';
+import { warmUp } from './warm-up.js';
 
 export type TimingMethod = 'timestamp-query' | 'wall-clock';
 
@@ -215,6 +216,8 @@ export async function tuneOp<S>(gpu: Gpu, table: VersionTable<S>, shape: S, opts
         failed(v.name, e);
       }
     }
+    // The GPU idled while the candidates compiled: bring its clocks up before the timed rounds.
+    if (agreed.length) await warmUp(() => runPlan(agreed[0]!.compiled, agreed[0]!.feed, { read: [] }), 1);
     for (let round = 0; round < Math.max(0, opts.warmup - 1) + opts.reps; round++) {
       for (const a of [...agreed]) {
         try {
