@@ -8,10 +8,10 @@
 // [N] (int8) or [N, ceil(K / group), 2] (int4: scale, offset); every other tensor as in the source
 // checkpoint. Its config.json records the scheme:
 //   "quantization_config": {"quant_method": "internvit-webgpu", "format": 1, "weights": "int4",
-//                           "group_size": 64, "symmetric": false, "scale_dtype": "F32"}
+//                           "group_size": 32, "symmetric": false, "scale_dtype": "F32"}
 // (int8: group_size null, one scale per output channel, and symmetric true).
 import type { SafetensorsDType } from '../runtime/dtype.js';
-import { INT4_GROUP_SIZES, QUANT_SCHEMES, quantLayout, fileShape, scalesShape, type QuantLayout, type QuantScheme } from '../runtime/quant.js';
+import { INT4_GROUP_SIZE, INT4_GROUP_SIZES, QUANT_SCHEMES, quantLayout, fileShape, scalesShape, type QuantLayout, type QuantScheme } from '../runtime/quant.js';
 import type { Tensor } from '../runtime/tensor.js';
 
 export const QUANT_METHOD = 'internvit-webgpu';
@@ -50,7 +50,7 @@ export function checkpointQuantization(raw: unknown, file: string): CheckpointQu
   const q = (raw as Record<string, unknown>).quantization_config;
   if (q === undefined || q === null) return null;
   const fail = (why: string): never => {
-    throw new Error(`${file}: quantization_config ${why}; this runtime reads only what \`internvit quantize\` writes (${JSON.stringify(quantizationConfig({ scheme: 'int4', groupSize: 64 }))})`);
+    throw new Error(`${file}: quantization_config ${why}; this runtime reads only what \`internvit quantize\` writes (${JSON.stringify(quantizationConfig({ scheme: 'int4', groupSize: INT4_GROUP_SIZE }))})`);
   };
   if (typeof q !== 'object' || Array.isArray(q)) return fail('is not an object');
   const o = q as Record<string, unknown>;

@@ -164,9 +164,9 @@ describe('internvit subcommands (in-process, shared device)', () => {
     expect(preset.stdout).toMatch(/^parameters: 304\.0 M \(encoder, 304,012,288\)$/m);
     // Linear weights 24 · (3,145,728 + 1,048,576 + 4,194,304 + 4,194,304) = 301,989,888 at 2 bytes, the other
     // 2,022,400 parameters at 4: 612,069,376 bytes; all at 4: 1,216,049,152. int8: 301,989,888 + one f32 scale per
-    // row (24 · 9216 · 4 = 884,736) + 8,089,600 = 310,964,224. int4 (group 64): 150,994,944 + a (scale, offset)
-    // pair per 64 inputs (24 · (8192 rows · 16 + 1024 rows · 64) · 8 = 37,748,736) + 8,089,600 = 196,833,280.
-    expect(preset.stdout).toMatch(/^weights on the GPU by --weights: f32 1\.22 GB, bf16 612\.1 MB, int8 311\.0 MB, int4 196\.8 MB; auto keeps/m);
+    // row (24 · 9216 · 4 = 884,736) + 8,089,600 = 310,964,224. int4 (group 32): 150,994,944 + a (scale, offset)
+    // pair per 32 inputs (24 · (8192 rows · 32 + 1024 rows · 128) · 8 = 75,497,472) + 8,089,600 = 234,582,016.
+    expect(preset.stdout).toMatch(/^weights on the GPU by --weights: f32 1\.22 GB, bf16 612\.1 MB, int8 311\.0 MB, int4 234\.6 MB; auto keeps/m);
     expect(preset.stdout).toMatch(/^at 448×448: 1025 tokens \(32×32 patches \+ CLS\), \d+\.\d GFLOP per image/m);
 
     const folder = await runCli(['info', '--model', CHAT, '--size', '112']);

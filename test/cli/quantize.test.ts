@@ -13,11 +13,11 @@ const MODEL = at('test/fixtures/model/rmsnorm-qknorm-bf16');
 describe('internvit quantize / info --weights', () => {
   it('writes model.safetensors + config.json with quantization_config; info reads it back as int4', async () => {
     const out = join(tempDir(), 'q');
-    const r = await runCli(['quantize', '--model', MODEL, '--weights', 'int4', '--group-size', '32', '--output', out]);
+    const r = await runCli(['quantize', '--model', MODEL, '--weights', 'int4', '--group-size', '64', '--output', out]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/wrote .*model\.safetensors: \d+ tensors, [\d.]+ MB \(int4, group 32; source [\d.]+ MB\)/);
+    expect(r.stdout).toMatch(/wrote .*model\.safetensors: \d+ tensors, [\d.]+ MB \(int4, group 64; source [\d.]+ MB\)/);
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
-    expect(config.quantization_config).toEqual({ quant_method: 'internvit-webgpu', format: 1, weights: 'int4', group_size: 32, symmetric: false, scale_dtype: 'F32' });
+    expect(config.quantization_config).toEqual({ quant_method: 'internvit-webgpu', format: 1, weights: 'int4', group_size: 64, symmetric: false, scale_dtype: 'F32' });
     const info = await runCli(['info', '--model', out, '--weights', 'auto']);
     expect(info.code).toBe(0);
     expect(info.stdout).toMatch(/checkpoint: .*\d+ U8.*F32/);

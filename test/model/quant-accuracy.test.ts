@@ -3,12 +3,15 @@
 // on every fixture; precision f16 (where the adapter has shader-f16) on a few, since f16 pipelines
 // compile slowly on software adapters and the f16 path itself is covered by f16-accuracy.test.ts.
 //
-// KNOWN GAP: int4 misses 0.98 on some fixtures. Their weights are random (no structure for the
-// groups' scales to fit), the hardest case for 4 bits; the measured values are in ARCHITECTURE.md
-// (Checkpoints). Those fixtures are listed below and asserted to stay below the contract and above
-// a floor under the lowest measured value (INT4_GAP_FLOOR): the gap shows in every run, a regression
-// fails, and a quantizer that closes the gap turns this file red until the list is updated. The
-// contract itself is not lowered.
+// KNOWN GAP: int4 (group 32, least-squares grid) misses 0.98 on three fixtures, by 0.0002, 0.0002
+// and 0.007. Their weights are random Gaussians (no structure for the groups' scales to fit), the
+// hardest case for 4 bits, and the worst token's cosine on these tiny models moves by ±0.01 with the
+// rounding of single weights: on 192 random models made like the fixtures, 23% of them miss 0.98
+// with this quantizer (48% with the previous one), and a calibrated GPTQ in a study still missed on
+// 10% (reference/int4_study.py; numbers in ARCHITECTURE.md, Checkpoints). Those fixtures are listed
+// below and asserted to stay below the contract and above a floor under the lowest measured value
+// (INT4_GAP_FLOOR): the gap shows in every run, a regression fails, and a quantizer that closes the
+// gap turns this file red until the list is updated. The contract itself is not lowered.
 import { describe, expect, it } from 'vitest';
 import { QUANT_COSINE_MIN } from '../../src/model/quantized.js';
 import type { QuantScheme } from '../../src/runtime/quant.js';
@@ -22,9 +25,9 @@ const fixtures: [FixtureKind, string][] = [
 ];
 const F16_SUBSET = new Set(['model/rmsnorm-qknorm-bf16', 'model/massive-rmsnorm', 'internvl/v2-bf16']);
 /** int4 below 0.98 on these at precision f32 (and f16, where measured); see the header. */
-const INT4_KNOWN_GAP = new Set(['model/batch3-42x56', 'model/f16', 'model/interp-up-28to70', 'internvl/ps-v1-f32', 'internvl/v2-bf16']);
-/** Below the lowest int4 minimum measured on the known-gap fixtures: a regression guard only. */
-const INT4_GAP_FLOOR = 0.94;
+const INT4_KNOWN_GAP = new Set(['model/f16', 'model/interp-up-28to70', 'internvl/ps-v1-f32']);
+/** Below the lowest int4 minimum measured on the known-gap fixtures (0.9726): a regression guard only. */
+const INT4_GAP_FLOOR = 0.97;
 const NO_F16 = "the adapter has no 'shader-f16': the f16 path cannot run here";
 
 for (const scheme of ['int8', 'int4'] as QuantScheme[]) {

@@ -75,14 +75,14 @@ describe('quantize → save → load equals quantize-at-load, bit for bit', () =
     }, 600_000);
   }
 
-  it('int4 group 32: InternVL (projector quantized too), same image tokens', async () => {
+  it('int4 group 64 (not the default): InternVL (projector quantized too), same image tokens', async () => {
     const dir = join(tmp.dir, 'chat-int4');
-    await quantizeTo(CHAT, dir, 'int4', 32);
+    await quantizeTo(CHAT, dir, 'int4', 64);
     const px = await pixelsOf(CHAT);
-    const atLoad = await loadInternVlVision(gpu(), CHAT, { weightStorage: 'int4', quantGroupSize: 32 });
+    const atLoad = await loadInternVlVision(gpu(), CHAT, { weightStorage: 'int4', quantGroupSize: 64 });
     const saved = await loadInternVlVision(gpu(), dir, { weightStorage: 'int4' });
     try {
-      expect(quantOf(saved.model.encoder.weights.get('mlp1.1.weight'))?.groupSize).toBe(32);
+      expect(quantOf(saved.model.encoder.weights.get('mlp1.1.weight'))?.groupSize).toBe(64);
       const a = await imageTokens(atLoad.model, px.data, px.shape);
       const b = await imageTokens(saved.model, px.data, px.shape);
       expect(bitsOf(b.data)).toEqual(bitsOf(a.data));
@@ -109,7 +109,7 @@ describe('quantize → save → load equals quantize-at-load, bit for bit', () =
     const model = await InternViT.load(MODEL, { gpu: gpu(), weightStorage: 'int4' });
     try {
       const d = model.describe();
-      expect(d).toMatch(/weights on the GPU: [\d.]+ MB \(8 linear weights in int4 \(group 64\) with f32 scales, the rest f32\)/);
+      expect(d).toMatch(/weights on the GPU: [\d.]+ MB \(8 linear weights in int4 \(group 32\) with f32 scales, the rest f32\)/);
       expect(d).toMatch(/weights on the GPU by storage \(weightStorage\): f32 [\d.]+ MB, bf16 [\d.]+ MB, int8 [\d.]+ MB, int4 [\d.]+ MB/);
     } finally {
       model.dispose();
@@ -170,9 +170,9 @@ describe('a pre-quantized checkpoint that does not match its config is refused b
     const gptq = await variant('gptq', () => {}, qc((q) => { q.quant_method = 'gptq'; }));
     await expect(loadEncoder(gpu(), gptq)).rejects.toThrow(/quant_method "gptq"/);
   });
-  it('the config says group 32 but the scales have the shape of group 64', async () => {
-    const dir = await variant('g32', () => {}, (c) => { (c.quantization_config as Record<string, unknown>).group_size = 32; });
-    await expect(loadEncoder(gpu(), dir)).rejects.toThrow(new RegExp(`'${W}_scale' in .*model\\.safetensors has shape \\[48, 1, 2\\], expected \\[48, 2, 2\\]`));
+  it('the config says group 64 but the scales have the shape of group 32', async () => {
+    const dir = await variant('g64', () => {}, (c) => { (c.quantization_config as Record<string, unknown>).group_size = 64; });
+    await expect(loadEncoder(gpu(), dir)).rejects.toThrow(new RegExp(`'${W}_scale' in .*model\\.safetensors has shape \\[48, 2, 2\\], expected \\[48, 1, 2\\]`));
   });
   it('a packed weight stored as floats, a missing scale tensor', async () => {
     const f32 = await variant('f32w', (t) => {
