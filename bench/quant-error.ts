@@ -1,8 +1,10 @@
 // Weight error of the int8 / int4 quantizers (src/runtime/quant.ts) against alternatives, the
 // measurement behind the int4 choices (ARCHITECTURE.md, Checkpoints): relative RMS error of the
 // dequantized weights, per layer-0 linear weight of the given safetensors files and for synthetic
-// Gaussian / Laplace / Student-t weights. "lib" is the shipped quantizer (int4: zero point, no
-// clipping, so it equals "asym"); "sym" symmetric absmax / 7.
+// Gaussian / Laplace / Student-t weights. "lib" is the shipped quantizer (int4: zero point and a
+// least-squares grid per group), "asym" round-to-nearest on each group's range (the previous int4
+// quantizer), "sym" symmetric absmax / 7. Last, the host time of quantizing InternViT-300M-shaped
+// random weights (24 layers of qkv, proj, fc1, fc2: 302 M weights), as a load does.
 //   npx tsx bench/quant-error.ts test/fixtures/model/layernorm-f32/model.safetensors models/internvit-tiny/model.safetensors
 import { readFileSync } from 'node:fs';
 import { readSafetensorsFloat32 } from '../src/runtime/safetensors.js';
@@ -22,8 +24,8 @@ function asym(w: Float32Array, rows: number, cols: number, g: number): Float64Ar
   for (let r = 0; r < rows; r++) for (let k0 = 0; k0 < cols; k0 += g) {
     const k1 = Math.min(cols, k0 + g); let lo = Infinity, hi = -Infinity;
     for (let k = k0; k < k1; k++) { lo = Math.min(lo, w[r*cols+k]!); hi = Math.max(hi, w[r*cols+k]!); }
-    const s = (hi - lo) / 15; const z = s ? Math.round(-lo / s) : 0;
-    for (let k = k0; k < k1; k++) { const q = s ? Math.max(0, Math.min(15, Math.round(w[r*cols+k]! / s) + z)) : z; out[r*cols+k] = (q - z) * s; }
+    const o = Math.fround(lo); const s = Math.fround((hi - o) / 15);
+    for (let k = k0; k < k1; k++) out[r*cols+k] = s ? Math.max(0, Math.min(15, Math.round((w[r*cols+k]! - o) / s))) * s + o : o;
   }
   return out;
 }
@@ -48,4 +50,12 @@ const gauss = () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI
 for (const [name, gen] of [['gaussian', gauss], ['laplace', () => -Math.sign(u() - 0.5) * Math.log(1 - 2 * Math.abs(u() - 0.5) + 1e-12)], ['student-t3', () => gauss() / Math.sqrt((gauss() ** 2 + gauss() ** 2 + gauss() ** 2) / 3)]] as const) {
   const rows = 256, cols = 1024; const w = new Float32Array(rows * cols); for (let i = 0; i < w.length; i++) w[i] = (gen as () => number)() * 0.02;
   report(`synthetic ${name}`, w, rows, cols);
+}
+// Host time to quantize InternViT-300M's linear weights (one layer's four weights, quantized 24 times).
+const shapes: [number, number][] = [[3072, 1024], [1024, 1024], [4096, 1024], [1024, 4096]];
+const layer = shapes.map(([r, c]) => { const w = new Float32Array(r * c); for (let i = 0; i < w.length; i++) w[i] = gauss() * 0.02; return w; });
+for (const [scheme, g] of [['int8', 0], ['int4', 32], ['int4', 64]] as const) {
+  const t0 = performance.now();
+  for (let i = 0; i < 24; i++) shapes.forEach(([r, c], j) => quantizeRows(layer[j]!, r, quantLayout(scheme, r, c, g || undefined)));
+  console.log(`InternViT-300M linear weights (302 M) to ${scheme}${g ? ` group ${g}` : ''}: ${(performance.now() - t0).toFixed(0)} ms on the host`);
 }
