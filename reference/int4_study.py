@@ -2,6 +2,7 @@
 
     /usr/bin/python3 reference/int4_study.py fixtures          # every fixture: min token cosine per method
     /usr/bin/python3 reference/int4_study.py kinds             # which linear carries the error (one kind at a time)
+    /usr/bin/python3 reference/int4_study.py scaling           # 1 - cosine against the weight error scaled by alpha
     /usr/bin/python3 reference/int4_study.py random [N]        # N random models made like the fixtures (default 192)
     /usr/bin/python3 reference/int4_study.py gptq [N]          # GPTQ with calibration images (study only, not shipped)
 
@@ -243,6 +244,14 @@ def main():
             cols = [min_cos(run(cfg, quantized(w, 32, "lsq", k), px), want)[0] for k in kinds]
             label = lambda k: "mlp1" if k[0].startswith("mlp1") else k[0].split(".")[-2]  # noqa: E731
             print(f"{fid:32s}" + "".join(f"  {label(k)} {c:.5f}" for k, c in zip(kinds, cols)), flush=True)
+    elif what == "scaling":  # the g32 lsq error times alpha: how 1 - cosine grows with the weight error
+        alphas = (0.5, 0.75, 0.9, 1.0, 1.25)
+        print(f"{'fixture':32s}" + "".join(f"{f'x{a}':>10s}" for a in alphas) + "   exponent")
+        for fid, cfg, w, px, want in fixtures():
+            wq = quantized(w, 32, "lsq")
+            loss = [1 - min_cos(run(cfg, {k: w[k] + a * (wq[k] - w[k]) for k in w}, px), want)[0] for a in alphas]
+            slope = np.polyfit(np.log(alphas), np.log(loss), 1)[0]
+            print(f"{fid:32s}" + "".join(f"{x:10.5f}" for x in loss) + f"   {slope:.2f}", flush=True)
     elif what in ("random", "gptq"):
         gen = generator()
         specs = [("g64 rtn", 64, "rtn"), ("g32 rtn", 32, "rtn"), ("g64 lsq", 64, "lsq"), ("g32 lsq", 32, "lsq")]
