@@ -111,7 +111,7 @@ export interface LoadEncoderOptions extends OpenCheckpointOptions {
   weightStorage?: WeightStorage;
   /** 'f32' (default, exact parity), 'f16' (needs shader-f16) or 'auto' (f16 where available). */
   precision?: Precision;
-  /** weightStorage 'int4' from a float checkpoint: input channels per scale (32, 64 or 128; default 64). */
+  /** weightStorage 'int4' from a float checkpoint: input channels per scale (32, 64 or 128; default INT4_GROUP_SIZE, 32). */
   quantGroupSize?: number;
   /** Kernel version choices: 'cache' (default), 'off', 'fast' or 'full' (src/runtime/tuner.ts), or the full options. */
   tune?: TuneMode | TuneOptions;
