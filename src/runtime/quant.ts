@@ -32,7 +32,7 @@ export const INT4_GROUP_SIZES: readonly number[] = [32, 64, 128];
 export const INT4_GROUP_SIZE = 32;
 /**
  * Most least-squares rounds per int4 group (fitInt4Group). Measured on Gaussian, Laplace and
- * Student-t groups of 32: 93% converge within 4 rounds, 99.9% within 9; a cap keeps the load time bounded.
+ * Student-t groups of 32: 92–93% converge within 4 rounds, 99.9% within 9; the cap bounds the load time.
  */
 export const INT4_REFIT_ROUNDS = 10;
 
