@@ -36,7 +36,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryTracker, WgslDebug, detectRaces, type RaceDetectionResult } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { attention } from '../../src/kernels/attention.js';
 import { layernorm } from '../../src/kernels/layernorm.js';
-import { matmul } from '../../src/kernels/matmul.js';
+import { MATMUL_VERSIONS, matmul, type MatmulShape } from '../../src/kernels/matmul.js';
 import { patchEmbed } from '../../src/kernels/patch-embed.js';
 import { qkRmsNorm, rmsnorm } from '../../src/kernels/rmsnorm.js';
 import { softmax } from '../../src/kernels/softmax.js';
@@ -145,6 +145,11 @@ function recordedOp(plan: Plan, kernelName: string): DispatchOp {
   return ops[0]!;
 }
 
+/** A quantized-W matmul of `shape` (f32 X and Y, no epilogue unless given) recorded as the tuner does. */
+function quantMatmul(plan: Plan, shape: Partial<MatmulShape> & Pick<MatmulShape, 'M' | 'N' | 'K' | 'w'>, version: string): void {
+  MATMUL_VERSIONS.trial(plan, { x: 'f32', y: 'f32', epilogue: 'none', residual: false, bias: false, ...shape }, version);
+}
+
 interface RaceCase {
   name: string;
   /** shaders/*.wgsl file the kernel comes from (coverage check below). */
@@ -215,6 +220,60 @@ const cases: RaceCase[] = [
   {
     name: 'matmul splitk vec4 M=3 N=5 K=512 (2 slices)', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wf32',
     record: (p) => matmul(p, input(p, 'x', [3, 512]), input(p, 'w', [5, 512]), null, { version: 'splitk' }),
+  },
+  // int8 / int4 W (shaders/lib/dequant_w.wgsl through W_QUANT in lib/matmul_operands.wgsl): every
+  // version above with each scheme. Only the global loads of W change (packed words, f32 scales),
+  // the tiles stay f32; recorded by MATMUL_VERSIONS.trial, the tuner's recorder of a shape. int4
+  // K = 36 / 37 with groups of 32: a full and a short group; scalar K pads each row's last word.
+  {
+    name: 'matmul tiled vec4 int8 w M=5 N=7 K=20, bias + gelu + residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wq',
+    record: (p) => quantMatmul(p, { M: 5, N: 7, K: 20, w: 'int8', bias: true, epilogue: 'gelu', residual: true }, 'tiled'),
+  },
+  {
+    name: 'matmul tiled scalar int4 g32 w M=3 N=5 K=37', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wq',
+    record: (p) => quantMatmul(p, { M: 3, N: 5, K: 37, w: 'int4', groupSize: 32 }, 'tiled'),
+  },
+  {
+    name: 'matmul tiled64 scalar int8 w M=3 N=70 K=19, residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_scalar_wq',
+    record: (p) => quantMatmul(p, { M: 3, N: 70, K: 19, w: 'int8', residual: true }, 'tiled64'),
+  },
+  {
+    name: 'matmul f16 tiled64 vec4 int4 g32 w M=5 N=70 K=36, bias, f16 out', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wq_xf16_yf16',
+    record: (p) => quantMatmul(p, { M: 5, N: 70, K: 36, w: 'int4', groupSize: 32, x: 'f16', y: 'f16', bias: true }, 'tiled64'),
+  },
+  {
+    name: 'matmul tile32x64 vec4 int4 g32 w M=5 N=70 K=36, bias + gelu + residual', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wq',
+    record: (p) => quantMatmul(p, { M: 5, N: 70, K: 36, w: 'int4', groupSize: 32, bias: true, epilogue: 'gelu', residual: true }, 'tile32x64'),
+  },
+  {
+    name: 'matmul tile32x64 scalar int8 w M=3 N=70 K=19', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_scalar_wq',
+    record: (p) => quantMatmul(p, { M: 3, N: 70, K: 19, w: 'int8' }, 'tile32x64'),
+  },
+  {
+    name: 'matmul tile128x128 vec4 int8 w M=5 N=7 K=20, bias', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wq',
+    record: (p) => quantMatmul(p, { M: 5, N: 7, K: 20, w: 'int8', bias: true }, 'tile128x128'),
+  },
+  {
+    name: 'matmul tile128x128 scalar int4 g32 w M=3 N=5 K=19', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_scalar_wq',
+    record: (p) => quantMatmul(p, { M: 3, N: 5, K: 19, w: 'int4', groupSize: 32 }, 'tile128x128'),
+  },
+  {
+    name: 'matmul f16 tile32x128 vec4 int8 w M=5 N=7 K=20, f16 out', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wq_xf16_yf16',
+    record: (p) => quantMatmul(p, { M: 5, N: 7, K: 20, w: 'int8', x: 'f16', y: 'f16' }, 'tile32x128'),
+  },
+  {
+    name: 'matmul tile32x128 scalar int4 g32 w M=3 N=5 K=37, residual', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_scalar_wq',
+    record: (p) => quantMatmul(p, { M: 3, N: 5, K: 37, w: 'int4', groupSize: 32, residual: true }, 'tile32x128'),
+  },
+  // split-K: int8 K = 512 in two slices of 256; int4 K = 519 in slices of 272 and 247, the cut
+  // inside a group of 128 (slice 1 starts mid-group).
+  {
+    name: 'matmul splitk vec4 int8 w M=3 N=5 K=512 (2 slices)', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_vec4_wq',
+    record: (p) => quantMatmul(p, { M: 3, N: 5, K: 512, w: 'int8' }, 'splitk'),
+  },
+  {
+    name: 'matmul splitk scalar int4 g128 w M=3 N=5 K=519 (2 slices, one cuts a group)', shader: 'matmul_blocked.wgsl', kernel: 'matmul_blocked_scalar_wq',
+    record: (p) => quantMatmul(p, { M: 3, N: 5, K: 519, w: 'int4', groupSize: 128 }, 'splitk'),
   },
   // attention: hd 64 → 2 threads per query (partial scores summed across threads), 128 threads,
   // 16 keys per block; N = 17 is a full and a ragged key block and a ragged query block.
@@ -424,6 +483,12 @@ describe('the race check fails when a barrier is removed', () => {
     const r = withoutBarrier(cases.find((c) => c.name.startsWith('matmul tile32x64 vec4'))!, 1);
     console.log(`matmul tile32x64, barrier 1 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
     expect(r.races.some((x) => (x.bufferId === 'As' || x.bufferId === 'Bs') && x.a.kind !== x.b.kind)).toBe(true);
+  });
+
+  it('matmul int8 w (tile32x64 scalar) without the barrier after the tile stores', () => {
+    const r = withoutBarrier(cases.find((c) => c.name.startsWith('matmul tile32x64 scalar int8'))!, 0);
+    console.log(`matmul int8 tile32x64, barrier 0 removed: ${r.races.length} races, e.g. ${r.races[0]?.message}`);
+    expect(r.races.some((x) => x.bufferId === 'As' || x.bufferId === 'Bs')).toBe(true);
   });
 
   // The store pattern matmul and patch_embed used before: invocations writing different components
