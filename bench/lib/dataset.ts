@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateImagesOfSize, writeImages } from '../../test/dataset/images.js';
+import { generateImagesOfSize, writeImages } from './dataset-images.js';
 import type { BenchOptions, BenchRecord, Runner } from './types.js';
 
 export interface DatasetSpec {

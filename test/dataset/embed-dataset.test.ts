@@ -14,7 +14,7 @@ import { main } from '../../bin/main.js';
 import { f16BitsToF32 } from '../../src/runtime/dtype.js';
 import { F16_COSINE_MIN, tokenCosine } from '../../src/model/precision.js';
 import { at, buildCli, expectClose, readOutputs, runCli, spawnCli, tempDir, type ProcessResult } from '../cli/harness.js';
-import { encodeImage, generateImages, writeImages, writeTar } from './images.js';
+import { encodeImage, generateImages, writeImages, writeTar } from '../../bench/lib/dataset-images.js';
 
 const MODEL = at('models/internvit-tiny');
 const COMMON = ['--model', MODEL, '--size', '28', '--batch', '4', '--part-size', '2', '--workers', '2', '--progress-interval', '0'];

@@ -16,7 +16,7 @@ import { expandInput, planDataset } from '../../bin/dataset/sources.js';
 import { readTarSamples } from '../../bin/dataset/tar.js';
 import { decodeBytes, preprocessReference } from '../../src/internal.js';
 import { f16BitsToF32 } from '../../src/runtime/dtype.js';
-import { encodeImage, generateImages, imagePixels, writeImages, writeTar } from './images.js';
+import { encodeImage, generateImages, imagePixels, writeImages, writeTar } from '../../bench/lib/dataset-images.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'internvit-dataset-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

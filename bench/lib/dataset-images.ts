@@ -1,6 +1,6 @@
-// Generated dataset images for the embed-dataset tests and the dataset bench: PNG (pngjs) and
-// JPEG (jpeg-js) files of random-ish content at sizes that are not tile multiples, deterministic
-// per seed, plus webdataset tar shards (tar-stream) with .json sidecars.
+// Generated dataset images (Node only) for the dataset bench and the embed-dataset tests: PNG
+// (pngjs) and JPEG (jpeg-js) files of random-ish content at sizes that are not tile multiples,
+// deterministic per seed, plus webdataset tar shards (tar-stream) with .json sidecars.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import jpeg from 'jpeg-js';
