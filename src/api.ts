@@ -298,10 +298,11 @@ export class InternViT {
    * Image → the patch-feature map of one layer (default the last), CLS dropped: (D, H', W') with
    * InternVL's grid tiles stitched in the image's layout on the GPU (thumbnail separately), one tile's
    * map for 'clip' / 'none', or (T, D, h, w) with stitch: false. One submit; the tiles must fit one pass.
+   * output 'gpu': the maps in new GPUBuffers the caller owns (result.buffers), as for embed.
    */
   featureMap(image: ImageInput | DecodedImage, opts: ImageOptions & FeatureMapOptions = {}): Promise<FeatureMapResult> {
-    const { layer, stitch, ...imageOpts } = opts;
-    return this.call((parts) => this.preprocessed(parts, image, imageOpts, (pixels, shape, before, layout) => featureMap(parts.encoder, pixels, shape, layout, { layer, stitch, before })));
+    const { layer, stitch, output, ...imageOpts } = opts;
+    return this.call((parts) => this.preprocessed(parts, image, imageOpts, (pixels, shape, before, layout) => featureMap(parts.encoder, pixels, shape, layout, { layer, stitch, output, before })));
   }
 
   /**

@@ -10,7 +10,7 @@
 export { InternViT } from './api.js';
 export type { EmbedOptions, EmbedResult, ImageOptions, ImageTokensResult, LoadOptions, ModelMemory, TileInfo } from './api.js';
 export type { ForwardResult, HostOutput } from './model/internvit.js';
-export type { FeatureMapMeta, FeatureMapOptions, FeatureMapResult } from './model/feature-map.js';
+export type { FeatureMapGpuOutputs, FeatureMapMeta, FeatureMapOptions, FeatureMapResult } from './model/feature-map.js';
 export type { Precision } from './model/precision.js';
 export { F16_COSINE_MIN, tokenCosine, type TokenCosine } from './model/precision.js';
 export type { WeightStorage } from './model/weights.js';

@@ -14,14 +14,25 @@ import type { Lease } from '../runtime/lru.js';
 import { clipGeometry, type PreprocessLayout } from './preprocess.js';
 import type { Grid } from './tiling.js';
 import type { Rect } from '../features/render.js';
+import { createGpuOutputs, type GpuOutput, type OutputPlace } from './gpu-io.js';
 
 export interface FeatureMapOptions {
   /** Hidden state to map: 0 = embeddings, l = after layer l; negative counts from the end (−1 = last, the default). */
   layer?: number;
   /** false: every tile's map unstitched, (T, D, h, w), thumbnail included as the last tile (default true). */
   stitch?: boolean;
+  /**
+   * 'host' (default): maps as Float32Arrays. 'gpu': each map copied (in the same submit) into a new
+   * GPUBuffer that the caller owns and destroys (result.buffers); the host maps are then empty.
+   */
+  output?: OutputPlace;
 }
 
+/** What `{ output: 'gpu' }` returns: the maps, shaped as the host maps, in buffers the caller owns. */
+export interface FeatureMapGpuOutputs {
+  features: GpuOutput;
+  thumbnailFeatures?: GpuOutput;
+}
 
 export interface FeatureMapMeta {
   /** The hidden-state index mapped (0..L). */
@@ -51,6 +62,8 @@ export interface FeatureMapResult extends FeatureMapMeta {
   features: HostOutput;
   /** The thumbnail tile's map (D, h, w); only when stitched and the image has a thumbnail tile. */
   thumbnailFeatures?: HostOutput;
+  /** With output 'gpu': the maps in new GPUBuffers the caller owns and destroys (the host maps' `data` is then empty). */
+  buffers?: FeatureMapGpuOutputs;
 }
 
 /** The image rectangle under map cell (y, x) of a map of rows × cols cells covering `region`. */
@@ -97,7 +110,8 @@ function recordLayout(model: InternVitEncoder, tokens: readonly number[], grid: 
 
 /**
  * pixel_values (T, 3, S, S) of an image preprocessed with `layout` → its feature map. Preprocessing
- * stages in `before` run in the same command buffer: one submit. The tiles must fit one pass.
+ * stages in `before` run in the same command buffer: one submit. The tiles must fit one pass. With
+ * output 'gpu' the maps are copied in that submit into new buffers the caller owns (src/model/gpu-io.ts).
  */
 export async function featureMap(
   model: InternVitEncoder, pixels: HostArray | Tensor, shape: readonly number[], layout: PreprocessLayout,
@@ -106,6 +120,7 @@ export async function featureMap(
   const config = model.config;
   const layer = resolveLayer(config.numLayers, opts.layer);
   const stitch = opts.stitch ?? true;
+  if (opts.output !== undefined && opts.output !== 'host' && opts.output !== 'gpu') throw new Error(`output must be 'host' or 'gpu' (got '${String(opts.output)}')`);
   const [T, , S] = shape as [number, number, number, number];
   if (shape.length !== 4 || shape[2] !== shape[3] || T !== layout.tiles || S !== layout.size) {
     throw new Error(`featureMap: pixel_values [${shape.join(', ')}] do not match the preprocessing (${layout.tiles} tiles of ${layout.size}×${layout.size})`);
@@ -124,28 +139,43 @@ export async function featureMap(
   const encLease = await leaseForwardPlan(model, shape, { hiddenStates: hidden });
   let outs: Awaited<ReturnType<typeof runPlans>>[number];
   let lay: CompiledPlan;
+  let owned: Map<string, GpuOutput> | null = null;
+  // A stitched map is one (D, H', W'): the layout kernel's leading map axis is dropped.
+  const mapShape = (name: string): number[] => lay.plan.outputs.get(name)!.shape.slice(stitch ? 1 : 0);
   try {
     const enc = encLease.value;
     const tokens = outputTensor(enc, hidden.length ? `hidden_states.${layer}` : 'last_hidden_state');
     const layLease = await leaseLayoutPlan(model, tokens.shape, layout.grid, thumbnail, stitch, [hp, wp]);
     try {
       lay = layLease.value;
+      const names = [...lay.plan.outputs.keys()];
+      // Caller-owned maps: made for this call only, filled by copies at the end of the one submit.
+      owned = opts.output === 'gpu' ? createGpuOutputs(model.gpu, names.map((name) => ({ name, shape: mapShape(name) }))) : null;
+      const copyOut = owned && [...owned].map(([name, o]) => {
+        const ref = lay.plan.outputs.get(name)!;
+        if (ref.dtype !== 'f32' || ref.byteLength !== o.byteLength) throw new Error(`internal: output '${name}' of the plan does not match its caller-owned buffer`);
+        return { name, buffer: o.buffer, offset: 0 };
+      });
       outs = (await runPlans([
         ...(opts.before ?? []),
         { compiled: enc, inputs: { pixel_values: pixels }, read: [] },
-        { compiled: lay, inputs: { tokens }, read: [...lay.plan.outputs.keys()] },
+        { compiled: lay, inputs: { tokens }, read: copyOut ? [] : names, copyOut: copyOut ?? undefined },
       ])).at(-1)!;
     } finally {
       layLease.release();
     }
+  } catch (e) {
+    for (const o of owned?.values() ?? []) o.buffer.destroy();
+    throw e;
   } finally {
     encLease.release();
   }
-  // A stitched map is one (D, H', W'): the layout kernel's leading map axis is dropped.
-  const host = (name: string, one: boolean): HostOutput => ({ data: outs[name] as Float32Array, shape: lay.plan.outputs.get(name)!.shape.slice(one ? 1 : 0) });
+  const host = (name: string): HostOutput => ({ data: (outs[name] as Float32Array | undefined) ?? new Float32Array(0), shape: mapShape(name) });
+  const gpuMaps = owned && { features: owned.get('features')!, thumbnailFeatures: owned.get('thumbnail') };
   return {
-    features: host('features', stitch),
-    thumbnailFeatures: stitch && thumbnail ? host('thumbnail', true) : undefined,
+    features: host('features'),
+    thumbnailFeatures: stitch && thumbnail ? host('thumbnail') : undefined,
+    ...(gpuMaps ? { buffers: gpuMaps } : {}),
     layer, tiles: { count: T, grid: { ...layout.grid } }, thumbnail, stitched: stitch, mode: layout.mode,
     tileSize: S, patchSize: config.patchSize, patchGrid: [hp, wp],
     image: { width: layout.width, height: layout.height }, region: mapRegion(layout),

@@ -26,7 +26,7 @@ export interface WorkerModel {
   /** `pixels` is transferred to the worker (its buffer is detached here). */
   embedPixels(pixels: HostArray, shape: readonly number[], opts?: { hiddenStates?: EmbedOptions['hiddenStates'] }): Promise<Omit<ForwardResult, 'gpu'>>;
   imageTokens(image: ImageInput, opts?: ImageOptions): Promise<Omit<ImageTokensResult, 'gpu' | 'release'>>;
-  featureMap(image: ImageInput, opts?: ImageOptions & FeatureMapOptions): Promise<FeatureMapResult>;
+  featureMap(image: ImageInput, opts?: ImageOptions & Omit<FeatureMapOptions, 'output'>): Promise<Omit<FeatureMapResult, 'buffers'>>;
   memory(): Promise<ModelMemory>;
   /** Frees the model's GPU memory in the worker; `terminate: true` also ends the worker. */
   dispose(opts?: { terminate?: boolean }): Promise<void>;

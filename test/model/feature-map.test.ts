@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { useGpu } from '../node-gpu.js';
 import { cellRect, disposeEncoder, featureMap, InternViT, loadEncoder, preprocessLayout, recordForward, type DecodedImage } from '../../src/internal.js';
 import { largestBinding, withLimits } from './lowered-limits.js';
+import { appRead } from './gpu-io-core.js';
 import { rng } from '../../src/kernels/check-harness.js';
 
 const checkpoint = 'test/fixtures/model/layernorm-f32';
@@ -111,6 +112,55 @@ describe('featureMap (stitched patch-feature maps)', () => {
 
     await expect(model.featureMap(image, { layer: 3 })).rejects.toThrow(/layer 3 is outside 0\.\.2/);
     model.dispose();
+  });
+
+  // As embed's output 'gpu' (test/model/gpu-io-core.ts checkGpuInOut): new caller-owned buffers per
+  // call, filled in the forward's one submit, read by the app with its own copy.
+  it("output 'gpu': maps in caller-owned buffers, one submit, equal to the host maps bit for bit", async () => {
+    const g = gpu();
+    const model = await InternViT.load(checkpoint, { gpu: g });
+    const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+    const image = randomImage(90, 61, 9);
+    const opts = { minTiles: 6, maxTiles: 6 };
+    try {
+      const host = await model.featureMap(image, opts);
+      const first = await model.featureMap(image, { ...opts, output: 'gpu' });
+      const c0 = { ...g.counters };
+      const second = await model.featureMap(image, { ...opts, output: 'gpu' });
+      const c1 = g.counters;
+      // Warm: one submit; the only objects made are the two buffers handed to the caller.
+      expect([c1.submits - c0.submits, c1.buffersCreated - c0.buffersCreated, c1.pipelinesCreated - c0.pipelinesCreated, c1.bindGroupsCreated - c0.bindGroupsCreated]).toEqual([1, 2, 0, 0]);
+      const b = first.buffers!;
+      expect(second.buffers!.features.buffer).not.toBe(b.features.buffer);
+      expect(first.features.data.length).toBe(0);
+      expect(first.thumbnailFeatures!.data.length).toBe(0);
+      expect(first.features.shape).toEqual(host.features.shape);
+      for (const [got, want] of [[b.features, host.features], [b.thumbnailFeatures!, host.thumbnailFeatures!]] as const) {
+        expect(got.shape).toEqual(want.shape);
+        expect(got.byteLength).toBe(want.data.byteLength);
+        expect(bits(await appRead(model.device, got))).toEqual(bits(want.data));
+      }
+      // The caller destroys its buffers; the model holds no reference and keeps working.
+      for (const r of [first, second]) for (const o of [r.buffers!.features, r.buffers!.thumbnailFeatures!]) o.buffer.destroy();
+      expect(bits((await model.featureMap(image, opts)).features.data)).toEqual(bits(host.features.data));
+
+      // Unstitched, another layer: one (T, D, h, w) buffer, no thumbnail buffer.
+      const tilesHost = await model.featureMap(image, { ...opts, layer: 1, stitch: false });
+      const tiles = await model.featureMap(image, { ...opts, layer: 1, stitch: false, output: 'gpu' });
+      expect(tiles.buffers!.thumbnailFeatures).toBeUndefined();
+      expect(tiles.buffers!.features.shape).toEqual(tilesHost.features.shape);
+      expect(bits(await appRead(model.device, tiles.buffers!.features))).toEqual(bits(tilesHost.features.data));
+      tiles.buffers!.features.buffer.destroy();
+      console.log(`featureMap output 'gpu': stitched [${host.features.shape.join(', ')}] + thumbnail, unstitched [${tilesHost.features.shape.join(', ')}]: equal to host bit for bit; warm call 1 submit, 2 buffers (the caller's)`);
+
+      // Refusals make no buffer.
+      const made = g.counters.buffersCreated;
+      await expect(model.featureMap(image, { ...opts, output: 'bogus' as 'gpu' })).rejects.toThrow(/output must be 'host' or 'gpu' \(got 'bogus'\)/);
+      await expect(model.featureMap(image, { ...opts, layer: 3, output: 'gpu' })).rejects.toThrow(/layer 3 is outside 0\.\.2/);
+      expect(g.counters.buffersCreated).toBe(made);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('refuses, naming the per-pass count, when the tiles do not fit one pass (no host-side stitching)', async () => {

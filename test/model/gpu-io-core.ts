@@ -1,6 +1,6 @@
 // Bring-your-own-device and GPU in/out, as an app would use them: the app makes the GPUDevice, loads
 // the model on it, feeds pixel_values from its own GPUBuffer and reads caller-owned output buffers
-// with its own copy. Browser-safe: run in Node (test/model/gpu-io.test.ts, Dawn) and in Chromium
+// (embedPixels, featureMap) with its own copy. Browser-safe: run in Node (test/model/gpu-io.test.ts, Dawn) and in Chromium
 // (test/browser/model-page/gpu-io.ts). Each function returns its problems ([] = passed).
 import { InternViT } from '../../src/api.js';
 import { gpuFromDevice } from '../../src/runtime/device.js';
@@ -71,7 +71,7 @@ export async function checkByoDevice(device: GPUDevice, src: FixtureSource): Pro
 
 /**
  * GPU in and out: pixel_values from the app's GPUBuffer, outputs in buffers the caller owns, read by
- * the app with its own copy; the same bits as host in / host out. Also the clear errors: a buffer
+ * the app with its own copy; the same bits as host in / host out (and featureMap's map). Also the clear errors: a buffer
  * too small, without COPY_SRC, or from another device (when `other` is given).
  */
 export async function checkGpuInOut(device: GPUDevice, src: FixtureSource, other?: GPUDevice): Promise<{ problems: string[]; lines: string[] }> {
@@ -114,6 +114,21 @@ export async function checkGpuInOut(device: GPUDevice, src: FixtureSource, other
     for (const r of [gpuOut, second]) for (const b of [r.buffers!.lastHiddenState, r.buffers!.poolerOutput, ...r.buffers!.hiddenStates!]) b.buffer.destroy();
     const after = await model.embedPixels(input, pixels.shape, { hiddenStates: [1] });
     if (!sameBits(after.lastHiddenState.data, host.lastHiddenState.data)) problems.push('after the caller destroyed its output buffers the model gave different bits');
+
+    // featureMap's output 'gpu' (the same rules): the map in a new caller-owned buffer, host map bits.
+    const image = { width: 50, height: 37, data: new Uint8Array(50 * 37 * 4).map((_, i) => (i * 37 + (i >> 7)) & 255) };
+    const mapHost = await model.featureMap(image, { preprocess: 'none' });
+    const mapGpu = await model.featureMap(image, { preprocess: 'none', output: 'gpu' });
+    const m = mapGpu.buffers?.features;
+    if (!m) problems.push("featureMap output 'gpu' returned no buffer");
+    else {
+      const got = await appRead(device, m);
+      m.buffer.destroy();
+      if (mapGpu.features.data.length !== 0) problems.push("featureMap output 'gpu' also returned host data");
+      if (m.shape.join() !== mapHost.features.shape.join()) problems.push(`featureMap: GPU shape [${m.shape}] vs host [${mapHost.features.shape}]`);
+      else if (!sameBits(got, mapHost.features.data)) problems.push("featureMap output 'gpu' differs from its host map");
+      else lines.push(`featureMap [${m.shape.join(', ')}]: GPU out equals host bit for bit`);
+    }
 
     const expectError = async (what: string, run: () => Promise<unknown>, pattern: RegExp) => {
       const err = await run().then(() => null, (e: Error) => e.message);

@@ -9,7 +9,7 @@ const ROOT = [
   // The model, its options and results.
   'InternViT', 'EmbedOptions (type)', 'EmbedResult (type)', 'ImageOptions (type)', 'ImageTokensResult (type)', 'LoadOptions (type)',
   'ModelMemory (type)', 'TileInfo (type)', 'ForwardResult (type)', 'HostOutput (type)', 'FeatureMapMeta (type)',
-  'FeatureMapOptions (type)', 'FeatureMapResult (type)', 'Precision (type)', 'F16_COSINE_MIN', 'tokenCosine', 'TokenCosine (type)',
+  'FeatureMapOptions (type)', 'FeatureMapResult (type)', 'FeatureMapGpuOutputs (type)', 'Precision (type)', 'F16_COSINE_MIN', 'tokenCosine', 'TokenCosine (type)',
   'WeightStorage (type)', 'GpuOutput (type)', 'GpuOutputs (type)', 'OutputPlace (type)', 'TUNE_MODES', 'TuneMode (type)',
   'TuneOptions (type)',
   // Weight cache and Web Worker proxy.
