@@ -225,6 +225,8 @@ const cases: RaceCase[] = [
   // version above with each scheme. Only the global loads of W change (packed words, f32 scales),
   // the tiles stay f32; recorded by MATMUL_VERSIONS.trial, the tuner's recorder of a shape. int4
   // K = 36 / 37 with groups of 32: a full and a short group; scalar K pads each row's last word.
+  // A read past the end of w or wscale (measured with a planted off-by-one group index) stops the
+  // interpreter with a RangeError, which fails the case; one inside the 16-byte padding does not.
   {
     name: 'matmul tiled vec4 int8 w M=5 N=7 K=20, bias + gelu + residual', shader: 'matmul.wgsl', kernel: 'matmul_tiled_vec4_wq',
     record: (p) => quantMatmul(p, { M: 5, N: 7, K: 20, w: 'int8', bias: true, epilogue: 'gelu', residual: true }, 'tiled'),
