@@ -85,9 +85,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 
   // The stores read a copy of acc. A loop whose body inlines the GELU epilogue may stay rolled, and
-  // a rolled loop indexing acc by its counter most likely made NVIDIA's compiler keep all of acc in local memory
-  // for the whole kernel (H200, 2026-11-30: fc1 took 7-12x longer than with this copy). The copy loop is small
-  // enough to unroll, so only the copy is indexed dynamically, after the K loop.
+  // a rolled loop indexing acc by its counter most likely made NVIDIA's compiler keep all of acc in
+  // local memory for the whole kernel (H200, 2026-11-30: fc1 took 7-12x longer than with this copy).
+  // The copy loop is small enough to unroll, so only the copy is indexed dynamically, after the K loop.
   var out: array<vec4<f32>, 16>;
   for (var q = 0u; q < 16u; q++) { out[q] = acc[q]; }
   let slice = wg.z * M * N;
