@@ -146,6 +146,9 @@ export interface PageLogOptions {
   ignoreRequest?: (request: HTTPRequest) => boolean;
 }
 
+/** For ignoreRequest: Chromium reports every HEAD (the loader's size probe) as ERR_ABORTED while fetch gets its 200. */
+export const isAbortedHead = (r: HTTPRequest): boolean => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED';
+
 /** Hands the page's console errors and warnings, uncaught exceptions and failed requests to `log`, a line each. */
 export function forwardPageLog(page: Page, log: (line: string) => void, opts: PageLogOptions = {}): void {
   page.on('console', (msg) => {

@@ -2,37 +2,22 @@
 // limit are refused from their header (PNG, JPEG, WebP, GIF; bytes and Blobs) or their known size
 // (HTMLImageElement, ImageBitmap, OffscreenCanvas) before the browser decodes or draws them, and
 // truncated PNG/JPEG files are refused with a message naming the file, as in Node.
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forwardPageLog, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
+import { openBrowser, type BrowserSession } from '../../scripts/chromium.js';
 import type { ImagePageReport } from './image-page/main.js';
-import { readPageReport } from './report-json.js';
+import { repoPageVite, runPage } from './run-page.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const pagePath = 'test/browser/image-page/';
 
 describe('untrusted images in headless Chromium', () => {
   let session: BrowserSession | undefined;
   beforeAll(async () => {
-    session = await openBrowser({
-      vite: {
-        configFile: false, root: repoRoot, appType: 'mpa', logLevel: 'warn',
-        cacheDir: `${repoRoot}/node_modules/.vite-browser-images`, server: { fs: { allow: [repoRoot] } },
-        optimizeDeps: { entries: [`${pagePath}index.html`] },
-      },
-      protocolTimeoutMs: 120_000,
-    });
+    session = await openBrowser({ vite: repoPageVite(pagePath, 'images'), protocolTimeoutMs: 120_000 });
   }, 120_000);
   afterAll(() => session?.close());
 
   it('refuses by header or known size before decoding, and names truncated files', async () => {
-    const page = await session!.browser.newPage();
-    const lines: string[] = [];
-    forwardPageLog(page, (l) => lines.push(l));
-    await page.goto(`${session!.url}/${pagePath}`, { waitUntil: 'load' });
-    await page.waitForFunction(() => window.__internvitImages?.done === true, { timeout: 60_000, polling: 200 });
-    const report = await readPageReport<ImagePageReport>(page, '__internvitImages');
-    await page.close();
+    const { report, lines } = await runPage<ImagePageReport>(session!, pagePath, '__internvitImages', { timeoutMs: 60_000, polling: 200 });
     const byName = new Map(report.results.map((r) => [r.name, r]));
     console.log([...lines, ...report.results.map((r) => `${r.ok ? 'decoded' : 'refused'} ${r.name} (${r.ms.toFixed(1)} ms): ${r.message}`)].join('\n'));
     expect(report.error).toBeUndefined();

@@ -13,8 +13,8 @@ import {
   checkNames, fileCount, formatHeader, formatOutcome, loadCheckModules, nameWidth, summarize, type CheckOutcome,
 } from '../../src/kernels/check-suite.js';
 import { fromReportJson, readPageReport } from './report-json.js';
+import { repoRoot } from '../../scripts/pack.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const pageRoot = fileURLToPath(new URL('./page', import.meta.url));
 const timeoutS = Number(process.env.INTERNVIT_BROWSER_TIMEOUT_S || 1200);
 const filter = process.env.INTERNVIT_CHECK_FILTER || undefined;

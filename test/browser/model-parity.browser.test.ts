@@ -8,37 +8,23 @@
 // Environment (also those of scripts/chromium.ts: INTERNVIT_GPU, INTERNVIT_BROWSER_FLAGS, INTERNVIT_CHROMIUM):
 //   INTERNVIT_BROWSER_TIMEOUT_S   how long the page may take for all fixtures (default 1200)
 //   INTERNVIT_FIXTURE_FILTER=TEXT run only fixtures whose id (e.g. "model/f16") contains TEXT
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, forwardPageLog, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
+import { chromium, forwardPageLog, isAbortedHead, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
 import { listFixtures } from '../model/fixtures.js';
 import { fixtureId, formatCosineFixture, formatFixture, type FixtureResult } from '../model/parity-core.js';
 import type { ParityReport } from './model-page/main.js';
 import type { RecoverReport } from './model-page/recover.js';
 import type { LifecycleReport } from './model-page/lifecycle.js';
 import { fromReportJson, readPageReport } from './report-json.js';
+import { repoPageVite, runPage } from './run-page.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const pagePath = 'test/browser/model-page/';
 const timeoutS = Number(process.env.INTERNVIT_BROWSER_TIMEOUT_S || 1200);
 const filter = process.env.INTERNVIT_FIXTURE_FILTER || undefined;
 
 /** Chromium and the dev server, rooted at the repository so fixture folders are plain URLs. */
 function open(): Promise<BrowserSession> {
-  return openBrowser({
-    vite: {
-      configFile: false,
-      root: repoRoot,
-      // 'mpa': a missing file is a 404 (the loader probes model.safetensors), never an index.html fallback.
-      appType: 'mpa',
-      logLevel: 'warn',
-      cacheDir: `${repoRoot}/node_modules/.vite-browser-model`,
-      server: { fs: { allow: [repoRoot] } },
-      // Scan the page's imports up front, so Vite does not discover a dependency mid-run and reload the page.
-      optimizeDeps: { entries: [`${pagePath}index.html`] },
-    },
-    protocolTimeoutMs: (timeoutS + 60) * 1000,
-  });
+  return openBrowser({ vite: repoPageVite(pagePath, 'model'), protocolTimeoutMs: (timeoutS + 60) * 1000 });
 }
 
 /** Opens the page with `query`, waits for it to finish, prints its lines, returns its report. */
@@ -46,10 +32,7 @@ async function runParityPage(session: BrowserSession, query: string): Promise<Pa
   // Lines are collected and printed as one block (vitest prefixes every console.log with a header).
   const lines: string[] = [];
   const page = await session.browser.newPage();
-  forwardPageLog(page, (line) => lines.push(line), {
-    // Chromium reports every HEAD (the loader's size probe) as ERR_ABORTED while fetch gets its 200.
-    ignoreRequest: (r) => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED',
-  });
+  forwardPageLog(page, (line) => lines.push(line), { ignoreRequest: isAbortedHead });
   await page.exposeFunction('__internvitOnFixture', (json: string) => {
     lines.push(formatFixture(fromReportJson<FixtureResult>(json)));
   });
@@ -145,13 +128,7 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
   }, (timeoutS + 120) * 1000);
 
   it('concurrent embeds equal serial ones bit for bit in the browser; live GPU bytes stay bounded; dispose() frees all', async () => {
-    const page = await session!.browser.newPage();
-    const lines: string[] = [];
-    forwardPageLog(page, (line) => lines.push(line));
-    await page.goto(`${session!.url}/${pagePath}?lifecycle=model/ragged-47x61`, { waitUntil: 'load' });
-    await page.waitForFunction(() => window.__internvitLifecycle?.done === true, { timeout: 300_000, polling: 500 });
-    const r = await readPageReport<LifecycleReport>(page, '__internvitLifecycle');
-    await page.close();
+    const { report: r, lines } = await runPage<LifecycleReport>(session!, `${pagePath}?lifecycle=model/ragged-47x61`, '__internvitLifecycle', { timeoutMs: 300_000 });
     console.log(`${lines.join('\n')}\n${r.adapter ?? 'no adapter'}\n${r.calls} concurrent calls, mismatches ${JSON.stringify(r.concurrentMismatches)}; ` +
       `${r.sizes} sizes: peak ${r.peakBytes} B live above the start (bound ${r.bound} B), ${r.afterDispose} B after dispose()`);
     expect(r.error).toBeUndefined();
@@ -163,15 +140,7 @@ describe('model and InternVL parity in headless Chromium (WebGPU)', () => {
   }, 400_000);
 
   it('device loss in the browser: the run in flight and the next call reject, recover() gives identical outputs', async () => {
-    const page = await session!.browser.newPage();
-    const lines: string[] = [];
-    forwardPageLog(page, (line) => lines.push(line), {
-      ignoreRequest: (r) => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED',
-    });
-    await page.goto(`${session!.url}/${pagePath}?recover=model/ragged-47x61`, { waitUntil: 'load' });
-    await page.waitForFunction(() => window.__internvitRecover?.done === true, { timeout: 300_000, polling: 500 });
-    const r = await readPageReport<RecoverReport>(page, '__internvitRecover');
-    await page.close();
+    const { report: r, lines } = await runPage<RecoverReport>(session!, `${pagePath}?recover=model/ragged-47x61`, '__internvitRecover', { timeoutMs: 300_000 });
     console.log(`${lines.join('\n')}\n${r.adapter ?? 'no adapter'}\nin flight: ${r.inFlight}\nnext call: ${r.later}\nidentical after recover(): ${r.identical}`);
     expect(r.error).toBeUndefined();
     expect(r.inFlight).toMatch(/^DeviceLostError: WebGPU device lost/);

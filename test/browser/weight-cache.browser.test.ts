@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'puppeteer-core';
 import type { Plugin } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forwardPageLog, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
+import { forwardPageLog, isAbortedHead, openBrowser, type BrowserSession } from '../../scripts/chromium.js';
 import { folderHandler, type FolderHandler } from '../runtime/checkpoint-helpers.js';
 import type { LoadReport, WorkerReport } from './cache-page/main.js';
+import { repoPageVite } from './run-page.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = fileURLToPath(new URL('../fixtures/model', import.meta.url));
 const pagePath = 'test/browser/cache-page/';
 const FIXTURE = 'ragged-47x61';
@@ -53,17 +53,11 @@ describe('weight cache, abort and worker in headless Chromium', () => {
 
   beforeAll(async () => {
     session = await openBrowser({
-      vite: {
-        configFile: false, root: repoRoot, appType: 'mpa', logLevel: 'warn', plugins: [countingServer],
-        cacheDir: `${repoRoot}/node_modules/.vite-browser-cache`, server: { fs: { allow: [repoRoot] } },
-        optimizeDeps: { entries: [`${pagePath}index.html`] },
-      },
+      vite: repoPageVite(pagePath, 'cache', { plugins: [countingServer] }),
       protocolTimeoutMs: 300_000,
     });
     page = await session.browser.newPage();
-    forwardPageLog(page, (l) => lines.push(l), {
-      ignoreRequest: (r) => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED',
-    });
+    forwardPageLog(page, (l) => lines.push(l), { ignoreRequest: isAbortedHead });
     await page.goto(`${session.url}/${pagePath}`, { waitUntil: 'load' });
     await ready();
     url = `${session.url}/served/range/${FIXTURE}/`;

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserFlags, chromium, forwardPageLog, launchChromium } from '../../scripts/chromium.js';
+import { browserFlags, chromium, forwardPageLog, isAbortedHead, launchChromium } from '../../scripts/chromium.js';
 import { packPackage, repoRoot, sh } from '../../scripts/pack.js';
 import { readSafetensorsFloat32 } from '../../src/runtime/safetensors.js';
 import { compare, formatResult } from '../../src/kernels/check-harness.js';
@@ -141,9 +141,7 @@ describe('packed package in a Vite app', () => {
     const pixels = readSafetensorsFloat32(await readFile(join(fixtureDir, 'pixels.safetensors')), 'pixels.safetensors').get('pixel_values')!;
     const tab = await browser.newPage();
     const log: string[] = [];
-    forwardPageLog(tab, (line) => log.push(line), {
-      ignoreRequest: (r) => r.method() === 'HEAD' && r.failure()?.errorText === 'net::ERR_ABORTED',
-    });
+    forwardPageLog(tab, (line) => log.push(line), { ignoreRequest: isAbortedHead });
     try {
       await tab.goto(`${server.url}/${page}?model=${MODEL_PATH}`, { waitUntil: 'load' });
       await tab.waitForFunction(() => (window as { app?: unknown }).app !== undefined, { timeout: 300_000, polling: 200 })
